@@ -1,0 +1,144 @@
+// Package identity verifies the per-resource JWTs that the STS issues and
+// turns them into claims. Identity comes from a verified token only: nothing
+// a client sends outside the signed token is trusted.
+package identity
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+var (
+	// ErrInvalidToken wraps every reason a token is refused.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrUnknownKey means the token names a key id the STS does not publish.
+	// It also wraps ErrInvalidToken when returned by Verify.
+	ErrUnknownKey = errors.New("unknown signing key")
+	// ErrKeysUnavailable means the STS's JWKS could not be fetched, so no
+	// token can be judged: an infrastructure failure, not the client's fault.
+	ErrKeysUnavailable = errors.New("token signing keys unavailable")
+)
+
+// maxTokenBytes bounds the parsing work a hostile header can cause.
+const maxTokenBytes = 16 << 10
+
+// Keys finds verification keys by key id.
+type Keys interface {
+	Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error)
+}
+
+// Verifier checks per-resource tokens: an ES256 signature by a key in the
+// STS's JWKS, the issuer, the time window (with a small skew) and an audience
+// equal to the resource of the route the request came through.
+type Verifier struct {
+	keys   Keys
+	issuer string
+	skew   time.Duration
+	now    func() time.Time
+}
+
+// VerifierOption configures a Verifier.
+type VerifierOption func(*Verifier)
+
+// WithClock sets the clock used for exp and nbf.
+func WithClock(now func() time.Time) VerifierOption {
+	return func(v *Verifier) { v.now = now }
+}
+
+// NewVerifier returns a Verifier that trusts tokens from issuer signed by keys.
+func NewVerifier(keys Keys, issuer string, skew time.Duration, opts ...VerifierOption) *Verifier {
+	v := &Verifier{keys: keys, issuer: issuer, skew: skew, now: time.Now}
+	for _, opt := range opts {
+		opt(v)
+	}
+	return v
+}
+
+// Verify checks raw (a compact JWS, without "Bearer ") for the given
+// audience and returns its claims. Errors wrap ErrInvalidToken, or
+// ErrKeysUnavailable when the keys could not be fetched.
+func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrInvalidToken)
+	}
+	if len(raw) > maxTokenBytes {
+		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenBytes)
+	}
+	// Only ES256 is accepted: "none", HMAC (key confusion) and everything
+	// else are refused before any key is looked up.
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
+	}
+	kid := tok.Headers[0].KeyID
+	if kid == "" {
+		return nil, fmt.Errorf("%w: token has no key id", ErrInvalidToken)
+	}
+	key, err := v.keys.Key(ctx, kid)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		return nil, err
+	}
+
+	var std jwt.Claims
+	var priv privateClaims
+	if err := tok.Claims(key, &std, &priv); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err := v.validate(std, audience); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return newClaims(std, priv, audience), nil
+}
+
+func (v *Verifier) validate(std jwt.Claims, audience string) error {
+	if std.Subject == "" {
+		return errors.New("token has no subject")
+	}
+	// go-jose treats a missing exp as "never expires"; a per-resource token
+	// must be short-lived, so exp is required.
+	if std.Expiry == nil {
+		return errors.New("token has no expiry")
+	}
+	if v.issuer == "" {
+		return errors.New("no trusted issuer configured")
+	}
+	if audience == "" {
+		return errors.New("route has no resource to check the audience against")
+	}
+	// The audience must be exactly the route's resource: a token for several
+	// resources would let one stolen token open several routes.
+	if len(std.Audience) != 1 || std.Audience[0] != audience {
+		return fmt.Errorf("token audience %q does not match route resource %q", []string(std.Audience), audience)
+	}
+	expected := jwt.Expected{Issuer: v.issuer, Time: v.now()}
+	if err := std.ValidateWithLeeway(expected, v.skew); err != nil {
+		return describe(err)
+	}
+	return nil
+}
+
+func describe(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return errors.New("token expired")
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return errors.New("token not valid yet")
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return errors.New("token issued in the future")
+	case errors.Is(err, jwt.ErrInvalidIssuer):
+		return errors.New("token issuer not trusted")
+	}
+	return err
+}
