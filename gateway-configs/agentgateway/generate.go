@@ -1,0 +1,3 @@
+package agentgateway
+
+//go:generate go run ./internal/writeconfig
