@@ -1,0 +1,154 @@
+package pdp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	svcv1 "github.com/cerbos/cerbos/api/genpb/cerbos/svc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultTimeout bounds one CheckResources call when none is configured.
+const DefaultTimeout = 200 * time.Millisecond
+
+// Client is a Cerbos client over gRPC.
+type Client struct {
+	conn    *grpc.ClientConn
+	cerbos  svcv1.CerbosServiceClient
+	health  healthpb.HealthClient
+	timeout time.Duration
+}
+
+// Dial prepares a client for the Cerbos gRPC API at addr (host:port). It does
+// not connect until the first call, so synapse can start before Cerbos.
+// Cerbos runs beside synapse on 127.0.0.1, hence plaintext.
+func Dial(addr string, timeout time.Duration, opts ...grpc.DialOption) (*Client, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cerbos client for %s: %w", addr, err)
+	}
+	return &Client{
+		conn:    conn,
+		cerbos:  svcv1.NewCerbosServiceClient(conn),
+		health:  healthpb.NewHealthClient(conn),
+		timeout: timeout,
+	}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error {
+	if err := c.conn.Close(); err != nil {
+		return fmt.Errorf("close cerbos client: %w", err)
+	}
+	return nil
+}
+
+// Check sends one CheckResources call. Any error means no decision was made:
+// the caller must deny.
+func (c *Client) Check(ctx context.Context, req Request) (*Response, error) {
+	in, err := toProto(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx = metadata.NewOutgoingContext(ctx, headers(req.Metadata))
+
+	out, err := c.cerbos.CheckResources(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("cerbos CheckResources: %w", err)
+	}
+	resp, err := fromProto(out, req)
+	if err != nil {
+		return nil, fmt.Errorf("cerbos CheckResources: %w", err)
+	}
+	return resp, nil
+}
+
+// Ready reports whether Cerbos answers its gRPC health check.
+func (c *Client) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: svcv1.CerbosService_ServiceDesc.ServiceName})
+	if err != nil {
+		return fmt.Errorf("cerbos health: %w", err)
+	}
+	if s := resp.GetStatus(); s != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("cerbos health: %s", s)
+	}
+	return nil
+}
+
+func headers(m Metadata) metadata.MD {
+	md := metadata.MD{}
+	for k, v := range map[string]string{
+		HeaderDecisionID:     m.DecisionID,
+		HeaderAgentID:        m.AgentID,
+		HeaderHarnessVersion: m.HarnessVersion,
+		HeaderTaskID:         m.TaskID,
+	} {
+		if v != "" {
+			md.Set(k, headerValue(v))
+		}
+	}
+	return md
+}
+
+// maxHeaderValue keeps token-supplied strings from bloating every call.
+const maxHeaderValue = 256
+
+// headerValue makes a value safe for a gRPC header (printable ASCII): token
+// claims are signed but not otherwise constrained, and a value gRPC refuses
+// would turn into a failed decision.
+func headerValue(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		if b.Len() >= maxHeaderValue {
+			break
+		}
+		if r < 0x20 || r > 0x7e {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ErrorReason names the kind of a Check error, for logs and a metric label.
+func ErrorReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, ErrInvalidResponse):
+		return "invalid_response"
+	case errors.Is(err, ErrInvalidRequest):
+		return "invalid_request"
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded:
+		return "timeout"
+	case codes.Canceled:
+		return "canceled"
+	case codes.Unavailable:
+		return "unavailable"
+	case codes.InvalidArgument:
+		return "invalid_argument"
+	}
+	return "other"
+}

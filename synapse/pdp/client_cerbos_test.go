@@ -1,0 +1,94 @@
+package pdp_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/pdp/cerbostest"
+)
+
+func startCerbos(t *testing.T) (*cerbostest.Cerbos, *pdp.Client) {
+	t.Helper()
+	dir, err := filepath.Abs("testdata/policies")
+	require.NoError(t, err)
+	c := cerbostest.Start(t, cerbostest.Options{PolicyDir: dir})
+	client, err := pdp.Dial(c.GRPCAddr, 2*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	return c, client
+}
+
+func invoiceRequest(amount any, actions ...string) pdp.Request {
+	return pdp.Request{
+		RequestID: "decision-1",
+		Principal: pdp.Principal{ID: "alice", Roles: []string{"clerk"}, Attr: map[string]any{"agent_id": "triage"}},
+		Resources: []pdp.Resource{{Kind: "invoice", ID: "inv-1", Attr: map[string]any{"amount": amount}, Actions: actions}},
+		Metadata:  pdp.Metadata{DecisionID: "decision-1", AgentID: "triage-agent-7", HarnessVersion: "9.9.9", TaskID: "task-42"},
+	}
+}
+
+func TestClientAgainstCerbos(t *testing.T) {
+	cerbos, client := startCerbos(t)
+	ctx := context.Background()
+	require.NoError(t, client.Ready(ctx))
+
+	t.Run("allow", func(t *testing.T) {
+		resp, err := client.Check(ctx, invoiceRequest(50, "read", "pay"))
+		require.NoError(t, err)
+		assert.Equal(t, "decision-1", resp.RequestID)
+		assert.NotEmpty(t, resp.CallID)
+		require.Len(t, resp.Results, 1)
+		r := resp.Results[0]
+		assert.Equal(t, "invoice", r.Kind)
+		assert.Equal(t, "inv-1", r.ID)
+		assert.Equal(t, map[string]pdp.Effect{"read": pdp.EffectAllow, "pay": pdp.EffectAllow}, r.Actions)
+		assert.Empty(t, r.ValidationErrors)
+	})
+
+	t.Run("deny with the rule's output", func(t *testing.T) {
+		resp, err := client.Check(ctx, invoiceRequest(500, "pay", "delete"))
+		require.NoError(t, err)
+		r := resp.Results[0]
+		assert.Equal(t, map[string]pdp.Effect{"pay": pdp.EffectDeny, "delete": pdp.EffectDeny}, r.Actions)
+		require.Len(t, r.Outputs, 1)
+		assert.Equal(t, "pay", r.Outputs[0].Action)
+		assert.Contains(t, r.Outputs[0].Source, "pay-cap")
+		assert.Equal(t, map[string]any{
+			"decision": "deny", "code": "cap", "reason": "over 500", "remediation": map[string]any{"type": "ask"},
+		}, r.Outputs[0].Value)
+	})
+
+	t.Run("schema violation", func(t *testing.T) {
+		resp, err := client.Check(ctx, invoiceRequest("lots", "read"))
+		require.NoError(t, err)
+		r := resp.Results[0]
+		assert.Equal(t, pdp.EffectDeny, r.Actions["read"])
+		require.NotEmpty(t, r.ValidationErrors)
+		assert.Equal(t, "resource", r.ValidationErrors[0].Source)
+		assert.Equal(t, "/amount", r.ValidationErrors[0].Path)
+		assert.NotEmpty(t, r.ValidationErrors[0].Message)
+	})
+
+	t.Run("audit metadata reaches the decision log", func(t *testing.T) {
+		log, err := os.ReadFile(cerbos.DecisionLog)
+		require.NoError(t, err)
+		for _, want := range []string{"x-hopguard-agent-id", "triage-agent-7", "x-hopguard-harness-version", "9.9.9", "x-hopguard-task-id", "task-42", "x-hopguard-decision-id"} {
+			assert.Contains(t, string(log), want)
+		}
+	})
+
+	t.Run("down", func(t *testing.T) {
+		cerbos.Stop()
+		require.Error(t, client.Ready(ctx))
+		_, err := client.Check(ctx, invoiceRequest(1, "read"))
+		require.Error(t, err)
+		assert.Equal(t, "unavailable", pdp.ErrorReason(err))
+	})
+}
