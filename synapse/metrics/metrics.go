@@ -1,0 +1,136 @@
+// Package metrics holds synapse's Prometheus metrics, on a registry of its
+// own (no global state), served at /metrics.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxLabelValues bounds the distinct values of a label that comes from a
+// request (actions carry tool names, which any client can make up): past the
+// bound, new values are counted as "other" so that a hostile client cannot
+// grow the series without end.
+const maxLabelValues = 200
+
+// OtherLabel replaces label values past the bound.
+const OtherLabel = "other"
+
+// Metrics are synapse's decision metrics.
+type Metrics struct {
+	registry  *prometheus.Registry
+	checks    *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	denials   *prometheus.CounterVec
+	pdpErrors *prometheus.CounterVec
+	kinds     *boundedLabel
+	actions   *boundedLabel
+	codes     *boundedLabel
+}
+
+// New registers synapse's metrics (plus Go and process collectors) on a new
+// registry.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_checks_total",
+			Help: "Actions decided, by effect, resource kind and action.",
+		}, []string{"effect", "kind", "action"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "synapse_check_duration_seconds",
+			Help:    "Time to answer one ext_authz Check, by effect.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"effect"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_denials_total",
+			Help: "Denied Checks by denial code; failure is empty when a policy decided, else what failed.",
+		}, []string{"code", "failure"}),
+		pdpErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_cerbos_errors_total",
+			Help: "Cerbos calls that returned no decision, by reason (timeout, unavailable, ...).",
+		}, []string{"reason"}),
+		kinds:   newBoundedLabel(maxLabelValues),
+		actions: newBoundedLabel(maxLabelValues),
+		codes:   newBoundedLabel(maxLabelValues),
+	}
+	m.registry.MustRegister(
+		m.checks, m.latency, m.denials, m.pdpErrors,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Registry is the registry the metrics live on, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Decision is what one Check decided.
+type Decision struct {
+	// Effect is "allow" or "deny".
+	Effect string
+	// Code is the denial code; empty on allow.
+	Code string
+	// Failure names what failed, if anything did (see audit.Record.Failure).
+	Failure string
+	Checks  []Check
+	Latency time.Duration
+}
+
+// Check is one resource and the actions asked on it.
+type Check struct {
+	Kind    string
+	Actions []string
+}
+
+// ObserveDecision records one Check.
+func (m *Metrics) ObserveDecision(d Decision) {
+	m.latency.WithLabelValues(d.Effect).Observe(d.Latency.Seconds())
+	for _, c := range d.Checks {
+		kind := m.kinds.value(c.Kind)
+		for _, a := range c.Actions {
+			m.checks.WithLabelValues(d.Effect, kind, m.actions.value(a)).Inc()
+		}
+	}
+	if d.Effect != "allow" {
+		m.denials.WithLabelValues(m.codes.value(d.Code), d.Failure).Inc()
+	}
+}
+
+// PDPError records a Cerbos call that returned no decision.
+func (m *Metrics) PDPError(reason string) {
+	m.pdpErrors.WithLabelValues(reason).Inc()
+}
+
+type boundedLabel struct {
+	mu   sync.Mutex
+	max  int
+	seen map[string]struct{}
+}
+
+func newBoundedLabel(max int) *boundedLabel {
+	return &boundedLabel{max: max, seen: make(map[string]struct{})}
+}
+
+func (b *boundedLabel) value(v string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.seen[v]; ok {
+		return v
+	}
+	if len(b.seen) >= b.max {
+		return OtherLabel
+	}
+	b.seen[v] = struct{}{}
+	return v
+}
