@@ -1,0 +1,240 @@
+// Package config is synapse's configuration: a YAML file, overridden by
+// SYNAPSE_* environment variables, overridden by flags; defaults for
+// everything that can have one, and Validate for the rest.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything synapse needs to run.
+type Config struct {
+	GRPC     ListenConf   `yaml:"grpc"`
+	HTTP     ListenConf   `yaml:"http"`
+	Admin    AdminConf    `yaml:"admin"`
+	Cerbos   CerbosConf   `yaml:"cerbos"`
+	Identity IdentityConf `yaml:"identity"`
+	// Routes map request path prefixes to resources, for gateways that send
+	// no context extensions (Istio). When a gateway does send the resource,
+	// it must agree with this table.
+	Routes []Route   `yaml:"routes"`
+	Tasks  TasksConf `yaml:"tasks"`
+	Audit  AuditConf `yaml:"audit"`
+	Log    LogConf   `yaml:"log"`
+}
+
+// ListenConf is a listener address.
+type ListenConf struct {
+	// ListenAddr is host:port; port 0 picks a free port (the chosen address
+	// is printed on the ready line).
+	ListenAddr string `yaml:"listenAddr"`
+}
+
+// AdminConf configures the admin API (tasks).
+type AdminConf struct {
+	ListenAddr string `yaml:"listenAddr"`
+	// Token is the bearer token the admin API requires. Prefer TokenFile:
+	// a token in a file or the environment stays out of `ps`.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// CerbosConf says where the PDP is.
+type CerbosConf struct {
+	// Addr is the Cerbos gRPC API, host:port.
+	Addr string `yaml:"addr"`
+	// Timeout bounds one CheckResources call; past it the request is denied.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// IdentityConf says which tokens to trust.
+type IdentityConf struct {
+	// JWKSURL is the STS's key set, e.g. http://127.0.0.1:8080/.well-known/jwks.json.
+	JWKSURL string `yaml:"jwksURL"`
+	// Issuer is the only accepted `iss`.
+	Issuer string `yaml:"issuer"`
+	// ClockSkew is the leeway on exp, nbf and iat.
+	ClockSkew time.Duration `yaml:"clockSkew"`
+	// JWKSRefreshInterval is the least time between two JWKS fetches caused
+	// by tokens with an unknown key id.
+	JWKSRefreshInterval time.Duration `yaml:"jwksRefreshInterval"`
+}
+
+// Route maps a path prefix to a resource (llm, mcp:payments, ...).
+type Route struct {
+	PathPrefix string `yaml:"pathPrefix"`
+	Resource   string `yaml:"resource"`
+}
+
+// TasksConf configures the task registry.
+type TasksConf struct {
+	// DBPath is the bbolt file of the embedded registry.
+	DBPath string `yaml:"dbPath"`
+}
+
+// AuditConf configures the decision log.
+type AuditConf struct {
+	// Sink is "stdout" or a file path (appended to).
+	Sink string `yaml:"sink"`
+}
+
+// LogConf configures synapse's own (operational) log, written to stderr.
+type LogConf struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// Default returns the configuration with every default filled in. The
+// admin token, the JWKS URL and the issuer have none.
+func Default() *Config {
+	return &Config{
+		GRPC:     ListenConf{ListenAddr: "127.0.0.1:9191"},
+		HTTP:     ListenConf{ListenAddr: "127.0.0.1:9192"},
+		Admin:    AdminConf{ListenAddr: "127.0.0.1:9193"},
+		Cerbos:   CerbosConf{Addr: "127.0.0.1:3593", Timeout: 200 * time.Millisecond},
+		Identity: IdentityConf{ClockSkew: 30 * time.Second, JWKSRefreshInterval: 10 * time.Second},
+		Tasks:    TasksConf{DBPath: "./synapse-tasks.db"},
+		Audit:    AuditConf{Sink: "stdout"},
+		Log:      LogConf{Level: "info"},
+	}
+}
+
+// MinAdminTokenLen keeps guessable admin tokens out.
+const MinAdminTokenLen = 16
+
+// maxClockSkew bounds the leeway: a large skew makes expired tokens live on.
+const maxClockSkew = 5 * time.Minute
+
+// Validate reports every problem at once, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	for _, l := range []struct{ name, addr string }{
+		{"grpc.listenAddr", c.GRPC.ListenAddr},
+		{"http.listenAddr", c.HTTP.ListenAddr},
+		{"admin.listenAddr", c.Admin.ListenAddr},
+		{"cerbos.addr", c.Cerbos.Addr},
+	} {
+		if err := checkHostPort(l.addr); err != nil {
+			add("%s: %w", l.name, err)
+		}
+	}
+	if err := distinctListeners(c.GRPC.ListenAddr, c.HTTP.ListenAddr, c.Admin.ListenAddr); err != nil {
+		add("listeners: %w", err)
+	}
+	switch {
+	case c.Admin.Token != "" && c.Admin.TokenFile != "":
+		add("admin: set token or tokenFile, not both")
+	case c.Admin.Token == "" && c.Admin.TokenFile == "":
+		add("admin.token: required (or admin.tokenFile): the admin API is never open")
+	case c.Admin.Token != "" && len(c.Admin.Token) < MinAdminTokenLen:
+		add("admin.token: must be at least %d characters", MinAdminTokenLen)
+	}
+	if c.Cerbos.Timeout <= 0 {
+		add("cerbos.timeout: must be positive, got %s", c.Cerbos.Timeout)
+	}
+	if err := checkURL(c.Identity.JWKSURL); err != nil {
+		add("identity.jwksURL: %w", err)
+	}
+	if c.Identity.Issuer == "" {
+		add("identity.issuer: required: the one issuer whose tokens are trusted")
+	}
+	if c.Identity.ClockSkew < 0 || c.Identity.ClockSkew > maxClockSkew {
+		add("identity.clockSkew: must be between 0 and %s, got %s", maxClockSkew, c.Identity.ClockSkew)
+	}
+	if c.Identity.JWKSRefreshInterval <= 0 {
+		add("identity.jwksRefreshInterval: must be positive, got %s", c.Identity.JWKSRefreshInterval)
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		switch {
+		case !strings.HasPrefix(r.PathPrefix, "/"):
+			add("routes[%d].pathPrefix: must start with /, got %q", i, r.PathPrefix)
+		case seen[r.PathPrefix]:
+			add("routes[%d].pathPrefix: %q is listed twice", i, r.PathPrefix)
+		}
+		seen[r.PathPrefix] = true
+		if r.Resource == "" {
+			add("routes[%d].resource: required", i)
+		}
+	}
+	if c.Tasks.DBPath == "" {
+		add("tasks.dbPath: required")
+	}
+	if c.Audit.Sink == "" {
+		add(`audit.sink: required: "stdout" or a file path`)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}
+
+// AdminToken returns the admin token, reading TokenFile when it is set.
+func (c *Config) AdminToken() (string, error) {
+	if c.Admin.TokenFile == "" {
+		return c.Admin.Token, nil
+	}
+	b, err := os.ReadFile(c.Admin.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin.tokenFile: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < MinAdminTokenLen {
+		return "", fmt.Errorf("admin.tokenFile: the token must be at least %d characters", MinAdminTokenLen)
+	}
+	return token, nil
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if host == "" {
+		return fmt.Errorf("want an explicit host in %q (e.g. 127.0.0.1)", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+func distinctListeners(addrs ...string) error {
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a); err == nil && port == "0" {
+			continue
+		}
+		if seen[a] {
+			return fmt.Errorf("%s is used by two listeners", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("required: the STS's JWKS URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an absolute http(s) URL, got %q", s)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/synapse/config"
+)
+
+const token = "0123456789abcdef-admin"
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	return path
+}
+
+var required = []string{"--admin-token", token, "--jwks-url", "http://127.0.0.1:8080/jwks", "--issuer", "https://sts.hopguard.local"}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := config.Load(required, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9191", cfg.GRPC.ListenAddr)
+	assert.Equal(t, "127.0.0.1:9192", cfg.HTTP.ListenAddr)
+	assert.Equal(t, "127.0.0.1:9193", cfg.Admin.ListenAddr)
+	assert.Equal(t, "127.0.0.1:3593", cfg.Cerbos.Addr)
+	assert.Equal(t, 200*time.Millisecond, cfg.Cerbos.Timeout)
+	assert.Equal(t, 30*time.Second, cfg.Identity.ClockSkew)
+	assert.Equal(t, "./synapse-tasks.db", cfg.Tasks.DBPath)
+	assert.Equal(t, "stdout", cfg.Audit.Sink)
+	assert.Empty(t, cfg.Routes)
+}
+
+func TestLoadPrecedenceFileEnvFlags(t *testing.T) {
+	path := writeFile(t, "synapse.yaml", `
+grpc: {listenAddr: 127.0.0.1:7001}
+http: {listenAddr: 127.0.0.1:7002}
+admin: {listenAddr: 127.0.0.1:7003, token: from-the-file-0123456789}
+cerbos: {addr: 127.0.0.1:7004, timeout: 1s}
+identity: {jwksURL: "http://127.0.0.1:8080/jwks", issuer: file-issuer, clockSkew: 10s}
+routes:
+  - {pathPrefix: /mcp/crm, resource: "mcp:crm"}
+tasks: {dbPath: /tmp/file.db}
+audit: {sink: /tmp/audit.log}
+log: {level: debug}
+`)
+	cfg, err := config.Load(
+		[]string{"--config", path, "--cerbos-timeout", "750ms", "--route", "/v1/=llm", "--route", "/mcp/payments=mcp:payments"},
+		env(map[string]string{"SYNAPSE_ISSUER": "env-issuer", "SYNAPSE_CERBOS_TIMEOUT": "2s", "SYNAPSE_CERBOS_ADDR": "127.0.0.1:7005"}),
+		&bytes.Buffer{},
+	)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:7001", cfg.GRPC.ListenAddr, "file")
+	assert.Equal(t, "from-the-file-0123456789", cfg.Admin.Token, "file")
+	assert.Equal(t, "env-issuer", cfg.Identity.Issuer, "env over file")
+	assert.Equal(t, "127.0.0.1:7005", cfg.Cerbos.Addr, "env over file")
+	assert.Equal(t, 750*time.Millisecond, cfg.Cerbos.Timeout, "flag over env")
+	assert.Equal(t, 10*time.Second, cfg.Identity.ClockSkew)
+	assert.Equal(t, []config.Route{{PathPrefix: "/v1/", Resource: "llm"}, {PathPrefix: "/mcp/payments", Resource: "mcp:payments"}}, cfg.Routes, "flags replace the file's routes")
+	assert.Equal(t, "debug", cfg.Log.Level)
+}
+
+func TestLoadConfigFromEnvAndRoutesFromEnv(t *testing.T) {
+	path := writeFile(t, "synapse.yaml", "identity: {jwksURL: 'http://127.0.0.1:1/jwks', issuer: i}\n")
+	cfg, err := config.Load(nil, env(map[string]string{
+		"SYNAPSE_CONFIG": path, "SYNAPSE_ADMIN_TOKEN": token, "SYNAPSE_ROUTE": "/v1/=llm, /mcp/crm=mcp:crm",
+	}), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []config.Route{{PathPrefix: "/v1/", Resource: "llm"}, {PathPrefix: "/mcp/crm", Resource: "mcp:crm"}}, cfg.Routes)
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	cfg, err := config.LoadFile("example.yaml")
+	require.NoError(t, err)
+	assert.Len(t, cfg.Routes, 5)
+	assert.Equal(t, "./synapse-admin-token", cfg.Admin.TokenFile)
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		file string
+		want []string
+	}{
+		{"nothing set", nil, "", []string{"admin.token: required", "identity.jwksURL: required", "identity.issuer: required"}},
+		{"misspelt key", nil, "cerbos: {adress: x}\n", []string{"field adress not found"}},
+		{"bad values", append(append([]string{}, required...),
+			"--grpc-addr", "nohost", "--http-addr", ":9192", "--cerbos-timeout", "0s", "--clock-skew", "1h",
+			"--route", "mcp=mcp:crm", "--log-level", "chatty", "--audit", ""),
+			"", []string{"grpc.listenAddr: want host:port", "http.listenAddr: want an explicit host", "cerbos.timeout: must be positive",
+				"identity.clockSkew: must be between", "routes[0].pathPrefix: must start with /", "log.level", "audit.sink: required"}},
+		{"short token", []string{"--admin-token", "short", "--jwks-url", "http://x/j", "--issuer", "i"}, "", []string{"at least 16 characters"}},
+		{"token twice", append(append([]string{}, required...), "--admin-token-file", "/tmp/x"), "", []string{"token or tokenFile, not both"}},
+		{"jwks not http", []string{"--admin-token", token, "--jwks-url", "file:///etc/passwd", "--issuer", "i"}, "", []string{"absolute http(s) URL"}},
+		{"same port twice", append(append([]string{}, required...), "--http-addr", "127.0.0.1:9191"), "", []string{"used by two listeners"}},
+		{"duplicate route", append(append([]string{}, required...), "--route", "/a=x", "--route", "/a=y"), "", []string{"listed twice"}},
+		{"route syntax", append(append([]string{}, required...), "--route", "/a"), "", []string{"want PATH_PREFIX=RESOURCE"}},
+		{"bad duration", append(append([]string{}, required...), "--clock-skew", "soon"), "", []string{"--clock-skew"}},
+		{"positional", append(append([]string{}, required...), "serve"), "", []string{"unexpected arguments"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append([]string{"--config", writeFile(t, "c.yaml", tt.file)}, args...)
+			}
+			_, err := config.Load(args, env(nil), &bytes.Buffer{})
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestHelpExplains(t *testing.T) {
+	var out bytes.Buffer
+	_, err := config.Load([]string{"--help"}, env(nil), &out)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+	for _, want := range []string{"ext_authz", "SYNAPSE_CERBOS_ADDR", "-jwks-url", "synapse audit", "/readyz", "fails closed", "-route"} {
+		assert.Contains(t, out.String(), want)
+	}
+}
+
+func TestAdminTokenFromFile(t *testing.T) {
+	cfg := config.Default()
+	cfg.Admin.TokenFile = writeFile(t, "token", token+"\n")
+	got, err := cfg.AdminToken()
+	require.NoError(t, err)
+	assert.Equal(t, token, got)
+
+	cfg.Admin.TokenFile = writeFile(t, "short", "abc\n")
+	_, err = cfg.AdminToken()
+	require.ErrorContains(t, err, "at least 16")
+
+	cfg.Admin.TokenFile = filepath.Join(t.TempDir(), "missing")
+	_, err = cfg.AdminToken()
+	require.ErrorContains(t, err, "admin.tokenFile")
+}
