@@ -24,7 +24,9 @@ import (
 	"github.com/hopguard/hopguard/synapse/server"
 )
 
-type panickyAuthz struct{ authv3.UnimplementedAuthorizationServer }
+type panickyAuthz struct {
+	authv3.UnimplementedAuthorizationServer
+}
 
 func (panickyAuthz) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	var m map[string]int
