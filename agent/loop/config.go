@@ -72,7 +72,8 @@ type Config struct {
 	// ClientName and ClientVersion are announced in the MCP handshake.
 	ClientName    string
 	ClientVersion string
-	// HTTPClient carries every request; nil means a default client.
+	// HTTPClient carries every request; nil means a client whose timeout is
+	// RequestTimeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// OnHop, when set, is told about every hop as it happens.
@@ -147,7 +148,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		cfg.HTTPClient = &http.Client{Timeout: cfg.RequestTimeout}
 	}
 	return cfg, nil
 }

@@ -84,7 +84,7 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// Denial is the denial that stopped the run, when Outcome is Denied.
 	Denial *denial.Denial `json:"denial,omitempty"`
-	Hops   []trace.Hop    `json:"hops"`
+	Hops   []trace.Hop    `json:"hops,omitempty"`
 }
 
 // Denials counts the hops that were denied.
