@@ -1,0 +1,244 @@
+package tools_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/agent/tools"
+	"github.com/hopguard/hopguard/mockservers/mcpserver"
+)
+
+func staticToken(tok string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return tok, nil }
+}
+
+func open(t *testing.T, name, url string) (*tools.Session, error) {
+	t.Helper()
+	s, err := tools.Open(context.Background(), tools.ServerConfig{Name: name, URL: url, Token: staticToken("tok-" + name)},
+		tools.Options{ClientName: "test", ClientVersion: "0"})
+	if err == nil {
+		t.Cleanup(func() { _ = s.Close() })
+	}
+	return s, err
+}
+
+func TestDiscoversToolsWithItsOwnToken(t *testing.T) {
+	_, gw, url := startMCP(t, mcpserver.Tickets, nil)
+	s, err := open(t, "tickets", url)
+	require.NoError(t, err)
+
+	listed, err := s.ListTools(context.Background())
+	require.NoError(t, err)
+	var names []string
+	for _, tl := range listed {
+		names = append(names, tl.Name)
+	}
+	assert.ElementsMatch(t, []string{"get_ticket", "list_tickets", "update_ticket", "add_comment"}, names)
+
+	tokens := gw.Tokens()
+	require.NotEmpty(t, tokens)
+	for _, tok := range tokens {
+		assert.Equal(t, "Bearer tok-tickets", tok, "every MCP request carries this server's token")
+	}
+}
+
+func TestHandshakeDenial(t *testing.T) {
+	tests := []struct {
+		name   string
+		decide decide
+		want   denial.Denial
+	}{
+		{
+			name: "JSON-RPC error with the policy output as data",
+			decide: func(req rpc) *deniedResponse {
+				if isHandshake(req) {
+					return jsonRPCErrorDenial(req, -32001, payrollOutput)
+				}
+				return nil
+			},
+			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
+		},
+		{
+			// mcp-go maps -32603 to its own ErrInternalError and drops the
+			// message; the denial is still read from the response.
+			name: "JSON-RPC error with a code mcp-go rewrites",
+			decide: func(req rpc) *deniedResponse {
+				if isHandshake(req) {
+					return jsonRPCErrorDenial(req, -32603, payrollOutput)
+				}
+				return nil
+			},
+			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
+		},
+		{
+			name: "only the message, no denial header or data",
+			decide: func(req rpc) *deniedResponse {
+				if !isHandshake(req) {
+					return nil
+				}
+				body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": req.ID,
+					"error": map[string]any{"code": -32001, "message": "denied: payroll requires payroll-admin"}})
+				return &deniedResponse{status: http.StatusOK, header: map[string]string{"Content-Type": "application/json"}, body: body}
+			},
+			want: denial.Denial{Reason: "payroll requires payroll-admin"},
+		},
+		{
+			// mcp-go calls a 4xx on initialize "likely a legacy SSE server"
+			// and never reads the body; the denial header still tells.
+			name: "403 with the denial header",
+			decide: func(req rpc) *deniedResponse {
+				if !isHandshake(req) {
+					return nil
+				}
+				d := jsonRPCErrorDenial(req, -32001, payrollOutput)
+				d.status = http.StatusForbidden
+				return d
+			},
+			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
+		},
+		{
+			name: "fail closed: 503 with x-should-retry false",
+			decide: func(req rpc) *deniedResponse {
+				d := jsonRPCErrorDenial(req, -32001, map[string]any{
+					"decision": "deny", "reason": "authorization service unavailable", "code": "pdp_unavailable",
+				})
+				d.status = http.StatusServiceUnavailable
+				d.header["X-Should-Retry"] = "false"
+				return d
+			},
+			want: denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-handshake"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _, url := startMCP(t, mcpserver.Payroll, tt.decide)
+			_, err := open(t, "payroll", url)
+			require.Error(t, err)
+			got, ok := denial.From(err)
+			require.True(t, ok, "want a denial, got %v", err)
+			assert.Equal(t, tt.want, got)
+			for _, e := range srv.Journal().Entries() {
+				assert.NotEqual(t, "tools/list", e.MCPMethod, "the payroll tool list must never be fetched")
+			}
+		})
+	}
+}
+
+func TestHandshakeUpstreamErrorIsNotADenial(t *testing.T) {
+	_, _, url := startMCP(t, mcpserver.Tickets, func(req rpc) *deniedResponse {
+		return &deniedResponse{status: http.StatusBadGateway, header: map[string]string{"Content-Type": "text/plain"}, body: []byte("upstream connect error")}
+	})
+	_, err := open(t, "tickets", url)
+	require.Error(t, err)
+	_, denied := denial.From(err)
+	assert.False(t, denied)
+	assert.ErrorContains(t, err, "mcp tickets: initialize")
+}
+
+func TestToolCallDenial(t *testing.T) {
+	srv, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
+		if req.Method == "tools/call" && req.Params.Name == "refund_issue" {
+			return toolResultDenial(req, refundCapOutput)
+		}
+		return nil
+	})
+	s, err := open(t, "payments", url)
+	require.NoError(t, err)
+
+	res, err := s.Call(context.Background(), "refund_issue",
+		json.RawMessage(`{"ticket_id":"T-1001","amount_cents":900000,"currency":"usd","reason":"r"}`))
+	require.NoError(t, err, "a denied tool call is a result, not an error")
+	require.NotNil(t, res.Denial)
+	assert.Equal(t, denial.Denial{
+		Reason: "tier-1-support refund cap exceeded", Code: "refund_cap_exceeded",
+		Remediation: map[string]any{"type": "step_up", "approvers_role": "tier-2-lead"},
+		DecisionID:  "dec-tool",
+	}, *res.Denial)
+	assert.True(t, res.IsError)
+	assert.Contains(t, res.Text, "tier-1-support refund cap exceeded", "the model reads the reason")
+	assert.Contains(t, res.Text, `"approvers_role":"tier-2-lead"`, "and the remediation")
+	assert.Empty(t, srv.Store().Refunds(), "payments never saw the call")
+
+	// The session survives the denial.
+	res, err = s.Call(context.Background(), "get_charge", json.RawMessage(`{"charge_id":"ch_1002"}`))
+	require.NoError(t, err)
+	assert.Nil(t, res.Denial)
+	assert.False(t, res.IsError)
+	assert.Contains(t, res.Text, "ch_1002")
+}
+
+func TestToolCallsThatAreNotDenials(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the tool's own error", func(t *testing.T) {
+		_, _, url := startMCP(t, mcpserver.Payments, nil)
+		s, err := open(t, "payments", url)
+		require.NoError(t, err)
+		res, err := s.Call(ctx, "get_charge", json.RawMessage(`{"charge_id":"ch_nope"}`))
+		require.NoError(t, err)
+		assert.True(t, res.IsError)
+		assert.Nil(t, res.Denial)
+	})
+	t.Run("a tool result that only looks like a denial", func(t *testing.T) {
+		// Without isError the _meta is the tool's business, not the gateway's.
+		_, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
+			if req.Method != "tools/call" {
+				return nil
+			}
+			d := toolResultDenial(req, refundCapOutput)
+			d.body = []byte(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":{"content":[{"type":"text","text":"ok"}],"_meta":{"io.hopguard/denial":{"decision":"deny","reason":"x"}}}}`)
+			return d
+		})
+		s, err := open(t, "payments", url)
+		require.NoError(t, err)
+		res, err := s.Call(ctx, "get_charge", json.RawMessage(`{"charge_id":"ch_1001"}`))
+		require.NoError(t, err)
+		assert.Nil(t, res.Denial)
+		assert.False(t, res.IsError)
+	})
+	t.Run("a denial in the JSON-RPC error form", func(t *testing.T) {
+		_, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
+			if req.Method == "tools/call" {
+				return jsonRPCErrorDenial(req, -32001, map[string]any{"decision": "deny", "reason": "task revoked", "code": "task_revoked"})
+			}
+			return nil
+		})
+		s, err := open(t, "payments", url)
+		require.NoError(t, err)
+		_, err = s.Call(ctx, "get_charge", json.RawMessage(`{"charge_id":"ch_1001"}`))
+		d, ok := denial.From(err)
+		require.True(t, ok, "got %v", err)
+		assert.Equal(t, "task_revoked", d.Code)
+	})
+	t.Run("upstream failure", func(t *testing.T) {
+		_, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
+			if req.Method == "tools/call" {
+				return &deniedResponse{status: http.StatusInternalServerError, header: map[string]string{"Content-Type": "text/plain"}, body: []byte("boom")}
+			}
+			return nil
+		})
+		s, err := open(t, "payments", url)
+		require.NoError(t, err)
+		_, err = s.Call(ctx, "get_charge", json.RawMessage(`{"charge_id":"ch_1001"}`))
+		require.Error(t, err)
+		_, denied := denial.From(err)
+		assert.False(t, denied)
+		assert.ErrorContains(t, err, "500")
+	})
+	t.Run("arguments that are not an object are not sent", func(t *testing.T) {
+		srv, _, url := startMCP(t, mcpserver.Payments, nil)
+		s, err := open(t, "payments", url)
+		require.NoError(t, err)
+		before := len(srv.Journal().Entries())
+		for _, args := range []string{`[1]`, `"x"`, `null`, `{`, ``} {
+			_, err = s.Call(ctx, "get_charge", json.RawMessage(args))
+			require.Error(t, err, args)
+		}
+		assert.Len(t, srv.Journal().Entries(), before)
+	})
+}
