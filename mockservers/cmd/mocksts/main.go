@@ -1,0 +1,95 @@
+// Command mocksts serves the demo's identity provider and token exchange
+// service on loopback.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hopguard/hopguard/mockservers/internal/serve"
+	"github.com/hopguard/hopguard/mockservers/sts"
+)
+
+const usage = `mocksts serves the demo's identity provider and security token service.
+
+Endpoints:
+  POST /oauth2/token   grant_type=client_credentials (bootstrap token, aud "sts")
+                       grant_type=urn:ietf:params:oauth:grant-type:token-exchange
+                       (RFC 8693; resource = llm | mcp:tickets | mcp:crm |
+                       mcp:payments | mcp:payroll)
+  GET /.well-known/jwks.json, GET /.well-known/openid-configuration
+  GET /_journal, POST /_reset
+
+Principals (client_id / client_secret): alice / alice-secret (tier-1-support),
+bob / bob-secret (tier-2-lead), carol / carol-secret (payroll-admin),
+spiffe://hopguard.local/ns/agents/sa/triage / triage-secret (triage-agent).
+
+Tokens are ES256 JWTs. The signing key is generated at start and kept in
+memory unless --key-file names a PEM P-256 private key. Once bound it prints
+"listening on http://HOST:PORT" on stdout.
+
+Usage: mocksts [flags]
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "mocksts:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mocksts", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "127.0.0.1:18090", "loopback `host:port` to listen on; port 0 picks a free port")
+	issuer := fs.String("issuer", sts.DefaultIssuer, "`iss` of every token")
+	ttl := fs.Duration("ttl", sts.DefaultTTL, "lifetime of per-resource tokens")
+	bootstrapTTL := fs.Duration("bootstrap-ttl", sts.DefaultBootstrapTTL, "lifetime of bootstrap tokens")
+	keyFile := fs.String("key-file", "", "PEM P-256 private key `file` to sign with (default: generate one at start)")
+	offset := fs.Duration("clock-offset", 0, "shift the STS clock by this `duration` (e.g. -1h issues tokens that are already expired)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	logger, err := serve.NewLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg := sts.Config{Issuer: *issuer, TTL: *ttl, BootstrapTTL: *bootstrapTTL, Logger: logger}
+	if *keyFile != "" {
+		if cfg.Key, err = sts.LoadKeyFile(*keyFile); err != nil {
+			return err
+		}
+	}
+	if *offset != 0 {
+		shift := *offset
+		cfg.Now = func() time.Time { return time.Now().Add(shift) }
+	}
+	srv, err := sts.New(cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("STS ready", "issuer", srv.Issuer(), "kid", srv.JWKS().Keys[0].KeyID)
+	return serve.Run(ctx, serve.Options{Addr: *addr, Handler: srv, Logger: logger, Stdout: stdout})
+}
