@@ -17,7 +17,9 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	defer cancel()
 	out, in := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--models", "m1", "--provider-key", "k1"}, in, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--models", "m1", "--provider-key", "k1"}, in, io.Discard)
+	}()
 
 	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err)
