@@ -133,7 +133,7 @@ func (r *run) runTool(ctx context.Context, step int, call openai.ChatCompletionM
 	case res.IsError:
 		hop.Decision, hop.Reason = trace.Error, "tool error: "+oneLine(res.Text, 200)
 	default:
-		hop.Decision, hop.Note = trace.Allow, oneLine(res.Text, 120)
+		hop.Decision, hop.Note = trace.Allow, oneLine(res.Text, 80)
 	}
 	r.rec.Record(hop)
 	return clip(res.Text, maxToolResultBytes)

@@ -26,6 +26,8 @@ type run struct {
 	src    *identity.Source
 	box    *tools.Toolbox
 	result Result
+	// noToken holds the servers whose token exchange failed at boot.
+	noToken map[string]error
 }
 
 // Run works cfg.Ticket to the end and reports what happened. The error is nil
@@ -78,7 +80,8 @@ func (r *run) run(ctx context.Context) error {
 
 // boot gets the bootstrap token(s) and exchanges them for one token per
 // resource. Only a missing llm token stops the run: a server without a
-// token is left out of discovery.
+// token is left out of discovery. The source re-exchanges a token that nears
+// expiry on its own later.
 func (r *run) boot(ctx context.Context) error {
 	sts := &identity.STSClient{TokenURL: r.cfg.STSURL, HTTPClient: r.cfg.HTTPClient}
 	src, err := identity.NewSource(identity.SourceConfig{
@@ -101,6 +104,12 @@ func (r *run) boot(ctx context.Context) error {
 
 	if err := r.exchange(ctx, LLMResource); err != nil {
 		return fmt.Errorf("token for the model: %w", err)
+	}
+	r.noToken = map[string]error{}
+	for _, name := range r.cfg.Servers {
+		if err := r.exchange(ctx, MCPResource(name)); err != nil {
+			r.noToken[name] = err
+		}
 	}
 	return nil
 }
@@ -132,7 +141,7 @@ func (r *run) discover(ctx context.Context) {
 
 func (r *run) openServer(ctx context.Context, srv *Server) {
 	resource := MCPResource(srv.Name)
-	if err := r.exchange(ctx, resource); err != nil {
+	if err := r.noToken[srv.Name]; err != nil {
 		srv.State, srv.Reason = ServerFailed, "no token: "+err.Error()
 		return
 	}
