@@ -42,7 +42,7 @@ type MCPMessage struct {
 	// the GET stream and the DELETE of a session, which carry no message.
 	Method string
 	// ID is the request id as JSON, to echo in the answer; nil when there is nothing to answer
-	// (a notification, a client response, GET, DELETE, or an id that could not be read).
+	// (a notification, a client response, GET, DELETE, or an id that is null or unreadable).
 	ID json.RawMessage
 	// Tool is the tool's name for tools/call.
 	Tool string

@@ -68,8 +68,8 @@ func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers,
 	in.Messages = make([]MCPMessage, len(msgs))
 	for i, m := range msgs {
 		in.Messages[i] = MCPMessage{Method: m.Method, ID: m.ID}
-		if m.Kind == jsonrpc.KindResponse {
-			in.Messages[i].ID = nil // a response is not answered
+		if m.Kind == jsonrpc.KindResponse || string(m.ID) == "null" {
+			in.Messages[i].ID = nil // a response is not answered; a null id cannot be
 		}
 	}
 	var first *Error
