@@ -81,19 +81,19 @@ func New(cfg Config) (*Server, error) {
 	logger = logger.With("mcp_server", string(cfg.Name))
 
 	store := NewStore(seed, cfg.Now)
-	mcp := server.NewMCPServer("hopguard-mock-"+string(cfg.Name), Version,
+	mcpServer := server.NewMCPServer("hopguard-mock-"+string(cfg.Name), Version,
 		server.WithToolCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithStrictInputSchemaDefault(),
 		server.WithRecovery(),
 		server.WithLogger(logger),
 	)
-	mcp.AddTools(toolsFor(cfg.Name, store)...)
+	mcpServer.AddTools(toolsFor(cfg.Name, store)...)
 
 	// The mocks sit behind gateways that may forward a virtual host name
 	// (Istio routes by Host), so mcp-go's loopback-only Host check would
 	// turn routed requests into 403s. The listener itself binds loopback.
-	streamable := server.NewStreamableHTTPServer(mcp,
+	streamable := server.NewStreamableHTTPServer(mcpServer,
 		server.WithEndpointPath(EndpointPath),
 		server.WithDisableLocalhostProtection(true),
 		server.WithStreamableHTTPLogger(logger),
