@@ -1,0 +1,93 @@
+package gateways
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/stack"
+	envoyconfig "github.com/hopguard/hopguard/gateway-configs/envoy"
+)
+
+// EnvoyConfigFile is the rendered bootstrap in the gateway's directory.
+const EnvoyConfigFile = "envoy.yaml"
+
+// Envoy is upstream Envoy (1.40) with the config of gateway-configs/envoy.
+type Envoy struct {
+	detail string
+}
+
+var _ Gateway = (*Envoy)(nil)
+
+// Name implements Gateway.
+func (*Envoy) Name() string { return "envoy" }
+
+// Detail implements Gateway.
+func (e *Envoy) Detail() string { return e.detail }
+
+// Component implements Gateway.
+func (e *Envoy) Component(ctx context.Context) (env.Component, error) {
+	path, err := binaries.Tool("envoy")
+	if err != nil {
+		return env.Component{}, err
+	}
+	version, err := envoyVersion(ctx, path)
+	if err != nil {
+		return env.Component{}, err
+	}
+	e.detail = "Envoy " + version + ", config from gateway-configs/envoy"
+	name := e.Name()
+	return env.Component{
+		Name:    name,
+		Program: env.Program{Tool: "envoy"},
+		Ports:   []string{stack.PortHTTP, stack.PortAdmin},
+		Files: []env.File{{Name: EnvoyConfigFile, Render: func(l env.Layout) ([]byte, error) {
+			return envoyconfig.Render(EnvoyParams(l, name))
+		}}},
+		Args: func(l env.Layout) []string {
+			return []string{
+				"-c", filepath.Join(l.Dir(name), EnvoyConfigFile),
+				// Several Envoys (and other tests' Envoys) may run on one machine at once.
+				"--use-dynamic-base-id",
+				"--log-level", "warning",
+			}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: stack.PortAdmin, Path: "/ready"},
+	}, nil
+}
+
+// EnvoyParams are the render parameters for the gateway component called name in layout l.
+func EnvoyParams(l env.Layout, name string) envoyconfig.Params {
+	p := envoyconfig.Params{
+		Listen:  l.Addr(name, stack.PortHTTP),
+		Admin:   l.Addr(name, stack.PortAdmin),
+		Synapse: l.Addr(stack.Synapse, stack.PortGRPC),
+		LLM:     l.Addr(stack.LLM, stack.PortHTTP),
+	}
+	for _, server := range stack.MCPServers() {
+		p.MCPServers = append(p.MCPServers, envoyconfig.MCPServer{Name: server, Addr: l.Addr(stack.MCPComponent(server), stack.PortHTTP)})
+	}
+	return p
+}
+
+var envoyVersionPattern = regexp.MustCompile(`/([0-9]+\.[0-9]+\.[0-9]+)/`)
+
+func envoyVersion(ctx context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", path, err)
+	}
+	m := envoyVersionPattern.FindStringSubmatch(string(out))
+	if m == nil {
+		return "", fmt.Errorf("%s --version: no version in %q", path, strings.TrimSpace(string(out)))
+	}
+	return m[1], nil
+}

@@ -1,0 +1,72 @@
+package harness
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/hopguard/hopguard/conformance/stack"
+	"github.com/hopguard/hopguard/mockservers/journal"
+	"github.com/hopguard/hopguard/synapse/admin"
+)
+
+// URL is the base URL of a component's HTTP port, as the test process reaches it.
+func (h *Env) URL(component string) (string, error) {
+	return h.url(component, stack.PortHTTP)
+}
+
+func (h *Env) url(component, port string) (string, error) {
+	addr, err := h.Runtime.Endpoint(component, port)
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr.String(), nil
+}
+
+// GatewayURL is the front door of a running gateway.
+func (h *Env) GatewayURL(gateway string) (string, error) { return h.URL(gateway) }
+
+// STSURL is the STS that issues valid tokens.
+func (h *Env) STSURL() (string, error) { return h.URL(stack.STS) }
+
+// ExpiredSTSURL is the STS whose tokens are genuine but already expired.
+func (h *Env) ExpiredSTSURL() (string, error) { return h.URL(stack.ExpiredSTS) }
+
+// Admin is a client of synapse's task API.
+func (h *Env) Admin() (*admin.Client, error) {
+	u, err := h.url(stack.Synapse, stack.PortAdmin)
+	if err != nil {
+		return nil, err
+	}
+	return &admin.Client{BaseURL: u, Token: h.Secrets.AdminToken}, nil
+}
+
+// Journal is the journal of a mock upstream: stack.LLM or stack.MCPComponent(server).
+func (h *Env) Journal(component string) (*journal.Client, error) {
+	u, err := h.URL(component)
+	if err != nil {
+		return nil, fmt.Errorf("journal of %s: %w", component, err)
+	}
+	return journal.NewClient(u, nil), nil
+}
+
+// Upstreams are the components whose journals record what reached an upstream.
+func Upstreams() []string {
+	out := []string{stack.LLM}
+	for _, s := range stack.MCPServers() {
+		out = append(out, stack.MCPComponent(s))
+	}
+	return out
+}
+
+// AuditLogPath is synapse's decision log (NDJSON).
+func (h *Env) AuditLogPath() string {
+	return filepath.Join(h.Runtime.Dir(), stack.Synapse, stack.SynapseAuditFile)
+}
+
+// CerbosDecisionLogPath is Cerbos's decision log (NDJSON).
+func (h *Env) CerbosDecisionLogPath() string {
+	return filepath.Join(h.Runtime.Dir(), stack.Cerbos, stack.CerbosDecisionsFile)
+}
+
+// LogsDir holds one log file per component.
+func (h *Env) LogsDir() string { return filepath.Join(h.Runtime.Dir(), "logs") }

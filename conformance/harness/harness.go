@@ -1,0 +1,154 @@
+// Package harness brings hopguard's environment up for a test run or the demo: it builds
+// hopguard's commands once, asks each gateway whether it can run here, starts everything on a
+// runtime and hands back typed endpoints. Everything it started stops on Close.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/runtime/process"
+	"github.com/hopguard/hopguard/conformance/stack"
+)
+
+// Options say where a run keeps its files and what it runs.
+type Options struct {
+	// OutDir is the run's home, e.g. <module>/out/conformance: binaries in bin/, the running
+	// environment (component directories, logs/) in env/, emptied at start. Required.
+	OutDir string
+	// Gateways to put in front of the stack; those that cannot run here are reported.
+	Gateways []gateways.Gateway
+	// Observe receives progress (building, each component starting and ready).
+	Observe runtime.Observer
+}
+
+// Env is a running hopguard environment.
+type Env struct {
+	Runtime runtime.Environment
+	Secrets stack.Secrets
+	// Gateways that run, in order; NotRun those that cannot, with the reason.
+	Gateways []gateways.Gateway
+	NotRun   map[string]error
+	// RuntimeName names the runtime ("process").
+	RuntimeName string
+}
+
+// BuildPhase is the component name progress events use while hopguard's commands are built.
+const BuildPhase = "go build"
+
+// Up builds, starts and waits for the whole environment. On error, everything already started
+// has been stopped.
+func Up(ctx context.Context, opts Options) (*Env, error) {
+	if opts.OutDir == "" {
+		return nil, errors.New("harness: OutDir is required")
+	}
+	observe := opts.Observe
+	if observe == nil {
+		observe = func(runtime.Event) {}
+	}
+	root, err := binaries.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := stack.NewSecrets()
+	if err != nil {
+		return nil, err
+	}
+
+	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
+	var gatewayComponents []env.Component
+	for _, g := range opts.Gateways {
+		c, err := g.Component(ctx)
+		if err != nil {
+			h.NotRun[g.Name()] = err
+			continue
+		}
+		h.Gateways = append(h.Gateways, g)
+		gatewayComponents = append(gatewayComponents, c)
+	}
+	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents})
+	if err != nil {
+		return nil, err
+	}
+
+	built, err := build(ctx, description, filepath.Join(opts.OutDir, "bin"), observe)
+	if err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(opts.OutDir, "env")
+	if err := os.RemoveAll(runDir); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", runDir, err)
+	}
+	rt, err := process.New(process.Options{
+		Dir:        runDir,
+		ModuleRoot: root,
+		Resolve:    resolver(built),
+		Observe:    observe,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.RuntimeName = rt.Name()
+	running, err := rt.Start(ctx, description)
+	if err != nil {
+		if running != nil {
+			_ = running.Close(context.WithoutCancel(ctx))
+		}
+		return nil, err
+	}
+	h.Runtime = running
+	return h, nil
+}
+
+// Close stops everything.
+func (h *Env) Close(ctx context.Context) error {
+	if h == nil || h.Runtime == nil {
+		return nil
+	}
+	return h.Runtime.Close(ctx)
+}
+
+// build compiles every hopguard command the description runs, in one go build.
+func build(ctx context.Context, e env.Environment, outDir string, observe runtime.Observer) (map[string]string, error) {
+	var pkgs []string
+	for _, c := range e.Components {
+		if p := c.Program.Package; p != "" && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	began := time.Now()
+	observe(runtime.Event{Component: BuildPhase, Phase: runtime.Starting, Detail: fmt.Sprintf("%d commands into %s", len(pkgs), outDir)})
+	built, err := binaries.Build(ctx, outDir, pkgs...)
+	if err != nil {
+		observe(runtime.Event{Component: BuildPhase, Phase: runtime.Failed, Elapsed: time.Since(began), Err: err})
+		return nil, err
+	}
+	observe(runtime.Event{Component: BuildPhase, Phase: runtime.Ready, Elapsed: time.Since(began)})
+	return built, nil
+}
+
+func resolver(built map[string]string) func(env.Program) (string, error) {
+	return func(p env.Program) (string, error) {
+		switch {
+		case p.Tool != "":
+			return binaries.Tool(p.Tool)
+		case p.Package != "":
+			path, ok := built[p.Package]
+			if !ok {
+				return "", fmt.Errorf("%s was not built", p.Package)
+			}
+			return path, nil
+		default:
+			return p.Path, nil
+		}
+	}
+}

@@ -1,0 +1,190 @@
+// Package stack is hopguard's environment: real Cerbos serving policies/, synapse in front of
+// it, the mock upstreams (LLM, four MCP servers), the STS, and one or more gateways. It says
+// which components run, in what order, on which named ports, with which config files and how
+// each is known to be ready; a runtime decides where.
+package stack
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/hopguard/hopguard/conformance/env"
+)
+
+// Component names. Gateways reach the upstreams by these names through env.Layout.
+const (
+	Cerbos  = "cerbos"
+	STS     = "sts"
+	LLM     = "llm"
+	Synapse = "synapse"
+	// ExpiredSTS signs with the same key as STS but with its clock an hour behind, so every
+	// token it issues is genuine and already expired.
+	ExpiredSTS = "sts-expired"
+)
+
+// MCPServers are the demo's MCP servers; each runs as the component MCPComponent(name).
+func MCPServers() []string { return []string{"tickets", "crm", "payments", "payroll"} }
+
+// MCPComponent is the component name of one MCP server.
+func MCPComponent(server string) string { return "mcp-" + server }
+
+// Port names.
+const (
+	PortHTTP  = "http"  // every HTTP server; for a gateway, the front door agents use
+	PortGRPC  = "grpc"  // Cerbos's API; synapse's ext_authz service
+	PortAdmin = "admin" // synapse's task API; a gateway's admin interface
+	PortDebug = "debug" // Cerbos's debug listener, which would otherwise bind :6666 everywhere
+)
+
+// Issuer is the `iss` of the STS's tokens, and the only issuer synapse trusts.
+const Issuer = "https://sts.hopguard.local"
+
+// File names inside component directories.
+const (
+	SigningKeyFile      = "signing-key.pem"
+	SynapseConfigFile   = "synapse.yaml"
+	SynapseAuditFile    = "audit.ndjson"
+	CerbosDecisionsFile = "decisions.log"
+)
+
+// Secrets are generated per run; nothing of them is checked in or reused.
+type Secrets struct {
+	// AdminToken guards synapse's task API.
+	AdminToken string
+	// SigningKeyPEM is the STS's P-256 key (PKCS#8), shared by STS and ExpiredSTS.
+	SigningKeyPEM []byte
+}
+
+// NewSecrets generates fresh secrets.
+func NewSecrets() (Secrets, error) {
+	token := make([]byte, 24)
+	if _, err := rand.Read(token); err != nil {
+		return Secrets{}, fmt.Errorf("generate admin token: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Secrets{}, fmt.Errorf("generate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return Secrets{}, fmt.Errorf("encode signing key: %w", err)
+	}
+	return Secrets{
+		AdminToken:    hex.EncodeToString(token),
+		SigningKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+	}, nil
+}
+
+// Options shape one environment.
+type Options struct {
+	Secrets Secrets
+	// Gateways are the gateway components, started last; each must declare the port PortHTTP.
+	Gateways []env.Component
+}
+
+// New returns the environment description.
+func New(opts Options) (env.Environment, error) {
+	if len(opts.Secrets.AdminToken) < 16 || len(opts.Secrets.SigningKeyPEM) == 0 {
+		return env.Environment{}, errors.New("stack: secrets are missing (use NewSecrets)")
+	}
+	components := []env.Component{
+		cerbos(),
+		sts(STS, 0, opts.Secrets),
+		sts(ExpiredSTS, -1, opts.Secrets),
+		llm(),
+	}
+	for _, server := range MCPServers() {
+		components = append(components, mcpServer(server))
+	}
+	components = append(components, synapse(opts.Secrets))
+	components = append(components, opts.Gateways...)
+	return env.Environment{Components: components}, nil
+}
+
+func cerbos() env.Component {
+	return env.Component{
+		Name:    Cerbos,
+		Program: env.Program{Tool: "cerbos"},
+		Ports:   []string{PortHTTP, PortGRPC, PortDebug},
+		Args: func(l env.Layout) []string {
+			root := l.ModuleRoot()
+			return []string{
+				"server",
+				"--config=" + filepath.Join(root, "policies", "cerbos.yaml"),
+				"--debug-listen-addr=" + l.Addr(Cerbos, PortDebug).String(),
+				"--set=server.httpListenAddr=" + l.Addr(Cerbos, PortHTTP).String(),
+				"--set=server.grpcListenAddr=" + l.Addr(Cerbos, PortGRPC).String(),
+				"--set=storage.disk.directory=" + filepath.Join(root, "policies", "bundle"),
+				"--set=audit.file.path=" + filepath.Join(l.Dir(Cerbos), CerbosDecisionsFile),
+			}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/_cerbos/health"},
+	}
+}
+
+// sts is the STS; clockHours shifts its clock (ExpiredSTS issues tokens already expired).
+func sts(name string, clockHours int, secrets Secrets) env.Component {
+	return env.Component{
+		Name:    name,
+		Program: env.Program{Package: "./mockservers/cmd/mocksts"},
+		Ports:   []string{PortHTTP},
+		Files: []env.File{{Name: SigningKeyFile, Render: func(env.Layout) ([]byte, error) {
+			return secrets.SigningKeyPEM, nil
+		}}},
+		Args: func(l env.Layout) []string {
+			return []string{
+				"--addr=" + l.Addr(name, PortHTTP).String(),
+				"--issuer=" + Issuer,
+				"--key-file=" + filepath.Join(l.Dir(name), SigningKeyFile),
+				fmt.Sprintf("--clock-offset=%dh", clockHours),
+			}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/.well-known/jwks.json"},
+	}
+}
+
+func llm() env.Component {
+	return env.Component{
+		Name:    LLM,
+		Program: env.Program{Package: "./mockservers/cmd/mockllm"},
+		Ports:   []string{PortHTTP},
+		Args:    func(l env.Layout) []string { return []string{"--addr=" + l.Addr(LLM, PortHTTP).String()} },
+		Ready:   env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/_journal"},
+	}
+}
+
+func mcpServer(server string) env.Component {
+	name := MCPComponent(server)
+	return env.Component{
+		Name:    name,
+		Program: env.Program{Package: "./mockservers/cmd/mockmcp"},
+		Ports:   []string{PortHTTP},
+		Args: func(l env.Layout) []string {
+			return []string{"--server=" + server, "--addr=" + l.Addr(name, PortHTTP).String()}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/_journal"},
+	}
+}
+
+func synapse(secrets Secrets) env.Component {
+	return env.Component{
+		Name:    Synapse,
+		Program: env.Program{Package: "./synapse/cmd/synapse"},
+		Ports:   []string{PortGRPC, PortHTTP, PortAdmin},
+		Files: []env.File{{Name: SynapseConfigFile, Render: func(l env.Layout) ([]byte, error) {
+			return synapseConfig(l, secrets.AdminToken)
+		}}},
+		Args: func(l env.Layout) []string {
+			return []string{"--config=" + filepath.Join(l.Dir(Synapse), SynapseConfigFile)}
+		},
+		// Ready only once Cerbos answers it.
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/readyz"},
+	}
+}
