@@ -184,6 +184,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEn
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := o.config(logger)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "agent: %v\n", err)
 		return loop.ExitError

@@ -85,6 +85,12 @@ var (
 	ticketID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
 )
 
+// Validate reports what is wrong with cfg, before any request is made.
+func (cfg Config) Validate() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
 // withDefaults returns cfg with its defaults filled in and validated.
 func (cfg Config) withDefaults() (Config, error) {
 	gw := strings.TrimSuffix(cfg.GatewayURL, "/")
