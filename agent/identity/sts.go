@@ -169,7 +169,7 @@ func (c *STSClient) post(ctx context.Context, form url.Values) (Token, error) {
 	sent := now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return Token{}, fmt.Errorf("post %s: %w", c.TokenURL, err)
+		return Token{}, err // a *url.Error: it names the method and URL
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))

@@ -48,6 +48,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			Principal: cfg.Subject.ClientID,
 			Ticket:    cfg.Ticket,
 			Model:     cfg.Model,
+			Servers:   []Server{},
+			Offered:   []string{},
 		},
 	}
 	if cfg.Actor != nil {
