@@ -83,9 +83,10 @@ type ExchangeRequest struct {
 // STSClient speaks the STS's token endpoint.
 //
 // It is written by hand because golang.org/x/oauth2 has no RFC 8693 token
-// exchange client (golang/oauth2#409 is still open; its only exchange code is
-// internal to the google/externalaccount package), and the agent must work
-// against any STS that speaks the contract in CONTRACTS.md.
+// exchange client: golang/oauth2#409 asking for one is still open, and its
+// only exchange code (v0.36.0) is google/internal/stsexchange, internal and
+// Google-specific. The agent must work against any STS that speaks the
+// contract in CONTRACTS.md.
 type STSClient struct {
 	// TokenURL is the STS's token endpoint, e.g. http://127.0.0.1:8081/oauth2/token.
 	TokenURL string
