@@ -145,7 +145,7 @@ func (d *decoder) value(keep bool) (any, error) {
 		if err != nil || !keep {
 			return nil, err
 		}
-		return string(s), nil
+		return intern(s), nil
 	case c == 't':
 		return d.literal("true", true, keep)
 	case c == 'f':
@@ -231,7 +231,7 @@ func (d *decoder) object(keep bool, names []string) (map[string]any, error) {
 			return nil, err
 		}
 		if keepValue {
-			m[string(key)] = v
+			m[intern(key)] = v
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {

@@ -138,6 +138,44 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
+// intern returns b as a string, sharing one copy of the strings every JSON-RPC message and
+// model request repeats instead of allocating them for each request.
+func intern(b []byte) string {
+	switch string(b) { // a switch on string(b) does not allocate
+	case "jsonrpc":
+		return "jsonrpc"
+	case "2.0":
+		return "2.0"
+	case "id":
+		return "id"
+	case "method":
+		return "method"
+	case "params":
+		return "params"
+	case "result":
+		return "result"
+	case "name":
+		return "name"
+	case "arguments":
+		return "arguments"
+	case "_meta":
+		return "_meta"
+	case "model":
+		return "model"
+	case "messages":
+		return "messages"
+	case "role":
+		return "role"
+	case "content":
+		return "content"
+	case "user":
+		return "user"
+	case "assistant":
+		return "assistant"
+	}
+	return string(b)
+}
+
 // foldKey maps a key to a canonical form such that foldKey(a) == foldKey(b) exactly when
 // bytes.EqualFold(a, b): ASCII letters upper-cased, other runes replaced by the smallest rune of
 // their simple-folding orbit. This is the equivalence encoding/json uses to match object keys
