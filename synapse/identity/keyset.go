@@ -15,6 +15,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
+// noKeysRetryInterval is the rate limit while no keys were ever fetched.
+const noKeysRetryInterval = time.Second
+
 // maxJWKSBytes bounds what synapse reads from the STS; a JWKS is a few hundred bytes.
 const maxJWKSBytes = 1 << 20
 
@@ -24,7 +27,7 @@ type KeySetConfig struct {
 	// URL of the JWKS document, e.g. http://127.0.0.1:8080/.well-known/jwks.json.
 	URL string
 	// Client fetches the JWKS; it should carry a timeout. Defaults to a client
-	// with a 5 second timeout.
+	// with a 2 second timeout.
 	Client *http.Client
 	// MinRefreshInterval rate-limits fetches caused by unknown key ids, so
 	// tokens with made-up kids cannot make synapse hammer the STS.
@@ -46,12 +49,13 @@ type KeySet struct {
 	keys        map[string]*ecdsa.PublicKey
 	fetchedAt   time.Time
 	lastAttempt time.Time
+	lastErr     error
 }
 
 // NewKeySet returns a KeySet; it fetches nothing until the first lookup.
 func NewKeySet(cfg KeySetConfig) *KeySet {
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 5 * time.Second}
+		cfg.Client = &http.Client{Timeout: 2 * time.Second}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -77,10 +81,20 @@ func (s *KeySet) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error) 
 	if key, ok := s.keys[kid]; ok && fresh {
 		return key, nil
 	}
-	// A stale cache must be refreshed whatever the rate limit says; only
-	// lookups of unknown ids in a fresh cache are rate-limited.
-	if fresh && now.Sub(s.lastAttempt) < s.cfg.MinRefreshInterval {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+	// Fetches are rate-limited whatever caused them, so that neither made-up
+	// kids nor an STS outage turn every check into a call to the STS. While
+	// synapse holds no keys at all it retries sooner: it cannot verify
+	// anything until it has them.
+	retryAfter := s.cfg.MinRefreshInterval
+	if s.keys == nil {
+		retryAfter = min(retryAfter, noKeysRetryInterval)
+	}
+	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < retryAfter {
+		if fresh {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+		}
+		// Not fresh although an attempt was made just now: it failed.
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, s.lastErr)
 	}
 	if err := s.refresh(ctx, now); err != nil {
 		return nil, err
@@ -95,6 +109,7 @@ func (s *KeySet) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error) 
 func (s *KeySet) refresh(ctx context.Context, now time.Time) error {
 	s.lastAttempt = now
 	keys, err := s.fetch(ctx)
+	s.lastErr = err
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}

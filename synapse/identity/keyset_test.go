@@ -82,6 +82,36 @@ func TestKeySetRefetchesStaleKeysAndFailsClosed(t *testing.T) {
 	clock.Advance(time.Minute)
 	_, err = v.Verify(context.Background(), raw, "llm")
 	require.ErrorIs(t, err, identity.ErrKeysUnavailable, "stale keys are not trusted")
+	fetches := iss.Fetches()
+
+	_, err = v.Verify(context.Background(), raw, "llm")
+	require.ErrorIs(t, err, identity.ErrKeysUnavailable)
+	assert.Equal(t, fetches, iss.Fetches(), "an outage does not turn every check into a fetch")
+
+	iss.SetDown(false)
+	clock.Advance(10 * time.Second)
+	_, err = v.Verify(context.Background(), raw, "llm")
+	require.NoError(t, err, "the STS is back")
+}
+
+func TestKeySetRetriesSoonWhileItHasNoKeys(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	iss.SetDown(true)
+	clock := &manualClock{t: time.Now()}
+	keys := identity.NewKeySet(identity.KeySetConfig{URL: iss.JWKSURL(), Now: clock.Now, MinRefreshInterval: time.Hour})
+	ctx := context.Background()
+
+	_, err := keys.Key(ctx, "k")
+	require.ErrorIs(t, err, identity.ErrKeysUnavailable)
+	_, err = keys.Key(ctx, "k")
+	require.ErrorIs(t, err, identity.ErrKeysUnavailable)
+	assert.EqualValues(t, 1, iss.Fetches(), "rate-limited")
+
+	iss.SetDown(false)
+	clock.Advance(time.Second)
+	_, err = keys.Key(ctx, "k")
+	require.ErrorIs(t, err, identity.ErrUnknownKey, "fetched again after a second, not an hour")
+	assert.EqualValues(t, 2, iss.Fetches())
 }
 
 func TestKeySetKeepsOnlyUsableKeys(t *testing.T) {
