@@ -1,0 +1,140 @@
+package respond
+
+import (
+	"encoding/json"
+
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/hopguard/hopguard/synapse/mapping"
+)
+
+// DenialMetaKey is the _meta key under which a denied tool call carries the Denial, so Go code
+// can tell a gateway denial from the tool's own error.
+const DenialMetaKey = "io.hopguard/denial"
+
+// shape returns the HTTP status and body of a denial in the protocol of the request's plane.
+func shape(in *mapping.Input, d Denial, unavailable bool) (typev3.StatusCode, string) {
+	if in != nil && in.Plane == mapping.PlaneMCP {
+		return mcpShape(in, d, unavailable)
+	}
+	return modelShape(d, unavailable)
+}
+
+// modelError is the OpenAI error body, which openai-go reads into *openai.Error; other clients
+// (and a route synapse could not place) get the same plain JSON.
+type modelError struct {
+	Error modelErrorBody `json:"error"`
+}
+
+type modelErrorBody struct {
+	Type     string `json:"type"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Hopguard Denial `json:"hopguard"`
+}
+
+func modelShape(d Denial, unavailable bool) (typev3.StatusCode, string) {
+	status, kind := typev3.StatusCode_Forbidden, "permission_denied"
+	if unavailable {
+		status, kind = typev3.StatusCode_ServiceUnavailable, "service_unavailable"
+	}
+	return status, marshal(d, func(d Denial) any {
+		return modelError{Error: modelErrorBody{Type: kind, Code: d.Code, Message: d.Reason, Hopguard: d}}
+	})
+}
+
+type rpcReply struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"` // nil encodes as null
+	Error   *rpcError       `json:"error,omitempty"`
+	Result  *toolResult     `json:"result,omitempty"`
+}
+
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    Denial `json:"data"`
+}
+
+// toolResult is an MCP CallToolResult that reports the denial as the tool's outcome.
+type toolResult struct {
+	IsError           bool           `json:"isError"`
+	Content           []textContent  `json:"content"`
+	StructuredContent Denial         `json:"structuredContent"`
+	Meta              map[string]any `json:"_meta"`
+}
+
+type textContent struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+func mcpShape(in *mapping.Input, d Denial, unavailable bool) (typev3.StatusCode, string) {
+	var answered []mapping.MCPMessage
+	for _, m := range in.Messages {
+		if m.ID != nil {
+			answered = append(answered, m)
+		}
+	}
+	status := typev3.StatusCode_OK
+	switch {
+	case unavailable:
+		status = typev3.StatusCode_ServiceUnavailable
+	case len(answered) == 0:
+		status = typev3.StatusCode_Forbidden
+	}
+	return status, marshal(d, func(d Denial) any {
+		if len(answered) == 0 {
+			return rpcAnswer(mapping.MCPMessage{}, d, unavailable)
+		}
+		if !in.Batch {
+			return rpcAnswer(answered[0], d, unavailable)
+		}
+		replies := make([]rpcReply, len(answered))
+		for i, m := range answered {
+			replies[i] = rpcAnswer(m, d, unavailable)
+		}
+		return replies
+	})
+}
+
+// rpcAnswer answers one message: a denied tool call with an isError result, anything else
+// (and any message when no decision could be made) with a JSON-RPC error.
+func rpcAnswer(m mapping.MCPMessage, d Denial, unavailable bool) rpcReply {
+	reply := rpcReply{JSONRPC: "2.0", ID: m.ID}
+	message := "denied: " + d.Reason
+	if m.Method == mapping.MethodToolsCall && !unavailable {
+		data, err := json.Marshal(d)
+		text := message
+		if err == nil {
+			text += "\n" + string(data)
+		}
+		reply.Result = &toolResult{
+			IsError:           true,
+			Content:           []textContent{{Type: "text", Text: text}},
+			StructuredContent: d,
+			Meta:              map[string]any{DenialMetaKey: d},
+		}
+		return reply
+	}
+	code := JSONRPCDenied
+	if unavailable {
+		code = JSONRPCUnavailable
+	}
+	reply.Error = &rpcError{Code: code, Message: message, Data: d}
+	return reply
+}
+
+// marshal encodes the body built from d. A remediation that cannot be encoded (a policy output
+// holding NaN, say) is dropped rather than losing the denial; the rest always encodes.
+func marshal(d Denial, build func(Denial) any) string {
+	b, err := json.Marshal(build(d))
+	if err != nil {
+		d.Remediation = nil
+		b, err = json.Marshal(build(d))
+	}
+	if err != nil {
+		return `{"error":{"type":"permission_denied","message":"denied"}}` // only a hand-built, invalid id gets here
+	}
+	return string(b)
+}

@@ -1,0 +1,135 @@
+// Package respond builds the CheckResponse synapse returns to the gateway: an allow that strips
+// the agent's credential, or a denial shaped so that the client the agent runs can read it.
+// Like synapse/mapping it is pure; the decision itself is made elsewhere (synapse/authz).
+//
+// What stock clients surface was measured (mcp-go v1.2.1, openai-go v3.98.0), and the shapes
+// follow from it. The gateway never forwards a denied request, whatever the status.
+//
+//   - Allowed: gRPC OK (always set: agentgateway takes a missing status as OK, Envoy does not),
+//     the Authorization header removed from the upstream request (the gateway adds the provider
+//     key after ext_authz), x-hopguard-decision-id added to the upstream request and to the
+//     client's response.
+//   - Model plane denied: 403 with an OpenAI-style body {"error": {"type": "permission_denied",
+//     "code", "message", "hopguard": <Denial>}}. openai-go does not retry a 403 and exposes
+//     Message, Code and the "hopguard" extra field.
+//   - MCP request denied: 200 with a JSON-RPC answer for the request's id (a 403 makes mcp-go
+//     report a "legacy SSE server" and never read the body). A tools/call gets a result with
+//     isError, the reason as text for the model, and the Denial as structuredContent and under
+//     _meta["io.hopguard/denial"]; the session survives and the agent can act on the reason.
+//     Every other request, the handshake above all (a result would tell a client it connected),
+//     gets a JSON-RPC error whose message carries the whole reason ("denied: ...", since mcp-go
+//     shows only the message) and whose data is the Denial.
+//   - MCP with nothing to answer (a notification, a client's response, GET, DELETE, a body that
+//     could not be read): 403 with a JSON-RPC error whose id is null, as the streamable HTTP
+//     transport specifies for input a server does not accept.
+//   - MCP batch: a JSON array with one answer per request of the batch, each carrying the
+//     denial: nothing of the batch was forwarded, so every request fails with the reason.
+//   - Unavailable (fail closed): 503, x-should-retry: false (openai-go otherwise retries 5xx
+//     twice), the body in the plane's shape, JSON-RPC errors on the MCP plane.
+//   - Every denial: x-hopguard-decision: deny and x-hopguard-decision-id, so logs and metrics
+//     can count denials whatever the status; content-type application/json.
+//
+// JSON-RPC error codes come from the range -32000..-32019 that protocol 2026-07-28 leaves to
+// implementations, avoiding -32000 and -32001 which SDKs use for closed connections and timeouts.
+package respond
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+
+	"github.com/hopguard/hopguard/synapse/mapping"
+)
+
+// Headers synapse sets.
+const (
+	HeaderDecision      = "x-hopguard-decision"    // "deny" on every denial, "allow" on the client's response when allowed
+	HeaderDecisionID    = "x-hopguard-decision-id" // the decision's id, on both
+	HeaderShouldRetry   = "x-should-retry"         // "false" on a 503, read by the OpenAI and Anthropic SDKs
+	HeaderAuthorization = "authorization"          // removed from an allowed request
+)
+
+// JSON-RPC error codes of an MCP denial.
+const (
+	JSONRPCDenied      = -32010 // a policy or input denial
+	JSONRPCUnavailable = -32011 // synapse or Cerbos could not decide: fail closed
+)
+
+// DecisionDeny is the decision every Denial carries.
+const DecisionDeny = "deny"
+
+// Denial is the structured reason of a denial, the shape every DENY rule of the policies
+// outputs and synapse builds itself for denials without one (CONTRACTS.md, "Policy output on
+// deny").
+type Denial struct {
+	Decision    string         `json:"decision"`
+	Reason      string         `json:"reason"`
+	Code        string         `json:"code"`
+	Remediation map[string]any `json:"remediation,omitempty"`
+}
+
+// Refusal is the Denial of a request synapse/mapping refused before Cerbos was asked.
+func Refusal(err *mapping.Error) Denial {
+	return Denial{Decision: DecisionDeny, Reason: err.Reason, Code: err.Code}
+}
+
+// Allowed lets the request through, without the agent's credential.
+func Allowed(decisionID string) *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+			HeadersToRemove: []string{HeaderAuthorization},
+			Headers:         []*corev3.HeaderValueOption{header(HeaderDecisionID, decisionID)},
+			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
+				header(HeaderDecision, "allow"),
+				header(HeaderDecisionID, decisionID),
+			},
+		}},
+	}
+}
+
+// Denied refuses the request for a policy or input reason. in may be nil or partly filled (a
+// request mapping refused); the denial is then shaped as far as in tells.
+func Denied(in *mapping.Input, d Denial, decisionID string) *authv3.CheckResponse {
+	return denial(in, d, decisionID, false)
+}
+
+// Unavailable refuses the request because no decision could be made (Cerbos or synapse
+// failed): fail closed, with a 503 the clients must not retry.
+func Unavailable(in *mapping.Input, d Denial, decisionID string) *authv3.CheckResponse {
+	return denial(in, d, decisionID, true)
+}
+
+func denial(in *mapping.Input, d Denial, decisionID string, unavailable bool) *authv3.CheckResponse {
+	if d.Decision == "" {
+		d.Decision = DecisionDeny
+	}
+	status, body := shape(in, d, unavailable)
+	grpcCode := codes.PermissionDenied
+	headers := []*corev3.HeaderValueOption{
+		header("content-type", "application/json"),
+		header(HeaderDecision, DecisionDeny),
+		header(HeaderDecisionID, decisionID),
+	}
+	if unavailable {
+		grpcCode = codes.Unavailable
+		headers = append(headers, header(HeaderShouldRetry, "false"))
+	}
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(grpcCode), Message: d.Code},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: status},
+			Headers: headers,
+			Body:    body,
+		}},
+	}
+}
+
+func header(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: key, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}

@@ -1,0 +1,213 @@
+package respond
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/hopguard/hopguard/synapse/mapping"
+)
+
+var overCap = Denial{
+	Decision:    "deny",
+	Reason:      "refund of 900000 cents exceeds the tier-1 cap of 5000",
+	Code:        "refund_over_cap",
+	Remediation: map[string]any{"action": "escalate", "to": "tier-2-lead"},
+}
+
+func mcpInput(batch bool, msgs ...mapping.MCPMessage) *mapping.Input {
+	return &mapping.Input{Resource: "mcp:payments", Plane: mapping.PlaneMCP, Batch: batch, Messages: msgs}
+}
+
+// denied unpacks a denial: its HTTP status, headers and body.
+func denied(t *testing.T, resp *authv3.CheckResponse) (int, map[string]string, string) {
+	t.Helper()
+	d := resp.GetDeniedResponse()
+	require.NotNil(t, d, "a denial carries a DeniedHttpResponse")
+	require.NotNil(t, d.GetStatus(), "the HTTP status is always set")
+	headers := map[string]string{}
+	for _, h := range d.GetHeaders() {
+		headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	assert.True(t, json.Valid([]byte(d.GetBody())), "body is JSON: %s", d.GetBody())
+	return int(d.GetStatus().GetCode()), headers, d.GetBody()
+}
+
+func TestAllowed(t *testing.T) {
+	resp := Allowed("dec-1")
+	require.NotNil(t, resp.GetStatus(), "status must be set: agentgateway reads a missing one as OK, Envoy does not")
+	assert.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
+	ok := resp.GetOkResponse()
+	require.NotNil(t, ok)
+	assert.Equal(t, []string{"authorization"}, ok.GetHeadersToRemove())
+	require.Len(t, ok.GetHeaders(), 1)
+	assert.Equal(t, HeaderDecisionID, ok.GetHeaders()[0].GetHeader().GetKey())
+	assert.Equal(t, "dec-1", ok.GetHeaders()[0].GetHeader().GetValue())
+	got := map[string]string{}
+	for _, h := range ok.GetResponseHeadersToAdd() {
+		got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	assert.Equal(t, map[string]string{HeaderDecision: "allow", HeaderDecisionID: "dec-1"}, got)
+}
+
+func TestDeniedModel(t *testing.T) {
+	in := &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel}
+	for name, in := range map[string]*mapping.Input{"model plane": in, "no input": nil, "unknown route": {}} {
+		t.Run(name, func(t *testing.T) {
+			resp := Denied(in, overCap, "dec-2")
+			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
+			status, headers, body := denied(t, resp)
+			assert.Equal(t, 403, status)
+			assert.Equal(t, "deny", headers[HeaderDecision])
+			assert.Equal(t, "dec-2", headers[HeaderDecisionID])
+			assert.Equal(t, "application/json", headers["content-type"])
+			assert.NotContains(t, headers, HeaderShouldRetry)
+			assert.JSONEq(t, `{"error":{"type":"permission_denied","code":"refund_over_cap",
+				"message":"refund of 900000 cents exceeds the tier-1 cap of 5000",
+				"hopguard":{"decision":"deny","reason":"refund of 900000 cents exceeds the tier-1 cap of 5000",
+					"code":"refund_over_cap","remediation":{"action":"escalate","to":"tier-2-lead"}}}}`, body)
+		})
+	}
+}
+
+func TestDeniedMCP(t *testing.T) {
+	payroll := Denial{Decision: "deny", Reason: "payroll requires payroll-admin", Code: "role_required"}
+	payrollJSON := `{"decision":"deny","reason":"payroll requires payroll-admin","code":"role_required"}`
+	tests := []struct {
+		name   string
+		in     *mapping.Input
+		status int
+		body   string
+	}{
+		{
+			name:   "handshake: an error for its id, the whole reason in the message",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "initialize", ID: json.RawMessage(`0`), Handshake: true}),
+			status: 200,
+			body:   `{"jsonrpc":"2.0","id":0,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name:   "server/discover handshake with a string id",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "server/discover", ID: json.RawMessage(`"d-1"`), Handshake: true}),
+			status: 200,
+			body:   `{"jsonrpc":"2.0","id":"d-1","error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name:   "tool call: an isError result the model reads",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "tools/call", ID: json.RawMessage(`7`), Tool: "payroll_run"}),
+			status: 200,
+			body: `{"jsonrpc":"2.0","id":7,"result":{"isError":true,
+				"content":[{"type":"text","text":"denied: payroll requires payroll-admin\n` + jsonInString(payrollJSON) + `"}],
+				"structuredContent":` + payrollJSON + `,"_meta":{"io.hopguard/denial":` + payrollJSON + `}}}`,
+		},
+		{
+			name:   "tools/list: an error",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "tools/list", ID: json.RawMessage(`2`)}),
+			status: 200,
+			body:   `{"jsonrpc":"2.0","id":2,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name:   "notification: nothing to answer, 403",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "notifications/initialized"}),
+			status: 403,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name:   "GET stream: 403",
+			in:     mcpInput(false, mapping.MCPMessage{}),
+			status: 403,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name:   "unreadable body: no messages, 403",
+			in:     mcpInput(true),
+			status: 403,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}}`,
+		},
+		{
+			name: "batch: one answer per request, in order, none for notifications",
+			in: mcpInput(true,
+				mapping.MCPMessage{Method: "ping", ID: json.RawMessage(`1`)},
+				mapping.MCPMessage{Method: "notifications/progress"},
+				mapping.MCPMessage{Method: "tools/call", ID: json.RawMessage(`"b"`), Tool: "payroll_run"},
+			),
+			status: 200,
+			body: `[{"jsonrpc":"2.0","id":1,"error":{"code":-32010,"message":"denied: payroll requires payroll-admin","data":` + payrollJSON + `}},
+				{"jsonrpc":"2.0","id":"b","result":{"isError":true,
+				"content":[{"type":"text","text":"denied: payroll requires payroll-admin\n` + jsonInString(payrollJSON) + `"}],
+				"structuredContent":` + payrollJSON + `,"_meta":{"io.hopguard/denial":` + payrollJSON + `}}}]`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := Denied(tt.in, payroll, "dec-3")
+			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
+			status, headers, body := denied(t, resp)
+			assert.Equal(t, tt.status, status)
+			assert.Equal(t, "deny", headers[HeaderDecision])
+			assert.Equal(t, "dec-3", headers[HeaderDecisionID])
+			assert.Equal(t, "application/json", headers["content-type"])
+			assert.JSONEq(t, tt.body, body)
+		})
+	}
+}
+
+func jsonInString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+func TestUnavailable(t *testing.T) {
+	down := Denial{Reason: "the policy decision point did not answer", Code: "pdp_unavailable"}
+	downJSON := `{"decision":"deny","reason":"the policy decision point did not answer","code":"pdp_unavailable"}`
+	tests := []struct {
+		name string
+		in   *mapping.Input
+		body string
+	}{
+		{
+			name: "model plane",
+			in:   &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel},
+			body: `{"error":{"type":"service_unavailable","code":"pdp_unavailable","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
+		},
+		{
+			name: "tool call: an error, not a result, since nothing was decided",
+			in:   mcpInput(false, mapping.MCPMessage{Method: "tools/call", ID: json.RawMessage(`7`), Tool: "refund_issue"}),
+			body: `{"jsonrpc":"2.0","id":7,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
+		},
+		{
+			name: "notification",
+			in:   mcpInput(false, mapping.MCPMessage{Method: "notifications/initialized"}),
+			body: `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := Unavailable(tt.in, down, "dec-4")
+			assert.Equal(t, int32(codes.Unavailable), resp.GetStatus().GetCode())
+			status, headers, body := denied(t, resp)
+			assert.Equal(t, 503, status)
+			assert.Equal(t, "false", headers[HeaderShouldRetry])
+			assert.Equal(t, "deny", headers[HeaderDecision])
+			assert.Equal(t, "dec-4", headers[HeaderDecisionID])
+			assert.JSONEq(t, tt.body, body)
+		})
+	}
+}
+
+func TestDeniedKeepsTheDenialWhenRemediationCannotBeEncoded(t *testing.T) {
+	d := overCap
+	d.Remediation = map[string]any{"limit": math.NaN()}
+	_, _, body := denied(t, Denied(nil, d, "dec-5"))
+	assert.Contains(t, body, `"code":"refund_over_cap"`)
+	assert.NotContains(t, body, "remediation")
+}
+
+func TestRefusal(t *testing.T) {
+	d := Refusal(&mapping.Error{Code: mapping.CodeDuplicateKey, Reason: "request body: duplicate object key"})
+	assert.Equal(t, Denial{Decision: "deny", Code: "duplicate_key", Reason: "request body: duplicate object key"}, d)
+}
