@@ -1,0 +1,246 @@
+// Package authz is synapse's decision: an ext_authz CheckRequest is mapped to
+// checks, the caller's token is verified, the principal is enriched with its
+// task, Cerbos decides, and the answer is shaped for the gateway. Every path
+// that errors denies.
+package authz
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/hopguard/hopguard/synapse/audit"
+	"github.com/hopguard/hopguard/synapse/identity"
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/metrics"
+	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/tasks"
+)
+
+// PDP is the policy decision point (Cerbos). Any error means no decision.
+type PDP interface {
+	Check(ctx context.Context, req pdp.Request) (*pdp.Response, error)
+}
+
+// TaskStore looks tasks up by id. It is read on every check: a revocation
+// holds from the very next one.
+type TaskStore interface {
+	Get(ctx context.Context, id string) (tasks.Task, error)
+}
+
+// TokenVerifier verifies a bearer token for the route's resource.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw, audience string) (*identity.Claims, error)
+}
+
+// AuditLog records one decision. It takes no context: a decision is logged
+// even when the request was cancelled.
+type AuditLog interface {
+	Write(audit.Record) error
+}
+
+// Options are the Service's collaborators; all but NewID and Now are required.
+type Options struct {
+	Routes  mapping.RouteTable
+	Tokens  TokenVerifier
+	Tasks   TaskStore
+	PDP     PDP
+	Audit   AuditLog
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// NewID returns a fresh decision id; defaults to NewDecisionID.
+	NewID func() string
+	// Now is the clock for audit times and latency; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Service implements envoy.service.auth.v3.Authorization.
+type Service struct {
+	authv3.UnimplementedAuthorizationServer
+	opts Options
+}
+
+var _ authv3.AuthorizationServer = (*Service)(nil)
+
+// New checks that every collaborator is there.
+func New(opts Options) (*Service, error) {
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Tokens": opts.Tokens != nil, "Tasks": opts.Tasks != nil, "PDP": opts.PDP != nil,
+		"Audit": opts.Audit != nil, "Metrics": opts.Metrics != nil, "Log": opts.Log != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("authz: missing %v", missing)
+	}
+	if opts.NewID == nil {
+		opts.NewID = NewDecisionID
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{opts: opts}, nil
+}
+
+// NewDecisionID returns 16 random bytes in hex: unique without shared state.
+func NewDecisionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// Check answers one ext_authz request. It never returns an error: every
+// failure is a denial the gateway forwards to the client.
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := s.opts.Now()
+	d := s.decide(ctx, req)
+	s.record(ctx, d, start)
+	return d.response, nil
+}
+
+// FailClosed answers a Check that panicked (see server.FailClosed): a 503
+// denial, logged and counted like any other decision.
+func (s *Service) FailClosed(ctx context.Context, recovered any) *authv3.CheckResponse {
+	start := s.opts.Now()
+	d := &decision{id: s.opts.NewID(), input: &mapping.Input{}}
+	d.unavailable(failureInternal, denial(codeInternal, reasonInternal))
+	s.opts.Log.ErrorContext(ctx, "check panicked; denied", "decision_id", d.id, "panic", fmt.Sprint(recovered))
+	s.record(ctx, d, start)
+	return d.response
+}
+
+// decide runs the whole flow; each step either fills d in or ends it with a
+// denial.
+func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decision {
+	d := &decision{id: s.opts.NewID(), input: &mapping.Input{}}
+
+	in, err := mapping.Map(req, s.opts.Routes)
+	if in != nil {
+		d.input = in
+	}
+	if err != nil {
+		var merr *mapping.Error
+		if errors.As(err, &merr) {
+			d.deny(failureRequest, denial(merr.Code, merr.Reason))
+		} else {
+			d.deny(failureRequest, denial(codeInvalidRequest, "the request could not be read"))
+			s.opts.Log.WarnContext(ctx, "mapping failed without a mapping error", "decision_id", d.id, "err", err)
+		}
+		return d
+	}
+	if err := checkInput(in); err != nil {
+		s.opts.Log.ErrorContext(ctx, "mapper produced an unusable input; denied", "decision_id", d.id, "err", err)
+		d.unavailable(failureInternal, denial(codeInternal, reasonInternal))
+		return d
+	}
+
+	if !s.authenticate(ctx, d) {
+		return d
+	}
+	if !s.enrich(ctx, d) {
+		return d
+	}
+	s.ask(ctx, d)
+	return d
+}
+
+// checkInput is defence in depth against a mapper bug: every check must be
+// about the route's own resource kind, or a request could be judged by
+// another resource's policy.
+func checkInput(in *mapping.Input) error {
+	if in.Resource == "" {
+		return errors.New("no route resource")
+	}
+	if len(in.Checks) == 0 {
+		return errors.New("no checks")
+	}
+	for i, c := range in.Checks {
+		if c.Kind != in.Resource {
+			return fmt.Errorf("check %d has kind %q on route resource %q", i, c.Kind, in.Resource)
+		}
+		if c.Action == "" || c.ID == "" {
+			return fmt.Errorf("check %d has no action or id", i)
+		}
+	}
+	return nil
+}
+
+// authenticate verifies the token for the route's resource.
+func (s *Service) authenticate(ctx context.Context, d *decision) bool {
+	if d.input.Token == "" {
+		d.deny(failureIdentity, denial(codeUnauthenticated,
+			fmt.Sprintf("no bearer token: this route needs a token issued for %q", d.input.Resource)))
+		return false
+	}
+	claims, err := s.opts.Tokens.Verify(ctx, d.input.Token, d.input.Resource)
+	switch {
+	case err == nil:
+		d.claims = claims
+		return true
+	case errors.Is(err, identity.ErrKeysUnavailable):
+		s.opts.Log.ErrorContext(ctx, "token keys unavailable; denied", "decision_id", d.id, "err", err)
+		d.unavailable(failureIdentityUnavailable, denial(codeIdentityUnavailable, "the token issuer's keys are unavailable, so the token cannot be verified: denied (fail closed)"))
+	default:
+		d.deny(failureIdentity, denial(codeInvalidToken, err.Error()))
+	}
+	return false
+}
+
+// enrich looks up the token's task. A task is the principal's only when it
+// belongs to this very principal and agent; otherwise the principal has none
+// (and the policies deny).
+func (s *Service) enrich(ctx context.Context, d *decision) bool {
+	id := d.claims.TaskID
+	if id == "" {
+		return true
+	}
+	task, err := s.opts.Tasks.Get(ctx, id)
+	switch {
+	case errors.Is(err, tasks.ErrNotFound):
+		return true
+	case err != nil:
+		s.opts.Log.ErrorContext(ctx, "task registry failed; denied", "decision_id", d.id, "task", id, "err", err)
+		d.unavailable(failureEnrichment, denial(codeTaskRegistryUnavailable, "the task registry is unavailable: denied (fail closed)"))
+		return false
+	}
+	if task.Principal != d.claims.Subject || task.AgentID != d.claims.AgentID {
+		s.opts.Log.WarnContext(ctx, "token names a task of another principal or agent; no task",
+			"decision_id", d.id, "task", id, "sub", d.claims.Subject, "agent_id", d.claims.AgentID)
+		return true
+	}
+	d.task = &task
+	return true
+}
+
+// ask sends every check in one CheckResources call and reads the answer.
+func (s *Service) ask(ctx context.Context, d *decision) {
+	req := pdpRequest(d)
+	resp, err := s.opts.PDP.Check(ctx, req)
+	if err != nil {
+		reason := pdp.ErrorReason(err)
+		s.opts.Metrics.PDPError(reason)
+		s.opts.Log.ErrorContext(ctx, "cerbos gave no decision; denied", "decision_id", d.id, "reason", reason, "err", err)
+		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
+		return
+	}
+	d.callID = resp.CallID
+	if len(resp.Results) != len(d.input.Checks) {
+		s.opts.Log.ErrorContext(ctx, "cerbos answered for other resources; denied", "decision_id", d.id)
+		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
+		return
+	}
+	if why, denied := judge(d.input.Checks, resp.Results); denied {
+		d.deny("", why)
+		return
+	}
+	d.allow()
+}
