@@ -1,0 +1,266 @@
+// Package app wires synapse together and runs it: listeners, servers,
+// readiness and graceful shutdown. Tests start it in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+
+	"github.com/hopguard/hopguard/synapse/admin"
+	"github.com/hopguard/hopguard/synapse/audit"
+	"github.com/hopguard/hopguard/synapse/authz"
+	"github.com/hopguard/hopguard/synapse/config"
+	"github.com/hopguard/hopguard/synapse/identity"
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/metrics"
+	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/server"
+	"github.com/hopguard/hopguard/synapse/tasks"
+)
+
+// readinessInterval is how often Cerbos is probed for /readyz and gRPC health.
+const readinessInterval = time.Second
+
+// shutdownGrace bounds the graceful part of a shutdown; in-flight checks
+// that take longer are cut off (and the gateway denies them).
+const shutdownGrace = 10 * time.Second
+
+// Addrs are the addresses synapse listens on (ports resolved).
+type Addrs struct {
+	GRPC  string
+	HTTP  string
+	Admin string
+}
+
+// App is a running synapse.
+type App struct {
+	addrs Addrs
+	log   *slog.Logger
+
+	cancel   context.CancelFunc
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	admin    *http.Server
+	closers  []func() error
+	serveErr chan error
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start builds synapse from cfg, binds its listeners, probes Cerbos once and
+// starts serving. It writes the ready line to stdout. Stop must be called.
+func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.Logger) (_ *App, err error) {
+	a := &App{log: log, serveErr: make(chan error, 3)}
+	defer func() {
+		if err != nil {
+			_ = a.closeAll()
+		}
+	}()
+
+	token, err := cfg.AdminToken()
+	if err != nil {
+		return nil, err
+	}
+	routes := routeTable(cfg.Routes)
+	if err := routes.Validate(); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+
+	store, err := tasks.Open(cfg.Tasks.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, store.Close)
+
+	auditLog, err := audit.Open(cfg.Audit.Sink)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, auditLog.Close)
+
+	cerbos, err := pdp.Dial(cfg.Cerbos.Addr, cfg.Cerbos.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, cerbos.Close)
+
+	keys := identity.NewKeySet(identity.KeySetConfig{
+		URL:                cfg.Identity.JWKSURL,
+		MinRefreshInterval: cfg.Identity.JWKSRefreshInterval,
+	})
+	m := metrics.New()
+	svc, err := authz.New(authz.Options{
+		Routes:  routes,
+		Tokens:  identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),
+		Tasks:   store,
+		PDP:     cerbos,
+		Audit:   auditLog,
+		Metrics: m,
+		Log:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	adminHandler, err := admin.NewHandler(store, token, log)
+	if err != nil {
+		return nil, err
+	}
+
+	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
+	readiness := server.NewReadiness(cerbos, a.health, readinessInterval, log)
+	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
+	a.admin = newHTTPServer(adminHandler)
+
+	grpcL, err := listen(ctx, "grpc", cfg.GRPC.ListenAddr)
+	if err != nil {
+		return nil, err
+	}
+	httpL, err := listen(ctx, "http", cfg.HTTP.ListenAddr)
+	if err != nil {
+		_ = grpcL.Close()
+		return nil, err
+	}
+	adminL, err := listen(ctx, "admin", cfg.Admin.ListenAddr)
+	if err != nil {
+		_ = grpcL.Close()
+		_ = httpL.Close()
+		return nil, err
+	}
+	a.addrs = Addrs{GRPC: grpcL.Addr().String(), HTTP: httpL.Addr().String(), Admin: adminL.Addr().String()}
+
+	// One probe before the ready line, so that a harness that reads the line
+	// finds /readyz already true when Cerbos is up.
+	readiness.Probe(ctx)
+	probeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.goServe("grpc", func() error { return a.grpc.Serve(grpcL) })
+	a.goServe("http", func() error { return a.http.Serve(httpL) })
+	a.goServe("admin", func() error { return a.admin.Serve(adminL) })
+	a.wg.Go(func() { readiness.Run(probeCtx) })
+
+	log.Info("synapse started", "grpc", a.addrs.GRPC, "http", a.addrs.HTTP, "admin", a.addrs.Admin,
+		"cerbos", cfg.Cerbos.Addr, "audit", cfg.Audit.Sink, "tasks", cfg.Tasks.DBPath, "routes", len(routes))
+	fmt.Fprintf(stdout, "synapse listening grpc=%s http=%s admin=%s\n", a.addrs.GRPC, a.addrs.HTTP, a.addrs.Admin)
+	return a, nil
+}
+
+// Addrs returns the bound addresses.
+func (a *App) Addrs() Addrs { return a.addrs }
+
+// Wait blocks until a server fails (returning its error) or ctx ends (nil).
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case err := <-a.serveErr:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Stop shuts down gracefully: health goes NOT_SERVING, in-flight checks
+// finish (within ctx and shutdownGrace), then everything is closed.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+		defer cancel()
+		if a.cancel != nil {
+			a.cancel()
+		}
+		a.health.Shutdown()
+
+		var errs []error
+		stopped := make(chan struct{})
+		go func() {
+			a.grpc.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			a.grpc.Stop()
+			<-stopped
+		}
+		for name, srv := range map[string]*http.Server{"http": a.http, "admin": a.admin} {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shut down %s server: %w", name, err))
+			}
+		}
+		a.wg.Wait()
+		errs = append(errs, a.closeAll())
+		a.stopErr = errors.Join(errs...)
+		a.log.Info("synapse stopped")
+	})
+	return a.stopErr
+}
+
+func (a *App) goServe(name string, serve func() error) {
+	a.wg.Go(func() {
+		err := serve()
+		if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
+			return
+		}
+		a.serveErr <- fmt.Errorf("%s server: %w", name, err)
+	})
+}
+
+// closeAll closes in reverse order of opening.
+func (a *App) closeAll() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Run starts synapse and serves until ctx ends (SIGINT/SIGTERM in main),
+// then stops gracefully.
+func Run(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.Logger) error {
+	a, err := Start(ctx, cfg, stdout, log)
+	if err != nil {
+		return err
+	}
+	serveErr := a.Wait(ctx)
+	stopErr := a.Stop(context.WithoutCancel(ctx))
+	return errors.Join(serveErr, stopErr)
+}
+
+func listen(ctx context.Context, name, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", name, addr, err)
+	}
+	return l, nil
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func routeTable(routes []config.Route) mapping.RouteTable {
+	t := make(mapping.RouteTable, len(routes))
+	for i, r := range routes {
+		t[i] = mapping.Route{PathPrefix: r.PathPrefix, Resource: r.Resource}
+	}
+	return t
+}
