@@ -20,3 +20,13 @@ type Gateway interface {
 	// Detail describes what runs, e.g. "Envoy 1.40.0 (process)"; valid after Component.
 	Detail() string
 }
+
+// All returns every gateway hopguard targets, in report order. A gateway that cannot run here
+// stays in the list and is reported "not run" with its reason.
+func All() []Gateway {
+	return []Gateway{
+		&Envoy{},
+		Pending{GatewayName: "agentgateway", Reason: "agentgateway ships only as a container image (no binary is obtainable here) and the container runtime is not built yet"},
+		Pending{GatewayName: "istio", Reason: "the Istio translation is not wired into the harness yet"},
+	}
+}

@@ -49,6 +49,25 @@ func (h *Env) Journal(component string) (*journal.Client, error) {
 	return journal.NewClient(u, nil), nil
 }
 
+// JournalsByResource are the journals of the mock upstreams keyed by the resource of their
+// route: "llm", "mcp:tickets", ...
+func (h *Env) JournalsByResource() (map[string]*journal.Client, error) {
+	out := map[string]*journal.Client{}
+	llm, err := h.Journal(stack.LLM)
+	if err != nil {
+		return nil, err
+	}
+	out["llm"] = llm
+	for _, s := range stack.MCPServers() {
+		j, err := h.Journal(stack.MCPComponent(s))
+		if err != nil {
+			return nil, err
+		}
+		out["mcp:"+s] = j
+	}
+	return out, nil
+}
+
 // Upstreams are the components whose journals record what reached an upstream.
 func Upstreams() []string {
 	out := []string{stack.LLM}

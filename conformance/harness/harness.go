@@ -22,9 +22,11 @@ import (
 
 // Options say where a run keeps its files and what it runs.
 type Options struct {
-	// OutDir is the run's home, e.g. <module>/out/conformance: binaries in bin/, the running
-	// environment (component directories, logs/) in env/, emptied at start. Required.
+	// OutDir is the run's home, e.g. <module>/out/conformance: the running environment
+	// (component directories, logs/) goes in env/, emptied at start. Required.
 	OutDir string
+	// BinDir receives hopguard's commands; empty means <module>/out/bin.
+	BinDir string
 	// Gateways to put in front of the stack; those that cannot run here are reported.
 	Gateways []gateways.Gateway
 	// Observe receives progress (building, each component starting and ready).
@@ -80,7 +82,11 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 
-	built, err := build(ctx, description, filepath.Join(opts.OutDir, "bin"), observe)
+	binDir := opts.BinDir
+	if binDir == "" {
+		binDir = filepath.Join(root, "out", "bin")
+	}
+	built, err := build(ctx, description, binDir, observe)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ type Environment interface {
 	Stop(ctx context.Context, component string) error
 	// Restart starts a stopped component again, on the same ports, and waits until it is ready.
 	Restart(ctx context.Context, component string) error
+	// Ready waits until a running component passes its readiness probe again (synapse turns
+	// unready while Cerbos is down, and ready once it is back).
+	Ready(ctx context.Context, component string) error
 	// LogPath is the file holding a component's output.
 	LogPath(component string) string
 	// Dir is the run's directory: component directories, logs.

@@ -180,6 +180,23 @@ func (e *environment) Restart(ctx context.Context, component string) error {
 	return nil
 }
 
+func (e *environment) Ready(ctx context.Context, component string) error {
+	c, ok := e.desc.Component(component)
+	if !ok {
+		return fmt.Errorf("ready %s: no such component", component)
+	}
+	e.mu.Lock()
+	p, running := e.procs[component]
+	e.mu.Unlock()
+	if !running {
+		return fmt.Errorf("ready %s: not running", component)
+	}
+	if err := e.awaitReady(ctx, c, p); err != nil {
+		return fmt.Errorf("ready %s: %w", component, err)
+	}
+	return nil
+}
+
 func (e *environment) Close(ctx context.Context) error {
 	e.mu.Lock()
 	order := e.order

@@ -1,0 +1,155 @@
+// Package conformance_test is the entry point of the conformance suite: `go test ./conformance`
+// brings up the whole environment once (real Cerbos and Envoy, synapse, the mock upstreams),
+// runs every scenario behind every gateway that can run here, and writes the portability
+// report to out/conformance/report.md and report.json.
+package conformance_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/report"
+	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/scenarios"
+)
+
+// suite is the environment and the report shared by every test of the run.
+var suite struct {
+	env      *harness.Env
+	upErr    error
+	recorder *report.Recorder
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if testing.Short() {
+		fmt.Println("conformance: skipped in -short mode (it starts the whole environment)")
+		return 0
+	}
+	root, err := binaries.ModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		return 1
+	}
+	outDir := filepath.Join(root, "out", "conformance")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	all := gateways.All()
+	suite.env, suite.upErr = harness.Up(ctx, harness.Options{OutDir: outDir, Gateways: all, Observe: progress})
+	cancel()
+
+	runtimeName := "process"
+	if suite.env != nil {
+		runtimeName = suite.env.RuntimeName
+	}
+	suite.recorder = report.NewRecorder(runtimeName)
+	for _, g := range all {
+		gw := report.Gateway{Name: g.Name(), Detail: g.Detail()}
+		if suite.env != nil {
+			if err, ok := suite.env.NotRun[g.Name()]; ok {
+				gw.NotRunReason = err.Error()
+			}
+		}
+		suite.recorder.AddGateway(gw)
+	}
+	for _, s := range scenarios.Suite() {
+		suite.recorder.AddScenario(report.Scenario{ID: s.ID, Title: s.Title})
+	}
+
+	code := m.Run()
+
+	if err := suite.env.Close(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance: stopping the environment:", err)
+		code = 1
+	}
+	if err := report.Write(outDir, suite.recorder.Report(time.Now())); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		return 1
+	}
+	fmt.Printf("conformance: report in %s, component logs in %s\n", filepath.Join(outDir, "report.md"), filepath.Join(outDir, "env", "logs"))
+	return code
+}
+
+func progress(e runtime.Event) {
+	switch e.Phase {
+	case runtime.Ready:
+		fmt.Fprintf(os.Stderr, "conformance: %-12s ready (%s)\n", e.Component, e.Elapsed.Round(time.Millisecond))
+	case runtime.Failed:
+		fmt.Fprintf(os.Stderr, "conformance: %-12s FAILED: %v\n", e.Component, e.Err)
+	}
+}
+
+// TestScenarios runs every scenario behind every gateway that runs here.
+func TestScenarios(t *testing.T) {
+	if suite.upErr != nil {
+		for _, s := range scenarios.Suite() {
+			for _, g := range gateways.All() {
+				suite.recorder.Record(report.Result{Gateway: g.Name(), Scenario: s.ID, Outcome: report.Fail, Reason: "the environment did not start: " + suite.upErr.Error()})
+			}
+		}
+		t.Fatalf("the environment did not start (run `make tools` if a binary is missing): %v", suite.upErr)
+	}
+	runID := strconv.FormatInt(time.Now().Unix(), 36)
+	for _, g := range suite.env.Gateways {
+		t.Run(g.Name(), func(t *testing.T) {
+			env := scenarioEnv(t, g.Name(), runID)
+			for _, s := range scenarios.Suite() {
+				t.Run(s.ID, func(t *testing.T) {
+					began := time.Now()
+					decisions, failedStep := scenarios.Execute(t.Context(), t, env, s)
+					res := report.Result{Gateway: g.Name(), Scenario: s.ID, Outcome: report.Pass, Decisions: decisions, Duration: time.Since(began)}
+					if t.Failed() {
+						res.Outcome = report.Fail
+						res.Reason = "step failed: " + failedStep + " (see go test -v output)"
+					}
+					suite.recorder.Record(res)
+				})
+			}
+		})
+	}
+}
+
+func scenarioEnv(t *testing.T, gateway, runID string) scenarios.Env {
+	t.Helper()
+	h := suite.env
+	must := func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	admin, err := h.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	journals, err := h.JournalsByResource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := scenarios.Env{
+		Gateway:       gateway,
+		GatewayURL:    must(h.GatewayURL(gateway)),
+		STSURL:        must(h.STSURL()),
+		ExpiredSTSURL: must(h.ExpiredSTSURL()),
+		Admin:         admin,
+		AuditLog:      h.AuditLogPath(),
+		Control:       h.Runtime,
+		Journals:      journals,
+		RunID:         runID,
+	}
+	return env
+}

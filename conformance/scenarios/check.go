@@ -1,0 +1,278 @@
+package scenarios
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/conformance/report"
+	"github.com/hopguard/hopguard/mockservers/journal"
+	"github.com/hopguard/hopguard/synapse/audit"
+)
+
+// auditWait bounds the wait for synapse's record of a decision, which it may write just after
+// the gateway has answered.
+const auditWait = 5 * time.Second
+
+// hop performs one hop and checks all four things the suite promises: the decision, what the
+// agent saw, whether the upstream was contacted and the audit record.
+func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
+	before := r.journalLengths(ctx, t)
+	auditFrom := fileSize(r.env.AuditLog)
+	r.capture.take()
+
+	if step.Hop.Kind == Agent {
+		r.agentStep(ctx, t, step)
+		return
+	}
+	out := r.perform(ctx, step)
+	seen := r.capture.take()
+	upstream := step.Hop.Resource()
+	fresh := r.journalSince(ctx, t, upstream, before[upstream])
+	contacted := slices.ContainsFunc(fresh, matches(step.Hop))
+
+	d := report.Decision{Step: step.Name, Decision: "allow", Upstream: contacted, Status: lastStatus(seen)}
+	if out.denied() {
+		d.Decision, d.Code = "deny", out.denial.Code
+	}
+	r.record(d)
+
+	// 1. The decision.
+	if out.err != nil && !out.denied() {
+		t.Fatalf("the hop failed without a gateway decision: %v (responses: %s)", out.err, describe(seen))
+	}
+	if step.Want.Deny != out.denied() {
+		t.Fatalf("want deny=%t, the agent saw deny=%t (%s; responses: %s)", step.Want.Deny, out.denied(), out.denialText(), describe(seen))
+	}
+	// 2. What the agent saw.
+	if step.Want.Deny {
+		assert.Equal(t, step.Want.Code, out.denial.Code, "denial code (reason %q)", out.denial.Reason)
+		assert.Contains(t, out.denial.Reason, step.Want.Reason, "the reason the agent reads")
+		if step.Want.Remediation != "" {
+			assert.Equal(t, step.Want.Remediation, out.denial.Remediation["type"], "remediation %v", out.denial.Remediation)
+		}
+		if step.Want.Status != 0 {
+			assert.Equal(t, step.Want.Status, d.Status, "status of the denied response")
+		}
+		assert.True(t, slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries x-hopguard-decision: deny (responses: %s)", describe(seen))
+	}
+	// 3. The upstream: contacted exactly when allowed; a denied handshake reaches nothing at all.
+	assert.Equal(t, !step.Want.Deny, contacted, "upstream %s contacted (new journal entries: %+v)", upstream, fresh)
+	if step.Want.Deny && step.Hop.Kind == Handshake {
+		assert.Empty(t, fresh, "nothing of a denied handshake reaches %s", upstream)
+	}
+	for _, e := range fresh {
+		assert.Equal(t, wantCredential(upstream), e.Credential, "credential %s received: the agent's token is removed, the provider key added on the LLM route only", upstream)
+	}
+	// 4. The audit record.
+	if step.Want.NoAudit {
+		return
+	}
+	want := auditMatcher(step, out, seen)
+	rec, ok := r.awaitAudit(auditFrom, want)
+	require.True(t, ok, "synapse's audit log %s has no record of this decision", r.env.AuditLog)
+	if step.Want.Deny {
+		assert.Equal(t, step.Want.Code, rec.Code, "audit record code")
+	}
+}
+
+func (o outcome) denialText() string {
+	switch {
+	case o.denial != nil:
+		return "denial: " + o.denial.String()
+	case o.err != nil:
+		return "error: " + o.err.Error()
+	default:
+		return "went through: " + o.note
+	}
+}
+
+// matches says whether a journal entry is the hop itself reaching its upstream.
+func matches(h Hop) func(journal.Entry) bool {
+	return func(e journal.Entry) bool {
+		switch h.Kind {
+		case Model:
+			return e.Model == h.Model
+		case Handshake:
+			return e.MCPMethod == "initialize" || e.MCPMethod == "server/discover"
+		case ListTools:
+			return e.MCPMethod == "tools/list"
+		case CallTool:
+			return e.MCPMethod == "tools/call" && e.Tool == h.Tool
+		default:
+			return false
+		}
+	}
+}
+
+func wantCredential(resource string) journal.Credential {
+	if resource == "llm" {
+		return journal.CredentialProviderKey
+	}
+	return journal.CredentialNone
+}
+
+func lastStatus(seen []response) int {
+	for i := len(seen) - 1; i >= 0; i-- {
+		if seen[i].denied {
+			return seen[i].status
+		}
+	}
+	if len(seen) == 0 {
+		return 0
+	}
+	return seen[len(seen)-1].status
+}
+
+// auditMatcher finds the record of the step's decision: by the decision id the agent saw when
+// it saw one, else by the resource and action the hop asked for.
+func auditMatcher(step Step, out outcome, seen []response) func(audit.Record) bool {
+	ids := map[string]bool{}
+	for _, s := range seen {
+		if s.denied && s.decisionID != "" {
+			ids[s.decisionID] = true
+		}
+	}
+	if out.denied() && out.denial.DecisionID != "" {
+		ids[out.denial.DecisionID] = true
+	}
+	effect := audit.EffectAllow
+	if step.Want.Deny {
+		effect = audit.EffectDeny
+	}
+	action := hopAction(step.Hop)
+	return func(rec audit.Record) bool {
+		if rec.Effect != effect {
+			return false
+		}
+		if len(ids) > 0 {
+			return ids[rec.DecisionID]
+		}
+		if rec.Kind != "" && rec.Kind != step.Hop.Resource() {
+			return false
+		}
+		if action == "" || step.Want.Deny {
+			return true
+		}
+		for _, res := range rec.Resources {
+			if slices.Contains(res.Actions, action) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func hopAction(h Hop) string {
+	switch h.Kind {
+	case Model:
+		return "completion"
+	case Handshake:
+		return "initialize"
+	case ListTools:
+		return "tools/list"
+	case CallTool:
+		return "tools/call/" + h.Tool
+	default:
+		return ""
+	}
+}
+
+// journalLengths snapshots every upstream's journal length.
+func (r *Run) journalLengths(ctx context.Context, t *testing.T) map[string]int {
+	out := map[string]int{}
+	for resource, j := range r.env.Journals {
+		entries, err := j.Entries(ctx)
+		require.NoError(t, err, "read the journal of %s", resource)
+		out[resource] = len(entries)
+	}
+	return out
+}
+
+// journalSince returns the entries of resource's upstream after the first from.
+func (r *Run) journalSince(ctx context.Context, t *testing.T, resource string, from int) []journal.Entry {
+	j, ok := r.env.Journals[resource]
+	require.True(t, ok, "no journal for %s", resource)
+	entries, err := j.Entries(ctx)
+	require.NoError(t, err, "read the journal of %s", resource)
+	if from > len(entries) {
+		t.Fatalf("the journal of %s shrank from %d to %d entries during the step", resource, from, len(entries))
+	}
+	return entries[from:]
+}
+
+// Journal returns what reached resource's upstream since the scenario started.
+func (r *Run) Journal(ctx context.Context, resource string) ([]journal.Entry, error) {
+	j, ok := r.env.Journals[resource]
+	if !ok {
+		return nil, fmt.Errorf("no journal for %s", resource)
+	}
+	return j.Entries(ctx)
+}
+
+// AuditRecords returns synapse's records written since the scenario started.
+func (r *Run) AuditRecords() ([]audit.Record, error) { return readAudit(r.env.AuditLog, r.auditStart) }
+
+func (r *Run) awaitAudit(from int64, match func(audit.Record) bool) (audit.Record, bool) {
+	deadline := time.Now().Add(auditWait)
+	for {
+		records, err := readAudit(r.env.AuditLog, from)
+		if err == nil {
+			for _, rec := range records {
+				if match(rec) {
+					return rec, true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Logf("audit records since the step began: %+v (read error: %v)", records, err)
+			return audit.Record{}, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readAudit reads the NDJSON records after byte offset from.
+func readAudit(path string, from int64) ([]audit.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("seek audit log: %w", err)
+	}
+	var out []audit.Record
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for scanner.Scan() {
+		line := bytes.TrimSpace(scanner.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var rec audit.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			continue // a line being written; the next read sees it whole
+		}
+		out = append(out, rec)
+	}
+	return out, scanner.Err()
+}
+
+func fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}

@@ -1,0 +1,83 @@
+package scenarios
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/mockservers/journal"
+	"github.com/hopguard/hopguard/synapse/admin"
+)
+
+// Env is one gateway in a running environment, as the scenarios see it.
+type Env struct {
+	Gateway    string
+	GatewayURL string
+	// STSURL issues valid tokens; ExpiredSTSURL genuine tokens that have already expired.
+	STSURL        string
+	ExpiredSTSURL string
+	Admin         *admin.Client
+	// Journals of the mock upstreams, by resource ("llm", "mcp:payments").
+	Journals map[string]*journal.Client
+	// AuditLog is synapse's NDJSON decision log.
+	AuditLog string
+	Control  Control
+	// RunID makes task ids unique across scenarios, gateways and repeated runs.
+	RunID string
+}
+
+// Control stops and restarts components (the fail-closed scenario).
+type Control interface {
+	Stop(ctx context.Context, component string) error
+	// Restart starts a component again and waits until it is ready.
+	Restart(ctx context.Context, component string) error
+	// Ready waits until a running component reports ready again (synapse, once Cerbos is back).
+	Ready(ctx context.Context, component string) error
+}
+
+// response is what the capturing transport saw of one response.
+type response struct {
+	method, path string
+	status       int
+	denied       bool
+	decisionID   string
+}
+
+// capture is an http.RoundTripper that remembers every response's status and decision headers,
+// which the agent's clients do not surface (the report shows the status; the decision id finds
+// the audit record).
+type capture struct {
+	next http.RoundTripper
+
+	mu   sync.Mutex
+	seen []response
+}
+
+func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	c.mu.Lock()
+	c.seen = append(c.seen, response{
+		method:     req.Method,
+		path:       req.URL.Path,
+		status:     resp.StatusCode,
+		denied:     strings.EqualFold(resp.Header.Get(denial.DecisionHeader), "deny"),
+		decisionID: resp.Header.Get(denial.DecisionIDHeader),
+	})
+	c.mu.Unlock()
+	return resp, nil
+}
+
+// take returns what was seen since the last take.
+func (c *capture) take() []response {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Clone(c.seen)
+	c.seen = c.seen[:0]
+	return out
+}

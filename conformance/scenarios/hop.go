@@ -1,0 +1,154 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/openai/openai-go/v3"
+
+	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/agent/loop"
+	"github.com/hopguard/hopguard/agent/model"
+	"github.com/hopguard/hopguard/agent/tools"
+)
+
+// outcome is what the agent saw of one hop.
+type outcome struct {
+	denial *denial.Denial // set when the gateway denied the hop
+	err    error          // set when the hop failed for another reason
+	note   string         // what came back when it went through
+}
+
+func (o outcome) denied() bool { return o.denial != nil }
+
+// perform makes the hop with the agent's own clients and reports what the agent saw.
+func (r *Run) perform(ctx context.Context, step Step) outcome {
+	ctx, cancel := context.WithTimeout(ctx, hopTimeout)
+	defer cancel()
+	switch step.Hop.Kind {
+	case Model:
+		return r.modelCall(ctx, step)
+	case Handshake:
+		_, out := r.session(ctx, step, true)
+		return out
+	case ListTools:
+		s, out := r.session(ctx, step, false)
+		if s == nil {
+			return out
+		}
+		listed, err := s.ListTools(ctx)
+		if err != nil {
+			return fromError(err)
+		}
+		names := make([]string, 0, len(listed))
+		for _, t := range listed {
+			names = append(names, t.Name)
+		}
+		return outcome{note: strings.Join(names, ",")}
+	case CallTool:
+		s, out := r.session(ctx, step, false)
+		if s == nil {
+			return out
+		}
+		res, err := s.Call(ctx, step.Hop.Tool, step.Hop.Args)
+		if err != nil {
+			return fromError(err)
+		}
+		if res.Denial != nil {
+			return outcome{denial: res.Denial}
+		}
+		if res.IsError {
+			return outcome{err: fmt.Errorf("the tool itself failed: %s", res.Text)}
+		}
+		return outcome{note: res.Text}
+	default:
+		return outcome{err: fmt.Errorf("hop kind %d cannot be performed directly", step.Hop.Kind)}
+	}
+}
+
+func (r *Run) modelCall(ctx context.Context, step Step) outcome {
+	token, err := r.tokenFunc(ctx, step)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if step.Token.Kind == NoToken {
+		// openai-go needs some key; an empty one sends "Bearer " with nothing after it.
+		token = func(context.Context) (string, error) { return "", nil }
+	}
+	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.http})
+	if err != nil {
+		return outcome{err: err}
+	}
+	messages := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Work ticket " + step.Ticket + ".")}
+	completion, err := client.Complete(ctx, step.Hop.Model, messages, nil)
+	if err != nil {
+		return fromError(err)
+	}
+	return outcome{note: completion.Model}
+}
+
+// session returns the open session of the step's actor, ticket and server, opening one when
+// needed. Sessions opened with the actor's own token are kept for later steps; keep says the
+// step is itself the handshake.
+func (r *Run) session(ctx context.Context, step Step, handshake bool) (*tools.Session, outcome) {
+	key := sessionKey{taskKey{step.As.Name, step.Ticket}, step.Hop.Server}
+	own := step.Token.Kind == OwnToken
+	if s, ok := r.sessions[key]; ok && own && !handshake {
+		return s, outcome{}
+	}
+	token, err := r.tokenFunc(ctx, step)
+	if err != nil {
+		return nil, outcome{err: err}
+	}
+	s, err := tools.Open(ctx, tools.ServerConfig{
+		Name:  step.Hop.Server,
+		URL:   strings.ReplaceAll(r.env.GatewayURL+loop.DefaultMCPTemplate, loop.ServerPlaceholder, step.Hop.Server),
+		Token: token,
+	}, tools.Options{HTTPClient: r.http, ClientName: "hopguard-conformance", ClientVersion: "0.1.0"})
+	if err != nil {
+		return nil, fromError(err)
+	}
+	if !own {
+		r.t.Cleanup(func() { _ = s.Close() })
+		return s, outcome{}
+	}
+	if old, ok := r.sessions[key]; ok {
+		_ = old.Close()
+	}
+	r.sessions[key] = s
+	return s, outcome{}
+}
+
+// fromError tells a gateway denial from any other failure.
+func fromError(err error) outcome {
+	if d, ok := denial.From(err); ok {
+		return outcome{denial: &d, err: err}
+	}
+	return outcome{err: err}
+}
+
+// runAgent runs the whole agent on the step's ticket.
+func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, error) {
+	att, err := r.attestation(ctx, step.As, step.Ticket)
+	if err != nil {
+		return loop.Result{}, err
+	}
+	cfg := loop.Config{
+		GatewayURL:     r.env.GatewayURL,
+		STSURL:         r.env.STSURL,
+		Subject:        step.As.Creds,
+		Attestation:    att,
+		Ticket:         step.Ticket,
+		RequestTimeout: hopTimeout,
+		HTTPClient:     r.http,
+	}
+	if step.Hop.AgentRun != nil {
+		step.Hop.AgentRun(r, &cfg)
+	}
+	res, err := loop.Run(ctx, cfg)
+	if err != nil && res.Outcome == loop.Failed {
+		return res, fmt.Errorf("the agent run failed: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,220 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hopguard/hopguard/agent/identity"
+	"github.com/hopguard/hopguard/agent/tools"
+	"github.com/hopguard/hopguard/conformance/report"
+	"github.com/hopguard/hopguard/synapse/tasks"
+)
+
+// hopTimeout bounds one hop; a hop that hangs is a failure, not a wait.
+const hopTimeout = 30 * time.Second
+
+type taskKey struct{ actor, ticket string }
+
+type sessionKey struct {
+	taskKey
+	server string
+}
+
+// Run is one scenario running against one gateway.
+type Run struct {
+	t        testing.TB
+	env      Env
+	scenario Scenario
+
+	http     *http.Client
+	capture  *capture
+	tasks    map[taskKey]string
+	sources  map[taskKey]*identity.Source
+	sessions map[sessionKey]*tools.Session
+
+	// auditStart is where the scenario's records begin in synapse's log.
+	auditStart int64
+	decisions  []report.Decision
+}
+
+// Execute runs every step of s against env and returns the decisions, one per hop, for the
+// report, and the name of the step that failed, if one did. A failed step fails t and ends the
+// scenario: later steps depend on its state.
+func Execute(ctx context.Context, t *testing.T, env Env, s Scenario) (decisions []report.Decision, failedStep string) {
+	t.Helper()
+	capture := &capture{next: http.DefaultTransport}
+	r := &Run{
+		t:        t,
+		env:      env,
+		scenario: s,
+		http:     &http.Client{Transport: capture, Timeout: hopTimeout},
+		capture:  capture,
+		tasks:    map[taskKey]string{},
+		sources:  map[taskKey]*identity.Source{},
+		sessions: map[sessionKey]*tools.Session{},
+	}
+	defer r.closeSessions()
+	for _, j := range env.Journals {
+		if err := j.Reset(ctx); err != nil {
+			t.Errorf("reset the mock upstreams: %v", err)
+			return nil, "reset the mock upstreams"
+		}
+	}
+	r.auditStart = fileSize(env.AuditLog)
+	for i, step := range s.Steps {
+		name := fmt.Sprintf("%02d %s", i+1, step.Name)
+		ok := t.Run(name, func(t *testing.T) {
+			r.t = t
+			if step.Do != nil {
+				if err := step.Do(ctx, r); err != nil {
+					t.Fatalf("%s: %v", step.Name, err)
+				}
+				return
+			}
+			r.hop(ctx, t, step)
+		})
+		r.t = t
+		if !ok {
+			return r.decisions, name
+		}
+	}
+	return r.decisions, ""
+}
+
+// Env is the environment the scenario runs in.
+func (r *Run) Env() Env { return r.env }
+
+// TaskID is the task of actor on ticket, created on first use.
+func (r *Run) TaskID(ctx context.Context, actor Actor, ticket string) (string, error) {
+	key := taskKey{actor.Name, ticket}
+	if id, ok := r.tasks[key]; ok {
+		return id, nil
+	}
+	id := fmt.Sprintf("%s-%s-%s-%s-%s", r.env.RunID, r.env.Gateway, r.scenario.ID, actor.Name, ticket)
+	_, err := r.env.Admin.Create(ctx, tasks.NewTask{ID: id, Principal: actor.Creds.ClientID, AgentID: actor.AgentID, TicketID: ticket})
+	if err != nil {
+		return "", fmt.Errorf("create the task of %s on %s: %w", actor.Name, ticket, err)
+	}
+	r.tasks[key] = id
+	return id, nil
+}
+
+// Revoke revokes the task of actor on ticket through synapse's admin API.
+func (r *Run) Revoke(ctx context.Context, actor Actor, ticket string) error {
+	id, err := r.TaskID(ctx, actor, ticket)
+	if err != nil {
+		return err
+	}
+	task, err := r.env.Admin.Revoke(ctx, id)
+	if err != nil {
+		return fmt.Errorf("revoke task %s: %w", id, err)
+	}
+	if task.Status != tasks.StatusRevoked {
+		return fmt.Errorf("revoke task %s: status is %q after revoking", id, task.Status)
+	}
+	return nil
+}
+
+// attestation is what the launcher attests about a run of actor on ticket.
+func (r *Run) attestation(ctx context.Context, actor Actor, ticket string) (identity.Attestation, error) {
+	id, err := r.TaskID(ctx, actor, ticket)
+	if err != nil {
+		return identity.Attestation{}, err
+	}
+	return identity.Attestation{AgentID: actor.AgentID, HarnessVersion: "conformance", TaskID: id}, nil
+}
+
+// source hands out the actor's per-resource tokens for its task on ticket.
+func (r *Run) source(ctx context.Context, actor Actor, ticket string) (*identity.Source, error) {
+	key := taskKey{actor.Name, ticket}
+	if s, ok := r.sources[key]; ok {
+		return s, nil
+	}
+	att, err := r.attestation(ctx, actor, ticket)
+	if err != nil {
+		return nil, err
+	}
+	s, err := identity.NewSource(identity.SourceConfig{
+		STS:         &identity.STSClient{TokenURL: r.env.STSURL + "/oauth2/token"},
+		Subject:     actor.Creds,
+		Attestation: att,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token source for %s: %w", actor.Name, err)
+	}
+	r.sources[key] = s
+	return s, nil
+}
+
+// tokenFunc is the credential a step presents on its route.
+func (r *Run) tokenFunc(ctx context.Context, step Step) (func(context.Context) (string, error), error) {
+	resource := step.Hop.Resource()
+	switch step.Token.Kind {
+	case OwnToken, OtherResourceToken:
+		src, err := r.source(ctx, step.As, step.Ticket)
+		if err != nil {
+			return nil, err
+		}
+		if step.Token.Kind == OtherResourceToken {
+			resource = step.Token.Resource
+		}
+		return src.TokenFunc(resource), nil
+	case NoToken:
+		return func(context.Context) (string, error) { return "", errNoToken }, nil
+	case ExpiredToken:
+		tok, err := r.expiredToken(ctx, step.As, step.Ticket, resource)
+		if err != nil {
+			return nil, err
+		}
+		return func(context.Context) (string, error) { return tok, nil }, nil
+	default:
+		return nil, fmt.Errorf("unknown token kind %d", step.Token.Kind)
+	}
+}
+
+// errNoToken makes the MCP client send no Authorization header at all.
+var errNoToken = errors.New("this step presents no token")
+
+// expiredToken gets a token for resource from the STS whose clock runs an hour behind: signed
+// with the real key, for the right audience, and expired.
+func (r *Run) expiredToken(ctx context.Context, actor Actor, ticket, resource string) (string, error) {
+	att, err := r.attestation(ctx, actor, ticket)
+	if err != nil {
+		return "", err
+	}
+	sts := &identity.STSClient{TokenURL: r.env.ExpiredSTSURL + "/oauth2/token"}
+	boot, err := sts.Bootstrap(ctx, actor.Creds, att)
+	if err != nil {
+		return "", fmt.Errorf("expired STS bootstrap: %w", err)
+	}
+	tok, err := sts.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: resource})
+	if err != nil {
+		return "", fmt.Errorf("expired STS exchange: %w", err)
+	}
+	if !tok.ExpiresAt.Before(time.Now()) {
+		return "", fmt.Errorf("the expired STS issued a token valid until %s", tok.ExpiresAt)
+	}
+	return tok.Value, nil
+}
+
+func (r *Run) closeSessions() {
+	for _, s := range r.sessions {
+		_ = s.Close()
+	}
+}
+
+func (r *Run) record(d report.Decision) { r.decisions = append(r.decisions, d) }
+
+// describe is a one-line account of responses, for failure messages.
+func describe(seen []response) string {
+	var parts []string
+	for _, s := range seen {
+		parts = append(parts, fmt.Sprintf("%s %s -> %d deny=%t id=%s", s.method, s.path, s.status, s.denied, s.decisionID))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,136 @@
+// Package scenarios is the conformance suite as data: each scenario is a list of steps (a hop an
+// agent makes through the gateway, or a control action such as revoking a task or stopping a
+// component) with what must come of it. One runner drives every step with hopguard's real agent
+// clients (mcp-go, openai-go) and checks, for each hop, the decision, what the agent saw, whether
+// the upstream was contacted (the mock's journal) and synapse's audit record.
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/hopguard/hopguard/agent/identity"
+	"github.com/hopguard/hopguard/agent/loop"
+)
+
+// Scenario is one row of the portability matrix.
+type Scenario struct {
+	ID    string
+	Title string
+	Steps []Step
+}
+
+// Actor is one of the demo's principals (CONTRACTS.md).
+type Actor struct {
+	Name    string // short name used in task ids and step names
+	Creds   identity.ClientCredentials
+	AgentID string // the agent the launcher attests to
+}
+
+// The demo's principals.
+var (
+	Alice  = Actor{Name: "alice", Creds: identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, AgentID: "support-agent"}
+	Bob    = Actor{Name: "bob", Creds: identity.ClientCredentials{ClientID: "bob", ClientSecret: "bob-secret"}, AgentID: "support-agent"}
+	Carol  = Actor{Name: "carol", Creds: identity.ClientCredentials{ClientID: "carol", ClientSecret: "carol-secret"}, AgentID: "support-agent"}
+	Triage = Actor{Name: "triage", Creds: identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage", ClientSecret: "triage-secret"}, AgentID: "triage-agent"}
+)
+
+// Step is one thing a scenario does. Exactly one of Hop and Do is set.
+type Step struct {
+	Name string
+	// As and Ticket say who makes the hop and the ticket its task is bound to; each (actor,
+	// ticket) pair gets its own task, created through synapse's admin API when first used.
+	As     Actor
+	Ticket string
+	Hop    Hop
+	// Token is the credential presented; the zero value is the actor's own token for the route.
+	Token Token
+	Want  Want
+	// Do is a control action (revoke a task, stop a component) instead of a hop.
+	Do func(ctx context.Context, r *Run) error
+}
+
+// HopKind says what kind of request a hop is.
+type HopKind int
+
+// The hops.
+const (
+	// Model is a chat completion asking for Hop.Model.
+	Model HopKind = iota + 1
+	// Handshake opens an MCP session with Hop.Server; the session stays open for later steps
+	// of the same actor and ticket.
+	Handshake
+	// ListTools lists the tools of Hop.Server on the open (or a new) session.
+	ListTools
+	// CallTool calls Hop.Tool with Hop.Args on the open (or a new) session with Hop.Server.
+	CallTool
+	// Agent runs the whole triage agent (agent/loop) on the step's ticket.
+	Agent
+)
+
+// Hop is the request a step makes.
+type Hop struct {
+	Kind   HopKind
+	Model  string
+	Server string
+	Tool   string
+	Args   json.RawMessage
+	// AgentRun adjusts the agent's config (Agent hops); Check inspects what the run did.
+	AgentRun func(r *Run, cfg *loop.Config)
+	Check    func(r *Run, res loop.Result) error
+}
+
+// TokenKind is the credential a hop presents.
+type TokenKind int
+
+// The credentials a hop can present.
+const (
+	// OwnToken is the actor's valid token for the route's resource.
+	OwnToken TokenKind = iota
+	// NoToken presents no bearer token at all.
+	NoToken
+	// OtherResourceToken replays the actor's valid token for Token.Resource on this route.
+	OtherResourceToken
+	// ExpiredToken is a genuine token for the route, signed by the STS's key, already expired.
+	ExpiredToken
+)
+
+// Token selects the credential of a hop.
+type Token struct {
+	Kind     TokenKind
+	Resource string // OtherResourceToken
+}
+
+// Want is what must come of a hop.
+type Want struct {
+	Deny bool
+	// Code is the denial's code the agent must see ("" = any, or none on allow).
+	Code string
+	// Reason must appear in the reason the agent sees.
+	Reason string
+	// Remediation is the remediation's type ("step_up").
+	Remediation string
+	// Status is the HTTP status of the denied response; 0 does not check it.
+	Status int
+	// NoAudit is set when synapse cannot have written a record (it is stopped).
+	NoAudit bool
+}
+
+// Step constructors keep the suite readable.
+
+func completion(name string) Hop { return Hop{Kind: Model, Model: name} }
+func handshake(server string) Hop          { return Hop{Kind: Handshake, Server: server} }
+func listTools(server string) Hop          { return Hop{Kind: ListTools, Server: server} }
+func callTool(server, tool, args string) Hop { return Hop{Kind: CallTool, Server: server, Tool: tool, Args: json.RawMessage(args)} }
+
+func allow() Want { return Want{} }
+
+func deny(code, reason string) Want { return Want{Deny: true, Code: code, Reason: reason} }
+
+// Resource is the resource a hop's route carries: "llm" or "mcp:<server>".
+func (h Hop) Resource() string {
+	if h.Kind == Model || h.Kind == Agent {
+		return "llm"
+	}
+	return "mcp:" + h.Server
+}

@@ -1,0 +1,235 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hopguard/hopguard/agent/loop"
+	"github.com/hopguard/hopguard/agent/trace"
+	"github.com/hopguard/hopguard/conformance/stack"
+)
+
+// Suite returns the scenarios of DESIGN.md "Conformance", in order. Fail closed comes last: it
+// stops and restarts components.
+func Suite() []Scenario {
+	return []Scenario{
+		refundCap(),
+		payroll(),
+		modelPinning(),
+		taskRevocation(),
+		credentials(),
+		failClosed(),
+	}
+}
+
+// Refund arguments as the agent's model writes them (the mock LLM uses this shape).
+func refund(ticket string, cents int) string {
+	return fmt.Sprintf(`{"ticket_id":%q,"amount_cents":%d,"currency":"usd","reason":"Customer refund request on ticket %s"}`, ticket, cents, ticket)
+}
+
+func refundCap() Scenario {
+	return Scenario{
+		ID:    "refund-cap",
+		Title: "1. Refund cap: tier-1 $9,000 denied with step-up, the agent escalates; $40 allowed",
+		Steps: []Step{
+			{Name: "alice opens payments", As: Alice, Ticket: "T-1001", Hop: handshake("payments"), Want: allow()},
+			{Name: "alice refunds $9,000 on T-1001", As: Alice, Ticket: "T-1001",
+				Hop:  callTool("payments", "refund_issue", refund("T-1001", 900000)),
+				Want: Want{Deny: true, Code: "refund_cap_exceeded", Reason: "refund cap exceeded", Remediation: "step_up", Status: 200}},
+			{Name: "alice's agent works T-1001", As: Alice, Ticket: "T-1001", Hop: Hop{Kind: Agent, Check: escalatesRefund}},
+			{Name: "alice refunds $40 on T-1001", As: Alice, Ticket: "T-1001", Hop: callTool("payments", "refund_issue", refund("T-1001", 4000)), Want: allow()},
+		},
+	}
+}
+
+// escalatesRefund checks the seed's story: the refund is denied with a step-up, the agent tells
+// the customer on the ticket, and payments never sees a refund.
+func escalatesRefund(r *Run, res loop.Result) error {
+	refunds := Hops(res, trace.PlaneMCP, "tools/call", "refund_issue")
+	if len(refunds) == 0 {
+		return fmt.Errorf("the agent never tried refund_issue (servers: %+v)", res.Servers)
+	}
+	denied := refunds[0]
+	if denied.Decision != trace.Deny || denied.Denial == nil || denied.Denial.Code != "refund_cap_exceeded" {
+		return fmt.Errorf("the refund was not denied for the cap: %+v", denied)
+	}
+	if denied.Denial.Remediation["type"] != "step_up" {
+		return fmt.Errorf("the refund denial offers no step-up: %+v", denied.Denial.Remediation)
+	}
+	var told bool
+	for _, h := range res.Hops {
+		if h.Plane == trace.PlaneMCP && h.Decision == trace.Allow && (h.Tool == "update_ticket" || h.Tool == "add_comment") && argument(h, "ticket_id") == "T-1001" {
+			told = true
+		}
+	}
+	if !told {
+		return fmt.Errorf("the agent did not write on T-1001 after the denial (outcome %s, answer %q)", res.Outcome, res.Answer)
+	}
+	if res.Outcome != loop.Success {
+		return fmt.Errorf("the run ended %s: %s", res.Outcome, res.Reason)
+	}
+	payments, err := r.Journal(context.Background(), "mcp:payments")
+	if err != nil {
+		return err
+	}
+	for _, e := range payments {
+		if e.Tool == "refund_issue" {
+			return fmt.Errorf("payments received a refund_issue call: %+v", e)
+		}
+	}
+	return nil
+}
+
+func payroll() Scenario {
+	payrollDenied := deny("server_not_allowed", "payroll requires payroll-admin")
+	return Scenario{
+		ID:    "payroll",
+		Title: "2. Payroll opens for payroll-admin only; the triage agent is denied payments",
+		Steps: []Step{
+			{Name: "alice (tier-1) opens payroll", As: Alice, Ticket: "T-2001", Hop: handshake("payroll"), Want: payrollDenied},
+			{Name: "alice asks payroll for its tools", As: Alice, Ticket: "T-2001", Hop: listTools("payroll"), Want: payrollDenied},
+			{Name: "bob (tier-2) opens payroll", As: Bob, Ticket: "T-2001", Hop: handshake("payroll"), Want: payrollDenied},
+			{Name: "triage opens payroll", As: Triage, Ticket: "T-2001", Hop: handshake("payroll"), Want: payrollDenied},
+			{Name: "carol (payroll-admin) opens payroll", As: Carol, Ticket: "T-2001", Hop: handshake("payroll"), Want: allow()},
+			{Name: "carol lists payroll's tools", As: Carol, Ticket: "T-2001", Hop: listTools("payroll"), Want: allow()},
+			{Name: "triage opens payments", As: Triage, Ticket: "T-2001", Hop: handshake("payments"),
+				Want: deny("server_not_allowed", "payments is not available to the triage agent")},
+			{Name: "triage opens tickets", As: Triage, Ticket: "T-2001", Hop: handshake("tickets"), Want: allow()},
+		},
+	}
+}
+
+func modelPinning() Scenario {
+	notAllowed := Want{Deny: true, Code: "model_not_allowed", Remediation: "use_allowed_model", Status: 403}
+	return Scenario{
+		ID:    "model-pinning",
+		Title: "3. Model pinning: triage gets gpt-4o-mini only; tiered support both; unknown models denied",
+		Steps: []Step{
+			{Name: "triage asks gpt-4o", As: Triage, Ticket: "T-2001", Hop: completion("gpt-4o"), Want: notAllowed},
+			{Name: "triage asks gpt-4o-mini", As: Triage, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
+			{Name: "alice asks gpt-4o", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o"), Want: allow()},
+			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
+			{Name: "bob asks gpt-4o", As: Bob, Ticket: "T-2001", Hop: completion("gpt-4o"), Want: allow()},
+			{Name: "alice asks an unknown model", As: Alice, Ticket: "T-2001", Hop: completion("gpt-5-ultra"), Want: notAllowed},
+			{Name: "alice asks GPT-4o (ids are exact)", As: Alice, Ticket: "T-2001", Hop: completion("GPT-4o"), Want: notAllowed},
+		},
+	}
+}
+
+func taskRevocation() Scenario {
+	revoked := Want{Deny: true, Code: "task_not_active"}
+	return Scenario{
+		ID:    "task-revocation",
+		Title: "4. Task revocation: the very next hop after revoking is denied",
+		Steps: []Step{
+			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
+			{Name: "alice opens tickets", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: allow()},
+			{Name: "alice reads T-2001", As: Alice, Ticket: "T-2001", Hop: callTool("tickets", "get_ticket", `{"ticket_id":"T-2001"}`), Want: allow()},
+			{Name: "the operator revokes alice's task", Do: func(ctx context.Context, r *Run) error { return r.Revoke(ctx, Alice, "T-2001") }},
+			{Name: "alice reads T-2001 again, same session", As: Alice, Ticket: "T-2001", Hop: callTool("tickets", "get_ticket", `{"ticket_id":"T-2001"}`), Want: revoked},
+			{Name: "alice asks gpt-4o-mini again", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: revoked},
+			{Name: "triage's task is revoked mid-run", As: Triage, Ticket: "T-1002", Hop: Hop{Kind: Agent, AgentRun: revokeAfterFirstToolCall, Check: deniedAfterRevocation}},
+		},
+	}
+}
+
+// revokeAfterFirstToolCall revokes the run's task as soon as its first tool call has gone
+// through; the agent calls OnHop before making its next hop.
+func revokeAfterFirstToolCall(r *Run, cfg *loop.Config) {
+	revoked := false
+	cfg.OnHop = func(h trace.Hop) {
+		if revoked || h.Plane != trace.PlaneMCP || h.Action != "tools/call" || h.Decision != trace.Allow {
+			return
+		}
+		revoked = true
+		if err := r.Revoke(context.Background(), Triage, "T-1002"); err != nil {
+			r.t.Errorf("revoke mid-run: %v", err)
+		}
+	}
+}
+
+func deniedAfterRevocation(_ *Run, res loop.Result) error {
+	first := slices.IndexFunc(res.Hops, func(h trace.Hop) bool {
+		return h.Plane == trace.PlaneMCP && h.Action == "tools/call" && h.Decision == trace.Allow
+	})
+	if first < 0 {
+		return fmt.Errorf("the agent made no allowed tool call before the revocation (outcome %s: %s)", res.Outcome, res.Reason)
+	}
+	after := res.Hops[first+1:]
+	if len(after) == 0 {
+		return fmt.Errorf("the agent made no hop after the revocation")
+	}
+	for _, h := range after {
+		if h.Plane == trace.PlaneSTS {
+			continue
+		}
+		if h.Decision != trace.Deny || h.Denial == nil || h.Denial.Code != "task_not_active" {
+			return fmt.Errorf("a hop after the revocation was not denied as task_not_active: %+v", h)
+		}
+	}
+	if res.Outcome == loop.Success {
+		return fmt.Errorf("the run succeeded after its task was revoked")
+	}
+	return nil
+}
+
+func credentials() Scenario {
+	return Scenario{
+		ID:    "credentials",
+		Title: "5. Cross-ticket refund, token replayed on another route, expired token, no token: denied",
+		Steps: []Step{
+			{Name: "alice opens payments for T-1001", As: Alice, Ticket: "T-1001", Hop: handshake("payments"), Want: allow()},
+			{Name: "alice refunds $40 on T-1002, not her task's ticket", As: Alice, Ticket: "T-1001",
+				Hop: callTool("payments", "refund_issue", refund("T-1002", 4000)), Want: Want{Deny: true, Code: "cross_ticket"}},
+			{Name: "alice's payments token replayed on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
+				Token: Token{Kind: OtherResourceToken, Resource: "mcp:payments"}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "alice's payments token replayed on crm", As: Alice, Ticket: "T-1001", Hop: handshake("crm"),
+				Token: Token{Kind: OtherResourceToken, Resource: "mcp:payments"}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "an expired LLM token", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
+				Token: Token{Kind: ExpiredToken}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "an expired tickets token", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"),
+				Token: Token{Kind: ExpiredToken}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "no token on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
+				Token: Token{Kind: NoToken}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "no token on tickets", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"),
+				Token: Token{Kind: NoToken}, Want: Want{Deny: true, Code: "invalid_token"}},
+		},
+	}
+}
+
+func failClosed() Scenario {
+	gatewayError := Want{Deny: true, Status: 503, NoAudit: true}
+	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Status: 503}
+	return Scenario{
+		ID:    "fail-closed",
+		Title: "6. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
+		Steps: []Step{
+			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
+			{Name: "synapse stops", Do: stop(stack.Synapse)},
+			{Name: "alice asks gpt-4o-mini, synapse down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: gatewayError},
+			{Name: "alice opens tickets, synapse down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: gatewayError},
+			{Name: "synapse starts again", Do: restart(stack.Synapse)},
+			{Name: "Cerbos stops", Do: stop(stack.Cerbos)},
+			{Name: "alice asks gpt-4o-mini, Cerbos down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: pdpDown},
+			{Name: "alice opens tickets, Cerbos down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: pdpDown},
+			{Name: "Cerbos starts again", Do: restart(stack.Cerbos)},
+			{Name: "alice asks gpt-4o-mini, all back", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
+		},
+	}
+}
+
+func stop(component string) func(context.Context, *Run) error {
+	return func(ctx context.Context, r *Run) error { return r.env.Control.Stop(ctx, component) }
+}
+
+// restart starts a component again and waits until synapse is ready behind it, so the next
+// step sees the environment whole.
+func restart(component string) func(context.Context, *Run) error {
+	return func(ctx context.Context, r *Run) error {
+		if err := r.env.Control.Restart(ctx, component); err != nil {
+			return err
+		}
+		return r.env.Control.Ready(ctx, stack.Synapse)
+	}
+}
