@@ -118,10 +118,12 @@ type Want struct {
 
 // Step constructors keep the suite readable.
 
-func completion(name string) Hop { return Hop{Kind: Model, Model: name} }
-func handshake(server string) Hop          { return Hop{Kind: Handshake, Server: server} }
-func listTools(server string) Hop          { return Hop{Kind: ListTools, Server: server} }
-func callTool(server, tool, args string) Hop { return Hop{Kind: CallTool, Server: server, Tool: tool, Args: json.RawMessage(args)} }
+func completion(name string) Hop  { return Hop{Kind: Model, Model: name} }
+func handshake(server string) Hop { return Hop{Kind: Handshake, Server: server} }
+func listTools(server string) Hop { return Hop{Kind: ListTools, Server: server} }
+func callTool(server, tool, args string) Hop {
+	return Hop{Kind: CallTool, Server: server, Tool: tool, Args: json.RawMessage(args)}
+}
 
 func allow() Want { return Want{} }
 
