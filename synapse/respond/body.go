@@ -58,6 +58,7 @@ type rpcError struct {
 
 // toolResult is an MCP CallToolResult that reports the denial as the tool's outcome.
 type toolResult struct {
+	ResultType        string         `json:"resultType"` // "complete": required from protocol 2026-07-28, ignored before
 	IsError           bool           `json:"isError"`
 	Content           []textContent  `json:"content"`
 	StructuredContent Denial         `json:"structuredContent"`
@@ -110,6 +111,7 @@ func rpcAnswer(m mapping.MCPMessage, d Denial, unavailable bool) rpcReply {
 			text += "\n" + string(data)
 		}
 		reply.Result = &toolResult{
+			ResultType:        "complete",
 			IsError:           true,
 			Content:           []textContent{{Type: "text", Text: text}},
 			StructuredContent: d,
