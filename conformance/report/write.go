@@ -106,7 +106,7 @@ func agreeMark(rep Report, scenario string) string {
 		}
 		switch {
 		case a.Agree == nil:
-			return "n/a (" + cell(a.Detail) + ")"
+			return "n/a"
 		case *a.Agree:
 			return "yes"
 		default:

@@ -26,7 +26,8 @@ func (r *Run) agentStep(ctx context.Context, t *testing.T, step Step) {
 		if h.Plane == trace.PlaneSTS {
 			continue
 		}
-		d := report.Decision{Step: step.Name + ": " + hopLabel(h), Decision: string(h.Decision)}
+		// Whether each hop reached its upstream is checked below against the journals.
+		d := report.Decision{Step: step.Name + ": " + hopLabel(h), Decision: string(h.Decision), Upstream: h.Decision == trace.Allow}
 		if h.Denial != nil {
 			d.Code = h.Denial.Code
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 
@@ -72,11 +73,7 @@ func (r *Run) modelCall(ctx context.Context, step Step) outcome {
 	if err != nil {
 		return outcome{err: err}
 	}
-	if step.Token.Kind == NoToken {
-		// openai-go needs some key; an empty one sends "Bearer " with nothing after it.
-		token = func(context.Context) (string, error) { return "", nil }
-	}
-	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.http})
+	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.httpClient(step)})
 	if err != nil {
 		return outcome{err: err}
 	}
@@ -105,7 +102,7 @@ func (r *Run) session(ctx context.Context, step Step, handshake bool) (*tools.Se
 		Name:  step.Hop.Server,
 		URL:   strings.ReplaceAll(r.env.GatewayURL+loop.DefaultMCPTemplate, loop.ServerPlaceholder, step.Hop.Server),
 		Token: token,
-	}, tools.Options{HTTPClient: r.http, ClientName: "hopguard-conformance", ClientVersion: "0.1.0"})
+	}, tools.Options{HTTPClient: r.httpClient(step), ClientName: "hopguard-conformance", ClientVersion: "0.1.0"})
 	if err != nil {
 		return nil, fromError(err)
 	}
@@ -151,4 +148,27 @@ func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, error) {
 		return res, fmt.Errorf("the agent run failed: %w", err)
 	}
 	return res, nil
+}
+
+// recoveryTimeout bounds the wait for the environment to decide again after a restart.
+const recoveryTimeout = 30 * time.Second
+
+// untilAllowed repeats an allowed hop until it goes through: a wait for readiness, not a check.
+func (r *Run) untilAllowed(ctx context.Context, step Step, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out := r.perform(ctx, step)
+		r.capture.take()
+		if !out.denied() && out.err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hops still not allowed %s after the restart: %s", timeout, out.denialText())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -175,6 +175,10 @@ func deniedAfterRevocation(_ *Run, res loop.Result) error {
 }
 
 func credentials() Scenario {
+	replayed := Want{Deny: true, Code: "invalid_token", Reason: "does not match route resource"}
+	expired := Want{Deny: true, Code: "invalid_token", Reason: "token expired"}
+	missing := Want{Deny: true, Code: "unauthenticated", Reason: "no bearer token"}
+	paymentsToken := Token{Kind: OtherResourceToken, Resource: "mcp:payments"}
 	return Scenario{
 		ID:    "credentials",
 		Title: "5. Cross-ticket refund, token replayed on another route, expired token, no token: denied",
@@ -182,18 +186,12 @@ func credentials() Scenario {
 			{Name: "alice opens payments for T-1001", As: Alice, Ticket: "T-1001", Hop: handshake("payments"), Want: allow()},
 			{Name: "alice refunds $40 on T-1002, not her task's ticket", As: Alice, Ticket: "T-1001",
 				Hop: callTool("payments", "refund_issue", refund("T-1002", 4000)), Want: Want{Deny: true, Code: "cross_ticket"}},
-			{Name: "alice's payments token replayed on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
-				Token: Token{Kind: OtherResourceToken, Resource: "mcp:payments"}, Want: Want{Deny: true, Code: "invalid_token"}},
-			{Name: "alice's payments token replayed on crm", As: Alice, Ticket: "T-1001", Hop: handshake("crm"),
-				Token: Token{Kind: OtherResourceToken, Resource: "mcp:payments"}, Want: Want{Deny: true, Code: "invalid_token"}},
-			{Name: "an expired LLM token", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
-				Token: Token{Kind: ExpiredToken}, Want: Want{Deny: true, Code: "invalid_token"}},
-			{Name: "an expired tickets token", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"),
-				Token: Token{Kind: ExpiredToken}, Want: Want{Deny: true, Code: "invalid_token"}},
-			{Name: "no token on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"),
-				Token: Token{Kind: NoToken}, Want: Want{Deny: true, Code: "invalid_token"}},
-			{Name: "no token on tickets", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"),
-				Token: Token{Kind: NoToken}, Want: Want{Deny: true, Code: "invalid_token"}},
+			{Name: "alice's payments token replayed on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"), Token: paymentsToken, Want: replayed},
+			{Name: "alice's payments token replayed on crm", As: Alice, Ticket: "T-1001", Hop: handshake("crm"), Token: paymentsToken, Want: replayed},
+			{Name: "an expired LLM token", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"), Token: Token{Kind: ExpiredToken}, Want: expired},
+			{Name: "an expired tickets token", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"), Token: Token{Kind: ExpiredToken}, Want: expired},
+			{Name: "no token on the LLM route", As: Alice, Ticket: "T-1001", Hop: completion("gpt-4o-mini"), Token: Token{Kind: NoToken}, Want: missing},
+			{Name: "no token on tickets", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"), Token: Token{Kind: NoToken}, Want: missing},
 		},
 	}
 }
@@ -223,13 +221,17 @@ func stop(component string) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error { return r.env.Control.Stop(ctx, component) }
 }
 
-// restart starts a component again and waits until synapse is ready behind it, so the next
-// step sees the environment whole.
+// restart starts a component again and waits until hops are decided again: synapse is ready
+// and its connection to Cerbos is back (gRPC reconnects with a backoff), so the next step sees
+// the environment whole. The probe hop is Alice's model call, which is allowed.
 func restart(component string) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
 		if err := r.env.Control.Restart(ctx, component); err != nil {
 			return err
 		}
-		return r.env.Control.Ready(ctx, stack.Synapse)
+		if err := r.env.Control.Ready(ctx, stack.Synapse); err != nil {
+			return err
+		}
+		return r.untilAllowed(ctx, Step{As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini")}, recoveryTimeout)
 	}
 }
