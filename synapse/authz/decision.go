@@ -40,8 +40,6 @@ const (
 	failureInternal            = "internal"
 )
 
-const decisionDeny = "deny"
-
 // decision is everything one Check learnt, for the response, the audit log
 // and the metrics.
 type decision struct {
@@ -57,7 +55,7 @@ type decision struct {
 }
 
 func denial(code, reason string) respond.Denial {
-	return respond.Denial{Decision: decisionDeny, Code: code, Reason: reason}
+	return respond.Denial{Decision: respond.DecisionDeny, Code: code, Reason: reason}
 }
 
 func (d *decision) allow() {

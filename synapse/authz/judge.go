@@ -53,7 +53,7 @@ func denialFromOutputs(outputs []pdp.Output, action string) *respond.Denial {
 			continue
 		}
 		v, ok := o.Value.(map[string]any)
-		if !ok || v["decision"] != decisionDeny {
+		if !ok || v["decision"] != respond.DecisionDeny {
 			continue
 		}
 		d := denial(codePolicyDenied, "denied by policy rule "+o.Source)

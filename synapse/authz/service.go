@@ -20,6 +20,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/mapping"
 	"github.com/hopguard/hopguard/synapse/metrics"
 	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
@@ -130,7 +131,7 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if err != nil {
 		var merr *mapping.Error
 		if errors.As(err, &merr) {
-			d.deny(failureRequest, denial(merr.Code, merr.Reason))
+			d.deny(failureRequest, respond.Refusal(merr))
 		} else {
 			d.deny(failureRequest, denial(codeInvalidRequest, "the request could not be read"))
 			s.opts.Log.WarnContext(ctx, "mapping failed without a mapping error", "decision_id", d.id, "err", err)
