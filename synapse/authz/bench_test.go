@@ -19,7 +19,9 @@ import (
 
 type pdpFunc func(context.Context, pdp.Request) (*pdp.Response, error)
 
-func (f pdpFunc) Check(ctx context.Context, req pdp.Request) (*pdp.Response, error) { return f(ctx, req) }
+func (f pdpFunc) Check(ctx context.Context, req pdp.Request) (*pdp.Response, error) {
+	return f(ctx, req)
+}
 
 type oneTask tasks.Task
 
