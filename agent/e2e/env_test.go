@@ -1,13 +1,16 @@
 // Package e2e_test runs the agent end to end against the mock servers and
-// the mock STS, with a stand-in for gateway + synapse in between: it checks
-// the per-resource token of every hop, asks a small policy, and answers a
-// denial with the exact bodies of DESIGN.md "Denials the agent can read",
-// never forwarding a denied request.
+// the mock STS, with a stand-in for gateway + synapse in between. The stand-in
+// is synapse without Cerbos: every request goes through synapse/mapping, the
+// token through synapse/identity (against the STS's JWKS), a small Go policy
+// decides, and synapse/respond writes the allow or the denial, so the agent
+// meets the exact denial shapes synapse returns. A denied request is never
+// forwarded.
 package e2e_test
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,8 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/agent/identity"
@@ -28,6 +30,9 @@ import (
 	"github.com/hopguard/hopguard/mockservers/llm"
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
 	"github.com/hopguard/hopguard/mockservers/sts"
+	synapseid "github.com/hopguard/hopguard/synapse/identity"
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // The demo's principals (CONTRACTS.md).
@@ -39,13 +44,14 @@ var (
 	triage = identity.ClientCredentials{ClientID: triageID, ClientSecret: "triage-secret"}
 )
 
-// check is what the stand-in synapse asks its policy about one hop.
+// check is what the stand-in synapse asks its policy about one hop: one
+// mapping.Check joined with the verified token.
 type check struct {
 	Principal string
 	Actor     string
 	Roles     []string
 	TaskID    string
-	Resource  string // "llm", "mcp:payments"
+	Resource  string // Cerbos kind: "llm", "mcp:payments"
 	Action    string // "completion", "initialize", "tools/list", "tools/call/refund_issue"
 	Model     string
 	Tool      string
@@ -55,18 +61,14 @@ type check struct {
 func (c check) has(role string) bool { return slices.Contains(c.Roles, role) }
 
 // policy returns the policy output of a denial, or nil to allow.
-type policy func(c check) map[string]any
+type policy func(c check) *respond.Denial
 
-func deny(code, reason string, remediation map[string]any) map[string]any {
-	out := map[string]any{"decision": "deny", "reason": reason, "code": code}
-	if remediation != nil {
-		out["remediation"] = remediation
-	}
-	return out
+func deny(code, reason string, remediation map[string]any) *respond.Denial {
+	return &respond.Denial{Decision: respond.DecisionDeny, Reason: reason, Code: code, Remediation: remediation}
 }
 
 // demoPolicy is the demo's model in a few lines (policies/ holds the real one).
-func demoPolicy(c check) map[string]any {
+func demoPolicy(c check) *respond.Denial {
 	switch {
 	case c.Resource == "llm":
 		if !slices.Contains(llm.DefaultModels(), c.Model) {
@@ -98,16 +100,20 @@ type env struct {
 	stsURL  string
 	gateway string
 
-	mu      sync.Mutex
-	policy  policy
-	checks  []check
-	revoked map[string]bool
+	verifier *synapseid.Verifier
+
+	mu        sync.Mutex
+	decisions int
+	policy    policy
+	checks    []check
+	revoked   map[string]bool
 	// failClosed makes every hop deny as synapse does when Cerbos is down.
 	failClosed bool
 	// broken makes the gateway answer hops on this resource with a 502, as
 	// when the upstream cannot be reached.
 	broken map[string]bool
-	// onCheck runs after each allowed check (a test uses it to revoke).
+	// onCheck runs after each check the policy allowed, before the request
+	// is forwarded (a test uses it to revoke the task).
 	onCheck func(c check)
 }
 
@@ -121,6 +127,8 @@ func newEnv(t *testing.T) *env {
 	stsSrv := httptest.NewServer(e.sts)
 	t.Cleanup(stsSrv.Close)
 	e.stsURL = stsSrv.URL
+	keys := synapseid.NewKeySet(synapseid.KeySetConfig{URL: stsSrv.URL + sts.JWKSPath, Client: stsSrv.Client()})
+	e.verifier = synapseid.NewVerifier(keys, e.sts.Issuer(), 5*time.Second)
 
 	e.llm, err = llm.New(llm.Config{ProviderKey: llm.DefaultProviderKey, Models: llm.DefaultModels(), Logger: logger})
 	require.NoError(t, err)
@@ -164,26 +172,13 @@ func (e *env) revoke(taskID string) {
 }
 
 func (e *env) serveGateway(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-
 	var (
-		c        check
+		resource string
 		upstream http.Handler
-		rpcID    json.RawMessage
 	)
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/v1/"):
-		c.Resource, c.Action, upstream = "llm", "completion", e.llm
-		var req struct {
-			Model string `json:"model"`
-		}
-		_ = json.Unmarshal(body, &req)
-		c.Model = req.Model
+		resource, upstream = mapping.ResourceLLM, e.llm
 	case strings.HasPrefix(r.URL.Path, "/mcp/"):
 		server := strings.TrimPrefix(r.URL.Path, "/mcp/")
 		srv, ok := e.mcp[server]
@@ -191,127 +186,128 @@ func (e *env) serveGateway(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		c.Resource, upstream = "mcp:"+server, srv
-		r.URL.Path = mcpserver.EndpointPath
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params struct {
-				Name      string         `json:"name"`
-				Arguments map[string]any `json:"arguments"`
-			} `json:"params"`
-		}
-		_ = json.Unmarshal(body, &msg)
-		rpcID = msg.ID
-		switch msg.Method {
-		case "initialize", "server/discover":
-			c.Action = "initialize"
-		case "tools/call":
-			c.Action, c.Tool, c.Arguments = "tools/call/"+msg.Params.Name, msg.Params.Name, msg.Params.Arguments
-		case "":
-			c.Action = strings.ToLower(r.Method)
-		default:
-			c.Action = msg.Method
-		}
+		resource, upstream = mapping.MCPResourcePrefix+server, srv
 	default:
 		http.NotFound(w, r)
 		return
 	}
-
-	output := e.decide(r, &c)
-	e.mu.Lock()
-	e.checks = append(e.checks, c)
-	onCheck, broken := e.onCheck, e.broken[c.Resource]
-	e.mu.Unlock()
-	if output != nil {
-		e.writeDenial(w, c, rpcID, output)
+	req, err := checkRequest(r, resource)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if onCheck != nil {
-		onCheck(c)
+
+	e.mu.Lock()
+	e.decisions++
+	decisionID := fmt.Sprintf("dec-%d", e.decisions)
+	e.mu.Unlock()
+	var resp *authv3.CheckResponse
+	in, err := mapping.Map(req, nil)
+	if err != nil {
+		var refusal *mapping.Error
+		if !errors.As(err, &refusal) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		resp = respond.Denied(in, respond.Refusal(refusal), decisionID)
+	} else {
+		resp = e.decide(r.Context(), in, decisionID)
 	}
+
+	if denied := resp.GetDeniedResponse(); denied != nil {
+		for _, h := range denied.GetHeaders() {
+			w.Header().Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+		}
+		w.WriteHeader(int(denied.GetStatus().GetCode()))
+		_, _ = io.WriteString(w, denied.GetBody())
+		return
+	}
+	e.mu.Lock()
+	broken := e.broken[resource]
+	e.mu.Unlock()
 	if broken {
 		http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusBadGateway)
 		return
 	}
-	// On allow, the agent's token is removed; the provider key is added for the model.
-	r.Header.Del("Authorization")
-	if c.Resource == "llm" {
+	// On allow: the agent's token goes, the provider key comes for the model.
+	ok := resp.GetOkResponse()
+	for _, name := range ok.GetHeadersToRemove() {
+		r.Header.Del(name)
+	}
+	for _, h := range ok.GetHeaders() {
+		r.Header.Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+	}
+	for _, h := range ok.GetResponseHeadersToAdd() {
+		w.Header().Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+	}
+	if resource == mapping.ResourceLLM {
 		r.Header.Set("Authorization", "Bearer "+llm.DefaultProviderKey)
+	} else {
+		r.URL.Path = mcpserver.EndpointPath
 	}
 	upstream.ServeHTTP(w, r)
 }
 
-// decide verifies the route's token, fills in the principal and asks the policy.
-func (e *env) decide(r *http.Request, c *check) map[string]any {
+// decide verifies the route's token and asks the policy about every check,
+// as synapse/authz does with Cerbos.
+func (e *env) decide(ctx context.Context, in *mapping.Input, decisionID string) *authv3.CheckResponse {
 	e.mu.Lock()
 	failClosed := e.failClosed
 	e.mu.Unlock()
 	if failClosed {
-		return deny("pdp_unavailable", "authorization service unavailable", nil)
+		return respond.Unavailable(in, respond.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable"}, decisionID)
 	}
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return deny("missing_token", "no bearer token", nil)
-	}
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	claims, err := e.verifier.Verify(ctx, in.Token, in.Resource)
 	if err != nil {
-		return deny("invalid_token", "token: "+err.Error(), nil)
+		return respond.Denied(in, respond.Denial{Reason: err.Error(), Code: "invalid_token"}, decisionID)
 	}
-	var claims sts.Claims
-	if err := tok.Claims(e.sts.PublicKey(), &claims); err != nil {
-		return deny("invalid_token", "token signature: "+err.Error(), nil)
+	for _, mc := range in.Checks {
+		c := check{
+			Principal: claims.Subject, Actor: claims.Actor, Roles: claims.Roles, TaskID: claims.TaskID,
+			Resource: mc.Kind, Action: mc.Action,
+		}
+		if mc.Kind == mapping.ResourceLLM {
+			c.Model = mc.ID
+		}
+		if mc.MCP != nil {
+			c.Tool = mc.MCP.Tool
+		}
+		c.Arguments, _ = mc.Attr["arguments"].(map[string]any)
+
+		e.mu.Lock()
+		e.checks = append(e.checks, c)
+		revoked, pol, onCheck := e.revoked[c.TaskID], e.policy, e.onCheck
+		e.mu.Unlock()
+		if revoked {
+			return respond.Denied(in, respond.Denial{Reason: "task " + c.TaskID + " was revoked", Code: "task_revoked"}, decisionID)
+		}
+		if out := pol(c); out != nil {
+			return respond.Denied(in, *out, decisionID)
+		}
+		if onCheck != nil {
+			onCheck(c)
+		}
 	}
-	if err := claims.Validate(jwt.Expected{Issuer: e.sts.Issuer(), AnyAudience: jwt.Audience{c.Resource}, Time: time.Now()}); err != nil {
-		return deny("invalid_token", fmt.Sprintf("token for %v presented on %s: %v", claims.Audience, c.Resource, err), nil)
-	}
-	c.Principal, c.Roles, c.TaskID = claims.Subject, claims.Roles, claims.TaskID
-	if claims.Act != nil {
-		c.Actor = claims.Act.Subject
-	}
-	e.mu.Lock()
-	revoked, pol := e.revoked[c.TaskID], e.policy
-	e.mu.Unlock()
-	if revoked {
-		return deny("task_revoked", "task "+c.TaskID+" was revoked", nil)
-	}
-	return pol(*c)
+	return respond.Allowed(decisionID)
 }
 
-// writeDenial answers in the shape the agent's client reads on that route.
-func (e *env) writeDenial(w http.ResponseWriter, c check, rpcID json.RawMessage, output map[string]any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Hopguard-Decision", "deny")
-	w.Header().Set("X-Hopguard-Decision-Id", fmt.Sprintf("dec-%d", len(e.Checks())))
-	reason, _ := output["reason"].(string)
-	code, _ := output["code"].(string)
-	outJSON, _ := json.Marshal(output)
-	var (
-		status = http.StatusOK
-		body   any
-	)
-	switch {
-	case c.Resource == "llm":
-		status = http.StatusForbidden
-		if code == "pdp_unavailable" {
-			status = http.StatusServiceUnavailable
-			w.Header().Set("X-Should-Retry", "false")
-		}
-		body = map[string]any{"error": map[string]any{
-			"type": "permission_denied", "code": code, "message": "denied: " + reason, "hopguard": output,
-		}}
-	case strings.HasPrefix(c.Action, "tools/call/"):
-		body = map[string]any{"jsonrpc": "2.0", "id": rpcID, "result": map[string]any{
-			"isError":           true,
-			"content":           []any{map[string]any{"type": "text", "text": "denied: " + reason + "\n" + string(outJSON)}},
-			"structuredContent": output,
-			"_meta":             map[string]any{"io.hopguard/denial": output},
-		}}
-	default:
-		body = map[string]any{"jsonrpc": "2.0", "id": rpcID, "error": map[string]any{
-			"code": -32001, "message": "denied: " + reason, "data": output,
-		}}
+// checkRequest builds the CheckRequest Envoy sends for r (with_request_body,
+// pack_as_bytes, the route's resource as a context extension) and leaves r's
+// body readable for the upstream.
+func checkRequest(r *http.Request, resource string) (*authv3.CheckRequest, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	headers := map[string]string{}
+	for name, values := range r.Header {
+		headers[strings.ToLower(name)] = strings.Join(values, ",")
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		ContextExtensions: map[string]string{"resource": resource},
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: r.Method, Path: r.URL.RequestURI(), Headers: headers, RawBody: body, Size: int64(len(body)),
+		}},
+	}}, nil
 }

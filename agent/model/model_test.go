@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/agent/model"
 	"github.com/hopguard/hopguard/mockservers/llm"
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 const llmToken = "llm-token-of-the-agent"
@@ -62,9 +65,27 @@ func writeDenial(w http.ResponseWriter, status int, header map[string]string, bo
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-var modelPinned = map[string]any{
-	"decision": "deny", "reason": "triage-agent is pinned to gpt-4o-mini", "code": "model_not_allowed",
-	"remediation": map[string]any{"type": "use_model", "model": "gpt-4o-mini"},
+var modelPinned = respond.Denial{
+	Reason: "triage-agent is pinned to gpt-4o-mini", Code: "model_not_allowed",
+	Remediation: map[string]any{"type": "use_model", "model": "gpt-4o-mini"},
+}
+
+// synapseDenial writes what synapse/respond answers a model call with.
+func synapseDenial(d respond.Denial, unavailable bool) func(w http.ResponseWriter) bool {
+	return func(w http.ResponseWriter) bool {
+		in := &mapping.Input{Resource: mapping.ResourceLLM, Plane: mapping.PlaneModel}
+		resp := respond.Denied(in, d, "dec-llm")
+		if unavailable {
+			resp = respond.Unavailable(in, d, "dec-llm")
+		}
+		denied := resp.GetDeniedResponse()
+		for _, h := range denied.GetHeaders() {
+			w.Header().Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+		}
+		w.WriteHeader(int(denied.GetStatus().GetCode()))
+		_, _ = io.WriteString(w, denied.GetBody())
+		return true
+	}
 }
 
 func start(t *testing.T, deny func(w http.ResponseWriter) bool, retries int) (*model.Client, *fakeGateway, *llm.Server) {
@@ -120,14 +141,8 @@ func TestDeniedCall(t *testing.T) {
 		want    denial.Denial
 	}{
 		{
-			name: "403 with the policy output in the hopguard field",
-			deny: func(w http.ResponseWriter) bool {
-				writeDenial(w, http.StatusForbidden, nil, map[string]any{"error": map[string]any{
-					"type": "permission_denied", "code": "model_not_allowed",
-					"message": "denied: triage-agent is pinned to gpt-4o-mini", "hopguard": modelPinned,
-				}})
-				return true
-			},
+			name:    "synapse's 403 with the policy output in the hopguard field",
+			deny:    synapseDenial(modelPinned, false),
 			retries: 2,
 			want: denial.Denial{
 				Reason: "triage-agent is pinned to gpt-4o-mini", Code: "model_not_allowed",
@@ -135,19 +150,13 @@ func TestDeniedCall(t *testing.T) {
 			},
 		},
 		{
-			name: "fail closed: 503 with x-should-retry false is not retried",
-			deny: func(w http.ResponseWriter) bool {
-				writeDenial(w, http.StatusServiceUnavailable, map[string]string{"X-Should-Retry": "false"}, map[string]any{"error": map[string]any{
-					"type": "permission_denied", "code": "pdp_unavailable", "message": "denied: authorization service unavailable",
-					"hopguard": map[string]any{"decision": "deny", "reason": "authorization service unavailable", "code": "pdp_unavailable"},
-				}})
-				return true
-			},
+			name:    "synapse fails closed: 503 with x-should-retry false is not retried",
+			deny:    synapseDenial(respond.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable"}, true),
 			retries: 2,
 			want:    denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-llm"},
 		},
 		{
-			name: "denial header without a policy output",
+			name: "a gateway's denial header without a policy output",
 			deny: func(w http.ResponseWriter) bool {
 				writeDenial(w, http.StatusForbidden, nil, map[string]any{"error": map[string]any{
 					"type": "permission_denied", "code": "no_matching_rule", "message": "denied by default",

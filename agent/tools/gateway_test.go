@@ -3,7 +3,6 @@ package tools_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,17 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // The policy outputs the tests deny with, as the policies emit them.
 var (
-	refundCapOutput = map[string]any{
-		"decision": "deny", "reason": "tier-1-support refund cap exceeded", "code": "refund_cap_exceeded",
-		"remediation": map[string]any{"type": "step_up", "approvers_role": "tier-2-lead"},
+	refundCapOutput = respond.Denial{
+		Decision: "deny", Reason: "tier-1-support refund cap exceeded", Code: "refund_cap_exceeded",
+		Remediation: map[string]any{"type": "step_up", "approvers_role": "tier-2-lead"},
 	}
-	payrollOutput = map[string]any{
-		"decision": "deny", "reason": "payroll requires payroll-admin", "code": "server_not_allowed",
-	}
+	payrollOutput = respond.Denial{Decision: "deny", Reason: "payroll requires payroll-admin", Code: "server_not_allowed"}
+	pdpDown       = respond.Denial{Decision: "deny", Reason: "authorization service unavailable", Code: "pdp_unavailable"}
 )
 
 // rpc is the part of a JSON-RPC request the fake gateway reads.
@@ -46,8 +46,8 @@ type deniedResponse struct {
 }
 
 // fakeGateway stands in for gateway + synapse in front of one mock MCP
-// server: it writes the denial bodies of DESIGN.md "Denials the agent can
-// read" and never forwards a denied request.
+// server: it writes the denials synapse/respond builds (DESIGN.md "Denials
+// the agent can read") and never forwards a denied request.
 type fakeGateway struct {
 	upstream http.Handler
 	decide   decide
@@ -83,37 +83,33 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.upstream.ServeHTTP(w, r)
 }
 
-func denyHeaders(id string) map[string]string {
-	return map[string]string{
-		"Content-Type": "application/json", "X-Hopguard-Decision": "deny", "X-Hopguard-Decision-Id": id,
+// synapseDenial is what synapse/respond answers req with when the policy
+// denies it (or, unavailable, when no decision could be made).
+func synapseDenial(req rpc, d respond.Denial, decisionID string, unavailable bool) *deniedResponse {
+	in := &mapping.Input{Plane: mapping.PlaneMCP, Messages: []mapping.MCPMessage{{
+		Method: req.Method, ID: req.ID, Tool: req.Params.Name, Handshake: isHandshake(req),
+	}}}
+	resp := respond.Denied(in, d, decisionID)
+	if unavailable {
+		resp = respond.Unavailable(in, d, decisionID)
 	}
+	denied := resp.GetDeniedResponse()
+	out := &deniedResponse{status: int(denied.GetStatus().GetCode()), header: map[string]string{}, body: []byte(denied.GetBody())}
+	for _, h := range denied.GetHeaders() {
+		out.header[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	return out
 }
 
-// jsonRPCErrorDenial is a denied handshake (or other non-tools/call method):
-// HTTP 200, a JSON-RPC error whose message carries the reason and whose data
-// is the policy output.
-func jsonRPCErrorDenial(req rpc, code int, output map[string]any) *deniedResponse {
-	body, _ := json.Marshal(map[string]any{
-		"jsonrpc": "2.0", "id": req.ID,
-		"error": map[string]any{"code": code, "message": "denied: " + output["reason"].(string), "data": output},
-	})
-	return &deniedResponse{status: http.StatusOK, header: denyHeaders("dec-handshake"), body: body}
-}
-
-// toolResultDenial is a denied tools/call: HTTP 200, a result with isError,
-// the reason and policy output as text, structuredContent and _meta.
-func toolResultDenial(req rpc, output map[string]any) *deniedResponse {
-	outJSON, _ := json.Marshal(output)
-	body, _ := json.Marshal(map[string]any{
-		"jsonrpc": "2.0", "id": req.ID,
-		"result": map[string]any{
-			"isError":           true,
-			"content":           []any{map[string]any{"type": "text", "text": fmt.Sprintf("denied: %s\n%s", output["reason"], outJSON)}},
-			"structuredContent": output,
-			"_meta":             map[string]any{"io.hopguard/denial": output},
-		},
-	})
-	return &deniedResponse{status: http.StatusOK, header: denyHeaders("dec-tool"), body: body}
+// handEncoded is a denial in a shape synapse does not send but a gateway in
+// front of it might: the agent must still read what it can.
+func handEncoded(status int, header map[string]string, body map[string]any) *deniedResponse {
+	raw, _ := json.Marshal(body)
+	h := map[string]string{"Content-Type": "application/json"}
+	for k, v := range header {
+		h[k] = v
+	}
+	return &deniedResponse{status: status, header: h, body: raw}
 }
 
 // isHandshake is what the policies map to the initialize action.

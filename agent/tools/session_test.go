@@ -12,6 +12,7 @@ import (
 	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/agent/tools"
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 func staticToken(tok string) func(context.Context) (string, error) {
@@ -49,32 +50,41 @@ func TestDiscoversToolsWithItsOwnToken(t *testing.T) {
 }
 
 func TestHandshakeDenial(t *testing.T) {
+	wantPayroll := denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"}
 	tests := []struct {
 		name   string
 		decide decide
 		want   denial.Denial
 	}{
 		{
-			name: "JSON-RPC error with the policy output as data",
+			name: "synapse's JSON-RPC error with the policy output as data",
 			decide: func(req rpc) *deniedResponse {
 				if isHandshake(req) {
-					return jsonRPCErrorDenial(req, -32001, payrollOutput)
+					return synapseDenial(req, payrollOutput, "dec-handshake", false)
 				}
 				return nil
 			},
-			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
+			want: wantPayroll,
+		},
+		{
+			name: "synapse fails closed: 503, x-should-retry false",
+			decide: func(req rpc) *deniedResponse {
+				return synapseDenial(req, pdpDown, "dec-handshake", true)
+			},
+			want: denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-handshake"},
 		},
 		{
 			// mcp-go maps -32603 to its own ErrInternalError and drops the
 			// message; the denial is still read from the response.
-			name: "JSON-RPC error with a code mcp-go rewrites",
+			name: "a JSON-RPC error code mcp-go rewrites",
 			decide: func(req rpc) *deniedResponse {
-				if isHandshake(req) {
-					return jsonRPCErrorDenial(req, -32603, payrollOutput)
+				if !isHandshake(req) {
+					return nil
 				}
-				return nil
+				return handEncoded(http.StatusOK, map[string]string{"X-Hopguard-Decision": "deny", "X-Hopguard-Decision-Id": "dec-handshake"},
+					map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": -32603, "message": "denied: x", "data": payrollOutput}})
 			},
-			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
+			want: wantPayroll,
 		},
 		{
 			name: "only the message, no denial header or data",
@@ -82,9 +92,8 @@ func TestHandshakeDenial(t *testing.T) {
 				if !isHandshake(req) {
 					return nil
 				}
-				body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": req.ID,
-					"error": map[string]any{"code": -32001, "message": "denied: payroll requires payroll-admin"}})
-				return &deniedResponse{status: http.StatusOK, header: map[string]string{"Content-Type": "application/json"}, body: body}
+				return handEncoded(http.StatusOK, nil, map[string]any{"jsonrpc": "2.0", "id": req.ID,
+					"error": map[string]any{"code": -32010, "message": "denied: payroll requires payroll-admin"}})
 			},
 			want: denial.Denial{Reason: "payroll requires payroll-admin"},
 		},
@@ -96,23 +105,11 @@ func TestHandshakeDenial(t *testing.T) {
 				if !isHandshake(req) {
 					return nil
 				}
-				d := jsonRPCErrorDenial(req, -32001, payrollOutput)
+				d := synapseDenial(req, payrollOutput, "dec-handshake", false)
 				d.status = http.StatusForbidden
 				return d
 			},
-			want: denial.Denial{Reason: "payroll requires payroll-admin", Code: "server_not_allowed", DecisionID: "dec-handshake"},
-		},
-		{
-			name: "fail closed: 503 with x-should-retry false",
-			decide: func(req rpc) *deniedResponse {
-				d := jsonRPCErrorDenial(req, -32001, map[string]any{
-					"decision": "deny", "reason": "authorization service unavailable", "code": "pdp_unavailable",
-				})
-				d.status = http.StatusServiceUnavailable
-				d.header["X-Should-Retry"] = "false"
-				return d
-			},
-			want: denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-handshake"},
+			want: wantPayroll,
 		},
 	}
 	for _, tt := range tests {
@@ -144,7 +141,7 @@ func TestHandshakeUpstreamErrorIsNotADenial(t *testing.T) {
 func TestToolCallDenial(t *testing.T) {
 	srv, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
 		if req.Method == "tools/call" && req.Params.Name == "refund_issue" {
-			return toolResultDenial(req, refundCapOutput)
+			return synapseDenial(req, refundCapOutput, "dec-tool", false)
 		}
 		return nil
 	})
@@ -190,9 +187,10 @@ func TestToolCallsThatAreNotDenials(t *testing.T) {
 			if req.Method != "tools/call" {
 				return nil
 			}
-			d := toolResultDenial(req, refundCapOutput)
-			d.body = []byte(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":{"content":[{"type":"text","text":"ok"}],"_meta":{"io.hopguard/denial":{"decision":"deny","reason":"x"}}}}`)
-			return d
+			return handEncoded(http.StatusOK, nil, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": map[string]any{
+				"content": []any{map[string]any{"type": "text", "text": "ok"}},
+				"_meta":   map[string]any{"io.hopguard/denial": refundCapOutput},
+			}})
 		})
 		s, err := open(t, "payments", url)
 		require.NoError(t, err)
@@ -201,10 +199,10 @@ func TestToolCallsThatAreNotDenials(t *testing.T) {
 		assert.Nil(t, res.Denial)
 		assert.False(t, res.IsError)
 	})
-	t.Run("a denial in the JSON-RPC error form", func(t *testing.T) {
+	t.Run("a fail-closed tools/call is a JSON-RPC error denial", func(t *testing.T) {
 		_, _, url := startMCP(t, mcpserver.Payments, func(req rpc) *deniedResponse {
 			if req.Method == "tools/call" {
-				return jsonRPCErrorDenial(req, -32001, map[string]any{"decision": "deny", "reason": "task revoked", "code": "task_revoked"})
+				return synapseDenial(req, respond.Denial{Reason: "task revoked", Code: "task_revoked"}, "dec-x", true)
 			}
 			return nil
 		})
