@@ -72,7 +72,8 @@ type Result struct {
 	Ticket    string `json:"ticket"`
 	// Model is the model of the last model call (the fallback, if used).
 	Model string `json:"model"`
-	// Steps is the number of model calls made.
+	// Steps is the number of loop steps taken: model calls that did work (a
+	// denied call that led to the fallback model does not count).
 	Steps int `json:"steps"`
 	// Servers is what discovery found, in the configured order.
 	Servers []Server `json:"servers"`
