@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo test policy-test go-test vet
+.PHONY: help tools demo conformance test policy-test go-test vet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,8 +14,11 @@ tools: ## install Cerbos 0.55.0 and Envoy 1.40.0 into ./bin (a no-op when presen
 	@conformance/tools/install.sh $(BIN) cerbos
 	@conformance/tools/install.sh $(BIN) envoy
 
-demo: tools ## bring the environment up and play the story hop by hop
-	@echo "make demo: not yet available (issue 6 builds it); make test runs what exists today"
+demo: tools ## bring the environment up and play the story hop by hop (trail in out/demo/trail.md)
+	@$(GO) run ./conformance/cmd/demo
+
+conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md
+	@$(GO) test -count=1 ./conformance
 
 test: tools policy-test go-test ## run the policy test suites and every Go test
 

@@ -10,12 +10,13 @@ import (
 
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/trace"
+	"github.com/hopguard/hopguard/conformance/evidence"
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
-// agentStep runs the whole agent and checks, for every hop it made, that what reached the
-// upstreams is exactly what was allowed: a denied hop never shows up in a journal.
+// agentStep runs the whole agent and checks, for every model and tool call it made, that what
+// reached the upstreams is exactly what was allowed: a denied hop never shows up in a journal.
 func (r *Run) agentStep(ctx context.Context, t *testing.T, step Step) {
 	before := r.journalLengths(ctx, t)
 	res, err := r.runAgent(ctx, step)
@@ -38,60 +39,12 @@ func (r *Run) agentStep(ctx context.Context, t *testing.T, step Step) {
 	for resource := range r.env.Journals {
 		fresh[resource] = r.journalSince(ctx, t, resource, before[resource])
 	}
-	allowed, denied := tally(res.Hops)
-	for key, n := range denied {
-		reached := countEntries(fresh[key.resource], key.hop())
-		assert.Equal(t, allowed[key], reached, "%s%s on %s: %d allowed and %d denied hops, %d reached the upstream", key.model, key.tool, key.resource, allowed[key], n, reached)
+	for _, tally := range evidence.Compare(res.Hops, fresh) {
+		assert.False(t, tally.Leaked(), "%s: %d allowed and %d denied by the gateway, %d reached the upstream", tally, tally.Allowed, tally.Denied, tally.Reached)
 	}
 	if step.Hop.Check != nil {
 		require.NoError(t, step.Hop.Check(r, res), "what the agent did (outcome %s: %s)", res.Outcome, res.Reason)
 	}
-}
-
-// hopKey is a model call (model) or a tool call (tool) on one resource.
-type hopKey struct {
-	resource, model, tool string
-}
-
-func (k hopKey) hop() Hop {
-	if k.model != "" {
-		return Hop{Kind: Model, Model: k.model}
-	}
-	return Hop{Kind: CallTool, Tool: k.tool}
-}
-
-// tally counts the agent's model calls and tool calls by (resource, hop) and decision.
-func tally(hops []trace.Hop) (allowed, denied map[hopKey]int) {
-	allowed, denied = map[hopKey]int{}, map[hopKey]int{}
-	for _, h := range hops {
-		var key hopKey
-		switch {
-		case h.Plane == trace.PlaneLLM:
-			key = hopKey{resource: "llm", model: h.Target}
-		case h.Plane == trace.PlaneMCP && h.Action == "tools/call":
-			key = hopKey{resource: "mcp:" + h.Target, tool: h.Tool}
-		default:
-			continue
-		}
-		switch h.Decision {
-		case trace.Allow:
-			allowed[key]++
-		case trace.Deny:
-			denied[key]++
-		}
-	}
-	return allowed, denied
-}
-
-func countEntries(entries []journal.Entry, h Hop) int {
-	n := 0
-	match := matches(h)
-	for _, e := range entries {
-		if match(e) {
-			n++
-		}
-	}
-	return n
 }
 
 // hopLabel names an agent hop in the report.

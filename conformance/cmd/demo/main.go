@@ -1,0 +1,223 @@
+// Command demo is `make demo`: it brings hopguard's environment up on this machine (real Cerbos
+// and Envoy, synapse, the mock upstreams and STS), plays the story of the seed hop by hop with
+// the real agent, writes the trail as a Mermaid sequence diagram, says where the logs and the
+// audit trail are, and tears everything down, also on Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/demo"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/runtime"
+)
+
+const usage = `Usage: demo [flags]
+
+Brings up hopguard's environment as local processes on 127.0.0.1 (ports chosen at start): real
+Cerbos 0.55 serving policies/, synapse, the mock LLM and MCP servers (tickets, crm, payments,
+payroll), the STS, and a real Envoy 1.40 in front of them. Then the agent plays the story:
+
+  1. alice's tier-1 support agent asks for a $9,000 refund: denied with a step-up, it escalates;
+     payroll is denied at the handshake
+  2. the autonomous triage agent asks for gpt-4o: denied, it is pinned to gpt-4o-mini; payments
+     and payroll are denied at the handshake
+  3. the triage agent's task is revoked mid-run: the very next hop is denied
+
+Every hop is narrated with its decision and reason. The trail (a Mermaid sequence diagram of
+every hop) goes to <out>/trail.md; logs and decision logs stay under <out>/env. Everything
+started is stopped at the end, on failure and on Ctrl-C. Needs ./bin/cerbos and ./bin/envoy
+(make tools); make demo does all of it.
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	outDir := fs.String("out", "", "`directory` for the trail, the environment and its logs (default <repo>/out/demo)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "bound on the whole demo")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *outDir == "" {
+		root, err := binaries.ModuleRoot()
+		if err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 1
+		}
+		*outDir = filepath.Join(root, "out", "demo")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := play(ctx, *outDir, stdout); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "\ndemo: stopped (%v); everything it started has been stopped\n", context.Cause(ctx))
+		} else {
+			fmt.Fprintf(stderr, "\ndemo: %v\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func play(ctx context.Context, outDir string, out io.Writer) error {
+	fmt.Fprintln(out, "hopguard demo: an agent's every hop goes through a gateway that asks synapse, which asks Cerbos.")
+	fmt.Fprintln(out, "\n==> bringing the environment up on 127.0.0.1")
+	envoy := &gateways.Envoy{}
+	h, err := harness.Up(ctx, harness.Options{OutDir: outDir, Gateways: []gateways.Gateway{envoy}, Observe: progress(out)})
+	defer func() {
+		fmt.Fprintln(out, "\n==> tearing the environment down")
+		if err := h.Close(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintln(out, "    stopping:", err)
+		} else if h != nil {
+			fmt.Fprintln(out, "    every component stopped")
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if reason, ok := h.NotRun[envoy.Name()]; ok {
+		return fmt.Errorf("envoy cannot run here: %w", reason)
+	}
+	stage, err := newStage(h, envoy.Name())
+	if err != nil {
+		return err
+	}
+
+	var played []demo.Played
+	var problems []string
+	for i, act := range demo.Story() {
+		fmt.Fprintf(out, "\n==> Act %d: %s\n    %s\n", i+1, act.Title, act.Intro)
+		p, err := stage.Play(ctx, i+1, act, out)
+		if err != nil {
+			return fmt.Errorf("act %d: %w", i+1, err)
+		}
+		played = append(played, p)
+		reportEvidence(out, p)
+		for _, problem := range p.Problems {
+			problems = append(problems, fmt.Sprintf("act %d: %s", i+1, problem))
+		}
+	}
+
+	trailPath := filepath.Join(outDir, "trail.md")
+	if err := writeTrail(trailPath, played, h, envoy.Detail()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n==> the record\n")
+	fmt.Fprintf(out, "    trail (Mermaid sequence diagram of every hop): %s\n", trailPath)
+	fmt.Fprintf(out, "    synapse's audit trail, one decision per line:  %s\n", h.AuditLogPath())
+	fmt.Fprintf(out, "    Cerbos's decision log:                         %s\n", h.CerbosDecisionLogPath())
+	fmt.Fprintf(out, "    component logs:                                %s\n", h.LogsDir())
+	if len(problems) > 0 {
+		fmt.Fprintln(out, "\n==> the story did not play as it should:")
+		for _, p := range problems {
+			fmt.Fprintln(out, "    -", p)
+		}
+		return fmt.Errorf("%d problem(s) in the story (see above)", len(problems))
+	}
+	return nil
+}
+
+func newStage(h *harness.Env, gateway string) (demo.Stage, error) {
+	gatewayURL, err := h.GatewayURL(gateway)
+	if err != nil {
+		return demo.Stage{}, err
+	}
+	stsURL, err := h.STSURL()
+	if err != nil {
+		return demo.Stage{}, err
+	}
+	admin, err := h.Admin()
+	if err != nil {
+		return demo.Stage{}, err
+	}
+	journals, err := h.JournalsByResource()
+	if err != nil {
+		return demo.Stage{}, err
+	}
+	return demo.Stage{
+		GatewayURL: gatewayURL,
+		STSURL:     stsURL,
+		Admin:      admin,
+		Journals:   journals,
+		RunID:      strconv.FormatInt(time.Now().Unix(), 36),
+	}, nil
+}
+
+// reportEvidence says what the journals show: denied hops stayed at the gateway.
+func reportEvidence(out io.Writer, p demo.Played) {
+	for _, t := range p.Tallies {
+		if t.Denied == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "    journal: %s: %d denied, %d allowed; the upstream received %d\n", t.Call, t.Denied, t.Allowed, t.Reached)
+	}
+	for _, s := range p.Untouched {
+		fmt.Fprintf(out, "    journal: %s received nothing: its handshake was denied, its tool list never left it\n", s)
+	}
+}
+
+func writeTrail(path string, played []demo.Played, h *harness.Env, gateway string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write the trail: %w", err)
+	}
+	err = demo.WriteTrail(f, played, demo.Evidence{
+		Gateway:   gateway,
+		AuditLog:  h.AuditLogPath(),
+		CerbosLog: h.CerbosDecisionLogPath(),
+		LogsDir:   h.LogsDir(),
+	})
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return fmt.Errorf("write the trail: %w", err)
+	}
+	return nil
+}
+
+// progress prints a line as each component starts and becomes ready.
+func progress(out io.Writer) runtime.Observer {
+	return func(e runtime.Event) {
+		switch e.Phase {
+		case runtime.Starting:
+			if e.Component == harness.BuildPhase {
+				fmt.Fprintf(out, "    building hopguard's commands (%s; the first run compiles, later ones reuse the cache)\n", e.Detail)
+				return
+			}
+			fmt.Fprintf(out, "    %-12s starting: %s\n", e.Component, e.Detail)
+		case runtime.Ready:
+			fmt.Fprintf(out, "    %-12s ready in %s\n", e.Component, e.Elapsed.Round(time.Millisecond))
+		case runtime.Failed:
+			fmt.Fprintf(out, "    %-12s FAILED after %s: %v\n", e.Component, e.Elapsed.Round(time.Millisecond), e.Err)
+		}
+	}
+}

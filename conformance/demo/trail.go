@@ -1,0 +1,152 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/hopguard/hopguard/agent/trace"
+)
+
+// policyCodes are the denial codes a Cerbos rule (or Cerbos's default deny) decides; other
+// denials (no token, a token for another route, Cerbos unreachable) synapse decides alone.
+var policyCodes = []string{
+	"refund_cap_exceeded", "cross_ticket", "server_not_allowed", "model_not_allowed",
+	"task_not_active", "no_matching_rule", "invalid_arguments",
+}
+
+// Evidence says where the records of the run are kept.
+type Evidence struct {
+	Gateway     string // "Envoy 1.40.0"
+	AuditLog    string
+	CerbosLog   string
+	LogsDir     string
+	JournalNote string
+}
+
+// WriteTrail writes the Markdown trail of the acts: per act a Mermaid sequence diagram of every
+// hop through gateway, synapse and Cerbos to the upstream or the denial, then a table.
+func WriteTrail(w io.Writer, played []Played, ev Evidence) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "# hopguard demo trail\n\n")
+	fmt.Fprintf(b, "Every hop the agent made, through %s: the gateway asks synapse, synapse asks Cerbos, and only an allowed hop reaches its upstream.\n\n", ev.Gateway)
+	fmt.Fprintf(b, "- synapse's decision log: `%s`\n- Cerbos's decision log: `%s`\n- component logs: `%s`\n", ev.AuditLog, ev.CerbosLog, ev.LogsDir)
+	for i, p := range played {
+		writeAct(b, i+1, p)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeAct(b *strings.Builder, n int, p Played) {
+	fmt.Fprintf(b, "\n## Act %d: %s\n\n%s\n\nTask `%s`; outcome **%s** after %d model call(s), %d denial(s).\n\n", n, p.Act.Title, p.Act.Intro, p.TaskID, p.Result.Outcome, p.Result.Steps, p.Result.Denials())
+
+	var hops []trace.Hop
+	upstreams := []string{}
+	for _, h := range p.Result.Hops {
+		if h.Plane == trace.PlaneSTS {
+			continue
+		}
+		hops = append(hops, h)
+		if u := upstreamOf(h); !slices.Contains(upstreams, u) {
+			upstreams = append(upstreams, u)
+		}
+	}
+
+	b.WriteString("```mermaid\nsequenceDiagram\n    autonumber\n")
+	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as Gateway\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(p.Act.As.Name))
+	for _, u := range upstreams {
+		fmt.Fprintf(b, "    participant %s as %s\n", participantID(u), u)
+	}
+	for _, h := range hops {
+		writeHop(b, h)
+	}
+	b.WriteString("```\n\n| # | hop | decision | reason |\n|---|---|---|---|\n")
+	for i, h := range hops {
+		reason := h.Note
+		if h.Denial != nil {
+			reason = h.Denial.String()
+		} else if h.Reason != "" {
+			reason = h.Reason
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %s |\n", i+1, tableCell(hopText(h)), strings.ToUpper(string(h.Decision)), tableCell(reason))
+	}
+	if len(p.Untouched) > 0 {
+		fmt.Fprintf(b, "\nDenied at the handshake, and their journals stayed empty: %s.\n", strings.Join(p.Untouched, ", "))
+	}
+	b.WriteString("\nWhat reached the upstreams (from the mocks' journals):\n\n| call | allowed | denied | reached the upstream |\n|---|---|---|---|\n")
+	for _, t := range p.Tallies {
+		fmt.Fprintf(b, "| %s | %d | %d | %d |\n", t.Call, t.Allowed, t.Denied, t.Reached)
+	}
+}
+
+func writeHop(b *strings.Builder, h trace.Hop) {
+	u := participantID(upstreamOf(h))
+	fmt.Fprintf(b, "    A->>G: %s\n", mermaid(hopText(h)))
+	fmt.Fprintf(b, "    G->>S: ext_authz check\n")
+	byPolicy := h.Decision != trace.Deny || (h.Denial != nil && slices.Contains(policyCodes, h.Denial.Code))
+	switch h.Decision {
+	case trace.Deny:
+		code, reason := "", h.Reason
+		if h.Denial != nil {
+			code, reason = h.Denial.Code, h.Denial.Reason
+		}
+		if byPolicy {
+			fmt.Fprintf(b, "    S->>C: CheckResources\n    C-->>S: DENY %s\n", mermaid(code))
+		}
+		fmt.Fprintf(b, "    S-->>G: denied\n    G-->>A: DENY %s: %s\n", mermaid(code), mermaid(reason))
+	default:
+		fmt.Fprintf(b, "    S->>C: CheckResources\n    C-->>S: ALLOW\n    S-->>G: OK\n    G->>%s: forward\n", u)
+		if h.Decision == trace.Error {
+			fmt.Fprintf(b, "    %s-->>A: error: %s\n", u, mermaid(h.Reason))
+		} else {
+			fmt.Fprintf(b, "    %s-->>A: %s\n", u, mermaid(firstNonEmpty(h.Note, "ok")))
+		}
+	}
+}
+
+// upstreamOf names the upstream a hop is for.
+func upstreamOf(h trace.Hop) string {
+	if h.Plane == trace.PlaneLLM {
+		return "LLM"
+	}
+	return h.Target
+}
+
+func participantID(upstream string) string { return "U_" + strings.ReplaceAll(upstream, "-", "_") }
+
+func hopText(h trace.Hop) string {
+	if h.Plane == trace.PlaneLLM {
+		return h.Action + " " + h.Target
+	}
+	s := h.Target + " " + h.Action
+	if h.Tool != "" {
+		s += " " + h.Tool
+	}
+	if len(h.Arguments) > 0 {
+		s += " " + string(h.Arguments)
+	}
+	return s
+}
+
+// mermaid keeps a message on one line and free of what Mermaid reads as syntax.
+func mermaid(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.NewReplacer(";", ",", "#", "", "%", " pct").Replace(s)
+	if r := []rune(s); len(r) > 140 {
+		s = string(r[:137]) + "..."
+	}
+	return s
+}
+
+func tableCell(s string) string {
+	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", "\\|")
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
