@@ -34,6 +34,8 @@
 package respond
 
 import (
+	"slices"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -50,6 +52,11 @@ const (
 	HeaderShouldRetry   = "x-should-retry"         // "false" on a 503, read by the OpenAI and Anthropic SDKs
 	HeaderAuthorization = "authorization"          // removed from an allowed request
 )
+
+// agentCredentialHeaders are removed from every allowed request: the agent's token must never
+// reach an upstream, whichever header it was put in. x-api-key is where Anthropic's SDK puts a
+// key; the gateway adds the provider's own key after authorization.
+var agentCredentialHeaders = []string{HeaderAuthorization, "proxy-authorization", "x-api-key"}
 
 // JSON-RPC error codes of an MCP denial.
 const (
@@ -80,7 +87,7 @@ func Allowed(decisionID string) *authv3.CheckResponse {
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			HeadersToRemove: []string{HeaderAuthorization},
+			HeadersToRemove: slices.Clone(agentCredentialHeaders),
 			Headers:         []*corev3.HeaderValueOption{header(HeaderDecisionID, decisionID)},
 			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
 				header(HeaderDecision, "allow"),

@@ -44,7 +44,7 @@ func TestAllowed(t *testing.T) {
 	assert.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
 	ok := resp.GetOkResponse()
 	require.NotNil(t, ok)
-	assert.Equal(t, []string{"authorization"}, ok.GetHeadersToRemove())
+	assert.Equal(t, []string{"authorization", "proxy-authorization", "x-api-key"}, ok.GetHeadersToRemove())
 	require.Len(t, ok.GetHeaders(), 1)
 	assert.Equal(t, HeaderDecisionID, ok.GetHeaders()[0].GetHeader().GetKey())
 	assert.Equal(t, "dec-1", ok.GetHeaders()[0].GetHeader().GetValue())
