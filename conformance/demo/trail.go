@@ -18,11 +18,11 @@ var policyCodes = []string{
 
 // Evidence says where the records of the run are kept.
 type Evidence struct {
-	Gateway     string // "Envoy 1.40.0"
+	Gateway     string // the gateway's name in the diagrams: "Envoy"
+	GatewayInfo string // what runs: "Envoy 1.40.0, config from gateway-configs/envoy"
 	AuditLog    string
 	CerbosLog   string
 	LogsDir     string
-	JournalNote string
 }
 
 // WriteTrail writes the Markdown trail of the acts: per act a Mermaid sequence diagram of every
@@ -30,16 +30,16 @@ type Evidence struct {
 func WriteTrail(w io.Writer, played []Played, ev Evidence) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# hopguard demo trail\n\n")
-	fmt.Fprintf(b, "Every hop the agent made, through %s: the gateway asks synapse, synapse asks Cerbos, and only an allowed hop reaches its upstream.\n\n", ev.Gateway)
+	fmt.Fprintf(b, "Every hop the agent made, through %s: the gateway asks synapse, synapse asks Cerbos, and only an allowed hop reaches its upstream.\n\n", ev.GatewayInfo)
 	fmt.Fprintf(b, "- synapse's decision log: `%s`\n- Cerbos's decision log: `%s`\n- component logs: `%s`\n", ev.AuditLog, ev.CerbosLog, ev.LogsDir)
 	for i, p := range played {
-		writeAct(b, i+1, p)
+		writeAct(b, i+1, p, ev.Gateway)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writeAct(b *strings.Builder, n int, p Played) {
+func writeAct(b *strings.Builder, n int, p Played, gateway string) {
 	fmt.Fprintf(b, "\n## Act %d: %s\n\n%s\n\nTask `%s`; outcome **%s** after %d model call(s), %d denial(s).\n\n", n, p.Act.Title, p.Act.Intro, p.TaskID, p.Result.Outcome, p.Result.Steps, p.Result.Denials())
 
 	var hops []trace.Hop
@@ -53,9 +53,13 @@ func writeAct(b *strings.Builder, n int, p Played) {
 			upstreams = append(upstreams, u)
 		}
 	}
+	// The model first, then the MCP servers in the order the agent opened them.
+	if i := slices.Index(upstreams, "LLM"); i > 0 {
+		upstreams = append([]string{"LLM"}, slices.Delete(upstreams, i, i+1)...)
+	}
 
 	b.WriteString("```mermaid\nsequenceDiagram\n    autonumber\n")
-	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as Gateway\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(p.Act.As.Name))
+	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as %s\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(p.Act.As.Name), mermaid(gateway))
 	for _, u := range upstreams {
 		fmt.Fprintf(b, "    participant %s as %s\n", participantID(u), u)
 	}
@@ -133,7 +137,7 @@ func hopText(h trace.Hop) string {
 // mermaid keeps a message on one line and free of what Mermaid reads as syntax.
 func mermaid(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	s = strings.NewReplacer(";", ",", "#", "", "%", " pct").Replace(s)
+	s = strings.NewReplacer(";", ",", "#", "", "%", " pct", `"`, "'").Replace(s)
 	if r := []rune(s); len(r) > 140 {
 		s = string(r[:137]) + "..."
 	}

@@ -190,10 +190,11 @@ func writeTrail(path string, played []demo.Played, h *harness.Env, gateway strin
 		return fmt.Errorf("write the trail: %w", err)
 	}
 	err = demo.WriteTrail(f, played, demo.Evidence{
-		Gateway:   gateway,
-		AuditLog:  h.AuditLogPath(),
-		CerbosLog: h.CerbosDecisionLogPath(),
-		LogsDir:   h.LogsDir(),
+		Gateway:     "Envoy",
+		GatewayInfo: gateway,
+		AuditLog:    h.AuditLogPath(),
+		CerbosLog:   h.CerbosDecisionLogPath(),
+		LogsDir:     h.LogsDir(),
 	})
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
