@@ -31,8 +31,12 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	auditFrom := fileSize(r.env.AuditLog)
 	r.capture.take()
 
-	if step.Hop.Kind == Agent {
+	switch step.Hop.Kind {
+	case Agent:
 		r.agentStep(ctx, t, step)
+		return
+	case Raw:
+		r.rawHop(ctx, t, step, before)
 		return
 	}
 	out := r.perform(ctx, step)

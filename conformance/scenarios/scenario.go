@@ -66,11 +66,18 @@ const (
 	CallTool
 	// Agent runs the whole triage agent (agent/loop) on the step's ticket.
 	Agent
+	// Raw sends Hop.Method Hop.Path with Hop.Body as is (paths no client would send); it passes
+	// when the gateway refuses it (a non-2xx status or a denial) and no upstream sees anything.
+	// A Token of kind OtherResourceToken is presented as the bearer token.
+	Raw
 )
 
 // Hop is the request a step makes.
 type Hop struct {
 	Kind   HopKind
+	Method string // Raw
+	Path   string // Raw
+	Body   []byte // Raw
 	Model  string
 	Server string
 	Tool   string
@@ -131,6 +138,9 @@ func deny(code, reason string) Want { return Want{Deny: true, Code: code, Reason
 
 // Resource is the resource a hop's route carries: "llm" or "mcp:<server>".
 func (h Hop) Resource() string {
+	if h.Kind == Raw {
+		return ""
+	}
 	if h.Kind == Model || h.Kind == Agent {
 		return "llm"
 	}

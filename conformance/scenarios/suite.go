@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/trace"
@@ -19,6 +20,7 @@ func Suite() []Scenario {
 		modelPinning(),
 		taskRevocation(),
 		credentials(),
+		routing(),
 		failClosed(),
 	}
 }
@@ -194,6 +196,32 @@ func credentials() Scenario {
 			{Name: "no token on tickets", As: Alice, Ticket: "T-1001", Hop: handshake("tickets"), Token: Token{Kind: NoToken}, Want: missing},
 		},
 	}
+}
+
+// initialize is an MCP initialize request body.
+const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"probe","version":"0"}}}`
+
+func routing() Scenario {
+	payrollToken := Token{Kind: OtherResourceToken, Resource: "mcp:payroll"}
+	raw := func(method, path, body string) Hop { return Hop{Kind: Raw, Method: method, Path: path, Body: []byte(body)} }
+	return Scenario{
+		ID:    "routing",
+		Title: "7. Routing: unknown paths, path tricks and oversized bodies never reach an upstream",
+		Steps: []Step{
+			{Name: "GET an unknown path", As: Alice, Ticket: "T-2001", Hop: raw("GET", "/admin/config", "")},
+			{Name: "POST to /mcp/TICKETS (routes are exact)", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/TICKETS", initialize)},
+			{Name: "POST to /mcp/tickets/ (trailing slash)", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/tickets/", initialize)},
+			{Name: "POST /mcp/tickets/../payroll with a payroll token", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/tickets/../payroll", initialize), Token: payrollToken,
+				Want: Want{Code: "server_not_allowed"}},
+			{Name: "POST /mcp/tickets%2F..%2Fpayroll with a payroll token", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/tickets%2F..%2Fpayroll", initialize), Token: payrollToken},
+			{Name: "a 2 MiB body on the LLM route", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/v1/chat/completions", oversized()), Token: Token{Kind: OtherResourceToken, Resource: "llm"}},
+		},
+	}
+}
+
+// oversized is a chat completion request over the gateway's 1 MiB body limit.
+func oversized() string {
+	return `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("a", 2<<20) + `"}]}`
 }
 
 func failClosed() Scenario {
