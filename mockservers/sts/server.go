@@ -3,7 +3,8 @@
 // (client_credentials) and exchanges them for short-lived per-resource
 // tokens (RFC 8693), and publishes its key as a JWKS.
 //
-// Wire format: CONTRACTS.md "Tokens". A client lives in package stsclient.
+// Wire format: CONTRACTS.md "Tokens". The client the agent uses is package
+// agent/identity; this package's tests drive the server with it.
 package sts
 
 import (

@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/mockservers/sts"
-	"github.com/hopguard/hopguard/mockservers/sts/stsclient"
 )
 
 const triage = "spiffe://hopguard.local/ns/agents/sa/triage"
@@ -40,7 +40,7 @@ func (c *clock) Advance(d time.Duration) {
 type fixture struct {
 	sts    *sts.Server
 	http   *httptest.Server
-	client *stsclient.Client
+	client *identity.STSClient
 	clock  *clock
 }
 
@@ -54,7 +54,7 @@ func start(t *testing.T, cfg sts.Config) fixture {
 	require.NoError(t, err)
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
-	return fixture{sts: s, http: hs, client: stsclient.New(hs.URL+sts.TokenPath, hs.Client()), clock: clk}
+	return fixture{sts: s, http: hs, client: &identity.STSClient{TokenURL: hs.URL + sts.TokenPath, HTTPClient: hs.Client()}, clock: clk}
 }
 
 // verifyWithJWKS checks a token the way a relying party does: key from the
@@ -81,17 +81,18 @@ func verifyWithJWKS(t *testing.T, hs *httptest.Server, token string) map[string]
 func TestExchangeRoundTripVerifiesAgainstJWKS(t *testing.T) {
 	f := start(t, sts.Config{})
 	ctx := context.Background()
-	boot, err := f.client.Bootstrap(ctx, "alice", "alice-secret",
-		stsclient.Attestation{AgentID: "support-agent", HarnessVersion: "1.2.3", TaskID: "task-42"})
+	boot, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"},
+		identity.Attestation{AgentID: "support-agent", HarnessVersion: "1.2.3", TaskID: "task-42"})
 	require.NoError(t, err)
-	assert.Equal(t, stsclient.TokenTypeJWT, boot.IssuedTokenType)
+	assert.Equal(t, identity.TokenTypeJWT, boot.IssuedAs)
 
-	tok, err := f.client.Exchange(ctx, boot.AccessToken, "mcp:payments", "")
+	tok, err := f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: "mcp:payments"})
 	require.NoError(t, err)
-	assert.Equal(t, "Bearer", tok.TokenType)
-	assert.Equal(t, stsclient.TokenTypeJWT, tok.IssuedTokenType)
+	// identity refuses any token_type but Bearer; TestBootstrapWithBasicAuth checks the wire value.
+	assert.Equal(t, "Bearer", tok.Type)
+	assert.Equal(t, identity.TokenTypeJWT, tok.IssuedAs)
 
-	claims := verifyWithJWKS(t, f.http, tok.AccessToken)
+	claims := verifyWithJWKS(t, f.http, tok.Value)
 	now := float64(f.clock.Now().Unix())
 	assert.Equal(t, sts.DefaultIssuer, claims["iss"])
 	assert.Equal(t, "alice", claims["sub"])
@@ -106,21 +107,21 @@ func TestExchangeRoundTripVerifiesAgainstJWKS(t *testing.T) {
 	assert.NotEmpty(t, claims["jti"])
 	assert.NotContains(t, claims, "act")
 
-	bootClaims := verifyWithJWKS(t, f.http, boot.AccessToken)
+	bootClaims := verifyWithJWKS(t, f.http, boot.Value)
 	assert.Equal(t, "sts", bootClaims["aud"])
 }
 
 func TestExchangeWithActor(t *testing.T) {
 	f := start(t, sts.Config{})
 	ctx := context.Background()
-	user, err := f.client.Bootstrap(ctx, "alice", "alice-secret", stsclient.Attestation{})
+	user, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, identity.Attestation{})
 	require.NoError(t, err)
-	agent, err := f.client.Bootstrap(ctx, triage, "triage-secret", stsclient.Attestation{AgentID: "triage", TaskID: "task-7"})
+	agent, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: triage, ClientSecret: "triage-secret"}, identity.Attestation{AgentID: "triage", TaskID: "task-7"})
 	require.NoError(t, err)
 
-	tok, err := f.client.Exchange(ctx, user.AccessToken, "llm", agent.AccessToken)
+	tok, err := f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: user.Value, Resource: "llm", ActorToken: agent.Value})
 	require.NoError(t, err)
-	claims := verifyWithJWKS(t, f.http, tok.AccessToken)
+	claims := verifyWithJWKS(t, f.http, tok.Value)
 	assert.Equal(t, "alice", claims["sub"])
 	assert.Equal(t, []any{"tier-1-support"}, claims["roles"], "the user's roles, not the agent's")
 	assert.Equal(t, map[string]any{"sub": triage}, claims["act"])
@@ -131,12 +132,12 @@ func TestExchangeWithActor(t *testing.T) {
 func TestExchangedTokenNeverOutlivesItsSubject(t *testing.T) {
 	f := start(t, sts.Config{BootstrapTTL: 2 * time.Minute})
 	ctx := context.Background()
-	boot, err := f.client.Bootstrap(ctx, "bob", "bob-secret", stsclient.Attestation{})
+	boot, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "bob", ClientSecret: "bob-secret"}, identity.Attestation{})
 	require.NoError(t, err)
 	f.clock.Advance(90 * time.Second)
-	tok, err := f.client.Exchange(ctx, boot.AccessToken, "mcp:tickets", "")
+	tok, err := f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: "mcp:tickets"})
 	require.NoError(t, err)
-	claims := verifyWithJWKS(t, f.http, tok.AccessToken)
+	claims := verifyWithJWKS(t, f.http, tok.Value)
 	assert.Equal(t, float64(f.clock.Now().Unix()+30), claims["exp"])
 }
 
@@ -144,11 +145,11 @@ func TestTokenErrors(t *testing.T) {
 	f := start(t, sts.Config{})
 	other := start(t, sts.Config{})
 	ctx := context.Background()
-	alice, err := f.client.Bootstrap(ctx, "alice", "alice-secret", stsclient.Attestation{})
+	alice, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, identity.Attestation{})
 	require.NoError(t, err)
-	foreign, err := other.client.Bootstrap(ctx, "alice", "alice-secret", stsclient.Attestation{})
+	foreign, err := other.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, identity.Attestation{})
 	require.NoError(t, err)
-	scoped, err := f.client.Exchange(ctx, alice.AccessToken, "llm", "")
+	scoped, err := f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: alice.Value, Resource: "llm"})
 	require.NoError(t, err)
 	forge := func(mutate func(*sts.Claims)) string {
 		c := sts.Claims{Roles: []string{"tier-2-lead"}}
@@ -162,7 +163,7 @@ func TestTokenErrors(t *testing.T) {
 	exchange := func(subject string) url.Values {
 		return url.Values{
 			"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {subject},
-			"subject_token_type": {stsclient.TokenTypeJWT}, "resource": {"llm"},
+			"subject_token_type": {identity.TokenTypeJWT}, "resource": {"llm"},
 		}
 	}
 	with := func(v url.Values, key, value string) url.Values {
@@ -183,21 +184,21 @@ func TestTokenErrors(t *testing.T) {
 		{"no grant type", url.Values{}, 400, "invalid_request"},
 		{"unsupported grant", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
 		{"repeated parameter", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, 400, "invalid_request"},
-		{"unknown resource", with(exchange(alice.AccessToken), "resource", "mcp:billing"), 400, "invalid_target"},
-		{"bootstrap audience is no resource", with(exchange(alice.AccessToken), "resource", "sts"), 400, "invalid_target"},
-		{"missing resource", with(exchange(alice.AccessToken), "resource", ""), 400, "invalid_request"},
+		{"unknown resource", with(exchange(alice.Value), "resource", "mcp:billing"), 400, "invalid_target"},
+		{"bootstrap audience is no resource", with(exchange(alice.Value), "resource", "sts"), 400, "invalid_target"},
+		{"missing resource", with(exchange(alice.Value), "resource", ""), 400, "invalid_request"},
 		{"missing subject token", exchange(""), 400, "invalid_request"},
-		{"wrong subject token type", with(exchange(alice.AccessToken), "subject_token_type", "urn:ietf:params:oauth:token-type:saml2"), 400, "invalid_request"},
+		{"wrong subject token type", with(exchange(alice.Value), "subject_token_type", "urn:ietf:params:oauth:token-type:saml2"), 400, "invalid_request"},
 		{"garbage subject token", exchange("not-a-jwt"), 400, "invalid_grant"},
-		{"signed by another key", exchange(foreign.AccessToken), 400, "invalid_grant"},
-		{"tampered payload", exchange(tamper(t, alice.AccessToken)), 400, "invalid_grant"},
-		{"scoped token is not a bootstrap token", exchange(scoped.AccessToken), 400, "invalid_grant"},
+		{"signed by another key", exchange(foreign.Value), 400, "invalid_grant"},
+		{"tampered payload", exchange(tamper(t, alice.Value)), 400, "invalid_grant"},
+		{"scoped token is not a bootstrap token", exchange(scoped.Value), 400, "invalid_grant"},
 		{"expired", exchange(forge(func(c *sts.Claims) { c.Expiry = jwt.NewNumericDate(f.clock.Now().Add(-time.Second)) })), 400, "invalid_grant"},
 		{"no exp", exchange(forge(func(c *sts.Claims) { c.Expiry = nil })), 400, "invalid_grant"},
 		{"unknown subject", exchange(forge(func(c *sts.Claims) { c.Subject = "mallory" })), 400, "invalid_grant"},
 		{"other issuer", exchange(forge(func(c *sts.Claims) { c.Issuer = "https://evil.example" })), 400, "invalid_grant"},
-		{"bad actor token", with(with(exchange(alice.AccessToken), "actor_token", "x.y.z"), "actor_token_type", stsclient.TokenTypeJWT), 400, "invalid_grant"},
-		{"actor token without type", with(exchange(alice.AccessToken), "actor_token", alice.AccessToken), 400, "invalid_request"},
+		{"bad actor token", with(with(exchange(alice.Value), "actor_token", "x.y.z"), "actor_token_type", identity.TokenTypeJWT), 400, "invalid_grant"},
+		{"actor token without type", with(exchange(alice.Value), "actor_token", alice.Value), 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,15 +221,15 @@ func TestTokenErrors(t *testing.T) {
 func TestExpiredBootstrapTokenIsRefused(t *testing.T) {
 	f := start(t, sts.Config{BootstrapTTL: time.Minute})
 	ctx := context.Background()
-	boot, err := f.client.Bootstrap(ctx, "carol", "carol-secret", stsclient.Attestation{})
+	boot, err := f.client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "carol", ClientSecret: "carol-secret"}, identity.Attestation{})
 	require.NoError(t, err)
-	_, err = f.client.Exchange(ctx, boot.AccessToken, "mcp:payroll", "")
+	_, err = f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: "mcp:payroll"})
 	require.NoError(t, err)
 
 	f.clock.Advance(time.Minute + time.Second)
-	_, err = f.client.Exchange(ctx, boot.AccessToken, "mcp:payroll", "")
-	var oe *stsclient.Error
-	require.True(t, errors.As(err, &oe), "want *stsclient.Error, got %v", err)
+	_, err = f.client.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: "mcp:payroll"})
+	var oe *identity.OAuthError
+	require.True(t, errors.As(err, &oe), "want *identity.OAuthError, got %v", err)
 	assert.Equal(t, "invalid_grant", oe.Code)
 	assert.Contains(t, oe.Description, "expired")
 }
@@ -245,10 +246,12 @@ func TestBootstrapWithBasicAuth(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var body struct {
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	assert.Equal(t, "bob", verifyWithJWKS(t, f.http, body.AccessToken)["sub"])
+	assert.Equal(t, "Bearer", body.TokenType)
 	assert.EqualValues(t, 3600, body.ExpiresIn)
 
 	entries := f.sts.Journal().Entries()

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/mockservers/sts"
-	"github.com/hopguard/hopguard/mockservers/sts/stsclient"
 )
 
 func TestRunIssuesTokensUntilCancelled(t *testing.T) {
@@ -39,10 +39,10 @@ func TestRunIssuesTokensUntilCancelled(t *testing.T) {
 	require.NoError(t, err)
 	base := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
 
-	client := stsclient.New(base+sts.TokenPath, nil)
-	tok, err := client.Bootstrap(ctx, "alice", "alice-secret", stsclient.Attestation{})
+	client := &identity.STSClient{TokenURL: base + sts.TokenPath}
+	tok, err := client.Bootstrap(ctx, identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, identity.Attestation{})
 	require.NoError(t, err)
-	parsed, err := jwt.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+	parsed, err := jwt.ParseSigned(tok.Value, []jose.SignatureAlgorithm{jose.ES256})
 	require.NoError(t, err)
 	var c sts.Claims
 	require.NoError(t, parsed.Claims(&key.PublicKey, &c), "signed with the key from --key-file")
