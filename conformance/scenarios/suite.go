@@ -203,7 +203,9 @@ const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pro
 
 func routing() Scenario {
 	payrollToken := Token{Kind: OtherResourceToken, Resource: "mcp:payroll"}
-	raw := func(method, path, body string) Hop { return Hop{Kind: Raw, Method: method, Path: path, Body: []byte(body)} }
+	raw := func(method, path, body string) Hop {
+		return Hop{Kind: Raw, Method: method, Path: path, Body: []byte(body)}
+	}
 	return Scenario{
 		ID:    "routing",
 		Title: "7. Routing: unknown paths, path tricks and oversized bodies never reach an upstream",
