@@ -89,17 +89,17 @@ func play(ctx context.Context, outDir string, out io.Writer) error {
 	fmt.Fprintln(out, "\n==> bringing the environment up on 127.0.0.1")
 	envoy := &gateways.Envoy{}
 	h, err := harness.Up(ctx, harness.Options{OutDir: outDir, Gateways: []gateways.Gateway{envoy}, Observe: progress(out)})
+	if err != nil {
+		return err // Up has stopped whatever it started
+	}
 	defer func() {
 		fmt.Fprintln(out, "\n==> tearing the environment down")
 		if err := h.Close(context.WithoutCancel(ctx)); err != nil {
 			fmt.Fprintln(out, "    stopping:", err)
-		} else if h != nil {
-			fmt.Fprintln(out, "    every component stopped")
+			return
 		}
+		fmt.Fprintln(out, "    every component stopped")
 	}()
-	if err != nil {
-		return err
-	}
 	if reason, ok := h.NotRun[envoy.Name()]; ok {
 		return fmt.Errorf("envoy cannot run here: %w", reason)
 	}
