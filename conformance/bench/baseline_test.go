@@ -28,7 +28,7 @@ func (f *fakeLayout) Addr(component, port string) netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), f.ports[key])
 }
 func (f *fakeLayout) Dir(component string) string { return filepath.Join("/run", component) }
-func (f *fakeLayout) ModuleRoot() string           { return "/src" }
+func (f *fakeLayout) ModuleRoot() string          { return "/src" }
 
 func governedConfig(t *testing.T, l *fakeLayout, name string) []byte {
 	t.Helper()
