@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo conformance test policy-test go-test vet
+.PHONY: help tools demo conformance test policy-test go-test vet fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ demo: tools ## bring the environment up and play the story hop by hop (trail in 
 conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md
 	@$(GO) test -count=1 ./conformance
 
-test: tools policy-test go-test ## run the policy test suites and every Go test
+test: tools policy-test go-test fuzz ## run the policy test suites, every Go test and each fuzz target briefly
 
 policy-test: tools ## compile policies/ and run its Cerbos test suites
 	@echo "==> cerbos compile policies (policy test suites)"
@@ -32,3 +32,16 @@ go-test: tools ## run the Go tests (real Cerbos and Envoy from ./bin)
 
 vet: ## go vet every package
 	@$(GO) vet ./...
+
+# Every `func FuzzX` in a _test.go file is a target; each runs alone (go test -fuzz takes one
+# package and one target) for FUZZTIME. New inputs that widen coverage stay in Go's cache; a
+# failing input is written to the package's testdata/fuzz and fails the run.
+FUZZTIME ?= 10s
+
+fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
+	@set -e; for file in $$(grep -rl --include='*_test.go' --exclude-dir=out --exclude-dir=.git '^func Fuzz' . | sort); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "==> go test -fuzz $$target $$(dirname $$file) ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
