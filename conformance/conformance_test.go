@@ -147,6 +147,7 @@ func scenarioEnv(t *testing.T, gateway, runID string) scenarios.Env {
 		ExpiredSTSURL: must(h.ExpiredSTSURL()),
 		Admin:         admin,
 		AuditLog:      h.AuditLogPath(),
+		CerbosLog:     h.CerbosDecisionLogPath(),
 		Control:       h.Runtime,
 		Journals:      journals,
 		RunID:         runID,

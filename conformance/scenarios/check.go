@@ -88,6 +88,38 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	if step.Want.Deny {
 		assert.Equal(t, step.Want.Code, rec.Code, "audit record code")
 	}
+	// 5. Where Cerbos decided, its own decision log has the call, tagged with synapse's decision id.
+	if rec.CerbosCallID != "" && r.env.CerbosLog != "" {
+		found := r.awaitLine(r.env.CerbosLog, `"callId":"`+rec.CerbosCallID+`"`, `"x-hopguard-decision-id":{"values":["`+rec.DecisionID+`"]}`)
+		assert.True(t, found, "Cerbos's decision log %s has no call %s for decision %s", r.env.CerbosLog, rec.CerbosCallID, rec.DecisionID)
+	}
+}
+
+// awaitLine waits until a line of the file holds every one of parts.
+func (r *Run) awaitLine(path string, parts ...string) bool {
+	deadline := time.Now().Add(auditWait)
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				if containsAll(line, parts) {
+					return true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func containsAll(line []byte, parts []string) bool {
+	for _, p := range parts {
+		if !bytes.Contains(line, []byte(p)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (o outcome) denialText() string {

@@ -22,9 +22,10 @@ type Env struct {
 	Admin         *admin.Client
 	// Journals of the mock upstreams, by resource ("llm", "mcp:payments").
 	Journals map[string]*journal.Client
-	// AuditLog is synapse's NDJSON decision log.
-	AuditLog string
-	Control  Control
+	// AuditLog is synapse's NDJSON decision log; CerbosLog is Cerbos's ("" skips that check).
+	AuditLog  string
+	CerbosLog string
+	Control   Control
 	// RunID makes task ids unique across scenarios, gateways and repeated runs.
 	RunID string
 }
