@@ -31,6 +31,23 @@ type Options struct {
 	Gateways []gateways.Gateway
 	// Observe receives progress (building, each component starting and ready).
 	Observe runtime.Observer
+	// NewRuntime makes the runtime the environment runs on; nil means the process runtime.
+	NewRuntime func(RuntimeConfig) (runtime.Runtime, error)
+}
+
+// RuntimeConfig is what every runtime is given.
+type RuntimeConfig struct {
+	// Dir is the run's environment directory (component directories, logs/), emptied.
+	Dir        string
+	ModuleRoot string
+	// Resolve turns a program into an executable on this machine: a built command or a tool.
+	Resolve func(env.Program) (string, error)
+	Observe runtime.Observer
+}
+
+// ProcessRuntime is the default: every component a local process on 127.0.0.1.
+func ProcessRuntime(c RuntimeConfig) (runtime.Runtime, error) {
+	return process.New(process.Options{Dir: c.Dir, ModuleRoot: c.ModuleRoot, Resolve: c.Resolve, Observe: c.Observe})
 }
 
 // Env is a running hopguard environment.
@@ -94,12 +111,11 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	if err := os.RemoveAll(runDir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", runDir, err)
 	}
-	rt, err := process.New(process.Options{
-		Dir:        runDir,
-		ModuleRoot: root,
-		Resolve:    resolver(built),
-		Observe:    observe,
-	})
+	newRuntime := opts.NewRuntime
+	if newRuntime == nil {
+		newRuntime = ProcessRuntime
+	}
+	rt, err := newRuntime(RuntimeConfig{Dir: runDir, ModuleRoot: root, Resolve: resolver(built), Observe: observe})
 	if err != nil {
 		return nil, err
 	}
