@@ -95,6 +95,9 @@ func writeHop(b *strings.Builder, h trace.Hop) {
 		code, reason := "", h.Reason
 		if h.Denial != nil {
 			code, reason = h.Denial.Code, h.Denial.Reason
+			if r := h.Denial.RemediationSummary(); r != "" {
+				reason += " (remediation: " + r + ")"
+			}
 		}
 		if byPolicy {
 			fmt.Fprintf(b, "    S->>C: CheckResources\n    C-->>S: DENY %s\n", mermaid(code))

@@ -52,7 +52,7 @@ func TestWriteTrail(t *testing.T) {
 	refund := diagram[strings.Index(diagram, "A->>G: payments tools/call refund_issue"):]
 	refund = refund[:strings.Index(refund[1:], "A->>G:")+1]
 	assert.Contains(t, refund, "C-->>S: DENY refund_cap_exceeded")
-	assert.Contains(t, refund, "G-->>A: DENY refund_cap_exceeded: tier-1-support refund cap exceeded")
+	assert.Contains(t, refund, "G-->>A: DENY refund_cap_exceeded: tier-1-support refund cap exceeded (remediation: step_up)")
 	assert.NotContains(t, refund, "U_payments", "a denied hop never reaches its upstream")
 	assert.Contains(t, refund, `{'ticket_id':'T-1001','amount_cents':900000}`, "double quotes are kept out of Mermaid messages")
 
