@@ -51,6 +51,7 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	}
 	r.record(d)
 
+	t.Logf("the agent saw: %s (responses: %s)", out.denialText(), describe(seen))
 	// 1. The decision.
 	if out.err != nil && !out.denied() {
 		t.Fatalf("the hop failed without a gateway decision: %v (responses: %s)", out.err, describe(seen))

@@ -227,8 +227,9 @@ func oversized() string {
 }
 
 func failClosed() Scenario {
-	gatewayError := Want{Deny: true, Status: 503, NoAudit: true}
-	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Status: 503}
+	// With synapse down the reply is the gateway's own: no policy output, only the denial header.
+	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true}
+	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503}
 	return Scenario{
 		ID:    "fail-closed",
 		Title: "6. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
