@@ -1,0 +1,105 @@
+package bench
+
+import "fmt"
+
+// The four targets, named as in the issue.
+const (
+	TargetBaseline = "a" // Envoy -> mock upstream, no ext_authz
+	TargetGoverned = "b" // the same route with ext_authz -> synapse -> Cerbos
+	TargetSynapse  = "c" // synapse's Check over gRPC
+	TargetCerbos   = "d" // Cerbos's CheckResources over gRPC
+)
+
+// Targets describes the four targets.
+func Targets() []Target {
+	return []Target{
+		{TargetBaseline, "Envoy, no ext_authz", "HTTP through Envoy to the mock upstreams, the ext_authz filter removed (the baseline)"},
+		{TargetGoverned, "Envoy + ext_authz", "the same routes with ext_authz -> synapse -> Cerbos (a governed hop)"},
+		{TargetSynapse, "synapse Check", "synapse's ext_authz Check called directly over gRPC (synapse + Cerbos)"},
+		{TargetCerbos, "Cerbos CheckResources", "Cerbos's CheckResources called directly over gRPC with synapse's requests"},
+	}
+}
+
+// The issue's targets.
+const (
+	GoalRate              = 1000
+	goalSynapseP99us      = 300
+	goalGovernedP99us     = 3000
+	goalSynapseRSSMiB     = 64
+	synapseComponent      = "synapse"
+	mib                   = 1 << 20
+	overheadGoverned      = "governed hop (b − a)"
+	overheadSynapseItself = "synapse itself (c − d)"
+)
+
+// Analyze computes the overheads at every fixed rate and judges the goals.
+func Analyze(steps []Step) ([]Overhead, []Goal) {
+	find := func(target string, rate float64) (Step, bool) {
+		for _, s := range steps {
+			if s.Target == target && s.Rate == rate {
+				return s, true
+			}
+		}
+		return Step{}, false
+	}
+	var rates []float64
+	seen := map[float64]bool{}
+	for _, s := range steps {
+		if s.Rate > 0 && !seen[s.Rate] {
+			seen[s.Rate] = true
+			rates = append(rates, s.Rate)
+		}
+	}
+	var overheads []Overhead
+	for _, rate := range rates {
+		for _, pair := range []struct{ name, with, without string }{
+			{overheadGoverned, TargetGoverned, TargetBaseline},
+			{overheadSynapseItself, TargetSynapse, TargetCerbos},
+		} {
+			w, ok1 := find(pair.with, rate)
+			wo, ok2 := find(pair.without, rate)
+			if !ok1 || !ok2 {
+				continue
+			}
+			overheads = append(overheads, Overhead{
+				Name: pair.name, Rate: rate,
+				P50: w.Latency.P50 - wo.Latency.P50, P90: w.Latency.P90 - wo.Latency.P90, P99: w.Latency.P99 - wo.Latency.P99,
+				Clean: w.Clean() && wo.Clean(),
+			})
+		}
+	}
+
+	overheadGoal := func(name, overhead string, limit float64) Goal {
+		g := Goal{Name: name, Limit: limit, Unit: "µs"}
+		for _, o := range overheads {
+			if o.Name == overhead && o.Rate == GoalRate {
+				g.Measured, g.Met = o.P99, o.Clean && o.P99 <= limit
+				if !o.Clean {
+					g.Note = "a step had failed or unsent requests"
+				}
+				return g
+			}
+		}
+		g.Note = fmt.Sprintf("not measured: no steps at %d/s", GoalRate)
+		return g
+	}
+	goals := []Goal{
+		overheadGoal(fmt.Sprintf("synapse's own overhead (c − d), p99 at %d/s", GoalRate), overheadSynapseItself, goalSynapseP99us),
+		overheadGoal(fmt.Sprintf("a governed hop (b − a), p99 at %d/s", GoalRate), overheadGoverned, goalGovernedP99us),
+	}
+	rss := Goal{Name: fmt.Sprintf("synapse resident memory at %d/s (steps b and c)", GoalRate), Limit: goalSynapseRSSMiB, Unit: "MiB"}
+	measured := false
+	for _, target := range []string{TargetGoverned, TargetSynapse} {
+		if s, ok := find(target, GoalRate); ok {
+			if p, ok := s.Processes[synapseComponent]; ok {
+				measured = true
+				rss.Measured = max(rss.Measured, float64(p.RSSMaxBytes)/mib)
+			}
+		}
+	}
+	rss.Met = measured && rss.Measured <= rss.Limit
+	if !measured {
+		rss.Note = "not measured"
+	}
+	return overheads, append(goals, rss)
+}

@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Write puts report.md and report.json into dir.
+func Write(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	var md strings.Builder
+	WriteMarkdown(&md, r)
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteMarkdown renders the report for people.
+func WriteMarkdown(w io.Writer, r *Report) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("# What a governed hop costs")
+	p("")
+	p("One `make bench` run, %s, %s. Every figure below comes from this run.", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Duration)
+	p("")
+	m := r.Machine
+	p("Machine: %s, %d cores, Linux %s, %s; %s; %s. Load average before %s, after %s (the machine is shared: read ratios and differences, not absolutes).",
+		m.CPU, m.Cores, m.Kernel, m.Go, m.Envoy, m.Cerbos, m.LoadBefore, m.LoadAfter)
+	p("")
+	p("## Goals")
+	p("")
+	p("| goal | limit | measured | met |")
+	p("|---|---:|---:|---|")
+	for _, g := range r.Goals {
+		met := "yes"
+		if !g.Met {
+			met = "**no**"
+		}
+		if g.Note != "" {
+			met += " (" + g.Note + ")"
+		}
+		p("| %s | %s | %s | %s |", g.Name, quantity(g.Limit, g.Unit), quantity(g.Measured, g.Unit), met)
+	}
+	p("")
+	p("## Targets")
+	p("")
+	for _, t := range r.Targets {
+		p("- **%s** %s: %s", t.ID, t.Name, t.Description)
+	}
+	p("")
+	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission). Saturation: %d senders back to back, latency from each send.",
+		strings.Join(r.Method.Mix, ", "), r.Method.SaturationWorkers)
+	p("")
+	p("## Latency and throughput")
+	p("")
+	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | synapse CPU | synapse RSS |")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, s := range r.Steps {
+		syn, ok := s.Processes[synapseComponent]
+		cpu, rss := "–", "–"
+		if ok {
+			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
+			rss = fmt.Sprintf("%.1f MiB", float64(syn.RSSMaxBytes)/mib)
+		}
+		p("| %s | %s %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %s |",
+			loadName(s.Rate), s.Target, targetName(r, s.Target), s.Sent, s.Failed, s.Unsent, s.Throughput,
+			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), cpu, rss)
+	}
+	p("")
+	p("## Overheads (differences of percentiles, same run)")
+	p("")
+	p("| load | overhead | p50 | p90 | p99 | clean |")
+	p("|---|---|---:|---:|---:|---|")
+	for _, o := range r.Overheads {
+		clean := "yes"
+		if !o.Clean {
+			clean = "no: failures"
+		}
+		p("| %s | %s | %s | %s | %s | %s |", loadName(o.Rate), o.Name, msNum(o.P50), msNum(o.P90), msNum(o.P99), clean)
+	}
+	p("")
+	writeByKind(p, r)
+	writeProcesses(p, r)
+	writeErrors(p, r)
+}
+
+func writeByKind(p func(string, ...any), r *Report) {
+	p("## p99 by request kind (ms)")
+	p("")
+	header := "| load | target |"
+	rule := "|---|---|"
+	for _, k := range r.Method.Mix {
+		header += " " + k + " |"
+		rule += "---:|"
+	}
+	p("%s", header)
+	p("%s", rule)
+	for _, s := range r.Steps {
+		row := fmt.Sprintf("| %s | %s |", loadName(s.Rate), s.Target)
+		for _, k := range r.Method.Mix {
+			row += " " + msNum(s.ByKind[k].P99) + " |"
+		}
+		p("%s", row)
+	}
+	p("")
+}
+
+// writeProcesses shows every process's CPU and memory at the goal rate: on two shared cores,
+// who takes the CPU explains the latency.
+func writeProcesses(p func(string, ...any), r *Report) {
+	var names []string
+	for _, s := range r.Steps {
+		for name := range s.Processes {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	p("## CPU (%% of one core) and peak RSS (MiB) per process at %d/s", GoalRate)
+	p("")
+	p("| process | %s |", strings.Join(targetIDs(r), " | "))
+	p("|---|%s", strings.Repeat("---:|", len(r.Targets)))
+	for _, name := range names {
+		row := "| " + name + " |"
+		for _, id := range targetIDs(r) {
+			cell := " – |"
+			for _, s := range r.Steps {
+				if pl, ok := s.Processes[name]; ok && s.Target == id && s.Rate == GoalRate {
+					cell = fmt.Sprintf(" %.0f%% / %.0f |", pl.CPUPercent, float64(pl.RSSMaxBytes)/mib)
+				}
+			}
+			row += cell
+		}
+		p("%s", row)
+	}
+	p("")
+}
+
+func writeErrors(p func(string, ...any), r *Report) {
+	var lines []string
+	for _, s := range r.Steps {
+		for _, e := range s.Errors {
+			lines = append(lines, fmt.Sprintf("- %s at %s: %s", s.Target, loadName(s.Rate), e))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	p("## Errors (first distinct ones per step)")
+	p("")
+	for _, l := range lines {
+		p("%s", l)
+	}
+	p("")
+}
+
+func targetIDs(r *Report) []string {
+	ids := make([]string, len(r.Targets))
+	for i, t := range r.Targets {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+func targetName(r *Report, id string) string {
+	for _, t := range r.Targets {
+		if t.ID == id {
+			return t.Name
+		}
+	}
+	return ""
+}
+
+func loadName(rate float64) string {
+	if rate == 0 {
+		return "saturation"
+	}
+	return fmt.Sprintf("%.0f/s", rate)
+}
+
+func msNum(us float64) string { return fmt.Sprintf("%.3f", us/1000) }
+
+func quantity(v float64, unit string) string {
+	if unit == "µs" {
+		return fmt.Sprintf("%.3f ms", v/1000)
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}

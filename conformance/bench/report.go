@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"time"
+)
+
+// Report is everything one `make bench` run measured; report.json is this, report.md its
+// human form.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Duration string    `json:"duration"`
+	Machine  Machine   `json:"machine"`
+	Method   Method    `json:"method"`
+	Targets  []Target  `json:"targets"`
+	Steps    []Step    `json:"steps"`
+	// Overheads are the differences the issue asks about, per load level.
+	Overheads []Overhead `json:"overheads"`
+	Goals     []Goal     `json:"goals"`
+}
+
+// Machine says where the figures come from.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	Envoy      string `json:"envoy"`
+	Cerbos     string `json:"cerbos"`
+	LoadBefore string `json:"loadavg_before"`
+	LoadAfter  string `json:"loadavg_after"`
+}
+
+// Method is how the load was applied.
+type Method struct {
+	Mix               []string  `json:"mix"`
+	Rates             []float64 `json:"rates_per_second"`
+	StepSeconds       float64   `json:"step_seconds"`
+	WarmupSeconds     float64   `json:"warmup_seconds"`
+	MaxInFlight       int       `json:"max_in_flight"`
+	SaturationWorkers int       `json:"saturation_workers"`
+	TimeoutSeconds    float64   `json:"timeout_seconds"`
+}
+
+// Target is one of the four things measured.
+type Target struct {
+	ID          string `json:"id"` // a, b, c, d
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Step is one target at one load.
+type Step struct {
+	Target string `json:"target"`
+	// Rate is the offered rate per second; 0 is saturation (closed loop).
+	Rate       float64                `json:"rate"`
+	Sent       uint64                 `json:"sent"`
+	Failed     uint64                 `json:"failed"`
+	Unsent     uint64                 `json:"unsent"`
+	Throughput float64                `json:"throughput_per_second"`
+	Latency    Summary                `json:"latency"`
+	ByKind     map[string]Summary     `json:"latency_by_kind"`
+	Lag        Summary                `json:"send_lag"`
+	Processes  map[string]ProcessLoad `json:"processes"`
+	Errors     []string               `json:"errors,omitempty"`
+}
+
+// Clean reports that every request was sent and succeeded.
+func (s Step) Clean() bool { return s.Failed == 0 && s.Unsent == 0 && s.Sent > 0 }
+
+// Summary is a latency distribution in microseconds.
+type Summary struct {
+	Count uint64  `json:"count"`
+	Mean  float64 `json:"mean_us"`
+	P50   float64 `json:"p50_us"`
+	P90   float64 `json:"p90_us"`
+	P99   float64 `json:"p99_us"`
+	Max   float64 `json:"max_us"`
+}
+
+func summarize(h *Histogram) Summary {
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return Summary{
+		Count: h.Count(), Mean: us(h.Mean()),
+		P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)), Max: us(h.Max()),
+	}
+}
+
+// Overhead is the latency one layer adds at one load: the difference of the percentiles of
+// two steps measured side by side (not a percentile of differences, which one run cannot
+// give: the two never serve the same request).
+type Overhead struct {
+	Name string  `json:"name"`
+	Rate float64 `json:"rate"`
+	P50  float64 `json:"p50_us"`
+	P90  float64 `json:"p90_us"`
+	P99  float64 `json:"p99_us"`
+	// Clean is false when either step had failures or unsent requests.
+	Clean bool `json:"clean"`
+}
+
+// Goal is one target of the issue and where the run stands against it.
+type Goal struct {
+	Name     string  `json:"name"`
+	Limit    float64 `json:"limit"`
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit"`
+	Met      bool    `json:"met"`
+	Note     string  `json:"note,omitempty"`
+}

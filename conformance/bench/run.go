@@ -1,0 +1,290 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	svcv1 "github.com/cerbos/cerbos/api/genpb/cerbos/svc/v1"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/stack"
+)
+
+// Options shape one benchmark run.
+type Options struct {
+	// OutDir receives report.md, report.json and the environment (env/, bin/). Required.
+	OutDir string
+	// Rates are the fixed rates per second; saturation is measured after them.
+	Rates []float64
+	// Step is the measured length of each step, Warmup the discarded run before it.
+	Step, Warmup time.Duration
+	// MaxInFlight bounds the requests in flight at a fixed rate.
+	MaxInFlight int
+	// SaturationWorkers send back to back at saturation.
+	SaturationWorkers int
+	// Timeout bounds each request.
+	Timeout time.Duration
+	// Progress receives a line per phase and step.
+	Progress io.Writer
+}
+
+// DefaultOptions are what `make bench` runs: 4 loads x 4 targets x (8 s + 1 s warmup), under
+// three minutes of load.
+func DefaultOptions(outDir string) Options {
+	return Options{
+		OutDir: outDir, Rates: []float64{100, 500, 1000},
+		Step: 8 * time.Second, Warmup: time.Second,
+		MaxInFlight: 512, SaturationWorkers: 16, Timeout: 2 * time.Second,
+		Progress: io.Discard,
+	}
+}
+
+// Validate says what is wrong with o.
+func (o Options) Validate() error {
+	var errs []error
+	if o.OutDir == "" {
+		errs = append(errs, errors.New("OutDir is required"))
+	}
+	for _, r := range o.Rates {
+		if r <= 0 {
+			errs = append(errs, fmt.Errorf("rate %v must be positive", r))
+		}
+	}
+	if o.Step <= 0 || o.Warmup < 0 || o.Timeout <= 0 {
+		errs = append(errs, errors.New("step and timeout must be positive, warmup not negative"))
+	}
+	if o.MaxInFlight < 1 || o.SaturationWorkers < 1 {
+		errs = append(errs, errors.New("max in flight and saturation workers must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run brings hopguard's environment up with both gateways, measures every target at every load
+// and returns the report. Everything it started is stopped before it returns.
+func Run(ctx context.Context, opts Options) (report *Report, err error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	began := time.Now()
+	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
+
+	governed, baseline := &gateways.Envoy{}, &Ungoverned{}
+	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys)")
+	h, err := harness.Up(ctx, harness.Options{
+		OutDir:   opts.OutDir,
+		BinDir:   filepath.Join(opts.OutDir, "bin"),
+		Gateways: []gateways.Gateway{governed, baseline},
+		Observe:  observe(opts.Progress),
+	})
+	defer func() {
+		if closeErr := h.Close(context.WithoutCancel(ctx)); closeErr != nil && err == nil {
+			err = fmt.Errorf("bench: stop the environment: %w", closeErr)
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	for _, g := range []gateways.Gateway{governed, baseline} {
+		if reason, ok := h.NotRun[g.Name()]; ok {
+			return nil, fmt.Errorf("bench: %s cannot run here: %w", g.Name(), reason)
+		}
+	}
+
+	cerbosPath, err := binaries.Tool("cerbos")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	report = &Report{
+		Started: began,
+		Machine: describeMachine(ctx, cerbosPath, governed.Detail()),
+		Method: Method{
+			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(),
+			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
+		},
+		Targets: Targets(),
+	}
+	targets, closeTargets, err := prepare(ctx, h, governed.Name(), baseline.Name(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer closeTargets()
+	report.Method.Mix = Kinds(Hops(benchTicket))
+
+	pids, err := ChildrenByDir(h.Runtime.Dir())
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if _, ok := pids[synapseComponent]; !ok {
+		return nil, fmt.Errorf("bench: synapse's process not found under %s", h.Runtime.Dir())
+	}
+	pids["load-generator"] = os.Getpid()
+	monitor := NewMonitor(pids)
+
+	say("==> measuring: %d loads x %d targets, %s each after a %s warmup", len(opts.Rates)+1, len(targets), opts.Step, opts.Warmup)
+	for _, rate := range append(slices.Clone(opts.Rates), 0) {
+		for _, t := range targets {
+			step, err := measure(ctx, monitor, t, rate, opts)
+			if err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			say("    %s", step.line())
+			report.Steps = append(report.Steps, step)
+		}
+	}
+	report.Overheads, report.Goals = Analyze(report.Steps)
+	report.Machine.LoadAfter = loadAverage()
+	report.Duration = time.Since(began).Round(time.Second).String()
+	return report, nil
+}
+
+// target is one of a, b, c, d with its request mix.
+type target struct {
+	id  string
+	mix []Request
+}
+
+// prepare sets up the caller and the four request mixes; it checks each request once, so a
+// misconfigured run fails here with the reason instead of measuring errors.
+func prepare(ctx context.Context, h *harness.Env, governed, baseline string, opts Options) ([]target, func(), error) {
+	admin, err := h.Admin()
+	if err != nil {
+		return nil, nil, err
+	}
+	governedURL, err := h.GatewayURL(governed)
+	if err != nil {
+		return nil, nil, err
+	}
+	baselineURL, err := h.GatewayURL(baseline)
+	if err != nil {
+		return nil, nil, err
+	}
+	hops := Hops(benchTicket)
+	caller, err := NewCaller(ctx, CallerSetup{
+		Admin: admin, SigningKeyPEM: h.Secrets.SigningKeyPEM, Issuer: stack.Issuer,
+		GatewayURL: governedURL, HTTP: http.DefaultClient, Hops: hops,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	synapseAddr, err := h.Runtime.Endpoint(stack.Synapse, stack.PortGRPC)
+	if err != nil {
+		return nil, nil, err
+	}
+	cerbosAddr, err := h.Runtime.Endpoint(stack.Cerbos, stack.PortGRPC)
+	if err != nil {
+		return nil, nil, err
+	}
+	synapseConn, err := grpc.NewClient(synapseAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("synapse client: %w", err)
+	}
+	cerbosConn, err := grpc.NewClient(cerbosAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		_ = synapseConn.Close()
+		return nil, nil, fmt.Errorf("cerbos client: %w", err)
+	}
+	closeAll := func() { _ = synapseConn.Close(); _ = cerbosConn.Close() }
+	cerbosMix, err := CerbosMix(svcv1.NewCerbosServiceClient(cerbosConn), hops, caller)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	targets := []target{
+		{TargetBaseline, GatewayMix(httpClient(opts.MaxInFlight), baselineURL, false, hops, caller)},
+		{TargetGoverned, GatewayMix(httpClient(opts.MaxInFlight), governedURL, true, hops, caller)},
+		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, caller)},
+		{TargetCerbos, cerbosMix},
+	}
+	for _, t := range targets {
+		for _, r := range t.mix {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := r.Do(rctx)
+			cancel()
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("target %s, %s: the first request already fails: %w", t.id, r.Kind, err)
+			}
+		}
+	}
+	return targets, closeAll, nil
+}
+
+// httpClient keeps a connection per request in flight, as agents behind a gateway do.
+func httpClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}}
+}
+
+func measure(ctx context.Context, monitor *Monitor, t target, rate float64, opts Options) (Step, error) {
+	load := Load{Rate: rate, Workers: opts.MaxInFlight, Duration: opts.Step, Warmup: opts.Warmup, Timeout: opts.Timeout}
+	if rate == 0 {
+		load.Workers = opts.SaturationWorkers
+	}
+	var out Outcome
+	var err error
+	processes := monitor.Watch(ctx, func(ctx context.Context) { out, err = Drive(ctx, t.mix, load) })
+	if err != nil {
+		return Step{}, fmt.Errorf("target %s at %v/s: %w", t.id, rate, err)
+	}
+	step := Step{
+		Target: t.id, Rate: rate,
+		Sent: out.Sent, Failed: out.Failed, Unsent: out.Unsent, Throughput: out.Throughput(),
+		Latency: summarize(out.All), Lag: summarize(out.Lag), ByKind: map[string]Summary{},
+		Processes: processes, Errors: out.Errors,
+	}
+	for _, kind := range slices.Sorted(maps.Keys(out.Latency)) {
+		step.ByKind[kind] = summarize(out.Latency[kind])
+	}
+	return step, nil
+}
+
+// line is the progress line of a step.
+func (s Step) line() string {
+	load := "saturation"
+	if s.Rate > 0 {
+		load = fmt.Sprintf("%.0f/s", s.Rate)
+	}
+	syn := s.Processes[synapseComponent]
+	line := fmt.Sprintf("%s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
+		s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
+		syn.CPUPercent, float64(syn.RSSMaxBytes)/mib)
+	if len(s.Errors) > 0 {
+		line += "\n        first error: " + s.Errors[0]
+	}
+	return line
+}
+
+// ms formats microseconds as milliseconds.
+func ms(us float64) string { return fmt.Sprintf("%.3f ms", us/1000) }
+
+func observe(w io.Writer) runtime.Observer {
+	return func(e runtime.Event) {
+		switch e.Phase {
+		case runtime.Ready:
+			fmt.Fprintf(w, "    %-16s ready in %s\n", e.Component, e.Elapsed.Round(time.Millisecond))
+		case runtime.Failed:
+			fmt.Fprintf(w, "    %-16s failed: %v\n", e.Component, e.Err)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// Command bench is `make bench`: it measures what a governed hop costs. It brings hopguard's
+// environment up on 127.0.0.1 with two real Envoys (one governed, one without ext_authz),
+// drives four targets side by side at fixed rates and at saturation, watches synapse's CPU and
+// memory, and writes report.md and report.json. Everything started is stopped at the end.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/bench"
+	"github.com/hopguard/hopguard/conformance/binaries"
+)
+
+const usage = `Usage: bench [flags]
+
+Measures, in one run on this machine, side by side:
+  a  Envoy -> mock upstream, ext_authz removed (the baseline)
+  b  the same routes with ext_authz -> synapse -> Cerbos (a governed hop)
+  c  synapse's Check called directly over gRPC
+  d  Cerbos's CheckResources called directly over gRPC
+with a fixed mix (an allowed completion, a refund denied with the policy's output, tools/list)
+at each fixed rate (open loop, latency from each request's due time) and at saturation
+(closed loop). Reports p50/p90/p99/max latency, throughput, and the CPU and resident memory of
+synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
+time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
+
+Writes <out>/report.md and <out>/report.json; the environment and its logs stay in <out>/env.
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	defaults := bench.DefaultOptions("")
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	outDir := fs.String("out", "", "`directory` for the report and the environment (default <repo>/out/bench)")
+	rates := fs.String("rates", joinRates(defaults.Rates), "fixed request `rates` per second, comma-separated")
+	step := fs.Duration("step", defaults.Step, "measured length of each step")
+	warmup := fs.Duration("warmup", defaults.Warmup, "discarded warmup before each step")
+	inFlight := fs.Int("max-in-flight", defaults.MaxInFlight, "requests in flight at most at a fixed rate")
+	workers := fs.Int("saturation-workers", defaults.SaturationWorkers, "senders back to back at saturation")
+	timeout := fs.Duration("timeout", defaults.Timeout, "bound on each request")
+	total := fs.Duration("deadline", 9*time.Minute, "bound on the whole run")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	parsed, err := parseRates(*rates)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	if *outDir == "" {
+		root, err := binaries.ModuleRoot()
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		*outDir = filepath.Join(root, "out", "bench")
+	}
+	opts := bench.Options{
+		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup,
+		MaxInFlight: *inFlight, SaturationWorkers: *workers, Timeout: *timeout, Progress: stdout,
+	}
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *total)
+	defer cancel()
+	report, err := bench.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	if err := bench.Write(*outDir, report); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "\n==> goals")
+	for _, g := range report.Goals {
+		verdict := "met"
+		if !g.Met {
+			verdict = "NOT met"
+		}
+		fmt.Fprintf(stdout, "    %-60s %s (%s)\n", g.Name, verdict, describe(g))
+	}
+	fmt.Fprintf(stdout, "\n    report: %s\n            %s\n", filepath.Join(*outDir, "report.md"), filepath.Join(*outDir, "report.json"))
+	return 0
+}
+
+func describe(g bench.Goal) string {
+	s := fmt.Sprintf("%.1f %s, limit %.1f %s", g.Measured, g.Unit, g.Limit, g.Unit)
+	if g.Note != "" {
+		s += "; " + g.Note
+	}
+	return s
+}
+
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 || r > 100_000 {
+			return nil, fmt.Errorf("rate %q is not a number of requests per second between 0 and 100000", f)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func joinRates(rates []float64) string {
+	parts := make([]string, len(rates))
+	for i, r := range rates {
+		parts[i] = strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
