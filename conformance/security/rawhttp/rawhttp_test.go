@@ -1,0 +1,83 @@
+package rawhttp_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+)
+
+func TestBytesKeepsTheRequestAsWritten(t *testing.T) {
+	tests := []struct {
+		name string
+		req  rawhttp.Request
+		want string
+	}{
+		{
+			name: "target, header order and the true length",
+			req: rawhttp.Request{Method: "POST", Target: "/mcp/tickets/%2e%2e/payroll?x=1",
+				Header: []rawhttp.Field{{"X-B", "2"}, {"x-a", "1"}, {"X-B", "3"}}, Body: []byte(`{}`)},
+			want: "POST /mcp/tickets/%2e%2e/payroll?x=1 HTTP/1.1\r\nHost: h:1\r\nX-B: 2\r\nx-a: 1\r\nX-B: 3\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+		},
+		{
+			name: "chunked",
+			req:  rawhttp.Request{Method: "POST", Target: "/", Chunks: [][]byte{[]byte("ab"), []byte("0123456789abcdefg")}},
+			want: "POST / HTTP/1.1\r\nHost: h:1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nab\r\n11\r\n0123456789abcdefg\r\n0\r\n\r\n",
+		},
+		{
+			name: "a lying length and its own host",
+			req: rawhttp.Request{Method: "GET", Target: "/", OwnLength: true, Body: []byte("abcdef"),
+				Header: []rawhttp.Field{{"Host", "elsewhere"}, {"Content-Length", "2"}}},
+			want: "GET / HTTP/1.1\r\nHost: elsewhere\r\nContent-Length: 2\r\nConnection: close\r\n\r\nabcdef",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, string(tt.req.Bytes("h:1")))
+		})
+	}
+}
+
+func TestSendDeliversTheTargetUntouched(t *testing.T) {
+	var seenURI, seenBody string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenURI = r.RequestURI
+		b, _ := io.ReadAll(r.Body)
+		seenBody = string(b)
+		w.Header().Set("X-Hopguard-Decision", "deny")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, "no")
+	}))
+	defer srv.Close()
+
+	resp, err := rawhttp.Send(context.Background(), strings.TrimPrefix(srv.URL, "http://"), rawhttp.Request{
+		Method: "POST", Target: "/mcp//payroll/./x", Chunks: [][]byte{[]byte(`{"a":`), []byte(`1}`)},
+	}, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.Status)
+	assert.Equal(t, "deny", resp.Header.Get("x-hopguard-decision"))
+	assert.Equal(t, "no", string(resp.Body))
+	assert.Equal(t, "/mcp//payroll/./x", seenURI)
+	assert.Equal(t, `{"a":1}`, seenBody)
+}
+
+func TestSendReportsAConnectionClosedWithoutAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	defer srv.Close()
+
+	_, err := rawhttp.Send(context.Background(), strings.TrimPrefix(srv.URL, "http://"), rawhttp.Request{Method: "GET", Target: "/"}, 5*time.Second)
+	require.ErrorIs(t, err, rawhttp.ErrNoResponse)
+}
