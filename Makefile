@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo conformance test policy-test go-test vet fuzz
+.PHONY: help tools demo conformance test policy-test go-test vet bench fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ demo: tools ## bring the environment up and play the story hop by hop (trail in 
 
 conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md
 	@$(GO) test -count=1 ./conformance
+
+bench: tools ## what a governed hop costs: 4 targets side by side, one run (out/bench/report.md)
+	@$(GO) run ./conformance/cmd/bench
 
 test: tools policy-test go-test fuzz ## run the policy test suites, every Go test and each fuzz target briefly
 
