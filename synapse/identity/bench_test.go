@@ -29,7 +29,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatal(err) // also fetches the keys
 	}
 
-	fresh := make([]string, 4096)
+	fresh := make([]string, 10000)
 	for i := range fresh {
 		fresh[i] = mint()
 	}

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -35,9 +36,10 @@ type Claims struct {
 
 func newClaims(std jwt.Claims, priv privateClaims, audience string) *Claims {
 	c := &Claims{
-		Subject:        std.Subject,
-		Audience:       audience,
-		Roles:          priv.Roles,
+		Subject:  std.Subject,
+		Audience: audience,
+		// A copy: the verifier keeps priv for the token's next use.
+		Roles:          slices.Clone(priv.Roles),
 		AgentID:        priv.AgentID,
 		HarnessVersion: priv.HarnessVersion,
 		TaskID:         priv.TaskID,

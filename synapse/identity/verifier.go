@@ -41,6 +41,7 @@ type Verifier struct {
 	issuer string
 	skew   time.Duration
 	now    func() time.Time
+	cache  *verifiedCache
 }
 
 // VerifierOption configures a Verifier.
@@ -53,7 +54,7 @@ func WithClock(now func() time.Time) VerifierOption {
 
 // NewVerifier returns a Verifier that trusts tokens from issuer signed by keys.
 func NewVerifier(keys Keys, issuer string, skew time.Duration, opts ...VerifierOption) *Verifier {
-	v := &Verifier{keys: keys, issuer: issuer, skew: skew, now: time.Now}
+	v := &Verifier{keys: keys, issuer: issuer, skew: skew, now: time.Now, cache: newVerifiedCache(verifiedCacheSize)}
 	for _, opt := range opts {
 		opt(v)
 	}
@@ -69,6 +70,13 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, e
 	}
 	if len(raw) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenBytes)
+	}
+	if t, ok := v.cache.get(raw); ok {
+		// The same bytes were verified before; the key must still be the one the key set
+		// hands out. Otherwise verify from scratch, which reports why it no longer verifies.
+		if key, err := v.keys.Key(ctx, t.kid); err == nil && key == t.key {
+			return v.accept(t.std, t.priv, audience)
+		}
 	}
 	// Only ES256 is accepted: "none", HMAC (key confusion) and everything
 	// else are refused before any key is looked up.
@@ -96,6 +104,13 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, e
 	if err := tok.Claims(key, &std, &priv); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	// The signature holds: remember it, whatever the claims say (they are judged on every use).
+	v.cache.put(raw, verifiedToken{kid: kid, key: key, std: std, priv: priv}, v.now())
+	return v.accept(std, priv, audience)
+}
+
+// accept judges the claims of a token whose signature holds.
+func (v *Verifier) accept(std jwt.Claims, priv privateClaims, audience string) (*Claims, error) {
 	if err := v.validate(std, audience); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
