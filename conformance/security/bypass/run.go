@@ -1,0 +1,262 @@
+package bypass
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/conformance/scenarios"
+	"github.com/hopguard/hopguard/conformance/security/decisionlog"
+	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/mockservers/journal"
+	"github.com/hopguard/hopguard/synapse/audit"
+)
+
+// Timeouts of one case.
+const (
+	requestTimeout = 20 * time.Second
+	// auditWait bounds the wait for a decision to appear in synapse's log; it is written before
+	// the answer leaves synapse, so this is a wait for the file, not a check of speed.
+	auditWait = 5 * time.Second
+)
+
+// Target is one gateway in front of the running stack.
+type Target struct {
+	Gateway string
+	// Addr is the gateway's front door, host:port.
+	Addr string
+	// Journals of the upstreams, by resource ("llm", "mcp:payments").
+	Journals map[string]*journal.Client
+	// AuditLog is synapse's decision log.
+	AuditLog string
+	Creds    *Credentials
+}
+
+// Result is how one case went behind one gateway.
+type Result struct {
+	Case     string `json:"case"`
+	Category string `json:"category"`
+	Gateway  string `json:"gateway"`
+	Control  bool   `json:"control,omitempty"`
+	// Denied: the request was refused by some layer.
+	Denied bool `json:"denied"`
+	// Layer is who refused it (Layer*).
+	Layer string `json:"layer"`
+	// Status is the HTTP status the client got; 0 when the connection closed without one.
+	Status int `json:"status"`
+	// Code is synapse's denial code; DecisionID its decision id.
+	Code       string `json:"code,omitempty"`
+	DecisionID string `json:"decision_id,omitempty"`
+	// Upstream lists what reached an upstream ("mcp:payments POST /mcp tools/call refund_issue").
+	Upstream []string `json:"upstream,omitempty"`
+	// Audited: synapse's audit log holds this decision with the effect the client saw.
+	Audited bool `json:"audited"`
+	// Expected: the denial is one the case expects.
+	Expected bool   `json:"expected"`
+	Pass     bool   `json:"pass"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// Run sends c through the gateway and judges the outcome. Errors of the harness itself (a
+// journal that cannot be read, a token that cannot be had) fail the case with the reason.
+func Run(ctx context.Context, tg Target, c Case) Result {
+	res := Result{Case: c.ID, Category: c.Category, Gateway: tg.Gateway, Control: c.Allow, Layer: LayerNone}
+	if err := run(ctx, tg, c, &res); err != nil {
+		res.Pass, res.Problem = false, err.Error()
+	}
+	return res
+}
+
+func run(ctx context.Context, tg Target, c Case, res *Result) error {
+	for resource, j := range tg.Journals {
+		if err := j.Reset(ctx); err != nil {
+			return fmt.Errorf("reset the %s journal: %w", resource, err)
+		}
+	}
+	kit := &Kit{Credentials: tg.Creds, session: func(ctx context.Context, a scenarios.Actor, server string) (string, error) {
+		return openSession(ctx, tg, a, server)
+	}}
+	req, err := c.Build(ctx, kit)
+	if err != nil {
+		return fmt.Errorf("build the request: %w", err)
+	}
+	before, err := journalCounts(ctx, tg.Journals)
+	if err != nil {
+		return err
+	}
+	auditFrom, err := decisionlog.Size(tg.AuditLog)
+	if err != nil {
+		return err
+	}
+
+	resp, sendErr := rawhttp.Send(ctx, tg.Addr, req, requestTimeout)
+	if sendErr != nil && !errors.Is(sendErr, rawhttp.ErrNoResponse) {
+		return sendErr
+	}
+	classify(res, resp)
+
+	if res.Upstream, err = journalSince(ctx, tg.Journals, before); err != nil {
+		return err
+	}
+	if res.DecisionID != "" {
+		rec, err := auditRecord(ctx, tg.AuditLog, auditFrom, res.DecisionID)
+		if err != nil {
+			return err
+		}
+		if rec != nil {
+			res.Audited = rec.Effect == audit.EffectAllow != res.Denied
+			if res.Denied && res.Code == "" {
+				res.Code = rec.Code // a HEAD denial has no body to carry it
+			}
+		}
+	}
+	res.Expected = c.expects(res.Layer, res.Code)
+	if c.Allow {
+		res.Expected = !res.Denied
+		res.Pass = !res.Denied && res.Audited && len(res.Upstream) > 0
+		if !res.Pass {
+			res.Problem = fmt.Sprintf("the control was not let through to its upstream (layer %s, status %d, code %q, upstream %v)", res.Layer, res.Status, res.Code, res.Upstream)
+		}
+		return nil
+	}
+	var problems []string
+	if !res.Denied {
+		problems = append(problems, fmt.Sprintf("LET THROUGH: status %d, no denial", res.Status))
+	}
+	if len(res.Upstream) > 0 {
+		problems = append(problems, "REACHED AN UPSTREAM: "+strings.Join(res.Upstream, "; "))
+	}
+	if res.Layer == LayerSynapse && !res.Audited {
+		problems = append(problems, "synapse's audit log has no denial "+res.DecisionID)
+	}
+	if !res.Expected {
+		problems = append(problems, fmt.Sprintf("denied by %s with code %q, expected one of %v", res.Layer, res.Code, c.Expect))
+	}
+	res.Pass = len(problems) == 0
+	res.Problem = strings.Join(problems, "; ")
+	return nil
+}
+
+// classify reads who decided what from the response.
+func classify(res *Result, resp *rawhttp.Response) {
+	if resp == nil {
+		res.Denied, res.Layer = true, LayerGateway
+		return
+	}
+	res.Status = resp.Status
+	decision := strings.ToLower(resp.Header.Get(denial.DecisionHeader))
+	res.DecisionID = resp.Header.Get(denial.DecisionIDHeader)
+	switch {
+	case res.DecisionID != "":
+		res.Layer = LayerSynapse
+		res.Denied = decision == "deny"
+		res.Code = denialCode(resp.Body)
+		if !res.Denied {
+			res.Layer = LayerNone // synapse allowed it
+		}
+	case decision == "deny":
+		res.Denied, res.Layer = true, LayerAuthzFailure
+	case resp.Status >= 400:
+		res.Denied, res.Layer = true, LayerGateway
+	}
+}
+
+// denialCode finds the policy output in any of synapse's envelopes (an OpenAI-style error, a
+// JSON-RPC error's data, a tools/call result, a batch of them): the first object whose
+// decision is "deny".
+func denialCode(body []byte) string {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return ""
+	}
+	return findCode(v, 0)
+}
+
+func findCode(v any, depth int) string {
+	if depth > 8 {
+		return ""
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if t["decision"] == "deny" {
+			if code, ok := t["code"].(string); ok {
+				return code
+			}
+		}
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if code := findCode(t[k], depth+1); code != "" {
+				return code
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if code := findCode(e, depth+1); code != "" {
+				return code
+			}
+		}
+	}
+	return ""
+}
+
+func journalCounts(ctx context.Context, journals map[string]*journal.Client) (map[string]int, error) {
+	out := map[string]int{}
+	for resource, j := range journals {
+		entries, err := j.Entries(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the %s journal: %w", resource, err)
+		}
+		out[resource] = len(entries)
+	}
+	return out, nil
+}
+
+// journalSince describes the entries each journal gained since before.
+func journalSince(ctx context.Context, journals map[string]*journal.Client, before map[string]int) ([]string, error) {
+	var out []string
+	for resource, j := range journals {
+		entries, err := j.Entries(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the %s journal: %w", resource, err)
+		}
+		for _, e := range entries[min(before[resource], len(entries)):] {
+			out = append(out, strings.Join(slices.DeleteFunc([]string{resource, e.HTTPMethod, e.Path, e.MCPMethod, e.Tool, e.Model}, func(s string) bool { return s == "" }), " "))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// auditRecord waits until synapse's log holds the decision id, and returns its record; nil when
+// it never appears.
+func auditRecord(ctx context.Context, path string, from int64, id string) (*audit.Record, error) {
+	deadline := time.Now().Add(auditWait)
+	for {
+		recs, _, err := decisionlog.Synapse(path, from)
+		if err != nil {
+			return nil, err
+		}
+		for i := range recs {
+			if recs[i].DecisionID == id {
+				return &recs[i], nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

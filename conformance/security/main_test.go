@@ -1,0 +1,137 @@
+package security_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/security/bypass"
+	"github.com/hopguard/hopguard/conformance/security/summary"
+)
+
+// suite is the environment, the credentials and the report shared by every test of the binary.
+var suite struct {
+	env      *harness.Env
+	upErr    error
+	creds    *bypass.Credentials
+	recorder *summary.Recorder
+	runID    string
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if testing.Short() {
+		fmt.Println("security: skipped in -short mode (it starts the whole environment)")
+		return 0
+	}
+	root, err := binaries.ModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "security:", err)
+		return 1
+	}
+	reportDir := filepath.Join(root, "out", "conformance")
+	// A directory of its own: the scenario suite may run at the same time in another binary.
+	home := filepath.Join(reportDir, "security")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	all := gateways.All()
+	suite.env, suite.upErr = harness.Up(ctx, harness.Options{OutDir: home, BinDir: filepath.Join(home, "bin"), Gateways: all, Observe: progress})
+	suite.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
+	if suite.upErr == nil {
+		suite.creds, suite.upErr = newCredentials(ctx)
+	}
+	cancel()
+
+	runtimeName := "process"
+	var gws []summary.Gateway
+	for _, g := range all {
+		gw := summary.Gateway{Name: g.Name(), Detail: g.Detail()}
+		if suite.env != nil {
+			if err, ok := suite.env.NotRun[g.Name()]; ok {
+				gw.NotRunReason = err.Error()
+			}
+			runtimeName = suite.env.RuntimeName
+		}
+		gws = append(gws, gw)
+	}
+	suite.recorder = summary.NewRecorder(runtimeName, gws, bypass.Corpus(), bypass.Controls())
+
+	code := m.Run()
+
+	if err := suite.env.Close(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "security: stopping the environment:", err)
+		code = 1
+	}
+	if err := summary.Write(reportDir, suite.recorder.Summary(time.Now())); err != nil {
+		fmt.Fprintln(os.Stderr, "security:", err)
+		return 1
+	}
+	fmt.Printf("security: report in %s, component logs in %s\n", filepath.Join(reportDir, summary.MarkdownFile), filepath.Join(home, "env", "logs"))
+	return code
+}
+
+func newCredentials(ctx context.Context) (*bypass.Credentials, error) {
+	h := suite.env
+	sts, err := h.STSURL()
+	if err != nil {
+		return nil, err
+	}
+	expired, err := h.ExpiredSTSURL()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := h.Admin()
+	if err != nil {
+		return nil, err
+	}
+	return bypass.NewCredentials(ctx, bypass.CredentialsConfig{
+		STSURL: sts, ExpiredSTSURL: expired, Admin: admin, SigningKeyPEM: h.Secrets.SigningKeyPEM, RunID: suite.runID,
+	})
+}
+
+func progress(e runtime.Event) {
+	switch e.Phase {
+	case runtime.Ready:
+		fmt.Fprintf(os.Stderr, "security: %-12s ready (%s)\n", e.Component, e.Elapsed.Round(time.Millisecond))
+	case runtime.Failed:
+		fmt.Fprintf(os.Stderr, "security: %-12s FAILED: %v\n", e.Component, e.Err)
+	}
+}
+
+// requireEnv fails the test when the environment did not come up.
+func requireEnv(t *testing.T) *harness.Env {
+	t.Helper()
+	if suite.upErr != nil {
+		t.Fatalf("the environment did not start (run `make tools` if a binary is missing): %v", suite.upErr)
+	}
+	return suite.env
+}
+
+// target is one running gateway as the corpus and the drills see it.
+func target(t *testing.T, gateway string) bypass.Target {
+	t.Helper()
+	h := requireEnv(t)
+	u, err := h.GatewayURL(gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journals, err := h.JournalsByResource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bypass.Target{Gateway: gateway, Addr: strings.TrimPrefix(u, "http://"), Journals: journals, AuditLog: h.AuditLogPath(), Creds: suite.creds}
+}

@@ -1,0 +1,119 @@
+// Package summary records what the security suite found and writes it as
+// out/conformance/security.md and security.json: every bypass case behind every gateway (with
+// the layer that refused it), the fault drills, and the audit completeness counts.
+package summary
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/security/bypass"
+)
+
+// Gateway is a column of the corpus table; NotRunReason is set when it could not run here.
+type Gateway struct {
+	Name         string `json:"name"`
+	Detail       string `json:"detail,omitempty"`
+	NotRunReason string `json:"not_run_reason,omitempty"`
+}
+
+// Case describes one corpus case (or control).
+type Case struct {
+	ID       string   `json:"id"`
+	Category string   `json:"category"`
+	Attack   string   `json:"attack"`
+	Expect   []string `json:"expect,omitempty"`
+	Control  bool     `json:"control,omitempty"`
+}
+
+// Fault is one fault drill: what was broken, how many probes went through it, and the verdict.
+type Fault struct {
+	Name     string `json:"name"`
+	Gateway  string `json:"gateway"`
+	Pass     bool   `json:"pass"`
+	Detail   string `json:"detail"`
+	Probes   int    `json:"probes"`             // requests sent while the drill ran
+	InWindow int    `json:"in_fault_window"`    // of which began and ended while the fault held
+	Allowed  int    `json:"allowed_in_window"`  // of those, allowed (must be 0)
+	Leaked   int    `json:"forbidden_upstream"` // forbidden requests an upstream saw (must be 0)
+}
+
+// Audit is the audit completeness count of one load run.
+type Audit struct {
+	Gateway        string `json:"gateway"`
+	Requests       int    `json:"requests"`
+	Allowed        int    `json:"allowed"`
+	Denied         int    `json:"denied"`
+	SynapseRecords int    `json:"synapse_records"`  // new lines in synapse's audit log
+	Matched        int    `json:"matched"`          // responses whose decision id has exactly one record with the same effect
+	CerbosExpected int    `json:"cerbos_expected"`  // decisions that asked Cerbos
+	CerbosEntries  int    `json:"cerbos_entries"`   // new entries in Cerbos's decision log
+	CerbosMatched  int    `json:"cerbos_matched"`   // Cerbos entries carrying a decision id of the run, with its call id
+	Pass           bool   `json:"pass"`
+	Detail         string `json:"detail,omitempty"` // what did not match
+}
+
+// Summary is the whole report.
+type Summary struct {
+	GeneratedAt time.Time       `json:"generated_at"`
+	Runtime     string          `json:"runtime"`
+	Gateways    []Gateway       `json:"gateways"`
+	Cases       []Case          `json:"cases"`
+	Results     []bypass.Result `json:"results"`
+	Faults      []Fault         `json:"faults"`
+	Audits      []Audit         `json:"audits"`
+}
+
+// Recorder collects results while tests run; it is safe for concurrent use.
+type Recorder struct {
+	mu sync.Mutex
+	s  Summary
+}
+
+// NewRecorder starts a summary of a run on runtime, listing the corpus and controls.
+func NewRecorder(runtime string, gateways []Gateway, corpus, controls []bypass.Case) *Recorder {
+	r := &Recorder{s: Summary{Runtime: runtime, Gateways: slices.Clone(gateways)}}
+	for _, c := range controls {
+		r.s.Cases = append(r.s.Cases, Case{ID: c.ID, Category: c.Category, Attack: c.Attack, Control: true})
+	}
+	for _, c := range corpus {
+		r.s.Cases = append(r.s.Cases, Case{ID: c.ID, Category: c.Category, Attack: c.Attack, Expect: c.Expect})
+	}
+	return r
+}
+
+// Result records one case behind one gateway.
+func (r *Recorder) Result(res bypass.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Results = append(r.s.Results, res)
+}
+
+// Fault records one fault drill.
+func (r *Recorder) Fault(f Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Faults = append(r.s.Faults, f)
+}
+
+// Audit records one audit completeness run.
+func (r *Recorder) Audit(a Audit) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Audits = append(r.s.Audits, a)
+}
+
+// Summary is what was recorded, stamped now.
+func (r *Recorder) Summary(now time.Time) Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.s
+	s.GeneratedAt = now.UTC()
+	s.Gateways = slices.Clone(s.Gateways)
+	s.Cases = slices.Clone(s.Cases)
+	s.Results = slices.Clone(s.Results)
+	s.Faults = slices.Clone(s.Faults)
+	s.Audits = slices.Clone(s.Audits)
+	return s
+}
