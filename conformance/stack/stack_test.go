@@ -12,6 +12,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/stack"
+	"github.com/hopguard/hopguard/gateway-configs/istio"
 	"github.com/hopguard/hopguard/synapse/config"
 )
 
@@ -96,11 +97,12 @@ func TestSynapseConfigLoads(t *testing.T) {
 	token, err := cfg.AdminToken()
 	require.NoError(t, err)
 	assert.Equal(t, secrets.AdminToken, token)
-	var resources []string
-	for _, r := range cfg.Routes {
-		resources = append(resources, r.Resource)
+	table, err := istio.SynapseRoutes()
+	require.NoError(t, err)
+	require.Len(t, cfg.Routes, len(table), "synapse gets Istio's route table")
+	for i, r := range table {
+		assert.Equal(t, config.Route{PathPrefix: r.PathPrefix, Resource: r.Resource}, cfg.Routes[i])
 	}
-	assert.Equal(t, []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll"}, resources)
 }
 
 func TestCerbosArgsOverrideEveryAddressAndPath(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/gateway-configs/istio"
 )
 
 // synapseConfig is synapse's YAML config (see synapse/config/example.yaml) for one run.
@@ -19,9 +20,15 @@ func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
 		Resource   string `yaml:"resource"`
 	}
 	dir := l.Dir(Synapse)
-	routes := []route{{PathPrefix: "/v1/", Resource: "llm"}}
-	for _, server := range MCPServers() {
-		routes = append(routes, route{PathPrefix: "/mcp/" + server, Resource: "mcp:" + server})
+	// One synapse serves every gateway, always with Istio's route table: Istio sends no context
+	// extensions, and the resource Envoy or agentgateway sends must agree with the table.
+	table, err := istio.SynapseRoutes()
+	if err != nil {
+		return nil, err
+	}
+	routes := make([]route, 0, len(table))
+	for _, r := range table {
+		routes = append(routes, route{PathPrefix: r.PathPrefix, Resource: r.Resource})
 	}
 	config := map[string]any{
 		"grpc": listen{ListenAddr: l.Addr(Synapse, PortGRPC).String()},
@@ -38,7 +45,6 @@ func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
 			"jwksURL": "http://" + l.Addr(STS, PortHTTP).String() + "/.well-known/jwks.json",
 			"issuer":  Issuer,
 		},
-		// For gateways that send no context extensions (Istio); Envoy's must agree with it.
 		"routes": routes,
 		"tasks":  map[string]string{"dbPath": filepath.Join(dir, "tasks.db")},
 		"audit":  map[string]string{"sink": filepath.Join(dir, SynapseAuditFile)},
