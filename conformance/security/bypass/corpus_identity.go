@@ -104,7 +104,9 @@ func tokenCases() []Case {
 			Build:  forged(forge.Claims{"aud": "MCP:Payroll"}, asSTS)},
 		{ID: "token-two-authorization-headers", Category: cat, Expect: []string{"invalid_authorization"},
 			Attack: "Alice's payroll token and then Carol's, in two Authorization headers, in case the second one is read",
-			Build:  twoTokens(func(r *rawhttp.Request, carol string) { r.Header = append(r.Header, rawhttp.Field{Name: "Authorization", Value: "Bearer " + carol}) })},
+			Build: twoTokens(func(r *rawhttp.Request, carol string) {
+				r.Header = append(r.Header, rawhttp.Field{Name: "Authorization", Value: "Bearer " + carol})
+			})},
 		{ID: "token-joined-bearers", Category: cat, Expect: []string{"invalid_authorization"},
 			Attack: "\"Bearer <Alice's>, Bearer <Carol's>\" in one header",
 			Build: twoTokens(func(r *rawhttp.Request, carol string) {
@@ -212,7 +214,7 @@ func sessionCases() []Case {
 			})},
 		{ID: "session-of-another-principal-stream", Category: cat, Expect: payrollDenied,
 			Attack: "Alice opens the event stream of Carol's payroll session",
-			Build: withSession(Alice, "payroll", func(tok, s string) rawhttp.Request { return sessionHeader(stream(tok), s) })},
+			Build:  withSession(Alice, "payroll", func(tok, s string) rawhttp.Request { return sessionHeader(stream(tok), s) })},
 		{ID: "session-of-another-principal-delete", Category: cat, Expect: payrollDenied,
 			Attack: "Alice ends Carol's payroll session (DELETE)",
 			Build: withSession(Alice, "payroll", func(tok, s string) rawhttp.Request {
@@ -229,7 +231,7 @@ func sessionCases() []Case {
 			}},
 		{ID: "stream-without-a-token-in-a-session", Category: cat, Expect: []string{"unauthenticated"},
 			Attack: "the SSE GET stream of Carol's payroll session with no token, only her session id",
-			Build: withSession(Alice, "payroll", func(_, s string) rawhttp.Request { return sessionHeader(stream(""), s) })},
+			Build:  withSession(Alice, "payroll", func(_, s string) rawhttp.Request { return sessionHeader(stream(""), s) })},
 		{ID: "stream-with-an-empty-bearer", Category: cat, Expect: []string{"invalid_authorization", "unauthenticated"},
 			Attack: "the SSE GET stream of payroll with \"Authorization: Bearer\" and nothing after it",
 			Build: func(context.Context, *Kit) (rawhttp.Request, error) {

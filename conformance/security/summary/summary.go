@@ -45,11 +45,11 @@ type Audit struct {
 	Requests       int    `json:"requests"`
 	Allowed        int    `json:"allowed"`
 	Denied         int    `json:"denied"`
-	SynapseRecords int    `json:"synapse_records"`  // new lines in synapse's audit log
-	Matched        int    `json:"matched"`          // responses whose decision id has exactly one record with the same effect
-	CerbosExpected int    `json:"cerbos_expected"`  // decisions that asked Cerbos
-	CerbosEntries  int    `json:"cerbos_entries"`   // new entries in Cerbos's decision log
-	CerbosMatched  int    `json:"cerbos_matched"`   // Cerbos entries carrying a decision id of the run, with its call id
+	SynapseRecords int    `json:"synapse_records"` // new lines in synapse's audit log
+	Matched        int    `json:"matched"`         // responses whose decision id has exactly one record with the same effect
+	CerbosExpected int    `json:"cerbos_expected"` // decisions that asked Cerbos
+	CerbosEntries  int    `json:"cerbos_entries"`  // new entries in Cerbos's decision log
+	CerbosMatched  int    `json:"cerbos_matched"`  // Cerbos entries carrying a decision id of the run, with its call id
 	Pass           bool   `json:"pass"`
 	Detail         string `json:"detail,omitempty"` // what did not match
 }
