@@ -1,7 +1,6 @@
 package pdp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -43,21 +42,17 @@ func toProto(req Request) (*requestv1.CheckResourcesRequest, error) {
 	return out, nil
 }
 
-// attrs converts through JSON so that any JSON-shaped value works ([]string,
+// attrs converts attributes so that any JSON-shaped value works ([]string,
 // json.RawMessage, json.Number, structs with tags), not only what
-// structpb.NewValue accepts.
+// structpb.NewValue accepts (see attrValue).
 func attrs(in map[string]any) (map[string]*structpb.Value, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
 	out := make(map[string]*structpb.Value, len(in))
 	for k, v := range in {
-		raw, err := json.Marshal(v)
+		val, err := attrValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", k, err)
-		}
-		val := &structpb.Value{}
-		if err := val.UnmarshalJSON(raw); err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", k, err)
 		}
 		out[k] = val
