@@ -142,28 +142,41 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 	return nil
 }
 
-// classify reads who decided what from the response.
-func classify(res *Result, resp *rawhttp.Response) {
+// Verdict is who decided what, as the client sees it.
+type Verdict struct {
+	Denied bool
+	// Layer is who refused it (Layer*), LayerNone when it was let through.
+	Layer string
+	// Status is the HTTP status; 0 when the connection closed without one.
+	Status int
+	// Code is synapse's denial code, read from the body; DecisionID synapse's decision id.
+	Code, DecisionID string
+}
+
+// Judge reads the verdict from a response; nil means the connection closed without one, which
+// is the gateway refusing the request.
+func Judge(resp *rawhttp.Response) Verdict {
 	if resp == nil {
-		res.Denied, res.Layer = true, LayerGateway
-		return
+		return Verdict{Denied: true, Layer: LayerGateway}
 	}
-	res.Status = resp.Status
+	v := Verdict{Layer: LayerNone, Status: resp.Status, DecisionID: resp.Header.Get(denial.DecisionIDHeader)}
 	decision := strings.ToLower(resp.Header.Get(denial.DecisionHeader))
-	res.DecisionID = resp.Header.Get(denial.DecisionIDHeader)
 	switch {
-	case res.DecisionID != "":
-		res.Layer = LayerSynapse
-		res.Denied = decision == "deny"
-		res.Code = denialCode(resp.Body)
-		if !res.Denied {
-			res.Layer = LayerNone // synapse allowed it
+	case v.DecisionID != "":
+		if decision == "deny" {
+			v.Denied, v.Layer, v.Code = true, LayerSynapse, denialCode(resp.Body)
 		}
 	case decision == "deny":
-		res.Denied, res.Layer = true, LayerAuthzFailure
+		v.Denied, v.Layer = true, LayerAuthzFailure
 	case resp.Status >= 400:
-		res.Denied, res.Layer = true, LayerGateway
+		v.Denied, v.Layer = true, LayerGateway
 	}
+	return v
+}
+
+func classify(res *Result, resp *rawhttp.Response) {
+	v := Judge(resp)
+	res.Denied, res.Layer, res.Status, res.Code, res.DecisionID = v.Denied, v.Layer, v.Status, v.Code, v.DecisionID
 }
 
 // denialCode finds the policy output in any of synapse's envelopes (an OpenAI-style error, a
