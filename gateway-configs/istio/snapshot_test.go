@@ -3,9 +3,9 @@ package istio
 import (
 	"testing"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,20 +15,12 @@ func TestResourcesMakeAConsistentSnapshot(t *testing.T) {
 	res, _, err := Build(sampleParams())
 	require.NoError(t, err)
 
-	snap, err := cache.NewSnapshot("1", map[resource.Type][]types.Resource{
-		resource.ListenerType: asResources(res.Listeners),
-		resource.RouteType:    asResources(res.Routes),
-		resource.ClusterType:  asResources(res.Clusters),
-		resource.EndpointType: asResources(res.Endpoints),
-	})
+	byType := res.ByType()
+	assert.Len(t, byType[resource.ListenerType], len(res.Listeners))
+	assert.Len(t, byType[resource.RouteType], len(res.Routes))
+	assert.Len(t, byType[resource.ClusterType], len(res.Clusters))
+	assert.Len(t, byType[resource.EndpointType], len(res.Endpoints))
+	snap, err := cache.NewSnapshot("1", byType)
 	require.NoError(t, err)
 	require.NoError(t, snap.Consistent())
-}
-
-func asResources[R types.Resource](in []R) []types.Resource {
-	out := make([]types.Resource, len(in))
-	for i, r := range in {
-		out[i] = r
-	}
-	return out
 }

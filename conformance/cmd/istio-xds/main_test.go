@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+var runArgs = []string{
+	"--addr", "127.0.0.1:0",
+	"--gateway", "127.0.0.1:28080", "--synapse", "127.0.0.1:28091", "--llm", "127.0.0.1:28001",
+	"--mcp", "tickets=127.0.0.1:28101", "--mcp", "crm=127.0.0.1:28102",
+	"--mcp", "payments=127.0.0.1:28103", "--mcp", "payroll=127.0.0.1:28104",
+}
+
+// lineWriter hands the first line written to it to a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if line, _, ok := strings.Cut(w.buf.String(), "\n"); ok && w.lines != nil {
+		w.lines <- line
+		w.lines = nil
+	}
+	return len(p), nil
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout := &lineWriter{lines: make(chan string, 1)}
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, runArgs, stdout, &stderr) }()
+
+	var line string
+	select {
+	case line = <-stdout.lines:
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v (%s)", err, stderr.String())
+	}
+	addr, ok := strings.CutPrefix(line, "listening on ")
+	require.True(t, ok, "first line %q", line)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop with its context")
+	}
+	assert.Contains(t, stderr.String(), "removed HTTP filter istio.alpn", "every change from pilot's output is logged")
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"not loopback":        {args: append(append([]string{}, runArgs...), "--addr", "0.0.0.0:0"), want: "loopback"},
+		"upstream elsewhere":  {args: append(append([]string{}, runArgs...), "--llm", "10.0.0.1:80"), want: "not a loopback address"},
+		"an MCP server short": {args: runArgs[:len(runArgs)-2], want: "payroll"},
+		"mcp syntax":          {args: append(append([]string{}, runArgs...), "--mcp", "tickets"), want: "NAME=HOST:PORT"},
+		"stray argument":      {args: append(append([]string{}, runArgs...), "extra"), want: "unexpected arguments"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(t.Context(), tc.args, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestHelpExplains(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"--help"}, io.Discard, &stderr)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	for _, want := range []string{"ADS", "pilot", "--node-id", "loopback", "SERVING"} {
+		assert.Contains(t, stderr.String(), want)
+	}
+}
