@@ -37,6 +37,10 @@ const (
 	LabelComponent = "org.hopguard.component"
 )
 
+// TestcontainersLog is the file in the run's logs/ where testcontainers says what it does with
+// each container (created, started, waiting, stopped), each line naming the component.
+const TestcontainersLog = "testcontainers.log"
+
 // RyukDisabledEnv is testcontainers' switch for its reaper container.
 const RyukDisabledEnv = "TESTCONTAINERS_RYUK_DISABLED"
 
@@ -114,17 +118,23 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 	if err := os.MkdirAll(filepath.Join(r.opts.Dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	docker, err := testcontainers.NewDockerProvider()
+	tcLog, err := openLog(filepath.Join(r.opts.Dir, "logs", TestcontainersLog))
 	if err != nil {
-		return nil, fmt.Errorf("container runtime: connect to the Docker engine: %w", err)
+		return nil, err
 	}
-	if !docker.Config().RyukDisabled {
+	docker, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(componentLogger{log: tcLog, component: "runtime"}))
+	if err == nil && !docker.Config().RyukDisabled {
 		_ = docker.Close()
-		return nil, fmt.Errorf("container runtime: testcontainers' reaper is enabled, and its image cannot be pulled here: set %s=true (the runtime removes its own containers)", RyukDisabledEnv)
+		err = fmt.Errorf("testcontainers' reaper is enabled, and its image cannot be pulled here: set %s=true (the runtime removes its own containers)", RyukDisabledEnv)
+	}
+	if err != nil {
+		_ = tcLog.Close()
+		return nil, fmt.Errorf("container runtime: %w", err)
 	}
 	ports, err := allocatePorts(e)
 	if err != nil {
 		_ = docker.Close()
+		_ = tcLog.Close()
 		return nil, err
 	}
 	follow, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
@@ -133,6 +143,7 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 		desc:          e,
 		layout:        layout{ports: ports, dir: r.opts.Dir, moduleRoot: r.opts.ModuleRoot},
 		docker:        docker,
+		tcLog:         tcLog,
 		runID:         randomID(),
 		user:          containerUser(),
 		follow:        follow,
@@ -161,6 +172,7 @@ type environment struct {
 	desc   env.Environment
 	layout layout
 	docker *testcontainers.DockerProvider
+	tcLog  *componentLog
 	runID  string
 	user   containerUserSpec
 	// follow outlives Start's context: logs are copied for as long as the containers run.
@@ -280,6 +292,7 @@ func (e *environment) Close(ctx context.Context) error {
 	e.release.Do(func() {
 		e.stopFollowing()
 		_ = e.docker.Close()
+		_ = e.tcLog.Close()
 	})
 	return errors.Join(errs...)
 }

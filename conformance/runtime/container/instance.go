@@ -89,7 +89,7 @@ func (e *environment) options(c env.Component, args []string, inst *instance) []
 	dir := e.layout.Dir(c.Name)
 	ready, _ := e.layout.lookup(c.Name, c.Ready.Port) // Validate checked the port exists
 	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithLogger(inst.log),
+		testcontainers.WithLogger(componentLogger{log: e.tcLog, component: c.Name}),
 		testcontainers.WithName("hopguard-" + e.runID + "-" + c.Name),
 		testcontainers.WithLabels(map[string]string{LabelRun: e.opts.Dir, LabelComponent: c.Name}),
 		testcontainers.WithEnv(envMap(c.Env)),

@@ -9,14 +9,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
 
-// componentLog is a component's log file: its container's output and testcontainers' own lines
-// about it (creating, starting, waiting), as the process runtime keeps a process's output.
+// componentLog is a log file several goroutines write to: a component's (its container's
+// output, as the process runtime keeps a process's) or the run's testcontainers.log.
 type componentLog struct {
 	mu   sync.Mutex
 	file *os.File
@@ -36,9 +37,17 @@ func (l *componentLog) Write(p []byte) (int, error) {
 	return l.file.Write(p)
 }
 
-// Printf makes it testcontainers' logger for this component.
-func (l *componentLog) Printf(format string, v ...any) {
-	_, _ = fmt.Fprintf(l, "### testcontainers: "+strings.TrimRight(format, "\n")+"\n", v...)
+// componentLogger is testcontainers' logger for one component: its lines about the container
+// (creating, starting, waiting, its output when it failed) go to the run's testcontainers.log,
+// so the component's own log holds only what the component said.
+type componentLogger struct {
+	log       io.Writer
+	component string
+}
+
+func (l componentLogger) Printf(format string, v ...any) {
+	line := strings.TrimRight(fmt.Sprintf(format, v...), "\n")
+	_, _ = fmt.Fprintf(l.log, "%s %s: %s\n", time.Now().Format(time.RFC3339), l.component, line)
 }
 
 func (l *componentLog) Close() error {

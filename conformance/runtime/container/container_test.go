@@ -1,0 +1,293 @@
+package container_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/runtime/container"
+)
+
+// Images these tests run; docker/build-images.sh builds them.
+var testImages = []string{container.LocalImage("cerbos"), container.LocalImage("mockllm")}
+
+// requireEngine skips the test when no Docker engine answers or the images are not built,
+// except where the container runtime was asked for (HOPGUARD_RUNTIME=container, as
+// `make container-test` sets it): there a missing engine is a failure.
+func requireEngine(t *testing.T) {
+	t.Helper()
+	t.Setenv(container.RyukDisabledEnv, "true")
+	skip := t.Skipf
+	if os.Getenv("HOPGUARD_RUNTIME") == "container" {
+		skip = t.Fatalf
+	}
+	provider, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		skip("container runtime: not run (no Docker engine: %v)", err)
+		return
+	}
+	defer provider.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := provider.Client().Ping(ctx, client.PingOptions{}); err != nil {
+		skip("container runtime: not run (no Docker engine answers: %v)", err)
+		return
+	}
+	for _, image := range testImages {
+		if _, err := provider.Client().ImageInspect(ctx, image); err != nil {
+			skip("container runtime: not run (image %s: %v; build it with docker/build-images.sh)", image, err)
+			return
+		}
+	}
+}
+
+// localImages runs hopguard's locally built images, whatever the environment says.
+func localImages(p env.Program) (container.Image, error) {
+	name, err := container.ProgramName(p)
+	if err != nil {
+		return container.Image{}, err
+	}
+	if strings.HasPrefix(name, "missing") {
+		return container.Image{Ref: "hopguard/" + name + ":dev", Variable: container.ImageEnv(name)}, nil
+	}
+	return container.Image{Ref: container.LocalImage(name), Variable: container.ImageEnv(name)}, nil
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []runtime.Event
+}
+
+func (r *recorder) observe(e runtime.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) phases(component string) []runtime.Phase {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []runtime.Phase
+	for _, e := range r.events {
+		if e.Component == component {
+			out = append(out, e.Phase)
+		}
+	}
+	return out
+}
+
+func newRuntime(t *testing.T, rec *recorder, readyTimeout time.Duration) *container.Runtime {
+	t.Helper()
+	root, err := binaries.ModuleRoot()
+	require.NoError(t, err)
+	rt, err := container.New(container.Options{
+		Dir:          t.TempDir(),
+		ModuleRoot:   root,
+		Image:        localImages,
+		Observe:      rec.observe,
+		ReadyTimeout: readyTimeout,
+	})
+	require.NoError(t, err)
+	return rt
+}
+
+// cerbos is real Cerbos reading a config rendered into its directory, the policies from the
+// read-only source tree, and writing its decision log into its directory.
+func cerbos() env.Component {
+	const name = "cerbos"
+	return env.Component{
+		Name:    name,
+		Program: env.Program{Tool: "cerbos"},
+		Ports:   []string{"http", "grpc"},
+		Files: []env.File{{Name: "cerbos.yaml", Render: func(l env.Layout) ([]byte, error) {
+			return fmt.Appendf(nil, `server:
+  httpListenAddr: %q
+  grpcListenAddr: %q
+storage:
+  driver: disk
+  disk: {directory: %q}
+audit:
+  enabled: true
+  backend: file
+  decisionLogsEnabled: true
+  file: {path: %q}
+telemetry: {disabled: true}
+`, l.Addr(name, "http"), l.Addr(name, "grpc"), filepath.Join(l.ModuleRoot(), "policies", "bundle"), filepath.Join(l.Dir(name), "decisions.log")), nil
+		}}},
+		Args: func(l env.Layout) []string {
+			return []string{"server", "--config=" + filepath.Join(l.Dir(name), "cerbos.yaml"), "--debug-listen-addr=127.0.0.1:0"}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: "http", Path: "/_cerbos/health"},
+	}
+}
+
+// llm is the mock LLM; args replaces its command line when not nil.
+func llm(name string, args ...string) env.Component {
+	return env.Component{
+		Name:    name,
+		Program: env.Program{Package: "./mockservers/cmd/mockllm"},
+		Ports:   []string{"http"},
+		Args: func(l env.Layout) []string {
+			if args != nil {
+				return args
+			}
+			return []string{"--addr=" + l.Addr(name, "http").String()}
+		},
+		Ready: env.Probe{Kind: env.ProbeHTTP, Port: "http", Path: "/_journal"},
+	}
+}
+
+func get(t *testing.T, running runtime.Environment, component, port, path string) (int, error) {
+	t.Helper()
+	addr, err := running.Endpoint(component, port)
+	require.NoError(t, err)
+	resp, err := http.Get("http://" + addr.String() + path)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestStartStopRestartClose(t *testing.T) {
+	requireEngine(t)
+	rec := &recorder{}
+	rt := newRuntime(t, rec, 60*time.Second)
+	running, err := rt.Start(t.Context(), env.Environment{Components: []env.Component{cerbos(), llm("llm")}})
+	if running != nil {
+		t.Cleanup(func() { _ = running.Close(context.Background()) })
+	}
+	require.NoError(t, err)
+
+	status, err := get(t, running, "cerbos", "http", "/_cerbos/health")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	cerbosAddr, _ := running.Endpoint("cerbos", "http")
+	assert.True(t, cerbosAddr.Addr().IsLoopback(), "host networking: the container listens on the host's loopback")
+	// A decision is written to the decision log in the component's mounted directory.
+	check := `{"requestId":"t","principal":{"id":"p","roles":["user"]},"resources":[{"actions":["read"],"resource":{"kind":"nothing","id":"1"}}]}`
+	resp, err := http.Post("http://"+cerbosAddr.String()+"/api/check/resources", "application/json", strings.NewReader(check))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	decisions, err := os.ReadFile(filepath.Join(running.Dir(), "cerbos", "decisions.log"))
+	require.NoError(t, err, "the container writes into its mounted directory")
+	assert.Contains(t, string(decisions), `"kind":"nothing"`)
+
+	require.NoError(t, running.Stop(t.Context(), "llm"))
+	_, err = get(t, running, "llm", "http", "/_journal")
+	require.Error(t, err, "a stopped component must not answer")
+	require.NoError(t, running.Restart(t.Context(), "llm"))
+	status, err = get(t, running, "llm", "http", "/_journal")
+	require.NoError(t, err, "a restarted component answers on the same port")
+	assert.Equal(t, http.StatusOK, status)
+	require.NoError(t, running.Ready(t.Context(), "llm"))
+
+	images := running.(interface{ Images() map[string]string }).Images()
+	assert.Equal(t, map[string]string{"cerbos": "hopguard/cerbos:dev", "llm": "hopguard/mockllm:dev"}, images)
+
+	require.NoError(t, running.Close(t.Context()))
+	_, err = get(t, running, "cerbos", "http", "/_cerbos/health")
+	require.Error(t, err)
+	require.NoError(t, running.Close(t.Context()), "Close is idempotent")
+	assertNoContainers(t, running.Dir())
+
+	log, err := os.ReadFile(running.LogPath("llm"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(log), "listening on http://"), "the log holds both runs' output")
+	assert.Equal(t, []runtime.Phase{runtime.Starting, runtime.Ready, runtime.Stopped, runtime.Starting, runtime.Ready, runtime.Stopped}, rec.phases("llm"))
+}
+
+func TestStartFailsWithTheComponentsOwnWords(t *testing.T) {
+	requireEngine(t)
+	rec := &recorder{}
+	rt := newRuntime(t, rec, 30*time.Second)
+	running, err := rt.Start(t.Context(), env.Environment{Components: []env.Component{
+		llm("alpha"),
+		llm("broken", "--addr=0.0.0.0:1"),
+		llm("never"),
+	}})
+	require.Error(t, err)
+	require.NotNil(t, running)
+	t.Cleanup(func() { _ = running.Close(context.Background()) })
+	assert.Contains(t, err.Error(), "start broken")
+	assert.Contains(t, err.Error(), "exited before it was ready (exit code 1)")
+	assert.Contains(t, err.Error(), "the host must be a loopback address", "the error quotes the component's log")
+	_, getErr := get(t, running, "alpha", "http", "/_journal")
+	require.NoError(t, getErr, "what started is left for the caller to close")
+	assert.Empty(t, rec.phases("never"), "nothing after the failure starts")
+	require.NoError(t, running.Close(t.Context()))
+	assertNoContainers(t, running.Dir())
+}
+
+func TestReadinessTimeoutRemovesTheContainer(t *testing.T) {
+	requireEngine(t)
+	rt := newRuntime(t, &recorder{}, 2*time.Second)
+	slow := llm("slow")
+	slow.Ready.Path = "/not-ready"
+	running, err := rt.Start(t.Context(), env.Environment{Components: []env.Component{slow}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "status 404")
+	addr, _ := running.Endpoint("slow", "http")
+	_, dialErr := net.DialTimeout("tcp", addr.String(), time.Second)
+	require.Error(t, dialErr, "a component that never got ready is not left running")
+	assertNoContainers(t, running.Dir())
+}
+
+func TestMissingImageIsNotPulled(t *testing.T) {
+	requireEngine(t)
+	rt := newRuntime(t, &recorder{}, 30*time.Second)
+	missing := llm("gateway")
+	missing.Program = env.Program{Tool: "missing-gateway"}
+	missing.Optional = true
+	running, err := rt.Start(t.Context(), env.Environment{Components: []env.Component{missing, llm("llm")}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = running.Close(context.Background()) })
+	notRunning := running.NotRunning()
+	require.Contains(t, notRunning, "gateway")
+	assert.True(t, errors.Is(notRunning["gateway"], container.ErrImageNotPresent), notRunning["gateway"].Error())
+	assert.Contains(t, notRunning["gateway"].Error(), "docker/build-images.sh")
+	assert.Contains(t, notRunning["gateway"].Error(), "HOPGUARD_IMAGE_MISSING_GATEWAY")
+}
+
+func TestCancelledStartLeavesNothingRunning(t *testing.T) {
+	requireEngine(t)
+	rt := newRuntime(t, &recorder{}, 30*time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	running, err := rt.Start(ctx, env.Environment{Components: []env.Component{llm("alpha")}})
+	require.Error(t, err)
+	require.True(t, errors.Is(err, context.Canceled), err.Error())
+	require.NoError(t, running.Close(t.Context()))
+	assertNoContainers(t, running.Dir())
+}
+
+// assertNoContainers checks that no container of the run is left, running or not.
+func assertNoContainers(t *testing.T, runDir string) {
+	t.Helper()
+	provider, err := testcontainers.NewDockerProvider()
+	require.NoError(t, err)
+	defer provider.Close()
+	list, err := provider.Client().ContainerList(t.Context(), client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", container.LabelRun+"="+runDir),
+	})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items, "containers left behind")
+}
