@@ -67,19 +67,28 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("")
 	p("## Latency and throughput")
 	p("")
-	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | synapse CPU | synapse RSS |")
-	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | send lag p99 | synapse CPU | synapse CPU per request | synapse RSS |")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range r.Steps {
 		syn, ok := s.Processes[synapseComponent]
-		cpu, rss := "–", "–"
-		if ok {
+		cpu, perRequest, rss := "–", "–", "–"
+		if ok && syn.CPUPercent > 0 {
 			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
+			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(synapseComponent))
+		}
+		if ok {
 			rss = fmt.Sprintf("%.1f MiB", float64(syn.RSSMaxBytes)/mib)
 		}
-		p("| %s | %s %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %s |",
+		lag := "–"
+		if s.Rate > 0 {
+			lag = msNum(s.Lag.P99)
+		}
+		p("| %s | %s %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |",
 			loadName(s.Rate), s.Target, targetName(r, s.Target), s.Sent, s.Failed, s.Unsent, s.Throughput,
-			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), cpu, rss)
+			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), lag, cpu, perRequest, rss)
 	}
+	p("")
+	p("Send lag: how late the generator sent requests against the schedule (it counts in the latency). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
 	p("")
 	p("## Overheads (differences of percentiles, same run)")
 	p("")

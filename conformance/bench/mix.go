@@ -7,7 +7,7 @@ type Hop struct {
 	// Kind names it in the report.
 	Kind string
 	// Resource is the route's resource (the token's audience); Server the MCP server, if any.
-	Resource, Server string
+	Resource, Server   string
 	Method, Path, Body string
 	// Allowed is what the policies decide for the benchmark's principal.
 	Allowed bool

@@ -64,6 +64,16 @@ type Step struct {
 	Errors     []string               `json:"errors,omitempty"`
 }
 
+// CPUPerRequest is a process's CPU time per answered request, in microseconds.
+func (s Step) CPUPerRequest(process string) float64 {
+	p, ok := s.Processes[process]
+	if !ok || s.Throughput <= 0 {
+		return 0
+	}
+	// CPUPercent is CPU seconds per wall second x 100; Throughput is requests per wall second.
+	return p.CPUPercent / 100 / s.Throughput * 1e6
+}
+
 // Clean reports that every request was sent and succeeded.
 func (s Step) Clean() bool { return s.Failed == 0 && s.Unsent == 0 && s.Sent > 0 }
 

@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func step(target string, rate, p50, p99 float64, synapseCPU float64, rssMiB uint64) Step {
+	s := Step{
+		Target: target, Rate: rate, Sent: 1000, Throughput: max(rate, 1000),
+		Latency: Summary{Count: 1000, P50: p50, P90: p50, P99: p99, Max: p99},
+		ByKind:  map[string]Summary{KindCompletion: {P99: p99}},
+		Processes: map[string]ProcessLoad{
+			"cerbos": {CPUPercent: 50, RSSMaxBytes: 100 * mib},
+		},
+	}
+	if target == TargetGoverned || target == TargetSynapse {
+		s.Processes[synapseComponent] = ProcessLoad{CPUPercent: synapseCPU, RSSMaxBytes: rssMiB * mib}
+	}
+	return s
+}
+
+func TestAnalyzeJudgesTheGoalsAtTheGoalRate(t *testing.T) {
+	steps := []Step{
+		step(TargetBaseline, 1000, 1000, 2000, 0, 0),
+		step(TargetGoverned, 1000, 2000, 4500, 40, 30),
+		step(TargetSynapse, 1000, 1500, 2600, 41, 70),
+		step(TargetCerbos, 1000, 1200, 2400, 0, 0),
+		step(TargetBaseline, 0, 3000, 9000, 0, 0),
+	}
+	overheads, goals := Analyze(steps)
+	require.Len(t, overheads, 2, "saturation has no overhead: the two never ran at the same rate")
+	assert.Equal(t, Overhead{Name: overheadGoverned, Rate: 1000, P50: 1000, P90: 1000, P99: 2500, Clean: true}, overheads[0])
+	assert.Equal(t, Overhead{Name: overheadSynapseItself, Rate: 1000, P50: 300, P90: 300, P99: 200, Clean: true}, overheads[1])
+
+	require.Len(t, goals, 3)
+	assert.True(t, goals[0].Met, "synapse's own p99 overhead 0.2 ms <= 0.3 ms")
+	assert.InDelta(t, 200, goals[0].Measured, 1e-9)
+	assert.True(t, goals[1].Met, "governed hop 2.5 ms <= 3 ms")
+	assert.False(t, goals[2].Met, "70 MiB > 64 MiB")
+	assert.InDelta(t, 70, goals[2].Measured, 1e-9)
+}
+
+func TestAnalyzeDoesNotCountAGoalMetWhenRequestsFailed(t *testing.T) {
+	governed := step(TargetGoverned, 1000, 1100, 1200, 40, 30)
+	governed.Failed = 3
+	_, goals := Analyze([]Step{step(TargetBaseline, 1000, 1000, 1000, 0, 0), governed})
+	assert.False(t, goals[1].Met)
+	assert.Contains(t, goals[1].Note, "failed or unsent")
+	assert.Contains(t, goals[0].Note, "not measured")
+}
+
+func TestCPUPerRequest(t *testing.T) {
+	s := step(TargetSynapse, 1000, 1, 1, 41, 30)
+	assert.InDelta(t, 410, s.CPUPerRequest(synapseComponent), 1e-9, "41% of a core at 1000/s is 410 µs a request")
+	assert.Zero(t, s.CPUPerRequest("envoy"))
+}
+
+func TestWriteProducesBothReports(t *testing.T) {
+	steps := []Step{
+		step(TargetBaseline, 1000, 1000, 2000, 0, 0),
+		step(TargetGoverned, 1000, 2000, 9000, 40, 30),
+		step(TargetSynapse, 1000, 1500, 2600, 41, 30),
+		step(TargetCerbos, 1000, 1200, 2400, 0, 0),
+	}
+	steps[1].Errors = []string{"completion: status 503"}
+	r := &Report{
+		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Duration: "2m30s",
+		Machine: Machine{CPU: "Test CPU", Cores: 2}, Targets: Targets(), Steps: steps,
+		Method: Method{Mix: Kinds(Hops(benchTicket)), Rates: []float64{1000}, SaturationWorkers: 16},
+	}
+	r.Overheads, r.Goals = Analyze(steps)
+	dir := t.TempDir()
+	require.NoError(t, Write(dir, r))
+
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	text := string(md)
+	assert.Contains(t, text, "| 1000/s | b Envoy + ext_authz | 1000 | 0 | 0 | 1000 | 2.000 | 2.000 | 9.000 | 9.000 |")
+	assert.Contains(t, text, "| a governed hop (b − a), p99 at 1000/s | 3.000 ms | 7.000 ms | **no** |")
+	assert.Contains(t, text, "- b at 1000/s: completion: status 503")
+	assert.Contains(t, text, "| synapse | – | 40% / 30 | 41% / 30 | – |")
+	assert.Equal(t, 1, strings.Count(text, "# What a governed hop costs"))
+
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Equal(t, r.Steps, back.Steps)
+	assert.Equal(t, r.Goals, back.Goals)
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRates(t *testing.T) {
+	got, err := parseRates("100, 500,1000")
+	require.NoError(t, err)
+	assert.Equal(t, []float64{100, 500, 1000}, got)
+	for _, bad := range []string{"", "0", "-5", "fast", "100,,200", "1e9"} {
+		_, err := parseRates(bad)
+		assert.Error(t, err, bad)
+	}
+	assert.Equal(t, "100,500,1000", joinRates([]float64{100, 500, 1000}))
+}
+
+func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "Envoy -> mock upstream"},
+		{[]string{"--rates", "fast"}, 2, "is not a number of requests per second"},
+		{[]string{"extra"}, 2, "unexpected arguments"},
+		{[]string{"--step", "0s"}, 2, "step and timeout must be positive"},
+		{[]string{"--max-in-flight", "0"}, 2, "max in flight"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		assert.Equal(t, tc.code, code, "%v", tc.args)
+		assert.Contains(t, stderr.String(), tc.want, "%v", tc.args)
+		assert.Empty(t, stdout.String(), "%v: nothing ran", tc.args)
+	}
+}
