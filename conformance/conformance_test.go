@@ -57,10 +57,14 @@ func run(m *testing.M) int {
 	}
 	suite.recorder = report.NewRecorder(runtimeName)
 	for _, g := range all {
-		gw := report.Gateway{Name: g.Name(), Detail: g.Detail()}
+		gw := report.Gateway{Name: g.Name(), Detail: g.Detail(), Notes: gateways.ProfileOf(g).Notes}
+		if gw.Detail != "" {
+			gw.Detail += "; " + runtimeName + " runtime"
+		}
 		if suite.env != nil {
 			if err, ok := suite.env.NotRun[g.Name()]; ok {
 				gw.NotRunReason = err.Error()
+				gw.Notes = nil
 			}
 		}
 		suite.recorder.AddGateway(gw)
@@ -106,6 +110,7 @@ func TestScenarios(t *testing.T) {
 	for _, g := range suite.env.Gateways {
 		t.Run(g.Name(), func(t *testing.T) {
 			env := scenarioEnv(t, g.Name(), runID)
+			env.UnmarkedFailClosed = gateways.ProfileOf(g).UnmarkedFailClosed
 			for _, s := range scenarios.Suite() {
 				t.Run(s.ID, func(t *testing.T) {
 					began := time.Now()

@@ -21,12 +21,43 @@ type Gateway interface {
 	Detail() string
 }
 
+// Companions is implemented by a gateway that needs components of its own running before it,
+// e.g. Istio's control plane. They start after the stack and before the gateway, and share its
+// fate: when Companions fails the gateway is reported "not run" with the reason.
+type Companions interface {
+	Companions(ctx context.Context) ([]env.Component, error)
+}
+
+// Profile is what the report and the scenarios need to know of a gateway beyond its component.
+type Profile struct {
+	// Notes say, for the report, how what runs differs from the gateway's own configuration
+	// and where the gateway's behaviour differs from Envoy's in a way the suite allows for.
+	Notes []string
+	// UnmarkedFailClosed: when synapse cannot be reached the gateway's own reply (a 503) carries
+	// no x-hopguard-decision header, because its configuration has no knob for that reply. The
+	// scenarios then recognise the denial by its status; the upstream must still be untouched.
+	UnmarkedFailClosed bool
+}
+
+// Profiled is implemented by a gateway with a Profile; valid after Component.
+type Profiled interface {
+	Profile() Profile
+}
+
+// ProfileOf returns g's profile, or the zero Profile.
+func ProfileOf(g Gateway) Profile {
+	if p, ok := g.(Profiled); ok {
+		return p.Profile()
+	}
+	return Profile{}
+}
+
 // All returns every gateway hopguard targets, in report order. A gateway that cannot run here
 // stays in the list and is reported "not run" with its reason.
 func All() []Gateway {
 	return []Gateway{
 		&Envoy{},
 		Pending{GatewayName: "agentgateway", Reason: "agentgateway ships only as a container image (no binary is obtainable here) and the container runtime is not built yet"},
-		Pending{GatewayName: "istio", Reason: "the Istio translation is not wired into the harness yet"},
+		&Istio{},
 	}
 }

@@ -86,13 +86,13 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
 	var gatewayComponents []env.Component
 	for _, g := range opts.Gateways {
-		c, err := g.Component(ctx)
+		cs, err := components(ctx, g)
 		if err != nil {
 			h.NotRun[g.Name()] = err
 			continue
 		}
 		h.Gateways = append(h.Gateways, g)
-		gatewayComponents = append(gatewayComponents, c)
+		gatewayComponents = append(gatewayComponents, cs...)
 	}
 	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents})
 	if err != nil {
@@ -137,6 +137,23 @@ func (h *Env) Close(ctx context.Context) error {
 		return nil
 	}
 	return h.Runtime.Close(ctx)
+}
+
+// components are a gateway's companions, if it has any, then the gateway itself.
+func components(ctx context.Context, g gateways.Gateway) ([]env.Component, error) {
+	gateway, err := g.Component(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := g.(gateways.Companions)
+	if !ok {
+		return []env.Component{gateway}, nil
+	}
+	companions, err := c.Companions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(companions, gateway), nil
 }
 
 // build compiles every hopguard command the description runs, in one go build.

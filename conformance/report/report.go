@@ -51,6 +51,9 @@ type Gateway struct {
 	Name         string `json:"name"`
 	Detail       string `json:"detail,omitempty"` // e.g. "Envoy 1.40.0, process runtime"
 	NotRunReason string `json:"not_run_reason,omitempty"`
+	// Notes say how what ran differs from the gateway's own configuration, and where its
+	// behaviour differs from the other gateways' in ways the scenarios allow for.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Agreement says whether the gateways that ran a scenario decided alike.

@@ -42,6 +42,15 @@ func Markdown(rep Report) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", g.Name, status)
 	}
+	for _, g := range rep.Gateways {
+		if len(g.Notes) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n**%s** notes:\n\n", g.Name)
+		for _, n := range g.Notes {
+			fmt.Fprintf(&b, "- %s\n", cell(n))
+		}
+	}
 
 	b.WriteString("\n## Matrix\n\n| scenario |")
 	for _, g := range rep.Gateways {

@@ -28,6 +28,11 @@ type Env struct {
 	Control   Control
 	// RunID makes task ids unique across scenarios, gateways and repeated runs.
 	RunID string
+	// UnmarkedFailClosed says the gateway's own reply when synapse cannot be reached carries no
+	// x-hopguard-decision header (Istio has no knob for it): a step that wants that reply
+	// (Want.GatewayReply) then recognises the denial by its status alone. Nothing else about
+	// the step is relaxed: the upstream must still be untouched.
+	UnmarkedFailClosed bool
 }
 
 // Control stops and restarts components (the fail-closed scenario).

@@ -228,7 +228,7 @@ func oversized() string {
 
 func failClosed() Scenario {
 	// With synapse down the reply is the gateway's own: no policy output, only the denial header.
-	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true}
+	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true, GatewayReply: true}
 	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503}
 	return Scenario{
 		ID:    "fail-closed",

@@ -59,7 +59,7 @@ func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) e
 		c.accepted[req.GetTypeUrl()] = true
 		c.mu.Unlock()
 		if first {
-			c.logger.Info("envoy accepted xds resources", "stream", id, "type", req.GetTypeUrl(), "version", c.version, "resources", len(req.GetResourceNames()))
+			c.logger.Info("envoy accepted xds resources", "stream", id, "type", req.GetTypeUrl(), "version", c.version)
 		}
 	}
 	return nil

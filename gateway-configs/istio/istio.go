@@ -21,6 +21,10 @@ import (
 //go:embed generated/*.json
 var generated embed.FS
 
+// Pilot is the Istio whose pilot wrote generated/ (the generator module's requirement; a test
+// holds the two together).
+const Pilot = "istio.io/istio v0.0.0-20260827124520-eed52ebb66ad"
+
 // MCPServer is one MCP upstream, reached through the route /mcp/<Name>.
 type MCPServer struct {
 	Name string

@@ -1,6 +1,8 @@
 package istio
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -23,4 +25,11 @@ func TestResourcesMakeAConsistentSnapshot(t *testing.T) {
 	snap, err := cache.NewSnapshot("1", byType)
 	require.NoError(t, err)
 	require.NoError(t, snap.Consistent())
+}
+
+// Pilot names the Istio the generator module really uses.
+func TestPilotIsTheGeneratorsIstio(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("generator", "go.mod"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "\n\t"+Pilot+"\n")
 }
