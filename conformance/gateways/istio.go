@@ -32,6 +32,7 @@ var istioBehaviour = []string{
 	"synapse's decisions come from its route table (synapse-routes.yaml): Istio sends no context extensions",
 	"unrouted paths (/admin/config, /mcp/TICKETS, /mcp/tickets/) get 404 from the gateway without an authorization check, as under Envoy",
 	"escaped slashes (/mcp/tickets%2F..%2Fpayroll) are kept as they are (pathWithEscapedSlashesAction KEEP_UNCHANGED), so no route matches: 404, where Envoy's config rejects them with 400",
+	"the VirtualService's prefix /v1 is a string prefix, so /v1beta/... is routed to the LLM and checked: synapse's route table has no entry for it and denies it (unknown_route, 403), where Envoy's path_separated_prefix answers 404 itself",
 }
 
 // Istio is Istio's own translation of gateway-configs/istio (pilot's xDS for an ingress

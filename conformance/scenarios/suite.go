@@ -203,6 +203,7 @@ const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pro
 
 func routing() Scenario {
 	payrollToken := Token{Kind: OtherResourceToken, Resource: "mcp:payroll"}
+	llmToken := Token{Kind: OtherResourceToken, Resource: "llm"}
 	raw := func(method, path, body string) Hop {
 		return Hop{Kind: Raw, Method: method, Path: path, Body: []byte(body)}
 	}
@@ -216,10 +217,16 @@ func routing() Scenario {
 			{Name: "POST /mcp/tickets/../payroll with a payroll token", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/tickets/../payroll", initialize), Token: payrollToken,
 				Want: Want{Code: "server_not_allowed"}},
 			{Name: "POST /mcp/tickets%2F..%2Fpayroll with a payroll token", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/tickets%2F..%2Fpayroll", initialize), Token: payrollToken},
-			{Name: "a 2 MiB body on the LLM route", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/v1/chat/completions", oversized()), Token: Token{Kind: OtherResourceToken, Resource: "llm"}},
+			// The model route is /v1 and below; a route that matches on a bare string prefix (Istio's
+			// VirtualService prefix /v1) forwards /v1beta, and synapse's route table must refuse it.
+			{Name: "POST /v1beta/chat/completions with an LLM token", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/v1beta/chat/completions", chat), Token: llmToken},
+			{Name: "a 2 MiB body on the LLM route", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/v1/chat/completions", oversized()), Token: llmToken},
 		},
 	}
 }
+
+// chat is a chat completion request the model route would allow.
+const chat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Work ticket T-2001."}]}`
 
 // oversized is a chat completion request over the gateway's 1 MiB body limit.
 func oversized() string {
