@@ -14,6 +14,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
 // Case is one attempt.
@@ -28,6 +29,12 @@ type Case struct {
 	// Build prepares the request (and anything it needs, such as another principal's session)
 	// through the kit.
 	Build func(ctx context.Context, k *Kit) (rawhttp.Request, error)
+	// Before, when set, is a request sent first on the same connection (pipelined) that may
+	// well be allowed: the case is whether the connection's first decision carries over.
+	Before func(ctx context.Context, k *Kit) (rawhttp.Request, error)
+	// Forbidden, when set, says which upstream journal entries are the breach (Before's own
+	// request is expected upstream); unset, every entry is.
+	Forbidden func(resource string, e journal.Entry) bool
 	// Allow marks a control: a well-formed request that must be allowed, proving the corpus
 	// can tell an allow from a deny.
 	Allow bool

@@ -21,6 +21,7 @@ func Corpus() []Case {
 		tokenCases(),
 		headerCases(),
 		sessionCases(),
+		connectionCases(),
 	)
 }
 

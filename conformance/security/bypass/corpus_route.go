@@ -54,6 +54,7 @@ func routeCases() []Case {
 		modelByPath("route-model-trailing-slash", "triage asks gpt-4o at /v1/chat/completions/", "/v1/chat/completions/"),
 		modelByPath("route-model-upper-case", "triage asks gpt-4o at /V1/chat/completions", "/V1/chat/completions"),
 		modelByPath("route-model-encoded-slash", "triage asks gpt-4o at /v1/chat%2Fcompletions", "/v1/chat%2Fcompletions"),
+		modelByPath("route-model-prefix-sibling", "triage asks gpt-4o at /v1x/chat/completions, which a bare prefix /v1 also matches", "/v1x/chat/completions"),
 		modelByPath("route-model-query", "triage asks gpt-4o at /v1/chat/completions?model=gpt-4o-mini", "/v1/chat/completions?model=gpt-4o-mini"),
 	}
 }

@@ -94,13 +94,13 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 		return err
 	}
 
-	resp, sendErr := rawhttp.Send(ctx, tg.Addr, req, requestTimeout)
-	if sendErr != nil && !errors.Is(sendErr, rawhttp.ErrNoResponse) {
-		return sendErr
+	resp, err := send(ctx, tg.Addr, kit, c, req)
+	if err != nil {
+		return err
 	}
 	classify(res, resp)
 
-	if res.Upstream, err = journalSince(ctx, tg.Journals, before); err != nil {
+	if res.Upstream, err = journalSince(ctx, tg.Journals, before, c.Forbidden); err != nil {
 		return err
 	}
 	if res.DecisionID != "" {
@@ -140,6 +140,28 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 	res.Pass = len(problems) == 0
 	res.Problem = strings.Join(problems, "; ")
 	return nil
+}
+
+// send sends the case's request, after its Before request on the same connection when it has
+// one, and returns the response to the case's own request (nil when the gateway closed the
+// connection without one).
+func send(ctx context.Context, addr string, kit *Kit, c Case, req rawhttp.Request) (*rawhttp.Response, error) {
+	reqs := []rawhttp.Request{req}
+	if c.Before != nil {
+		first, err := c.Before(ctx, kit)
+		if err != nil {
+			return nil, fmt.Errorf("build the request before: %w", err)
+		}
+		reqs = []rawhttp.Request{first, req}
+	}
+	resps, err := rawhttp.SendAll(ctx, addr, reqs, requestTimeout)
+	if err != nil && !errors.Is(err, rawhttp.ErrNoResponse) {
+		return nil, err
+	}
+	if len(resps) < len(reqs) {
+		return nil, nil
+	}
+	return resps[len(reqs)-1], nil
 }
 
 // Verdict is who decided what, as the client sees it.
@@ -233,8 +255,9 @@ func journalCounts(ctx context.Context, journals map[string]*journal.Client) (ma
 	return out, nil
 }
 
-// journalSince describes the entries each journal gained since before.
-func journalSince(ctx context.Context, journals map[string]*journal.Client, before map[string]int) ([]string, error) {
+// journalSince describes the entries each journal gained since before (only the forbidden
+// ones, when forbidden is set).
+func journalSince(ctx context.Context, journals map[string]*journal.Client, before map[string]int, forbidden func(string, journal.Entry) bool) ([]string, error) {
 	var out []string
 	for resource, j := range journals {
 		entries, err := j.Entries(ctx)
@@ -242,6 +265,9 @@ func journalSince(ctx context.Context, journals map[string]*journal.Client, befo
 			return nil, fmt.Errorf("read the %s journal: %w", resource, err)
 		}
 		for _, e := range entries[min(before[resource], len(entries)):] {
+			if forbidden != nil && !forbidden(resource, e) {
+				continue
+			}
 			out = append(out, strings.Join(slices.DeleteFunc([]string{resource, e.HTTPMethod, e.Path, e.MCPMethod, e.Tool, e.Model}, func(s string) bool { return s == "" }), " "))
 		}
 	}

@@ -39,6 +39,11 @@ type Request struct {
 	// OwnLength says the request sets Content-Length (or Transfer-Encoding) itself in Header,
 	// possibly lying; otherwise the true Content-Length is added for a non-empty Body.
 	OwnLength bool
+	// Proto is the version in the request line; empty means HTTP/1.1.
+	Proto string
+	// KeepAlive leaves the connection open for a request that follows on it; otherwise the
+	// request asks the server to close it (unless it sets its own Connection header).
+	KeepAlive bool
 }
 
 // Get returns the first value of the header name, ignoring case.
@@ -57,11 +62,14 @@ func (r Request) With(fields ...Field) Request {
 	return r
 }
 
-// Bytes is the request as it goes on the wire to host. Every request asks the server to close
-// the connection after answering, so one request is one connection.
+// Bytes is the request as it goes on the wire to host.
 func (r Request) Bytes(host string) []byte {
+	proto := r.Proto
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", r.Method, r.Target)
+	fmt.Fprintf(&b, "%s %s %s\r\n", r.Method, r.Target, proto)
 	if r.Get("Host") == "" {
 		fmt.Fprintf(&b, "Host: %s\r\n", host)
 	}
@@ -76,7 +84,10 @@ func (r Request) Bytes(host string) []byte {
 	case !r.OwnLength && len(r.Body) > 0:
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.Body))
 	}
-	b.WriteString("Connection: close\r\n\r\n")
+	if !r.KeepAlive && r.Get("Connection") == "" {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
 	if r.Chunks != nil {
 		for _, c := range r.Chunks {
 			fmt.Fprintf(&b, "%x\r\n", len(c))
@@ -105,9 +116,22 @@ const MaxBody = 64 << 10
 // a request it cannot parse).
 var ErrNoResponse = errors.New("the connection closed without a response")
 
-// Send writes r to addr (host:port) and reads one response. The whole exchange is bounded by
+// Send writes r to addr (host:port) and reads its response. The whole exchange is bounded by
 // ctx and by timeout.
 func Send(ctx context.Context, addr string, r Request, timeout time.Duration) (*Response, error) {
+	r.KeepAlive = false
+	resps, err := SendAll(ctx, addr, []Request{r}, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return resps[0], nil
+}
+
+// SendAll writes every request back to back on one connection (HTTP/1.1 pipelining: all but
+// the last keep the connection open) and reads one response to each, in order. Interim 1xx
+// responses other than 101 are skipped. When the connection closes early, the responses read so
+// far come back with an error wrapping ErrNoResponse.
+func SendAll(ctx context.Context, addr string, reqs []Request, timeout time.Duration) ([]*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
@@ -122,29 +146,61 @@ func Send(ctx context.Context, addr string, r Request, timeout time.Duration) (*
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 
+	var wire []byte
+	for i, r := range reqs {
+		r.KeepAlive = i < len(reqs)-1
+		wire = append(wire, r.Bytes(addr)...)
+	}
 	// Write while reading: a gateway may answer (413, 400) before it has read a large body,
 	// and a writer that waits for the whole body to drain would never see the answer.
 	writeErr := make(chan error, 1)
 	go func() {
-		_, err := conn.Write(r.Bytes(addr))
+		_, err := conn.Write(wire)
 		writeErr <- err
 	}()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: r.Method})
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
-			return nil, fmt.Errorf("%s %s: %w", r.Method, clip(r.Target), ErrNoResponse)
+	br := bufio.NewReader(conn)
+	var out []*Response
+	for _, r := range reqs {
+		resp, err := readResponse(br, r)
+		if err != nil {
+			closed := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)
+			if !closed {
+				select {
+				case werr := <-writeErr:
+					closed = werr != nil && isReset(werr)
+				default:
+				}
+			}
+			if closed {
+				return out, fmt.Errorf("%s %s: %w", r.Method, clip(r.Target), ErrNoResponse)
+			}
+			return out, fmt.Errorf("read the response to %s %s: %w", r.Method, clip(r.Target), err)
 		}
-		if werr := <-writeErr; werr != nil && isReset(werr) {
-			return nil, fmt.Errorf("%s %s: %w", r.Method, clip(r.Target), ErrNoResponse)
+		out = append(out, resp)
+	}
+	return out, nil
+}
+
+func readResponse(br *bufio.Reader, r Request) (*Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, &http.Request{Method: r.Method})
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("read response to %s %s: %w", r.Method, clip(r.Target), err)
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue // 100 Continue and friends: the answer follows
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+		if err == nil {
+			// Drain the rest, so the next pipelined response starts where it should.
+			_, err = io.Copy(io.Discard, resp.Body)
+		}
+		_ = resp.Body.Close()
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+			return nil, fmt.Errorf("read response body: %w", err)
+		}
+		return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
-		return nil, fmt.Errorf("read response body: %w", err)
-	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
 // isReset reports a connection the server reset, which it may do once it has refused a

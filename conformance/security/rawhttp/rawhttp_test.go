@@ -81,3 +81,37 @@ func TestSendReportsAConnectionClosedWithoutAnswer(t *testing.T) {
 	_, err := rawhttp.Send(context.Background(), strings.TrimPrefix(srv.URL, "http://"), rawhttp.Request{Method: "GET", Target: "/"}, 5*time.Second)
 	require.ErrorIs(t, err, rawhttp.ErrNoResponse)
 }
+
+func TestSendAllPipelinesOnOneConnection(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.RemoteAddr+" "+r.URL.Path)
+		_, _ = io.WriteString(w, strings.Repeat("x", 100<<10)) // longer than MaxBody: drained, not kept
+	}))
+	defer srv.Close()
+
+	resps, err := rawhttp.SendAll(context.Background(), strings.TrimPrefix(srv.URL, "http://"), []rawhttp.Request{
+		{Method: "GET", Target: "/first"}, {Method: "GET", Target: "/second"},
+	}, 5*time.Second)
+	require.NoError(t, err)
+	require.Len(t, resps, 2)
+	assert.Len(t, resps[1].Body, rawhttp.MaxBody)
+	require.Len(t, seen, 2)
+	first, _, _ := strings.Cut(seen[0], " ")
+	second, _, _ := strings.Cut(seen[1], " ")
+	assert.Equal(t, first, second, "both requests came on one connection")
+	assert.True(t, strings.HasSuffix(seen[1], "/second"))
+}
+
+func TestSendSkipsInterimResponses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // with Expect: 100-continue, reading sends the 100
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer srv.Close()
+	resp, err := rawhttp.Send(context.Background(), strings.TrimPrefix(srv.URL, "http://"), rawhttp.Request{
+		Method: "POST", Target: "/", Body: []byte("{}"), Header: []rawhttp.Field{{Name: "Expect", Value: "100-continue"}},
+	}, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusTeapot, resp.Status)
+}

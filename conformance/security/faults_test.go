@@ -1,0 +1,275 @@
+package security_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/security/bypass"
+	"github.com/hopguard/hopguard/conformance/security/summary"
+	"github.com/hopguard/hopguard/conformance/stack"
+)
+
+// Bounds of a drill. Each is a wait for an event (evidence gathered, a component back), never
+// an assertion about speed.
+const (
+	drillWorkers = 4
+	// evidenceWait bounds the wait for every probe to have been made inside the fault window.
+	evidenceWait = 60 * time.Second
+	// recoveryWait bounds the wait for an allowed request to be allowed again after healing.
+	recoveryWait = 60 * time.Second
+)
+
+// drill breaks one thing under traffic.
+type drill struct {
+	name string
+	// inject breaks it and returns once the fault holds; heal mends it.
+	inject, heal func(ctx context.Context) error
+	// allDeny: every request made while the fault holds must be denied. The STS drill clears it:
+	// genuine tokens keep verifying from synapse's cached key set.
+	allDeny bool
+	// check judges one request made entirely inside the fault window.
+	check func(o observation) error
+}
+
+// TestFaults runs every fault drill under traffic behind every gateway, then checks that a
+// revoked task stays revoked across a synapse restart.
+func TestFaults(t *testing.T) {
+	h := requireEnv(t)
+	rt := h.Runtime
+	for _, g := range h.Gateways {
+		t.Run(g.Name(), func(t *testing.T) {
+			tg := target(t, g.Name())
+			probes := prepare(t.Context(), t, tg)
+			for _, d := range []drill{
+				cerbosHung(t),
+				{name: "Cerbos killed, then restarted",
+					inject:  func(ctx context.Context) error { return rt.Stop(ctx, stack.Cerbos) },
+					heal:    func(ctx context.Context) error { return rt.Restart(ctx, stack.Cerbos) },
+					allDeny: true, check: pdpUnavailable},
+				{name: "synapse killed, then restarted",
+					inject:  func(ctx context.Context) error { return rt.Stop(ctx, stack.Synapse) },
+					heal:    func(ctx context.Context) error { return rt.Restart(ctx, stack.Synapse) },
+					allDeny: true, check: gatewayFailsClosed},
+				{name: "STS down after boot",
+					inject: func(ctx context.Context) error { return rt.Stop(ctx, stack.STS) },
+					heal:   func(ctx context.Context) error { return rt.Restart(ctx, stack.STS) },
+					check:  cachedKeysOnly},
+			} {
+				t.Run(d.name, func(t *testing.T) {
+					f := runDrill(t, tg, probes, d)
+					suite.recorder.Fault(f)
+					if !f.Pass {
+						t.Errorf("%s: %s", d.name, f.Detail)
+					}
+				})
+			}
+			t.Run("revocation survives a synapse restart", func(t *testing.T) {
+				f := revocationAcrossRestart(t, tg, probes)
+				suite.recorder.Fault(f)
+				if !f.Pass {
+					t.Errorf("%s", f.Detail)
+				}
+			})
+		})
+	}
+}
+
+// runDrill sends traffic, waits for an allow, breaks the thing, waits until every probe has
+// been made while it was broken, mends it, and waits until an allowed request is allowed again.
+func runDrill(t *testing.T, tg bypass.Target, probes []prepared, d drill) summary.Fault {
+	ctx := t.Context()
+	f := summary.Fault{Name: d.name, Gateway: tg.Gateway}
+	var problems []string
+	fail := func(format string, args ...any) summary.Fault {
+		f.Detail = fmt.Sprintf(format, args...)
+		return f
+	}
+	for resource, j := range tg.Journals {
+		if err := j.Reset(ctx); err != nil {
+			return fail("reset the %s journal: %v", resource, err)
+		}
+	}
+	tr := startTraffic(ctx, tg.Addr, probes, drillWorkers)
+	defer tr.stop()
+	if err := waitFor(ctx, recoveryWait, func() bool { return anyAllowed(tr.snapshot(), time.Time{}) }); err != nil {
+		return fail("nothing was allowed before the fault: %v", err)
+	}
+
+	if err := d.inject(ctx); err != nil {
+		return fail("inject the fault: %v", err)
+	}
+	from := time.Now()
+	evidence := waitFor(ctx, evidenceWait, func() bool { return everyProbeSince(tr.snapshot(), probes, from) })
+	to := time.Now()
+	if err := d.heal(ctx); err != nil {
+		return fail("heal the fault: %v", err)
+	}
+	healed := time.Now()
+	if evidence != nil {
+		problems = append(problems, "not every probe was made while the fault held: "+evidence.Error())
+	}
+	if err := waitFor(ctx, recoveryWait, func() bool { return anyAllowed(tr.snapshot(), healed) }); err != nil {
+		problems = append(problems, "no allowed request went through after healing, without a hand: "+err.Error())
+	}
+	obs := tr.stop()
+
+	f.Probes = len(obs)
+	for _, o := range obs {
+		if o.err != nil {
+			problems = append(problems, "transport failure: "+o.String())
+			continue
+		}
+		if !o.probe.Allowed && o.allowed() {
+			problems = append(problems, "FORBIDDEN REQUEST ALLOWED: "+o.String())
+		}
+		if o.start.Before(from) || o.end.After(to) {
+			continue
+		}
+		f.InWindow++
+		if o.allowed() {
+			f.Allowed++
+			if d.allDeny {
+				problems = append(problems, "ALLOWED WHILE THE FAULT HELD: "+o.String())
+			}
+		}
+		if err := d.check(o); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	leaked, err := forbiddenUpstream(ctx, tg)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	f.Leaked = len(leaked)
+	for _, l := range leaked {
+		problems = append(problems, "REACHED AN UPSTREAM: "+l)
+	}
+	f.Pass = len(problems) == 0 && f.InWindow > 0
+	f.Detail = summarize(problems)
+	if f.Pass {
+		f.Detail = fmt.Sprintf("%d requests made entirely while the fault held, each answered as the drill requires; recovered by itself", f.InWindow)
+	}
+	return f
+}
+
+// cerbosHung stops the Cerbos process with SIGSTOP: it accepts connections and never answers,
+// so synapse's Cerbos timeout (500 ms) must turn every check into pdp_unavailable.
+func cerbosHung(t *testing.T) drill {
+	pid := 0
+	cont := func() {
+		if pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(cont) // never leave Cerbos stopped, whatever fails
+	return drill{
+		name: "Cerbos hung past synapse's timeout (SIGSTOP), then resumed",
+		inject: func(ctx context.Context) error {
+			p, err := childProcess("--set=audit.file.path=" + suite.env.CerbosDecisionLogPath())
+			if err != nil {
+				return err
+			}
+			pid = p
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				return fmt.Errorf("stop Cerbos (pid %d): %w", pid, err)
+			}
+			return waitFor(ctx, 10*time.Second, func() bool {
+				_, state, err := procStat(pid)
+				return err == nil && state == 'T'
+			})
+		},
+		heal: func(context.Context) error {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				return fmt.Errorf("resume Cerbos (pid %d): %w", pid, err)
+			}
+			return nil
+		},
+		allDeny: true,
+		check:   pdpUnavailable,
+	}
+}
+
+// pdpUnavailable: with Cerbos gone, synapse denies whatever would have asked it, with a 503 and
+// the code pdp_unavailable; the rest is refused as always.
+func pdpUnavailable(o observation) error {
+	v := o.verdict
+	if !o.probe.ReachesCerbos {
+		if !v.Denied {
+			return fmt.Errorf("%s was not denied", o)
+		}
+		return nil
+	}
+	if v.Layer != bypass.LayerSynapse || v.Code != "pdp_unavailable" || v.Status != 503 {
+		return fmt.Errorf("want synapse's 503 pdp_unavailable: %s", o)
+	}
+	return nil
+}
+
+// gatewayFailsClosed: with synapse gone, the gateway itself denies everything with a 503
+// (hopguard's Envoy config also flags it with x-hopguard-decision: deny; a gateway that does
+// not is still closed, and the report shows the layer).
+func gatewayFailsClosed(o observation) error {
+	if v := o.verdict; (v.Layer != bypass.LayerAuthzFailure && v.Layer != bypass.LayerGateway) || v.Status != 503 {
+		return fmt.Errorf("want the gateway's own 503 denial: %s", o)
+	}
+	return nil
+}
+
+// cachedKeysOnly: with the STS gone, tokens signed by the key synapse already holds keep
+// verifying (the answer is the usual one), and a token under any other key id is denied.
+func cachedKeysOnly(o observation) error {
+	if o.allowed() != o.probe.Allowed {
+		return fmt.Errorf("answered otherwise than with the STS up: %s", o)
+	}
+	return nil
+}
+
+func anyAllowed(obs []observation, since time.Time) bool {
+	for _, o := range obs {
+		if o.probe.Allowed && o.allowed() && !o.start.Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+// everyProbeSince reports that each probe was made at least once entirely after from.
+func everyProbeSince(obs []observation, probes []prepared, from time.Time) bool {
+	done := map[string]bool{}
+	for _, o := range obs {
+		if !o.start.Before(from) {
+			done[o.probe.Name] = true
+		}
+	}
+	return len(done) == len(probes)
+}
+
+// forbiddenUpstream lists what reached an upstream that no probe may cause.
+func forbiddenUpstream(ctx context.Context, tg bypass.Target) ([]string, error) {
+	var out []string
+	for resource, j := range tg.Journals {
+		entries, err := j.Entries(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the %s journal: %w", resource, err)
+		}
+		for _, e := range entries {
+			if bypass.Forbidden(resource, e) {
+				out = append(out, fmt.Sprintf("%s %s %s %s %s %s", resource, e.HTTPMethod, e.Path, e.MCPMethod, e.Tool, e.Model))
+			}
+		}
+	}
+	return out, nil
+}
+
+// summarize keeps a failure report readable: the first problems and how many more there were.
+func summarize(problems []string) string {
+	const keep = 8
+	if len(problems) > keep {
+		return strings.Join(problems[:keep], "; ") + fmt.Sprintf("; and %d more", len(problems)-keep)
+	}
+	return strings.Join(problems, "; ")
+}
