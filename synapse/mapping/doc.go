@@ -64,6 +64,8 @@
 //     Cerbos compares doubles, and such a number has no double that equals it. Within the range a
 //     number becomes the float64 structpb would hold; a string stays a string ("9000" is not
 //     9000), so a schema that wants a number rejects it;
+//   - a request asking for a protocol upgrade (Upgrade: websocket, h2c): after a 101 the gateway
+//     is a tunnel that nothing checks, and Istio's routes allow WebSocket upgrades by default;
 //   - an Authorization header sent twice, holding a comma or anything but one "Bearer" token.
 //     A missing header is not refused here: Token is "" and identity denies it.
 //

@@ -19,6 +19,9 @@ const (
 	CodeInvalidPath      = "invalid_path"            // dot segments, //, percent-encoding, odd bytes in the path
 	CodeMethodNotAllowed = "method_not_allowed"      // an HTTP method the plane does not use
 	CodeUnknownModelAPI  = "unknown_model_api"       // a model-route path that is not a known API
+	// CodeUpgradeNotAllowed: a request asking to switch protocols (WebSocket, h2c). Only the
+	// asking request is checked; after a 101 the gateway is a tunnel nothing checks.
+	CodeUpgradeNotAllowed = "upgrade_not_allowed"
 
 	// The credential.
 	CodeInvalidAuthorization = "invalid_authorization" // Authorization repeated, joined, or not one Bearer token

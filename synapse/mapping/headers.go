@@ -80,6 +80,17 @@ func isToken68(s string) bool {
 	return true
 }
 
+// refuseUpgrade refuses a request that asks to switch protocols (Upgrade: websocket, h2c).
+// ext_authz sees only the request that asks: once the upstream answers 101, everything after it
+// passes the gateway as a tunnel no one checks. Neither MCP's streamable HTTP nor the model APIs
+// upgrade, and Istio's routes allow WebSocket upgrades by default, so synapse refuses them all.
+func refuseUpgrade(h headers) *Error {
+	if _, n := h.get("upgrade"); n > 0 {
+		return deny(CodeUpgradeNotAllowed, "protocol upgrades are refused: nothing sent after an upgrade would be checked")
+	}
+	return nil
+}
+
 // checkJSONContent refuses a body the upstream would not read as plain JSON: a content type other
 // than application/json (with at most a UTF-8 charset), or any content encoding but identity.
 func checkJSONContent(h headers) *Error {

@@ -96,6 +96,9 @@ func mapInto(in *Input, req *authv3.CheckRequest, routes RouteTable) *Error {
 	if err != nil {
 		return err
 	}
+	if err := refuseUpgrade(hdrs); err != nil {
+		return err
+	}
 	// The token is read last, so that a malformed header still leaves the messages known.
 	in.Token, err = bearerToken(hdrs)
 	return err
