@@ -93,6 +93,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	go func() { served <- gs.Serve(lis) }()
 	select {
 	case err := <-served:
+		gs.Stop()
 		return fmt.Errorf("xds: serve: %w", err)
 	case <-ctx.Done():
 	}

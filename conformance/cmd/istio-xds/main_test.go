@@ -44,14 +44,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 func TestRunServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout := &lineWriter{lines: make(chan string, 1)}
+	lines := make(chan string, 1)
+	stdout := &lineWriter{lines: lines}
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, runArgs, stdout, &stderr) }()
 
 	var line string
 	select {
-	case line = <-stdout.lines:
+	case line = <-lines:
 	case err := <-done:
 		t.Fatalf("run returned before listening: %v (%s)", err, stderr.String())
 	}
