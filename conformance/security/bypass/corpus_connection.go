@@ -5,6 +5,9 @@ import (
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
+// upgradeRefused is synapse refusing a protocol upgrade.
+var upgradeRefused = []string{"upgrade_not_allowed"}
+
 func connectionCases() []Case {
 	const cat = "connections and protocol"
 	f := func(name, value string) rawhttp.Field { return rawhttp.Field{Name: name, Value: value} }
@@ -23,7 +26,7 @@ func connectionCases() []Case {
 			Forbidden: func(resource string, e journal.Entry) bool {
 				return resource == "mcp:payroll" && e.MCPMethod != "initialize"
 			}},
-		{ID: "upgrade-websocket", Category: cat, Expect: or(gatewayRefused, payrollDenied, []string{"body_missing"}),
+		{ID: "upgrade-websocket", Category: cat, Expect: or(gatewayRefused, payrollDenied, upgradeRefused, []string{"body_missing"}),
 			// A gateway that allows upgrades (Istio's routes do) sends ext_authz no body for them;
 			// synapse refuses a POST without one.
 			Attack: "Alice opens payroll as a WebSocket upgrade, in case upgrades are tunnelled unchecked",
@@ -31,21 +34,21 @@ func connectionCases() []Case {
 				r.Header = append(r.Header, f("Connection", "Upgrade"), f("Upgrade", "websocket"),
 					f("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), f("Sec-WebSocket-Version", "13"))
 			})},
-		{ID: "upgrade-websocket-stream", Category: cat, Expect: or(gatewayRefused, payrollDenied),
+		{ID: "upgrade-websocket-stream", Category: cat, Expect: or(gatewayRefused, payrollDenied, upgradeRefused),
 			Attack: "Alice upgrades payroll's GET stream to a WebSocket, which would tunnel everything after it past the check",
 			Build: aliceOpensPayroll(func(r *rawhttp.Request) {
 				r.Method, r.Body = "GET", nil
 				r.Header = append(r.Header, f("Connection", "Upgrade"), f("Upgrade", "websocket"),
 					f("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), f("Sec-WebSocket-Version", "13"))
 			})},
-		{ID: "upgrade-websocket-on-an-allowed-stream", Category: cat, Expect: or(gatewayRefused, []string{"upgrade_not_allowed"}),
+		{ID: "upgrade-websocket-on-an-allowed-stream", Category: cat, Expect: or(gatewayRefused, upgradeRefused),
 			Attack: "Alice upgrades the tickets stream, which she may open, to a WebSocket: after a 101 every frame would pass the gateway unchecked, so an upgrade must not be let through at all",
 			Build: with(Alice, "mcp:tickets", func(tok string) rawhttp.Request {
 				return rawhttp.Request{Method: "GET", Target: "/mcp/tickets", Header: []rawhttp.Field{
 					f("Authorization", "Bearer "+tok), f("Accept", "text/event-stream"), f("Connection", "Upgrade"), f("Upgrade", "websocket"),
 					f("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), f("Sec-WebSocket-Version", "13")}}
 			})},
-		{ID: "upgrade-h2c", Category: cat, Expect: or(gatewayRefused, payrollDenied),
+		{ID: "upgrade-h2c", Category: cat, Expect: or(gatewayRefused, payrollDenied, upgradeRefused),
 			Attack: "Alice opens payroll with an h2c upgrade, in case the HTTP/2 stream after it skips the check",
 			Build: aliceOpensPayroll(func(r *rawhttp.Request) {
 				r.Header = append(r.Header, f("Connection", "Upgrade, HTTP2-Settings"), f("Upgrade", "h2c"), f("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"))

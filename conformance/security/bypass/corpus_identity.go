@@ -102,6 +102,18 @@ func tokenCases() []Case {
 		{ID: "token-audience-case", Category: cat, Expect: tokenRefused,
 			Attack: "signed by the STS's own key, for \"MCP:Payroll\"",
 			Build:  forged(forge.Claims{"aud": "MCP:Payroll"}, asSTS)},
+		{ID: "token-task-of-another-principal", Category: cat, Expect: []string{"task_not_active"},
+			Attack: "Alice's genuine LLM token attesting Carol's task, asking gpt-4o-mini (allowed on her own task)",
+			Build: func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
+				tok, err := k.TokenForTask(ctx, Alice, k.TaskID(Carol), "llm")
+				return modelPost(tok, chat("gpt-4o-mini")), err
+			}},
+		{ID: "token-unknown-task", Category: cat, Expect: []string{"task_not_active"},
+			Attack: "Alice's genuine LLM token attesting a task no one created, asking gpt-4o-mini",
+			Build: func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
+				tok, err := k.TokenForTask(ctx, Alice, "made-up-task", "llm")
+				return modelPost(tok, chat("gpt-4o-mini")), err
+			}},
 		{ID: "token-two-authorization-headers", Category: cat, Expect: []string{"invalid_authorization"},
 			Attack: "Alice's payroll token and then Carol's, in two Authorization headers, in case the second one is read",
 			Build: twoTokens(func(r *rawhttp.Request, carol string) {

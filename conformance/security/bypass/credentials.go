@@ -107,6 +107,27 @@ func (c *Credentials) Token(ctx context.Context, a scenarios.Actor, resource str
 	return tok, nil
 }
 
+// TaskID is the id of a's task.
+func (c *Credentials) TaskID(a scenarios.Actor) string { return c.atts[a.Name].TaskID }
+
+// TokenForTask is a genuine token of a for resource whose bootstrap attested taskID: the STS
+// signs what the launcher attests, so only synapse's task registry can tell that the task is
+// not a's.
+func (c *Credentials) TokenForTask(ctx context.Context, a scenarios.Actor, taskID, resource string) (string, error) {
+	sts := &identity.STSClient{TokenURL: c.cfg.STSURL + "/oauth2/token"}
+	att := c.atts[a.Name]
+	att.TaskID = taskID
+	boot, err := sts.Bootstrap(ctx, a.Creds, att)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap %s on task %s: %w", a.Name, taskID, err)
+	}
+	tok, err := sts.Exchange(ctx, identity.ExchangeRequest{SubjectToken: boot.Value, Resource: resource})
+	if err != nil {
+		return "", fmt.Errorf("exchange for %s: %w", resource, err)
+	}
+	return tok.Value, nil
+}
+
 // Expired is a's token for resource from the STS whose clock runs an hour behind: signed by
 // the real key, for the right audience, and expired.
 func (c *Credentials) Expired(ctx context.Context, a scenarios.Actor, resource string) (string, error) {
