@@ -55,3 +55,35 @@ fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
 		done; \
 	done
+
+# --- Containers (docker/) -------------------------------------------------------------------
+# The conformance suite once more with every component in a container (conformance/runtime/
+# container): hopguard's commands, Cerbos and Envoy from images built here (docker/build-images.sh;
+# nothing is pulled), on the host's network. docker/ensure-engine.sh finds or starts an engine;
+# where none can run it prints "container runtime: not run (<reason>)" and exits 3, which is
+# neither a pass nor a failure. The official images are the defaults of the runtime: set
+# HOPGUARD_IMAGE_<NAME> (e.g. `make container-test HOPGUARD_IMAGE_CERBOS=ghcr.io/cerbos/cerbos:0.55.0`)
+# to run another. The report must then say it ran on the container runtime, so a suite that
+# quietly fell back to processes cannot pass for it.
+.PHONY: images container-test
+
+ENGINE_NOT_RUN := 3
+HOPGUARD_IMAGE_CERBOS ?= hopguard/cerbos:dev
+HOPGUARD_IMAGE_ENVOY ?= hopguard/envoy:dev
+# The packages that run on the runtime HOPGUARD_RUNTIME names.
+CONTAINER_TEST_PKGS := ./conformance ./conformance/runtime/container
+CONTAINER_TEST_ENV := HOPGUARD_RUNTIME=container TESTCONTAINERS_RYUK_DISABLED=true \
+	HOPGUARD_IMAGE_CERBOS=$(HOPGUARD_IMAGE_CERBOS) HOPGUARD_IMAGE_ENVOY=$(HOPGUARD_IMAGE_ENVOY)
+
+images: tools ## build hopguard's container images locally (hopguard/<name>:dev)
+	@docker/build-images.sh
+
+container-test: tools ## the conformance suite on the container runtime (not run where no engine can)
+	@status=0; docker/ensure-engine.sh || status=$$?; \
+	if [ $$status -eq $(ENGINE_NOT_RUN) ]; then exit 0; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; \
+	docker/build-images.sh && \
+	echo "==> HOPGUARD_RUNTIME=container go test $(CONTAINER_TEST_PKGS)" && \
+	$(CONTAINER_TEST_ENV) $(GO) test -count=1 $(CONTAINER_TEST_PKGS) && \
+	{ grep -q '"runtime": *"container"' out/conformance/report.json || \
+		{ echo "container-test: out/conformance/report.json was not made on the container runtime (the suite must take harness.RuntimeFromEnv())" >&2; exit 1; }; }
