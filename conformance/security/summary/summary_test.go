@@ -1,0 +1,52 @@
+package summary_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/conformance/security/bypass"
+	"github.com/hopguard/hopguard/conformance/security/summary"
+)
+
+func TestWriteListsEveryCasePerGateway(t *testing.T) {
+	corpus := []bypass.Case{
+		{ID: "batch-refund", Category: "batch", Attack: "hide | the refund", Expect: []string{"refund_cap_exceeded"}},
+		{ID: "route-dot", Category: "route", Attack: "dot segments"},
+	}
+	controls := []bypass.Case{{ID: "control-ok", Category: "control", Attack: "allowed", Allow: true}}
+	rec := summary.NewRecorder("process", []summary.Gateway{
+		{Name: "envoy", Detail: "Envoy 1.40.0"},
+		{Name: "agentgateway", NotRunReason: "no binary here"},
+	}, corpus, controls)
+	rec.Result(bypass.Result{Case: "control-ok", Gateway: "envoy", Control: true, Status: 200, Pass: true})
+	rec.Result(bypass.Result{Case: "batch-refund", Gateway: "envoy", Denied: true, Layer: bypass.LayerSynapse, Code: "refund_cap_exceeded", Status: 200, Pass: true})
+	rec.Result(bypass.Result{Case: "route-dot", Gateway: "envoy", Layer: bypass.LayerNone, Status: 200, Problem: "LET THROUGH"})
+	rec.Fault(summary.Fault{Name: "Cerbos killed", Gateway: "envoy", Pass: true, Probes: 10, InWindow: 4})
+	rec.Audit(summary.Audit{Gateway: "envoy", Requests: 200, SynapseRecords: 199, Detail: "one record missing"})
+
+	dir := t.TempDir()
+	require.NoError(t, summary.Write(dir, rec.Summary(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))))
+	md, err := os.ReadFile(filepath.Join(dir, summary.MarkdownFile))
+	require.NoError(t, err)
+	text := string(md)
+	assert.Contains(t, text, "**envoy**: 1 of 2 cases pass (1 controls run)")
+	assert.Contains(t, text, "| `batch-refund` | batch | hide \\| the refund | synapse refund_cap_exceeded (200) | not run |")
+	assert.Contains(t, text, "| `route-dot` | route | dot segments | **FAIL** ALLOWED (200): LET THROUGH | not run |")
+	assert.Contains(t, text, "| `control-ok (control: must be allowed)` | control | allowed | allowed (200) | not run |")
+	assert.Contains(t, text, "**not run**: no binary here")
+	assert.Contains(t, text, "| Cerbos killed | envoy | pass | 10 | 4 | 0 | 0 |")
+	assert.Contains(t, text, "| envoy | 200 | 0 | 0 | 199 | 0 | 0 | 0 | 0 | **FAIL** |")
+
+	raw, err := os.ReadFile(filepath.Join(dir, summary.JSONFile))
+	require.NoError(t, err)
+	var back summary.Summary
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Len(t, back.Results, 3)
+	assert.Len(t, back.Cases, 3)
+}
