@@ -66,7 +66,9 @@ func run(m *testing.M) int {
 			}
 			runtimeName = suite.env.RuntimeName
 		}
-		gws = append(gws, gw)
+		h2 := gw
+		h2.Name, h2.Detail = overHTTP2(g.Name()), "the same front door over cleartext HTTP/2 (prior knowledge)"
+		gws = append(gws, gw, h2)
 	}
 	suite.recorder = summary.NewRecorder(runtimeName, gws, bypass.Corpus(), bypass.Controls())
 
@@ -120,6 +122,9 @@ func requireEnv(t *testing.T) *harness.Env {
 	}
 	return suite.env
 }
+
+// overHTTP2 is the report's name of a gateway's front door spoken to in HTTP/2.
+func overHTTP2(gateway string) string { return gateway + " h2" }
 
 // target is one running gateway as the corpus and the drills see it.
 func target(t *testing.T, gateway string) bypass.Target {

@@ -35,6 +35,9 @@ type Target struct {
 	// AuditLog is synapse's decision log.
 	AuditLog string
 	Creds    *Credentials
+	// HTTP2 sends each case over cleartext HTTP/2 (prior knowledge) instead of HTTP/1.1; a case
+	// that only exists in HTTP/1.1 (pipelining, framing, upgrades) is skipped.
+	HTTP2 bool
 }
 
 // Result is how one case went behind one gateway.
@@ -60,6 +63,8 @@ type Result struct {
 	Expected bool   `json:"expected"`
 	Pass     bool   `json:"pass"`
 	Problem  string `json:"problem,omitempty"`
+	// Skipped says why the case does not apply (an HTTP/1.1 trick sent over HTTP/2).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Run sends c through the gateway and judges the outcome. Errors of the harness itself (a
@@ -94,7 +99,11 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 		return err
 	}
 
-	resp, err := send(ctx, tg.Addr, kit, c, req)
+	resp, err := send(ctx, tg, kit, c, req)
+	if errors.Is(err, rawhttp.ErrNotHTTP2) {
+		res.Skipped = err.Error()
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -145,7 +154,17 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 // send sends the case's request, after its Before request on the same connection when it has
 // one, and returns the response to the case's own request (nil when the gateway closed the
 // connection without one).
-func send(ctx context.Context, addr string, kit *Kit, c Case, req rawhttp.Request) (*rawhttp.Response, error) {
+func send(ctx context.Context, tg Target, kit *Kit, c Case, req rawhttp.Request) (*rawhttp.Response, error) {
+	if tg.HTTP2 {
+		if c.Before != nil {
+			return nil, fmt.Errorf("%w: pipelining is HTTP/1.1's", rawhttp.ErrNotHTTP2)
+		}
+		resp, err := rawhttp.SendHTTP2(ctx, tg.Addr, req, requestTimeout)
+		if errors.Is(err, rawhttp.ErrNoResponse) {
+			return nil, nil
+		}
+		return resp, err
+	}
 	reqs := []rawhttp.Request{req}
 	if c.Before != nil {
 		first, err := c.Before(ctx, kit)
@@ -154,7 +173,7 @@ func send(ctx context.Context, addr string, kit *Kit, c Case, req rawhttp.Reques
 		}
 		reqs = []rawhttp.Request{first, req}
 	}
-	resps, err := rawhttp.SendAll(ctx, addr, reqs, requestTimeout)
+	resps, err := rawhttp.SendAll(ctx, tg.Addr, reqs, requestTimeout)
 	if err != nil && !errors.Is(err, rawhttp.ErrNoResponse) {
 		return nil, err
 	}

@@ -115,3 +115,36 @@ func TestSendSkipsInterimResponses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusTeapot, resp.Status)
 }
+
+func TestSendHTTP2KeepsThePathAndRefusesHTTP1Framing(t *testing.T) {
+	var proto, uri string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto, uri = r.Proto, r.RequestURI
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = &protocols
+	srv.Start()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+
+	resp, err := rawhttp.SendHTTP2(context.Background(), addr, rawhttp.Request{
+		Method: "POST", Target: "/mcp/tickets/../payroll", Chunks: [][]byte{[]byte("{"), []byte("}")},
+	}, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.Status)
+	assert.Equal(t, "HTTP/2.0", proto)
+	assert.Equal(t, "/mcp/tickets/../payroll", uri)
+
+	for name, r := range map[string]rawhttp.Request{
+		"a lying length":    {Method: "POST", Target: "/", OwnLength: true},
+		"HTTP/1.0":          {Method: "GET", Target: "/", Proto: "HTTP/1.0"},
+		"an upgrade":        {Method: "GET", Target: "/", Header: []rawhttp.Field{{Name: "Upgrade", Value: "websocket"}}},
+		"absolute form":     {Method: "GET", Target: "http://x/"},
+		"a NUL in a header": {Method: "GET", Target: "/", Header: []rawhttp.Field{{Name: "X", Value: "a\x00b"}}},
+	} {
+		_, err := rawhttp.SendHTTP2(context.Background(), addr, r, 5*time.Second)
+		assert.ErrorIs(t, err, rawhttp.ErrNotHTTP2, name)
+	}
+}

@@ -66,12 +66,15 @@ func Markdown(s Summary) string {
 				controls++
 				continue
 			}
+			if r.Skipped != "" {
+				continue
+			}
 			total++
 			if r.Pass {
 				pass++
 			}
 		}
-		fmt.Fprintf(&b, "- **%s**: %d of %d cases pass (%d controls run)\n", g.Name, pass, total, controls)
+		fmt.Fprintf(&b, "- **%s**: %d of %d cases pass (%d controls run; cases that do not apply are not counted)\n", g.Name, pass, total, controls)
 	}
 	b.WriteString("\n| case | category | attempt |")
 	for _, g := range s.Gateways {
@@ -127,6 +130,8 @@ func resultCell(s Summary, g Gateway, id string) string {
 func describe(r bypass.Result) string {
 	var out string
 	switch {
+	case r.Skipped != "":
+		return "n/a"
 	case r.Control && r.Pass:
 		out = fmt.Sprintf("allowed (%d)", r.Status)
 	case !r.Denied:
