@@ -8,6 +8,8 @@ const (
 	TargetGoverned = "b" // the same route with ext_authz -> synapse -> Cerbos
 	TargetSynapse  = "c" // synapse's Check over gRPC
 	TargetCerbos   = "d" // Cerbos's CheckResources over gRPC
+	// TargetCompared is another synapse build's Check, measured beside c (optional).
+	TargetCompared = "c2"
 )
 
 // Targets describes the four targets.
@@ -30,6 +32,7 @@ const (
 	mib                   = 1 << 20
 	overheadGoverned      = "governed hop (b − a)"
 	overheadSynapseItself = "synapse itself (c − d)"
+	overheadCompared      = "compared synapse build (c2 − d)"
 )
 
 // Analyze computes the overheads at every fixed rate and judges the goals.
@@ -55,6 +58,7 @@ func Analyze(steps []Step) ([]Overhead, []Goal) {
 		for _, pair := range []struct{ name, with, without string }{
 			{overheadGoverned, TargetGoverned, TargetBaseline},
 			{overheadSynapseItself, TargetSynapse, TargetCerbos},
+			{overheadCompared, TargetCompared, TargetCerbos},
 		} {
 			w, ok1 := find(pair.with, rate)
 			wo, ok2 := find(pair.without, rate)

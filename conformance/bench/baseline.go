@@ -38,29 +38,37 @@ func (u *Ungoverned) Component(ctx context.Context) (env.Component, error) {
 	if err != nil {
 		return env.Component{}, err
 	}
-	from, to := c.Name, u.Name()
+	return renameComponent(c, u.Name(), func(file string, data []byte) ([]byte, error) {
+		if file != gateways.EnvoyConfigFile {
+			return data, nil
+		}
+		return WithoutAuthz(data)
+	}), nil
+}
+
+// renameComponent returns c under the name to: its command line and files are rendered as c's
+// would be, but with to's ports and directory, and each file passes through edit.
+func renameComponent(c env.Component, to string, edit func(file string, data []byte) ([]byte, error)) env.Component {
+	from := c.Name
 	rename := func(l env.Layout) env.Layout { return renamed{Layout: l, from: from, to: to} }
 	c.Name = to
-	args := c.Args
-	c.Args = func(l env.Layout) []string { return args(rename(l)) }
+	if args := c.Args; args != nil {
+		c.Args = func(l env.Layout) []string { return args(rename(l)) }
+	}
 	files := make([]env.File, 0, len(c.Files))
 	for _, f := range c.Files {
-		render := f.Render
-		if f.Name == gateways.EnvoyConfigFile {
-			f.Render = func(l env.Layout) ([]byte, error) {
-				raw, err := render(rename(l))
-				if err != nil {
-					return nil, err
-				}
-				return WithoutAuthz(raw)
+		render, name := f.Render, f.Name
+		f.Render = func(l env.Layout) ([]byte, error) {
+			data, err := render(rename(l))
+			if err != nil {
+				return nil, err
 			}
-		} else {
-			f.Render = func(l env.Layout) ([]byte, error) { return render(rename(l)) }
+			return edit(name, data)
 		}
 		files = append(files, f)
 	}
 	c.Files = files
-	return c, nil
+	return c
 }
 
 // renamed is a layout in which the component from is called to: the governed Envoy's

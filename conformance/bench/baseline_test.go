@@ -14,6 +14,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/stack"
 	envoyconfig "github.com/hopguard/hopguard/gateway-configs/envoy"
 )
 
@@ -125,4 +126,28 @@ func TestUngovernedIsTheGovernedEnvoyUnderItsOwnName(t *testing.T) {
 	assert.NotContains(t, string(cfg), authzFilter)
 	assert.Contains(t, string(cfg), fmt.Sprintf("port_value: %d", l.Addr("envoy-baseline", "http").Port()))
 	assert.NotContains(t, l.ports, "envoy/http", "the governed gateway's ports are not used")
+}
+
+func TestComparedSynapseRunsBesideTheStacksOwn(t *testing.T) {
+	secrets, err := stack.NewSecrets()
+	require.NoError(t, err)
+	c, err := (&ComparedSynapse{Binary: "/bin/true", Secrets: secrets}).Component(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, ComparedSynapseName, c.Name)
+	assert.Equal(t, "/bin/true", c.Program.Path)
+
+	l := &fakeLayout{ports: map[string]uint16{}}
+	assert.Contains(t, strings.Join(c.Args(l), " "), filepath.Join("/run", ComparedSynapseName, stack.SynapseConfigFile))
+	require.Len(t, c.Files, 1)
+	cfg, err := c.Files[0].Render(l)
+	require.NoError(t, err)
+	text := string(cfg)
+	assert.Contains(t, text, l.Addr(ComparedSynapseName, stack.PortGRPC).String(), "its own ports")
+	assert.Contains(t, text, l.Addr(stack.Cerbos, stack.PortGRPC).String(), "the same Cerbos")
+	assert.Contains(t, text, filepath.Join("/run", ComparedSynapseName, "tasks.db"), "its own task registry")
+	assert.Contains(t, text, secrets.AdminToken)
+	assert.NotContains(t, l.ports, stack.Synapse+"/"+stack.PortGRPC, "the stack's synapse ports are not used")
+
+	_, err = (&ComparedSynapse{Binary: "/nonexistent/synapse", Secrets: secrets}).Component(context.Background())
+	assert.ErrorContains(t, err, "compared synapse")
 }

@@ -65,16 +65,23 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission). Saturation: %d senders back to back, latency from each send.",
 		strings.Join(r.Method.Mix, ", "), r.Method.SaturationWorkers)
 	p("")
+	kept := "in memory, removed after the run"
+	if r.Method.EnvironmentKept {
+		kept = "kept"
+	}
+	p("Each step: %.0f s measured after a %.0f s warmup; at most %d requests in flight; %.0f s timeout. Environment (logs, decision logs) in %s (%s).",
+		r.Method.StepSeconds, r.Method.WarmupSeconds, r.Method.MaxInFlight, r.Method.TimeoutSeconds, r.Method.EnvironmentDir, kept)
+	p("")
 	p("## Latency and throughput")
 	p("")
 	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | send lag p99 | synapse CPU | synapse CPU per request | synapse RSS |")
 	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range r.Steps {
-		syn, ok := s.Processes[synapseComponent]
+		syn, ok := s.Processes[s.synapseProcess()]
 		cpu, perRequest, rss := "–", "–", "–"
 		if ok && syn.CPUPercent > 0 {
 			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
-			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(synapseComponent))
+			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(s.synapseProcess()))
 		}
 		if ok {
 			rss = fmt.Sprintf("%.1f MiB", float64(syn.RSSMaxBytes)/mib)
@@ -88,7 +95,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), lag, cpu, perRequest, rss)
 	}
 	p("")
-	p("Send lag: how late the generator sent requests against the schedule (it counts in the latency). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
+	p("Send lag: how late the generator sent requests against the schedule (it counts in the latency). Synapse columns: the synapse serving the step (the compared build for c2). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
 	p("")
 	p("## Overheads (differences of percentiles, same run)")
 	p("")

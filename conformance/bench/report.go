@@ -39,6 +39,10 @@ type Method struct {
 	MaxInFlight       int       `json:"max_in_flight"`
 	SaturationWorkers int       `json:"saturation_workers"`
 	TimeoutSeconds    float64   `json:"timeout_seconds"`
+	// EnvironmentDir held the components' directories and logs; EnvironmentKept says whether it
+	// is still there (by default it is in memory and removed after the run).
+	EnvironmentDir  string `json:"environment_dir"`
+	EnvironmentKept bool   `json:"environment_kept"`
 }
 
 // Target is one of the four things measured.
@@ -62,6 +66,14 @@ type Step struct {
 	Lag        Summary                `json:"send_lag"`
 	Processes  map[string]ProcessLoad `json:"processes"`
 	Errors     []string               `json:"errors,omitempty"`
+}
+
+// synapseProcess is the synapse that serves the step: the compared build for c2.
+func (s Step) synapseProcess() string {
+	if s.Target == TargetCompared {
+		return ComparedSynapseName
+	}
+	return synapseComponent
 }
 
 // CPUPerRequest is a process's CPU time per answered request, in microseconds.

@@ -22,12 +22,19 @@ import (
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/stack"
+	"github.com/hopguard/hopguard/synapse/admin"
+	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
 // Options shape one benchmark run.
 type Options struct {
-	// OutDir receives report.md, report.json and the environment (env/, bin/). Required.
+	// OutDir receives report.md, report.json and the built commands (bin/). Required.
 	OutDir string
+	// EnvDir is where the running environment lives (component directories, logs, decision
+	// logs). Empty means a fresh directory in memory (/dev/shm), removed at the end: every
+	// component writes a line per request, and on a machine shared with builds a write to disk
+	// can stall for seconds in writeback, which would be measured as the component's latency.
+	EnvDir string
 	// Rates are the fixed rates per second; saturation is measured after them.
 	Rates []float64
 	// Step is the measured length of each step, Warmup the discarded run before it.
@@ -38,6 +45,9 @@ type Options struct {
 	SaturationWorkers int
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// CompareSynapse, when set, is another synapse binary measured beside the current one
+	// (target c2): a before/after of a change from one run.
+	CompareSynapse string
 	// Progress receives a line per phase and step.
 	Progress io.Writer
 }
@@ -86,11 +96,26 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
 
 	governed, baseline := &gateways.Envoy{}, &Ungoverned{}
-	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys)")
+	extra := []gateways.Gateway{governed, baseline}
+	var compared *ComparedSynapse
+	if opts.CompareSynapse != "" {
+		secrets, err := stack.NewSecrets()
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		compared = &ComparedSynapse{Binary: opts.CompareSynapse, Secrets: secrets}
+		extra = append(extra, compared)
+	}
+	envDir, removeEnv, err := environmentDir(opts.EnvDir)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer removeEnv()
+	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys) in %s", envDir)
 	h, err := harness.Up(ctx, harness.Options{
-		OutDir:   opts.OutDir,
+		OutDir:   envDir,
 		BinDir:   filepath.Join(opts.OutDir, "bin"),
-		Gateways: []gateways.Gateway{governed, baseline},
+		Gateways: extra,
 		Observe:  observe(opts.Progress),
 	})
 	defer func() {
@@ -101,7 +126,7 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	for _, g := range []gateways.Gateway{governed, baseline} {
+	for _, g := range extra {
 		if reason, ok := h.NotRun[g.Name()]; ok {
 			return nil, fmt.Errorf("bench: %s cannot run here: %w", g.Name(), reason)
 		}
@@ -117,10 +142,14 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 		Method: Method{
 			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(),
 			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
+			EnvironmentDir: envDir, EnvironmentKept: opts.EnvDir != "",
 		},
 		Targets: Targets(),
 	}
-	targets, closeTargets, err := prepare(ctx, h, governed.Name(), baseline.Name(), opts)
+	if compared != nil {
+		report.Targets = append(report.Targets, Target{TargetCompared, "synapse Check, compared build", "Check over gRPC on " + compared.Detail() + ", beside c"})
+	}
+	targets, closeTargets, err := prepare(ctx, h, governed.Name(), baseline.Name(), compared, opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -154,6 +183,26 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	return report, nil
 }
 
+// memoryFS is where the environment goes by default: a tmpfs on every Linux this runs on.
+const memoryFS = "/dev/shm"
+
+// environmentDir returns the directory the environment runs in and how to remove it: dir when
+// given (kept), else a fresh one in memory (removed), else a fresh temporary one (removed).
+func environmentDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	parent := memoryFS
+	if info, err := os.Stat(parent); err != nil || !info.IsDir() {
+		parent = ""
+	}
+	tmp, err := os.MkdirTemp(parent, "hopguard-bench-")
+	if err != nil {
+		return "", nil, fmt.Errorf("environment directory: %w", err)
+	}
+	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
+}
+
 // target is one of a, b, c, d with its request mix.
 type target struct {
 	id  string
@@ -162,7 +211,7 @@ type target struct {
 
 // prepare sets up the caller and the four request mixes; it checks each request once, so a
 // misconfigured run fails here with the reason instead of measuring errors.
-func prepare(ctx context.Context, h *harness.Env, governed, baseline string, opts Options) ([]target, func(), error) {
+func prepare(ctx context.Context, h *harness.Env, governed, baseline string, compared *ComparedSynapse, opts Options) ([]target, func(), error) {
 	admin, err := h.Admin()
 	if err != nil {
 		return nil, nil, err
@@ -200,7 +249,12 @@ func prepare(ctx context.Context, h *harness.Env, governed, baseline string, opt
 		_ = synapseConn.Close()
 		return nil, nil, fmt.Errorf("cerbos client: %w", err)
 	}
-	closeAll := func() { _ = synapseConn.Close(); _ = cerbosConn.Close() }
+	conns := []*grpc.ClientConn{synapseConn, cerbosConn}
+	closeAll := func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
 	cerbosMix, err := CerbosMix(svcv1.NewCerbosServiceClient(cerbosConn), hops, caller)
 	if err != nil {
 		closeAll()
@@ -211,6 +265,16 @@ func prepare(ctx context.Context, h *harness.Env, governed, baseline string, opt
 		{TargetGoverned, GatewayMix(httpClient(opts.MaxInFlight), governedURL, true, hops, caller)},
 		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, caller)},
 		{TargetCerbos, cerbosMix},
+	}
+	if compared != nil {
+		conn, err := comparedClient(ctx, h, compared, caller)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns = append(conns, conn)
+		// Right after c, so the two builds are measured under the same conditions.
+		targets = slices.Insert(targets, 3, target{TargetCompared, SynapseMix(authv3.NewAuthorizationClient(conn), hops, caller)})
 	}
 	for _, t := range targets {
 		for _, r := range t.mix {
@@ -224,6 +288,29 @@ func prepare(ctx context.Context, h *harness.Env, governed, baseline string, opt
 		}
 	}
 	return targets, closeAll, nil
+}
+
+// comparedClient registers the caller's task (same id) with the compared synapse and connects
+// to it.
+func comparedClient(ctx context.Context, h *harness.Env, compared *ComparedSynapse, caller Caller) (*grpc.ClientConn, error) {
+	adminAddr, err := h.Runtime.Endpoint(ComparedSynapseName, stack.PortAdmin)
+	if err != nil {
+		return nil, err
+	}
+	admin := &admin.Client{BaseURL: "http://" + adminAddr.String(), Token: compared.Secrets.AdminToken}
+	t := caller.Task
+	if _, err := admin.Create(ctx, tasks.NewTask{ID: t.ID, Principal: t.Principal, AgentID: t.AgentID, TicketID: t.TicketID}); err != nil {
+		return nil, fmt.Errorf("register the task with the compared synapse: %w", err)
+	}
+	grpcAddr, err := h.Runtime.Endpoint(ComparedSynapseName, stack.PortGRPC)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(grpcAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("compared synapse client: %w", err)
+	}
+	return conn, nil
 }
 
 // httpClient keeps a connection per request in flight, as agents behind a gateway do.
@@ -265,7 +352,7 @@ func (s Step) line() string {
 	if s.Rate > 0 {
 		load = fmt.Sprintf("%.0f/s", s.Rate)
 	}
-	syn := s.Processes[synapseComponent]
+	syn := s.Processes[s.synapseProcess()]
 	line := fmt.Sprintf("%s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
 		s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
 		syn.CPUPercent, float64(syn.RSSMaxBytes)/mib)

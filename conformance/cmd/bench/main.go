@@ -35,7 +35,9 @@ at each fixed rate (open loop, latency from each request's due time) and at satu
 synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
 time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
 
-Writes <out>/report.md and <out>/report.json; the environment and its logs stay in <out>/env.
+Writes <out>/report.md and <out>/report.json. The environment runs in memory (/dev/shm) so that
+disk writeback from other work cannot stall the components' per-request logs; it is removed at
+the end unless --env names a directory to keep it in.
 
 Flags:
 `
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("saturation-workers", defaults.SaturationWorkers, "senders back to back at saturation")
 	timeout := fs.Duration("timeout", defaults.Timeout, "bound on each request")
 	total := fs.Duration("deadline", 9*time.Minute, "bound on the whole run")
+	envDir := fs.String("env", "", "keep the running environment (logs, decision logs) in this `directory` (default: in /dev/shm, removed after the run)")
+	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -86,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := bench.Options{
 		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup,
 		MaxInFlight: *inFlight, SaturationWorkers: *workers, Timeout: *timeout, Progress: stdout,
+		CompareSynapse: *compare, EnvDir: *envDir,
 	}
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)

@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/stack"
+)
+
+// ComparedSynapse is a second synapse, another build of it, running beside the stack's own:
+// the same Cerbos, the same STS and the same config, but its own ports, directory, task registry
+// and admin token. Measured as target c2 next to c, it gives a before/after of a change to
+// synapse from one run, under the same load and the same noise.
+//
+// It rides into the environment through the gateway list (it is one more component started
+// after synapse); nothing routes to it.
+type ComparedSynapse struct {
+	// Binary is the other build, e.g. go build -o /tmp/synapse-before ./synapse/cmd/synapse at
+	// an earlier commit.
+	Binary string
+	// Secrets are its own (its admin token); the signing key is not used by synapse.
+	Secrets stack.Secrets
+}
+
+var _ gateways.Gateway = (*ComparedSynapse)(nil)
+
+// ComparedSynapseName is its component name.
+const ComparedSynapseName = "synapse-compared"
+
+// Name implements gateways.Gateway.
+func (*ComparedSynapse) Name() string { return ComparedSynapseName }
+
+// Detail implements gateways.Gateway.
+func (c *ComparedSynapse) Detail() string { return "synapse built from " + c.Binary }
+
+// Component implements gateways.Gateway: the stack's synapse component under another name,
+// running Binary.
+func (c *ComparedSynapse) Component(context.Context) (env.Component, error) {
+	info, err := os.Stat(c.Binary)
+	if err != nil {
+		return env.Component{}, fmt.Errorf("compared synapse: %w", err)
+	}
+	if info.IsDir() || info.Mode()&0o111 == 0 {
+		return env.Component{}, fmt.Errorf("compared synapse: %s is not an executable file", c.Binary)
+	}
+	desc, err := stack.New(stack.Options{Secrets: c.Secrets})
+	if err != nil {
+		return env.Component{}, fmt.Errorf("compared synapse: %w", err)
+	}
+	own, ok := desc.Component(stack.Synapse)
+	if !ok {
+		return env.Component{}, errors.New("compared synapse: the stack has no synapse component")
+	}
+	out := renameComponent(own, ComparedSynapseName, func(_ string, data []byte) ([]byte, error) { return data, nil })
+	out.Program = env.Program{Path: c.Binary}
+	return out, nil
+}
