@@ -67,6 +67,11 @@ fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
 # quietly fell back to processes cannot pass for it.
 .PHONY: images container-test
 
+# `make <target> RUNTIME=container`: the runtime a run uses, as harness.RuntimeFromEnv reads it.
+ifneq ($(RUNTIME),)
+export HOPGUARD_RUNTIME := $(RUNTIME)
+endif
+
 ENGINE_NOT_RUN := 3
 HOPGUARD_IMAGE_CERBOS ?= hopguard/cerbos:dev
 HOPGUARD_IMAGE_ENVOY ?= hopguard/envoy:dev
