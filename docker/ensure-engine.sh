@@ -36,10 +36,13 @@ if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
 	fi
 fi
 
-if ! pgrep -x dockerd >/dev/null; then
+if pgrep -x dockerd >/dev/null; then
+	why="a dockerd runs but \`docker info\` gets no answer from it"
+else
 	echo "==> starting dockerd --bridge=none --iptables=false (log in $logdir/dockerd.log)"
 	# setsid: the engine outlives this make run, as a system service would, for the next one.
 	setsid dockerd --bridge=none --iptables=false >"$logdir/dockerd.log" 2>&1 </dev/null &
+	why=started
 fi
 
 for _ in $(seq "$engine_wait"); do
@@ -48,4 +51,6 @@ for _ in $(seq "$engine_wait"); do
 done
 # Typically a machine whose kernel or sandbox does not let an engine run (no overlay file
 # system, no cgroups): nothing this repository can fix, so it is reported, not failed.
-not_run "dockerd did not answer within ${engine_wait}s: $(tail -n 1 "$logdir/dockerd.log" 2>/dev/null); see $logdir/dockerd.log"
+[ "$why" = started ] &&
+	why="the dockerd started here does not answer: $(tail -n 1 "$logdir/dockerd.log" 2>/dev/null); see $logdir/dockerd.log"
+not_run "after ${engine_wait}s, $why"
