@@ -3,6 +3,7 @@ package security_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func revocationAcrossRestart(t *testing.T, tg bypass.Target, probes []prepared) 
 	if err != nil {
 		return fail("%v", err)
 	}
-	id := fmt.Sprintf("%s-revoke-%s", suite.runID, tg.Gateway)
+	id := fmt.Sprintf("%s-revoke-%s-%s", suite.runID, tg.Gateway, strconv.FormatInt(time.Now().UnixNano(), 36))
 	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: bypass.Alice.Creds.ClientID, AgentID: bypass.Alice.AgentID, TicketID: "T-2001"}); err != nil {
 		return fail("create task %s: %v", id, err)
 	}
