@@ -118,7 +118,7 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 			return err
 		}
 		if rec != nil {
-			res.Audited = rec.Effect == audit.EffectAllow != res.Denied
+			res.Audited = (rec.Effect == audit.EffectDeny) == res.Denied
 			if res.Denied && res.Code == "" {
 				res.Code = rec.Code // a HEAD denial has no body to carry it
 			}
