@@ -186,9 +186,12 @@ func TestStartStopRestartClose(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	decisions, err := os.ReadFile(filepath.Join(running.Dir(), "cerbos", "decisions.log"))
-	require.NoError(t, err, "the container writes into its mounted directory")
-	assert.Contains(t, string(decisions), `"kind":"nothing"`)
+	// Cerbos writes its decision log behind the response; give it time, not a deadline to race.
+	decisionLog := filepath.Join(running.Dir(), "cerbos", "decisions.log")
+	require.Eventually(t, func() bool {
+		decisions, err := os.ReadFile(decisionLog)
+		return err == nil && strings.Contains(string(decisions), `"kind":"nothing"`)
+	}, 30*time.Second, 50*time.Millisecond, "the container writes its decision into its mounted directory")
 
 	require.NoError(t, running.Stop(t.Context(), "llm"))
 	_, err = get(t, running, "llm", "http", "/_journal")
@@ -264,6 +267,28 @@ func TestMissingImageIsNotPulled(t *testing.T) {
 	assert.True(t, errors.Is(notRunning["gateway"], container.ErrImageNotPresent), notRunning["gateway"].Error())
 	assert.Contains(t, notRunning["gateway"].Error(), "docker/build-images.sh")
 	assert.Contains(t, notRunning["gateway"].Error(), "HOPGUARD_IMAGE_MISSING_GATEWAY")
+}
+
+func TestMissingOfficialImageSaysHowToGetIt(t *testing.T) {
+	requireEngine(t)
+	root, err := binaries.ModuleRoot()
+	require.NoError(t, err)
+	rt, err := container.New(container.Options{
+		Dir:        t.TempDir(),
+		ModuleRoot: root,
+		Image:      container.Images(func(string) (string, bool) { return "", false }),
+	})
+	require.NoError(t, err)
+	gateway := llm("agentgateway")
+	gateway.Program = env.Program{Tool: "agentgateway"}
+	gateway.Optional = true
+	running, err := rt.Start(t.Context(), env.Environment{Components: []env.Component{gateway}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = running.Close(context.Background()) })
+	reason := running.NotRunning()["agentgateway"]
+	require.Error(t, reason)
+	assert.True(t, errors.Is(reason, container.ErrImageNotPresent), reason.Error())
+	assert.Contains(t, reason.Error(), "not available offline: `docker pull cr.agentgateway.dev/agentgateway:v1.4.1`")
 }
 
 func TestCancelledStartLeavesNothingRunning(t *testing.T) {

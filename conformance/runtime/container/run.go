@@ -14,7 +14,7 @@ import (
 
 // ErrImageNotPresent is returned by Run for an image the engine does not have: hopguard never
 // pulls, so what runs is exactly what was built or pulled on purpose.
-var ErrImageNotPresent = errors.New("image is not present on this Docker engine")
+var ErrImageNotPresent = errors.New("image is not on this Docker engine (hopguard never pulls)")
 
 // Run creates and starts a container from a local image on the host's network, with hopguard's
 // defaults first and the caller's options last. Like testcontainers.Run it returns the
