@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,4 +217,37 @@ func closedLoop(ctx context.Context, mix []Request, l Load) Outcome {
 	wg.Wait()
 	rec.out.Elapsed = time.Since(start)
 	return rec.out
+}
+
+// Merge adds other's requests to o: the rounds of one step make one outcome.
+func (o *Outcome) Merge(other Outcome) {
+	if o.Latency == nil {
+		o.Latency = map[string]*Histogram{}
+	}
+	for kind, h := range other.Latency {
+		if o.Latency[kind] == nil {
+			o.Latency[kind] = &Histogram{}
+		}
+		o.Latency[kind].Merge(h)
+	}
+	for _, pair := range []struct {
+		into **Histogram
+		from *Histogram
+	}{{&o.All, other.All}, {&o.Lag, other.Lag}} {
+		if *pair.into == nil {
+			*pair.into = &Histogram{}
+		}
+		if pair.from != nil {
+			(*pair.into).Merge(pair.from)
+		}
+	}
+	o.Sent += other.Sent
+	o.Failed += other.Failed
+	o.Unsent += other.Unsent
+	o.Elapsed += other.Elapsed
+	for _, e := range other.Errors {
+		if len(o.Errors) < maxErrors && !slices.Contains(o.Errors, e) {
+			o.Errors = append(o.Errors, e)
+		}
+	}
 }

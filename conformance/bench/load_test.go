@@ -83,3 +83,20 @@ func TestDriveStopsWithItsContext(t *testing.T) {
 	_, err := Drive(ctx, countingMix(&calls, 0), Load{Rate: 10, Workers: 1, Duration: time.Hour, Timeout: time.Second})
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestMergeAddsRounds(t *testing.T) {
+	var calls atomic.Int64
+	load := Load{Rate: 2000, Workers: 4, Duration: 10 * time.Millisecond, Timeout: time.Second}
+	var total Outcome
+	for range 3 {
+		out, err := Drive(context.Background(), countingMix(&calls, 5), load)
+		require.NoError(t, err)
+		total.Merge(out)
+	}
+	assert.EqualValues(t, 60, total.Sent)
+	assert.EqualValues(t, 12, total.Failed)
+	assert.Equal(t, total.Sent-total.Failed, total.All.Count())
+	assert.Equal(t, total.All.Count(), total.Latency["a"].Count()+total.Latency["b"].Count())
+	assert.EqualValues(t, 60, total.Lag.Count())
+	assert.Len(t, total.Errors, 2, "the same messages are not repeated")
+}

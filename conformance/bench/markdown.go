@@ -69,8 +69,8 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	if r.Method.EnvironmentKept {
 		kept = "kept"
 	}
-	p("Each step: %.0f s measured after a %.0f s warmup; at most %d requests in flight; %.0f s timeout. Environment (logs, decision logs) in %s (%s).",
-		r.Method.StepSeconds, r.Method.WarmupSeconds, r.Method.MaxInFlight, r.Method.TimeoutSeconds, r.Method.EnvironmentDir, kept)
+	p("Each step: %.0f s measured, in %d rounds with the targets in turn (a burst of noise falls on all alike), each round after a %.1f s warmup; at most %d requests in flight; %.0f s timeout. Environment (logs, decision logs) in %s (%s).",
+		r.Method.StepSeconds, r.Method.Rounds, r.Method.WarmupSeconds, r.Method.MaxInFlight, r.Method.TimeoutSeconds, r.Method.EnvironmentDir, kept)
 	p("")
 	p("## Latency and throughput")
 	p("")

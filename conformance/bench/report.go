@@ -36,6 +36,7 @@ type Method struct {
 	Rates             []float64 `json:"rates_per_second"`
 	StepSeconds       float64   `json:"step_seconds"`
 	WarmupSeconds     float64   `json:"warmup_seconds"`
+	Rounds            int       `json:"rounds"`
 	MaxInFlight       int       `json:"max_in_flight"`
 	SaturationWorkers int       `json:"saturation_workers"`
 	TimeoutSeconds    float64   `json:"timeout_seconds"`

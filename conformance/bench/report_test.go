@@ -96,3 +96,19 @@ func TestWriteProducesBothReports(t *testing.T) {
 	assert.Equal(t, r.Steps, back.Steps)
 	assert.Equal(t, r.Goals, back.Goals)
 }
+
+func TestTallyWeighsRoundsByTheirLength(t *testing.T) {
+	var tl tally
+	h := &Histogram{}
+	h.Record(time.Millisecond)
+	out := Outcome{Sent: 1, Latency: map[string]*Histogram{KindCompletion: h}, All: h, Lag: &Histogram{}, Elapsed: time.Second}
+	tl.add(out, map[string]ProcessLoad{"synapse": {CPUPercent: 60, RSSMaxBytes: 40 * mib, RSSEndBytes: 30 * mib}}, 3*time.Second)
+	tl.add(out, map[string]ProcessLoad{"synapse": {CPUPercent: 20, RSSMaxBytes: 35 * mib, RSSEndBytes: 33 * mib}}, time.Second)
+	s := tl.step(TargetSynapse, 1000)
+	assert.InDelta(t, 50, s.Processes["synapse"].CPUPercent, 1e-6, "(60x3 + 20x1) / 4")
+	assert.EqualValues(t, 40*mib, s.Processes["synapse"].RSSMaxBytes)
+	assert.EqualValues(t, 33*mib, s.Processes["synapse"].RSSEndBytes)
+	assert.EqualValues(t, 2, s.Sent)
+	assert.EqualValues(t, 2, s.Latency.Count)
+	assert.InDelta(t, 1.0, s.Throughput, 1e-9, "two answers over two seconds")
+}

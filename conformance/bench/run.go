@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,8 +36,10 @@ type Options struct {
 	EnvDir string
 	// Rates are the fixed rates per second; saturation is measured after them.
 	Rates []float64
-	// Step is the measured length of each step, Warmup the discarded run before it.
+	// Step is the measured length of each step, split into Rounds slices run with the other
+	// targets in turn; Warmup is the discarded run before each slice.
 	Step, Warmup time.Duration
+	Rounds       int
 	// MaxInFlight bounds the requests in flight at a fixed rate.
 	MaxInFlight int
 	// SaturationWorkers send back to back at saturation.
@@ -52,12 +53,12 @@ type Options struct {
 	Progress io.Writer
 }
 
-// DefaultOptions are what `make bench` runs: 4 loads x 4 targets x (8 s + 1 s warmup), under
-// three minutes of load.
+// DefaultOptions are what `make bench` runs: 4 loads x 4 targets x 4 rounds x (2 s + 0.5 s
+// warmup), under three minutes of load.
 func DefaultOptions(outDir string) Options {
 	return Options{
 		OutDir: outDir, Rates: []float64{100, 500, 1000},
-		Step: 8 * time.Second, Warmup: time.Second,
+		Step: 8 * time.Second, Warmup: 500 * time.Millisecond, Rounds: 4,
 		MaxInFlight: 512, SaturationWorkers: 16, Timeout: 2 * time.Second,
 		Progress: io.Discard,
 	}
@@ -76,6 +77,9 @@ func (o Options) Validate() error {
 	}
 	if o.Step <= 0 || o.Warmup < 0 || o.Timeout <= 0 {
 		errs = append(errs, errors.New("step and timeout must be positive, warmup not negative"))
+	}
+	if o.Rounds < 1 || (o.Rounds > 0 && o.Step/time.Duration(o.Rounds) < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("rounds %d: need at least one, and at least 100ms of the step in each", o.Rounds))
 	}
 	if o.MaxInFlight < 1 || o.SaturationWorkers < 1 {
 		errs = append(errs, errors.New("max in flight and saturation workers must be at least 1"))
@@ -140,7 +144,7 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 		Started: began,
 		Machine: describeMachine(ctx, cerbosPath, governed.Detail()),
 		Method: Method{
-			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(),
+			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(), Rounds: opts.Rounds,
 			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
 			EnvironmentDir: envDir, EnvironmentKept: opts.EnvDir != "",
 		},
@@ -166,16 +170,17 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	pids["load-generator"] = os.Getpid()
 	monitor := NewMonitor(pids)
 
-	say("==> measuring: %d loads x %d targets, %s each after a %s warmup", len(opts.Rates)+1, len(targets), opts.Step, opts.Warmup)
+	say("==> measuring: %d loads x %d targets, %s each in %d rounds (targets in turn), each round after a %s warmup",
+		len(opts.Rates)+1, len(targets), opts.Step, opts.Rounds, opts.Warmup)
 	for _, rate := range append(slices.Clone(opts.Rates), 0) {
-		for _, t := range targets {
-			step, err := measure(ctx, monitor, t, rate, opts)
-			if err != nil {
-				return nil, fmt.Errorf("bench: %w", err)
-			}
-			say("    %s", step.line())
-			report.Steps = append(report.Steps, step)
+		steps, err := measureLoad(ctx, monitor, targets, rate, opts)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
 		}
+		for _, step := range steps {
+			say("    %s", step.line())
+		}
+		report.Steps = append(report.Steps, steps...)
 	}
 	report.Overheads, report.Goals = Analyze(report.Steps)
 	report.Machine.LoadAfter = loadAverage()
@@ -321,29 +326,6 @@ func httpClient(conns int) *http.Client {
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 	}}
-}
-
-func measure(ctx context.Context, monitor *Monitor, t target, rate float64, opts Options) (Step, error) {
-	load := Load{Rate: rate, Workers: opts.MaxInFlight, Duration: opts.Step, Warmup: opts.Warmup, Timeout: opts.Timeout}
-	if rate == 0 {
-		load.Workers = opts.SaturationWorkers
-	}
-	var out Outcome
-	var err error
-	processes := monitor.Watch(ctx, func(ctx context.Context) { out, err = Drive(ctx, t.mix, load) })
-	if err != nil {
-		return Step{}, fmt.Errorf("target %s at %v/s: %w", t.id, rate, err)
-	}
-	step := Step{
-		Target: t.id, Rate: rate,
-		Sent: out.Sent, Failed: out.Failed, Unsent: out.Unsent, Throughput: out.Throughput(),
-		Latency: summarize(out.All), Lag: summarize(out.Lag), ByKind: map[string]Summary{},
-		Processes: processes, Errors: out.Errors,
-	}
-	for _, kind := range slices.Sorted(maps.Keys(out.Latency)) {
-		step.ByKind[kind] = summarize(out.Latency[kind])
-	}
-	return step, nil
 }
 
 // line is the progress line of a step.

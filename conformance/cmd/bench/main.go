@@ -31,7 +31,8 @@ Measures, in one run on this machine, side by side:
   d  Cerbos's CheckResources called directly over gRPC
 with a fixed mix (an allowed completion, a refund denied with the policy's output, tools/list)
 at each fixed rate (open loop, latency from each request's due time) and at saturation
-(closed loop). Reports p50/p90/p99/max latency, throughput, and the CPU and resident memory of
+(closed loop). Each step is split into rounds with the targets taking turns, so that noise from
+other work on the machine falls on all of them alike. Reports p50/p90/p99/max latency, throughput, and the CPU and resident memory of
 synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
 time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
 
@@ -57,7 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	outDir := fs.String("out", "", "`directory` for the report and the environment (default <repo>/out/bench)")
 	rates := fs.String("rates", joinRates(defaults.Rates), "fixed request `rates` per second, comma-separated")
 	step := fs.Duration("step", defaults.Step, "measured length of each step")
-	warmup := fs.Duration("warmup", defaults.Warmup, "discarded warmup before each step")
+	warmup := fs.Duration("warmup", defaults.Warmup, "discarded warmup before each round of a step")
+	rounds := fs.Int("rounds", defaults.Rounds, "rounds each step is split into, the targets taking turns")
 	inFlight := fs.Int("max-in-flight", defaults.MaxInFlight, "requests in flight at most at a fixed rate")
 	workers := fs.Int("saturation-workers", defaults.SaturationWorkers, "senders back to back at saturation")
 	timeout := fs.Duration("timeout", defaults.Timeout, "bound on each request")
@@ -88,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		*outDir = filepath.Join(root, "out", "bench")
 	}
 	opts := bench.Options{
-		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup,
+		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup, Rounds: *rounds,
 		MaxInFlight: *inFlight, SaturationWorkers: *workers, Timeout: *timeout, Progress: stdout,
 		CompareSynapse: *compare, EnvDir: *envDir,
 	}
