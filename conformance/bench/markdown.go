@@ -35,7 +35,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("# What a governed hop costs")
 	p("")
-	p("One `make bench` run, %s, %s. Every figure below comes from this run.", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Duration)
+	p("One run of conformance/cmd/bench (`make bench`), %s, %s. Every figure below comes from this run.", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Duration)
 	p("")
 	m := r.Machine
 	p("Machine: %s, %d cores, Linux %s, %s; %s; %s. Load average before %s, after %s (the machine is shared: read ratios and differences, not absolutes).",
@@ -62,7 +62,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		p("- **%s** %s: %s", t.ID, t.Name, t.Description)
 	}
 	p("")
-	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission). Saturation: %d senders back to back, latency from each send.",
+	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission); only the generator's own timer oversleep (up to about 1 ms) is not charged. Saturation: %d senders back to back, latency from each send.",
 		strings.Join(r.Method.Mix, ", "), r.Method.SaturationWorkers)
 	p("")
 	kept := "in memory, removed after the run"
@@ -95,7 +95,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), lag, cpu, perRequest, rss)
 	}
 	p("")
-	p("Send lag: how late the generator sent requests against the schedule (it counts in the latency). Synapse columns: the synapse serving the step (the compared build for c2). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
+	p("Send lag: how late requests left against the schedule, timer oversleep included (it counts in the latency, less the oversleep). Synapse columns: the synapse serving the step (the compared build for c2). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
 	p("")
 	p("## Overheads (differences of percentiles, same run)")
 	p("")
