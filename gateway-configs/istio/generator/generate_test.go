@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -71,6 +73,42 @@ func TestAuthorizationPolicyPutsExtAuthzInTheListener(t *testing.T) {
 	assert.NotContains(t, filters, extAuthzName)
 	assert.NotContains(t, filters, "envoy.filters.http.rbac")
 	assert.Nil(t, authz)
+}
+
+// The fail-closed reply is marked by Istio's own translation of the EnvoyFilter: with it, the
+// gateway's connection manager holds the mapper of gateway-configs/envoy (a 503 that ext_authz
+// made itself gets x-hopguard-decision: deny and x-should-retry: false, each set once); without
+// it, the reply is unmarked.
+func TestEnvoyFilterMarksTheFailClosedReply(t *testing.T) {
+	set, err := manifests.Load(manifestDir)
+	require.NoError(t, err)
+
+	managers := httpConnectionManagers(t, translateSet(t, set).Listeners[0])
+	require.Len(t, managers, 1)
+	mappers := managers[0].GetLocalReplyConfig().GetMappers()
+	require.Len(t, mappers, 1)
+	mapper := mappers[0]
+
+	conditions := mapper.GetFilter().GetAndFilter().GetFilters()
+	require.Len(t, conditions, 2, "UAEX and 503, both")
+	assert.Equal(t, []string{"UAEX"}, conditions[0].GetResponseFlagFilter().GetFlags(), "only replies ext_authz made itself")
+	status := conditions[1].GetStatusCodeFilter().GetComparison()
+	assert.Equal(t, accesslog.ComparisonFilter_EQ, status.GetOp())
+	assert.EqualValues(t, 503, status.GetValue().GetDefaultValue())
+
+	headers := map[string]string{}
+	for _, h := range mapper.GetHeadersToAdd() {
+		assert.Equal(t, core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, h.GetAppendAction(), "synapse's own 503 already has %s: set it once", h.GetHeader().GetKey())
+		headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false"}, headers)
+	assert.Nil(t, mapper.GetStatusCode(), "the status stays the 503 of statusOnError")
+	assert.Nil(t, mapper.GetBody())
+
+	without := translateSet(t, set.Without(manifests.KindEnvoyFilter))
+	managers = httpConnectionManagers(t, without.Listeners[0])
+	require.Len(t, managers, 1)
+	assert.Nil(t, managers[0].GetLocalReplyConfig(), "pilot itself writes no local reply config")
 }
 
 func translateSet(t *testing.T, set *manifests.Set) *translate.Resources {

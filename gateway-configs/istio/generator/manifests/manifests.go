@@ -27,6 +27,7 @@ var ConfigFiles = []string{
 	"virtualservice.yaml",
 	"serviceentries.yaml",
 	"authorizationpolicy.yaml",
+	"envoyfilter.yaml",
 }
 
 // Set is everything pilot needs to translate: the MeshConfig and the config resources.

@@ -1,14 +1,17 @@
 package manifests_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	networking "istio.io/api/networking/v1"
+	networkingalpha "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1"
 
 	"github.com/hopguard/hopguard/gateway-configs/istio/generator/manifests"
@@ -36,7 +39,32 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 		manifests.KindVirtualService:      1,
 		manifests.KindServiceEntry:        6, // llm, four MCP servers, synapse
 		manifests.KindAuthorizationPolicy: 1,
+		manifests.KindEnvoyFilter:         1,
 	}, kinds)
+}
+
+// The EnvoyFilter must reach the gateway's HTTP connection manager and nothing else, and only add
+// to it: a patch that replaced or removed would drop what pilot made (ext_authz among it).
+func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
+	set := loadSet(t)
+
+	filters := set.Find(manifests.KindEnvoyFilter)
+	require.Len(t, filters, 1)
+	ef, ok := filters[0].Spec.(*networkingalpha.EnvoyFilter)
+	require.True(t, ok)
+	assert.Equal(t, "istio-system", filters[0].Namespace)
+	assert.Equal(t, map[string]string{"istio": "ingressgateway"}, ef.GetWorkloadSelector().GetLabels())
+	assert.Empty(t, ef.GetTargetRefs())
+	require.Len(t, ef.GetConfigPatches(), 1)
+	patch := ef.GetConfigPatches()[0]
+	assert.Equal(t, networkingalpha.EnvoyFilter_NETWORK_FILTER, patch.GetApplyTo())
+	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, patch.GetMatch().GetContext())
+	assert.Equal(t, "envoy.filters.network.http_connection_manager", patch.GetMatch().GetListener().GetFilterChain().GetFilter().GetName())
+	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_MERGE, patch.GetPatch().GetOperation())
+	typed := patch.GetPatch().GetValue().GetFields()["typed_config"].GetStructValue().GetFields()
+	assert.Equal(t, "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", typed["@type"].GetStringValue())
+	keys := slices.Sorted(maps.Keys(typed))
+	assert.Equal(t, []string{"@type", "local_reply_config"}, keys, "the patch sets the local reply config and nothing else")
 }
 
 func TestMeshConfigNamesSynapseFailClosedWithTheWholeBody(t *testing.T) {
@@ -176,6 +204,12 @@ spec:
 		{name: "labels in metadata", doc: strings.Replace(valid, "  name: gw\n", "  name: gw\n  labels: {a: b}\n", 1), want: "labels"},
 		{name: "unsupported kind", doc: strings.Replace(valid, "kind: Gateway", "kind: Sidecar", 1), want: "unsupported resource"},
 		{name: "old api version", doc: strings.Replace(valid, "networking.istio.io/v1", "networking.istio.io/v1alpha3", 1), want: "unsupported resource"},
+		{name: "EnvoyFilter in a version it has not", doc: strings.Replace(valid, "kind: Gateway", "kind: EnvoyFilter", 1), want: "unsupported resource"},
+		{name: "unknown EnvoyFilter field", doc: `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: f, namespace: istio-system}
+spec: {configPatch: []}
+`, want: "configPatch"},
 		{name: "duplicate key", doc: valid + "  selector: {}\n", want: "selector"},
 		{name: "missing namespace", doc: strings.Replace(valid, "  namespace: istio-system\n", "", 1), want: "namespace"},
 		{name: "missing spec", doc: valid[:strings.Index(valid, "spec:")], want: "spec is required"},

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	networking "istio.io/api/networking/v1"
+	networkingalpha "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -38,6 +39,8 @@ var specTypes = map[string]func() proto.Message{
 	"networking.istio.io/v1/VirtualService":    func() proto.Message { return &networking.VirtualService{} },
 	"networking.istio.io/v1/ServiceEntry":      func() proto.Message { return &networking.ServiceEntry{} },
 	"security.istio.io/v1/AuthorizationPolicy": func() proto.Message { return &security.AuthorizationPolicy{} },
+	// EnvoyFilter exists only as v1alpha3.
+	"networking.istio.io/v1alpha3/EnvoyFilter": func() proto.Message { return &networkingalpha.EnvoyFilter{} },
 }
 
 // The resource kinds, for callers that select objects.
@@ -46,6 +49,7 @@ const (
 	KindVirtualService      = "VirtualService"
 	KindServiceEntry        = "ServiceEntry"
 	KindAuthorizationPolicy = "AuthorizationPolicy"
+	KindEnvoyFilter         = "EnvoyFilter"
 )
 
 // strict rejects unknown fields; protojson's zero value already does, spelled out for the reader.
