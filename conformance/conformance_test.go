@@ -110,7 +110,6 @@ func TestScenarios(t *testing.T) {
 	for _, g := range suite.env.Gateways {
 		t.Run(g.Name(), func(t *testing.T) {
 			env := scenarioEnv(t, g.Name(), runID)
-			env.UnmarkedFailClosed = gateways.ProfileOf(g).UnmarkedFailClosed
 			for _, s := range scenarios.Suite() {
 				t.Run(s.ID, func(t *testing.T) {
 					began := time.Now()

@@ -33,10 +33,6 @@ type Profile struct {
 	// Notes say, for the report, how what runs differs from the gateway's own configuration
 	// and where the gateway's behaviour differs from Envoy's in a way the suite allows for.
 	Notes []string
-	// UnmarkedFailClosed: when synapse cannot be reached the gateway's own reply (a 503) carries
-	// no x-hopguard-decision header, because its configuration has no knob for that reply. The
-	// scenarios then recognise the denial by its status; the upstream must still be untouched.
-	UnmarkedFailClosed bool
 }
 
 // Profiled is implemented by a gateway with a Profile; valid after Component.

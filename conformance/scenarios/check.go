@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"testing"
@@ -15,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/audit"
@@ -45,22 +45,15 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	upstream := step.Hop.Resource()
 	fresh := r.journalSince(ctx, t, upstream, before[upstream])
 	contacted := slices.ContainsFunc(fresh, matches(step.Hop))
-	unmarked := unmarkedGatewayReply(r.env, step, out, seen)
-	denied := out.denied() || unmarked
+	denied := out.denied()
 
 	d := report.Decision{Step: step.Name, Decision: "allow", Upstream: contacted, Status: lastStatus(seen)}
 	if denied {
-		d.Decision = "deny"
-	}
-	if out.denied() {
-		d.Code = out.denial.Code
+		d.Decision, d.Code = "deny", out.denial.Code
 	}
 	r.record(d)
 
 	t.Logf("the agent saw: %s (responses: %s)", out.denialText(), describe(seen))
-	if unmarked {
-		t.Logf("the gateway's own %d carries no %s header (no knob for it in this gateway): counted as its denial by the status alone", step.Want.Status, denial.DecisionHeader)
-	}
 	// 1. The decision.
 	if out.err != nil && !denied {
 		t.Fatalf("the hop failed without a gateway decision: %v (responses: %s)", out.err, describe(seen))
@@ -68,8 +61,9 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	if step.Want.Deny != denied {
 		t.Fatalf("want deny=%t, the agent saw deny=%t (%s; responses: %s)", step.Want.Deny, denied, out.denialText(), describe(seen))
 	}
-	// 2. What the agent saw; an unmarked reply was checked whole by unmarkedGatewayReply.
-	if step.Want.Deny && !unmarked {
+	// 2. What the agent saw. The gateway's own fail-closed reply is held to the same marks as
+	// synapse's denials: every gateway adds them.
+	if step.Want.Deny {
 		assert.Equal(t, step.Want.Code, out.denial.Code, "denial code (reason %q)", out.denial.Reason)
 		assert.Contains(t, out.denial.Reason, step.Want.Reason, "the reason the agent reads")
 		if step.Want.Remediation != "" {
@@ -79,6 +73,9 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 			assert.Equal(t, step.Want.Status, d.Status, "status of the denied response")
 		}
 		assert.True(t, slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries x-hopguard-decision: deny (responses: %s)", describe(seen))
+		if step.Want.Status == http.StatusServiceUnavailable {
+			assert.True(t, unretryable(seen), "a fail-closed 503 carries x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
+		}
 	}
 	// 3. The upstream: contacted exactly when allowed; a denied handshake reaches nothing at all.
 	assert.Equal(t, !step.Want.Deny, contacted, "upstream %s contacted (new journal entries: %+v)", upstream, fresh)
@@ -105,20 +102,19 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	}
 }
 
-// unmarkedGatewayReply says whether a hop that failed is the gateway's own unmarked fail-closed
-// reply (Env.UnmarkedFailClosed): only where the step wants that reply, only when the agent saw
-// an error and no denial, and only when every response had the wanted status and none carried
-// a decision header or a decision id (synapse never answered).
-func unmarkedGatewayReply(env Env, step Step, out outcome, seen []response) bool {
-	if !env.UnmarkedFailClosed || !step.Want.GatewayReply || step.Want.Status == 0 || out.denied() || out.err == nil || len(seen) == 0 {
-		return false
-	}
+// unretryable says whether the hop was denied and every denial seen tells clients not to retry.
+func unretryable(seen []response) bool {
+	denials := 0
 	for _, s := range seen {
-		if s.denied || s.decisionID != "" || s.status != step.Want.Status {
+		if !s.denied {
+			continue
+		}
+		denials++
+		if s.shouldRetry != "false" {
 			return false
 		}
 	}
-	return true
+	return denials > 0
 }
 
 // awaitLine waits until a line of the file holds every one of parts.

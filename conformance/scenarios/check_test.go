@@ -1,39 +1,29 @@
 package scenarios
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-
-	"github.com/hopguard/hopguard/agent/denial"
 )
 
-func TestUnmarkedGatewayReplyIsRecognisedOnlyWhereExpected(t *testing.T) {
-	wanted := Step{Want: Want{Deny: true, Status: 503, NoAudit: true, GatewayReply: true}}
-	failed := outcome{err: errors.New("503 Service Unavailable")}
-	bare := []response{{status: 503}}
-	unmarkedGateway := Env{UnmarkedFailClosed: true}
+func TestUnretryableWantsEveryDenialMarkedNotToRetry(t *testing.T) {
+	marked := response{status: 503, denied: true, shouldRetry: "false"}
 	for name, tc := range map[string]struct {
-		env  Env
-		step Step
-		out  outcome
 		seen []response
 		want bool
 	}{
-		"istio's bare 503 while synapse is down": {env: unmarkedGateway, step: wanted, out: failed, seen: bare, want: true},
-		"a gateway that marks its reply":         {env: Env{}, step: wanted, out: failed, seen: bare},
-		"a step that wants synapse's own denial": {env: unmarkedGateway, step: Step{Want: Want{Deny: true, Status: 503}}, out: failed, seen: bare},
-		"another status":                         {env: unmarkedGateway, step: wanted, out: failed, seen: []response{{status: 502}}},
-		"one of several responses differs":       {env: unmarkedGateway, step: wanted, out: failed, seen: []response{{status: 503}, {status: 200}}},
-		"synapse answered (a decision id)":       {env: unmarkedGateway, step: wanted, out: failed, seen: []response{{status: 503, decisionID: "d-1"}}},
-		"a marked denial is a denial already":    {env: unmarkedGateway, step: wanted, out: outcome{denial: &denial.Denial{}}, seen: []response{{status: 503, denied: true}}},
-		"the hop went through":                   {env: unmarkedGateway, step: wanted, out: outcome{}, seen: []response{{status: 503}}},
-		"nothing was seen":                       {env: unmarkedGateway, step: wanted, out: failed},
-		"no status wanted":                       {env: unmarkedGateway, step: Step{Want: Want{Deny: true, GatewayReply: true}}, out: failed, seen: bare},
+		"the gateway's own fail-closed 503":       {seen: []response{marked}, want: true},
+		"synapse's 503 with a decision id":        {seen: []response{{status: 503, denied: true, decisionID: "d-1", shouldRetry: "false"}}, want: true},
+		"a response before the denial is not one": {seen: []response{{status: 200}, marked}, want: true},
+		"a bare 503, as Istio sent without marks": {seen: []response{{status: 503}}},
+		"denied but retryable":                    {seen: []response{{status: 503, denied: true}}},
+		"x-should-retry: true":                    {seen: []response{{status: 503, denied: true, shouldRetry: "true"}}},
+		"one of several denials lacks the header": {seen: []response{marked, {status: 503, denied: true}}},
+		"x-should-retry false without a denial":   {seen: []response{{status: 503, shouldRetry: "false"}}},
+		"nothing was seen":                        {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, tc.want, unmarkedGatewayReply(tc.env, tc.step, tc.out, tc.seen))
+			assert.Equal(t, tc.want, unretryable(tc.seen))
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/admin"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // Env is one gateway in a running environment, as the scenarios see it.
@@ -28,11 +29,6 @@ type Env struct {
 	Control   Control
 	// RunID makes task ids unique across scenarios, gateways and repeated runs.
 	RunID string
-	// UnmarkedFailClosed says the gateway's own reply when synapse cannot be reached carries no
-	// x-hopguard-decision header (Istio has no knob for it): a step that wants that reply
-	// (Want.GatewayReply) then recognises the denial by its status alone. Nothing else about
-	// the step is relaxed: the upstream must still be untouched.
-	UnmarkedFailClosed bool
 }
 
 // Control stops and restarts components (the fail-closed scenario).
@@ -50,6 +46,7 @@ type response struct {
 	status       int
 	denied       bool
 	decisionID   string
+	shouldRetry  string // x-should-retry as sent, "" when absent
 }
 
 // capture is an http.RoundTripper that remembers every response's status and decision headers,
@@ -69,11 +66,12 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.mu.Lock()
 	c.seen = append(c.seen, response{
-		method:     req.Method,
-		path:       req.URL.Path,
-		status:     resp.StatusCode,
-		denied:     strings.EqualFold(resp.Header.Get(denial.DecisionHeader), "deny"),
-		decisionID: resp.Header.Get(denial.DecisionIDHeader),
+		method:      req.Method,
+		path:        req.URL.Path,
+		status:      resp.StatusCode,
+		denied:      strings.EqualFold(resp.Header.Get(denial.DecisionHeader), "deny"),
+		decisionID:  resp.Header.Get(denial.DecisionIDHeader),
+		shouldRetry: resp.Header.Get(respond.HeaderShouldRetry),
 	})
 	c.mu.Unlock()
 	return resp, nil

@@ -255,7 +255,11 @@ func (r *Run) record(d report.Decision) { r.decisions = append(r.decisions, d) }
 func describe(seen []response) string {
 	var parts []string
 	for _, s := range seen {
-		parts = append(parts, fmt.Sprintf("%s %s -> %d deny=%t id=%s", s.method, s.path, s.status, s.denied, s.decisionID))
+		part := fmt.Sprintf("%s %s -> %d deny=%t id=%s", s.method, s.path, s.status, s.denied, s.decisionID)
+		if s.shouldRetry != "" {
+			part += " x-should-retry=" + s.shouldRetry
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, "; ")
 }

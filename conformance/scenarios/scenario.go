@@ -121,9 +121,6 @@ type Want struct {
 	Status int
 	// NoAudit is set when synapse cannot have written a record (it is stopped).
 	NoAudit bool
-	// GatewayReply is set when the gateway itself must refuse the hop because synapse cannot
-	// be reached (fail closed); Status is then required.
-	GatewayReply bool
 }
 
 // Step constructors keep the suite readable.

@@ -234,8 +234,9 @@ func oversized() string {
 }
 
 func failClosed() Scenario {
-	// With synapse down the reply is the gateway's own: no policy output, only the denial header.
-	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true, GatewayReply: true}
+	// With synapse down the reply is the gateway's own: no policy output, only the marks every
+	// gateway's config adds (x-hopguard-decision: deny, x-should-retry: false).
+	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true}
 	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503}
 	return Scenario{
 		ID:    "fail-closed",

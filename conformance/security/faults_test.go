@@ -225,12 +225,13 @@ func isPDPUnavailable(o observation) bool {
 	return o.probe.ReachesCerbos && v.Layer == bypass.LayerSynapse && v.Code == "pdp_unavailable" && v.Status == 503
 }
 
-// gatewayFailsClosed: with synapse gone, the gateway itself denies everything with a 503
-// (hopguard's Envoy config also flags it with x-hopguard-decision: deny; a gateway that does
-// not is still closed, and the report shows the layer).
+// gatewayFailsClosed: with synapse gone, the gateway itself denies everything with a 503 that
+// says so: x-hopguard-decision: deny without a decision id (synapse made none) and
+// x-should-retry: false. Every gateway's config adds both (Envoy's local_reply_config, Istio's
+// EnvoyFilter), so a client can tell the denial from an outage and does not retry it.
 func gatewayFailsClosed(o observation) error {
-	if v := o.verdict; (v.Layer != bypass.LayerAuthzFailure && v.Layer != bypass.LayerGateway) || v.Status != 503 {
-		return fmt.Errorf("want the gateway's own 503 denial: %s", o)
+	if v := o.verdict; v.Layer != bypass.LayerAuthzFailure || v.Status != 503 || o.shouldRetry != "false" {
+		return fmt.Errorf("want the gateway's own 503 denial, marked deny and x-should-retry: false: %s x-should-retry=%q", o, o.shouldRetry)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // sendTimeout bounds one request of the load; Envoy's own authz timeout is 2 seconds.
@@ -39,7 +40,9 @@ type observation struct {
 	probe      prepared
 	start, end time.Time
 	verdict    bypass.Verdict
-	err        error // a transport failure other than the gateway closing the connection
+	// shouldRetry is the response's x-should-retry header, "" when absent or with no response.
+	shouldRetry string
+	err         error // a transport failure other than the gateway closing the connection
 }
 
 // allowed reports that the request was let through.
@@ -62,6 +65,9 @@ func send(ctx context.Context, addr string, p prepared) observation {
 		return o
 	}
 	o.verdict = bypass.Judge(resp)
+	if resp != nil {
+		o.shouldRetry = resp.Header.Get(respond.HeaderShouldRetry)
+	}
 	return o
 }
 
