@@ -99,14 +99,16 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("")
 	p("## Overheads (differences of percentiles, same run)")
 	p("")
-	p("| load | overhead | p50 | p90 | p99 | clean |")
-	p("|---|---|---:|---:|---:|---|")
+	p("Median over the %d rounds of each round's difference (a burst in one round cannot move it); the last column is the difference of the whole steps' p99.", r.Method.Rounds)
+	p("")
+	p("| load | overhead | p50 | p90 | p99 | whole-step p99 | clean |")
+	p("|---|---|---:|---:|---:|---:|---|")
 	for _, o := range r.Overheads {
 		clean := "yes"
 		if !o.Clean {
 			clean = "no: failures"
 		}
-		p("| %s | %s | %s | %s | %s | %s |", loadName(o.Rate), o.Name, msNum(o.P50), msNum(o.P90), msNum(o.P99), clean)
+		p("| %s | %s | %s | %s | %s | %s | %s |", loadName(o.Rate), o.Name, msNum(o.P50), msNum(o.P90), msNum(o.P99), msNum(o.WholeP99), clean)
 	}
 	p("")
 	writeByKind(p, r)

@@ -57,16 +57,18 @@ type Target struct {
 type Step struct {
 	Target string `json:"target"`
 	// Rate is the offered rate per second; 0 is saturation (closed loop).
-	Rate       float64                `json:"rate"`
-	Sent       uint64                 `json:"sent"`
-	Failed     uint64                 `json:"failed"`
-	Unsent     uint64                 `json:"unsent"`
-	Throughput float64                `json:"throughput_per_second"`
-	Latency    Summary                `json:"latency"`
-	ByKind     map[string]Summary     `json:"latency_by_kind"`
-	Lag        Summary                `json:"send_lag"`
-	Processes  map[string]ProcessLoad `json:"processes"`
-	Errors     []string               `json:"errors,omitempty"`
+	Rate       float64 `json:"rate"`
+	Sent       uint64  `json:"sent"`
+	Failed     uint64  `json:"failed"`
+	Unsent     uint64  `json:"unsent"`
+	Throughput float64 `json:"throughput_per_second"`
+	Latency    Summary `json:"latency"`
+	// Rounds is the latency of each round, in order.
+	Rounds    []Summary              `json:"rounds"`
+	ByKind    map[string]Summary     `json:"latency_by_kind"`
+	Lag       Summary                `json:"send_lag"`
+	Processes map[string]ProcessLoad `json:"processes"`
+	Errors    []string               `json:"errors,omitempty"`
 }
 
 // synapseProcess is the synapse that serves the step: the compared build for c2.
@@ -110,13 +112,16 @@ func summarize(h *Histogram) Summary {
 
 // Overhead is the latency one layer adds at one load: the difference of the percentiles of
 // two steps measured side by side (not a percentile of differences, which one run cannot
-// give: the two never serve the same request).
+// give: the two never serve the same request). P50, P90 and P99 are the median over the rounds
+// of each round's difference (the two ran seconds apart, under the same noise), which a burst
+// in one round cannot move; WholeP99 is the difference of the whole steps' p99.
 type Overhead struct {
-	Name string  `json:"name"`
-	Rate float64 `json:"rate"`
-	P50  float64 `json:"p50_us"`
-	P90  float64 `json:"p90_us"`
-	P99  float64 `json:"p99_us"`
+	Name     string  `json:"name"`
+	Rate     float64 `json:"rate"`
+	P50      float64 `json:"p50_us"`
+	P90      float64 `json:"p90_us"`
+	P99      float64 `json:"p99_us"`
+	WholeP99 float64 `json:"whole_step_p99_us"`
 	// Clean is false when either step had failures or unsent requests.
 	Clean bool `json:"clean"`
 }

@@ -15,8 +15,9 @@ import (
 
 // tally accumulates the rounds of one target at one load.
 type tally struct {
-	out   Outcome
-	procs map[string]*processTally
+	out    Outcome
+	rounds []Summary
+	procs  map[string]*processTally
 }
 
 type processTally struct {
@@ -26,6 +27,9 @@ type processTally struct {
 
 func (t *tally) add(out Outcome, loads map[string]ProcessLoad, wall time.Duration) {
 	t.out.Merge(out)
+	if out.All != nil {
+		t.rounds = append(t.rounds, summarize(out.All))
+	}
 	if t.procs == nil {
 		t.procs = map[string]*processTally{}
 	}
@@ -47,6 +51,7 @@ func (t *tally) step(target string, rate float64) Step {
 		Target: target, Rate: rate,
 		Sent: t.out.Sent, Failed: t.out.Failed, Unsent: t.out.Unsent, Throughput: t.out.Throughput(),
 		ByKind: map[string]Summary{}, Processes: map[string]ProcessLoad{}, Errors: t.out.Errors,
+		Rounds: t.rounds,
 	}
 	if t.out.All != nil {
 		s.Latency = summarize(t.out.All)
