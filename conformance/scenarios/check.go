@@ -72,9 +72,9 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 		if step.Want.Status != 0 {
 			assert.Equal(t, step.Want.Status, d.Status, "status of the denied response")
 		}
-		assert.True(t, slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries x-hopguard-decision: deny (responses: %s)", describe(seen))
+		assert.True(t, slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries one x-hopguard-decision: deny (responses: %s)", describe(seen))
 		if step.Want.Status == http.StatusServiceUnavailable {
-			assert.True(t, unretryable(seen), "a fail-closed 503 carries x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
+			assert.True(t, unretryable(seen), "a fail-closed 503 carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
 	}
 	// 3. The upstream: contacted exactly when allowed; a denied handshake reaches nothing at all.

@@ -18,6 +18,7 @@ func TestUnretryableWantsEveryDenialMarkedNotToRetry(t *testing.T) {
 		"a bare 503, as Istio sent without marks": {seen: []response{{status: 503}}},
 		"denied but retryable":                    {seen: []response{{status: 503, denied: true}}},
 		"x-should-retry: true":                    {seen: []response{{status: 503, denied: true, shouldRetry: "true"}}},
+		"x-should-retry sent twice":               {seen: []response{{status: 503, denied: true, shouldRetry: "false,false"}}},
 		"one of several denials lacks the header": {seen: []response{marked, {status: 503, denied: true}}},
 		"x-should-retry false without a denial":   {seen: []response{{status: 503, shouldRetry: "false"}}},
 		"nothing was seen":                        {},

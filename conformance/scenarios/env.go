@@ -44,9 +44,9 @@ type Control interface {
 type response struct {
 	method, path string
 	status       int
-	denied       bool
+	denied       bool // exactly one x-hopguard-decision header, "deny"
 	decisionID   string
-	shouldRetry  string // x-should-retry as sent, "" when absent
+	shouldRetry  string // every x-should-retry value, comma-joined: a doubled header is not "false"
 }
 
 // capture is an http.RoundTripper that remembers every response's status and decision headers,
@@ -69,9 +69,9 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 		method:      req.Method,
 		path:        req.URL.Path,
 		status:      resp.StatusCode,
-		denied:      strings.EqualFold(resp.Header.Get(denial.DecisionHeader), "deny"),
+		denied:      strings.EqualFold(strings.Join(resp.Header.Values(denial.DecisionHeader), ","), "deny"),
 		decisionID:  resp.Header.Get(denial.DecisionIDHeader),
-		shouldRetry: resp.Header.Get(respond.HeaderShouldRetry),
+		shouldRetry: strings.Join(resp.Header.Values(respond.HeaderShouldRetry), ","),
 	})
 	c.mu.Unlock()
 	return resp, nil

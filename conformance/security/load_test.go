@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ type observation struct {
 	probe      prepared
 	start, end time.Time
 	verdict    bypass.Verdict
-	// shouldRetry is the response's x-should-retry header, "" when absent or with no response.
+	// shouldRetry is every x-should-retry value of the response, comma-joined (a doubled header
+	// is not "false"); "" when absent or with no response.
 	shouldRetry string
 	err         error // a transport failure other than the gateway closing the connection
 }
@@ -66,7 +68,7 @@ func send(ctx context.Context, addr string, p prepared) observation {
 	}
 	o.verdict = bypass.Judge(resp)
 	if resp != nil {
-		o.shouldRetry = resp.Header.Get(respond.HeaderShouldRetry)
+		o.shouldRetry = strings.Join(resp.Header.Values(respond.HeaderShouldRetry), ",")
 	}
 	return o
 }
