@@ -79,7 +79,9 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	for _, s := range r.Steps {
 		syn, ok := s.Processes[s.synapseProcess()]
 		cpu, perRequest, rss := "–", "–", "–"
-		if ok && syn.CPUPercent > 0 {
+		// Only where synapse serves the step; elsewhere its CPU is its idle probes.
+		serves := s.Target == TargetGoverned || s.Target == TargetSynapse || s.Target == TargetCompared
+		if ok && serves {
 			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
 			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(s.synapseProcess()))
 		}
