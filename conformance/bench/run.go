@@ -1,3 +1,10 @@
+// Package bench measures what a governed hop costs (`make bench`, BENCHMARKS.md). It brings
+// hopguard's environment up through conformance/harness with two Envoys, one governed and one
+// without ext_authz (Ungoverned), and drives four targets side by side: the ungoverned route,
+// the governed route, synapse's Check and Cerbos's CheckResources. Load is open loop at fixed
+// rates (Drive; latency from each request's due time) and closed loop at saturation, in rounds
+// with the targets taking turns; CPU and memory come from /proc (Monitor). Run returns a
+// Report; Write renders report.md and report.json.
 package bench
 
 import (
