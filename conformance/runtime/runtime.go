@@ -1,6 +1,9 @@
-// Package runtime is the interface an environment runs behind. The process runtime
-// (runtime/process) runs every component as a local process; a container runtime implements
-// the same interface. Tests and the demo depend only on this package.
+// Package runtime is the interface an environment runs behind, and what every runtime shares:
+// the layout of a run (ports, directories, logs), the Supervisor that starts components in
+// order and stops them in reverse, readiness probes and the quoting of a component's log. The
+// process runtime (runtime/process) runs every component as a local process, the container
+// runtime (runtime/container) as a container; each brings only its own Launch. Tests and the
+// demo depend only on this package.
 package runtime
 
 import (

@@ -18,10 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -83,9 +81,6 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Image == nil {
 		opts.Image = Images(os.LookupEnv)
 	}
-	if opts.Observe == nil {
-		opts.Observe = func(runtime.Event) {}
-	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
@@ -131,7 +126,7 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 		_ = tcLog.Close()
 		return nil, fmt.Errorf("container runtime: %w", err)
 	}
-	ports, err := allocatePorts(e)
+	layout, err := runtime.NewLayout(e, r.opts.Dir, r.opts.ModuleRoot)
 	if err != nil {
 		_ = docker.Close()
 		_ = tcLog.Close()
@@ -140,37 +135,25 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 	follow, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	running := &environment{
 		opts:          r.opts,
-		desc:          e,
-		layout:        layout{ports: ports, dir: r.opts.Dir, moduleRoot: r.opts.ModuleRoot},
+		layout:        layout,
 		docker:        docker,
 		tcLog:         tcLog,
 		runID:         randomID(),
 		user:          containerUser(),
 		follow:        follow,
 		stopFollowing: stopFollowing,
-		running:       map[string]*instance{},
 		images:        map[string]string{},
-		notRunning:    map[string]error{},
 	}
-	for _, c := range e.Components {
-		err := running.start(ctx, c)
-		if err == nil {
-			continue
-		}
-		if c.Optional && ctx.Err() == nil {
-			running.notRunning[c.Name] = err
-			continue
-		}
-		return running, fmt.Errorf("start %s: %w", c.Name, err)
-	}
-	return running, nil
+	running.Supervisor = runtime.NewSupervisor(e, layout, running.launch, r.opts.Observe, r.opts.StopTimeout)
+	return running, running.StartAll(ctx)
 }
 
-// environment is a running container environment.
+// environment is a running container environment: the runtime's Supervisor starting and
+// stopping containers, and what those containers share.
 type environment struct {
+	*runtime.Supervisor
 	opts   Options
-	desc   env.Environment
-	layout layout
+	layout runtime.Layout
 	docker *testcontainers.DockerProvider
 	tcLog  *componentLog
 	runID  string
@@ -180,34 +163,11 @@ type environment struct {
 	stopFollowing context.CancelFunc
 	release       sync.Once
 
-	mu         sync.Mutex
-	running    map[string]*instance
-	order      []string          // start order, for stopping in reverse
-	images     map[string]string // the image each component last ran
-	notRunning map[string]error
+	mu     sync.Mutex
+	images map[string]string // the image each component last ran
 }
 
 var _ runtime.Environment = (*environment)(nil)
-
-func (e *environment) Endpoint(component, port string) (netip.AddrPort, error) {
-	ap, ok := e.layout.lookup(component, port)
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("no port %q on component %q", port, component)
-	}
-	return ap, nil
-}
-
-func (e *environment) LogPath(component string) string {
-	return filepath.Join(e.opts.Dir, "logs", component+".log")
-}
-
-func (e *environment) Dir() string { return e.opts.Dir }
-
-func (e *environment) NotRunning() map[string]error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return maps.Clone(e.notRunning)
-}
 
 // Images tells which image each component that started runs, for reports.
 func (e *environment) Images() map[string]string {
@@ -216,117 +176,33 @@ func (e *environment) Images() map[string]string {
 	return maps.Clone(e.images)
 }
 
-func (e *environment) Stop(ctx context.Context, component string) error {
-	e.mu.Lock()
-	inst, ok := e.running[component]
-	delete(e.running, component)
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("stop %s: not running", component)
-	}
-	err := inst.stop(ctx, e.opts.StopTimeout)
-	e.opts.Observe(runtime.Event{Component: component, Phase: runtime.Stopped})
-	if err != nil {
-		return fmt.Errorf("stop %s: %w", component, err)
-	}
-	return nil
-}
-
-func (e *environment) Restart(ctx context.Context, component string) error {
-	c, ok := e.desc.Component(component)
-	if !ok {
-		return fmt.Errorf("restart %s: no such component", component)
-	}
-	e.mu.Lock()
-	_, running := e.running[component]
-	e.mu.Unlock()
-	if running {
-		if err := e.Stop(ctx, component); err != nil {
-			return fmt.Errorf("restart: %w", err)
-		}
-	}
-	if err := e.start(ctx, c); err != nil {
-		return fmt.Errorf("restart %s: %w", component, err)
-	}
-	return nil
-}
-
-func (e *environment) Ready(ctx context.Context, component string) error {
-	c, ok := e.desc.Component(component)
-	if !ok {
-		return fmt.Errorf("ready %s: no such component", component)
-	}
-	e.mu.Lock()
-	inst, running := e.running[component]
-	e.mu.Unlock()
-	if !running {
-		return fmt.Errorf("ready %s: not running", component)
-	}
-	addr, _ := e.layout.lookup(c.Name, c.Ready.Port) // Validate checked the port exists
-	if err := ForProbe(c.Ready, addr, e.opts.ReadyTimeout).WaitUntilReady(ctx, inst.ctr); err != nil {
-		path := e.LogPath(component)
-		return fmt.Errorf("ready %s: %w; last lines of %s:\n%s", component, err, path, tail(path, 20))
-	}
-	return nil
-}
-
+// Close stops every container, last started first, then lets go of the engine.
 func (e *environment) Close(ctx context.Context) error {
-	e.mu.Lock()
-	order := e.order
-	e.order = nil
-	e.mu.Unlock()
-	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		name := order[i]
-		e.mu.Lock()
-		_, ok := e.running[name]
-		e.mu.Unlock()
-		if !ok {
-			continue
-		}
-		// Stopping must finish even when the caller's context is already cancelled (Ctrl-C).
-		if err := e.Stop(context.WithoutCancel(ctx), name); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	err := e.Supervisor.Close(ctx)
 	e.release.Do(func() {
 		e.stopFollowing()
 		_ = e.docker.Close()
 		_ = e.tcLog.Close()
 	})
-	return errors.Join(errs...)
+	return err
 }
 
-// start runs one component and waits until it is ready; on failure nothing of it is left.
-func (e *environment) start(ctx context.Context, c env.Component) error {
-	began := time.Now()
+// launch implements runtime.Launch: it chooses the component's image, then runs its container
+// until it is ready.
+func (e *environment) launch(ctx context.Context, c env.Component, starting func(string)) (runtime.Instance, error) {
 	image, err := e.opts.Image(c.Program)
 	if err != nil {
-		e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Failed, Err: err})
-		return fmt.Errorf("choose image: %w", err)
+		return nil, fmt.Errorf("choose image: %w", err)
 	}
-	e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Starting, Detail: e.describe(c, image.Ref)})
-	inst, err := e.launch(ctx, c, image)
+	starting(e.layout.Describe(c, "image "+image.Ref))
+	inst, err := e.startContainer(ctx, c, image)
 	if err != nil {
-		e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Failed, Elapsed: time.Since(began), Err: err})
-		return err
+		return nil, err
 	}
 	e.mu.Lock()
-	e.running[c.Name] = inst
 	e.images[c.Name] = image.Ref
-	if !slices.Contains(e.order, c.Name) {
-		e.order = append(e.order, c.Name)
-	}
 	e.mu.Unlock()
-	e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Ready, Elapsed: time.Since(began)})
-	return nil
-}
-
-func (e *environment) describe(c env.Component, image string) string {
-	if ap, ok := e.layout.lookup(c.Name, c.Ready.Port); ok {
-		return fmt.Sprintf("image %s on %s", image, ap)
-	}
-	return "image " + image
+	return inst, nil
 }
 
 func randomID() string {

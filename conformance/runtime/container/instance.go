@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/runtime"
 )
 
 // logDrainTimeout bounds the wait for a stopped container's last output.
@@ -21,73 +22,69 @@ const logDrainTimeout = 5 * time.Second
 
 // instance is one started component container.
 type instance struct {
-	ctr  *testcontainers.DockerContainer
-	log  *componentLog
-	logs *logFollower
+	ctr     *testcontainers.DockerContainer
+	log     *componentLog
+	logs    *logFollower
+	logPath string
+	ready   wait.Strategy
 }
 
-// launch renders the component's files into its directory, then runs its container with the
-// directory and the source tree mounted, and waits until it is ready. On failure nothing of it
-// is left running, and the error quotes its log.
-func (e *environment) launch(ctx context.Context, c env.Component, image Image) (*instance, error) {
+var _ runtime.Instance = (*instance)(nil)
+
+// startContainer renders the component's files into its directory, then runs its container
+// with the directory and the source tree mounted, and waits until it is ready. On failure
+// nothing of it is left running, and the error quotes its log.
+func (e *environment) startContainer(ctx context.Context, c env.Component, image Image) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("not started: %w", context.Cause(ctx))
 	}
-	dir := e.layout.Dir(c.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+	prepared, err := e.layout.Prepare(c)
+	if err != nil {
+		return nil, err
 	}
-	owned := []string{dir}
-	refs := &referenceChecker{layout: e.layout}
-	for _, f := range c.Files {
-		data, err := f.Render(refs)
-		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", f.Name, err)
-		}
-		path := filepath.Join(dir, f.Name)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return nil, fmt.Errorf("write %s: %w", f.Name, err)
-		}
-		owned = append(owned, path)
-	}
-	var args []string
-	if c.Args != nil {
-		args = c.Args(refs)
-	}
-	if len(refs.missing) > 0 {
-		return nil, fmt.Errorf("the description refers to undeclared ports %s", strings.Join(refs.missing, ", "))
-	}
-	if err := e.user.own(owned...); err != nil {
+	if err := e.user.own(append([]string{prepared.Dir}, prepared.Files...)...); err != nil {
 		return nil, err
 	}
 
-	logPath := e.LogPath(c.Name)
+	logPath := e.layout.LogPath(c.Name)
 	log, err := openLog(logPath)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "### %s: %s %s\n", time.Now().Format(time.RFC3339), image.Ref, strings.Join(args, " "))
-	inst := &instance{log: log, logs: &logFollower{done: make(chan struct{})}}
-	inst.ctr, err = Run(ctx, image.Ref, e.options(c, args, inst)...)
+	fmt.Fprintf(log, "### %s: %s %s\n", time.Now().Format(time.RFC3339), image.Ref, strings.Join(prepared.Args, " "))
+	inst := &instance{
+		log:     log,
+		logs:    &logFollower{done: make(chan struct{})},
+		logPath: logPath,
+		ready:   ForProbe(c.Ready, e.layout.ReadyAddr(c), e.opts.ReadyTimeout),
+	}
+	inst.ctr, err = Run(ctx, image.Ref, e.options(c, prepared, inst)...)
 	if err == nil {
 		return inst, nil
 	}
 	if inst.ctr == nil {
 		_ = log.Close()
 	} else {
-		_ = inst.stop(context.WithoutCancel(ctx), e.opts.StopTimeout)
+		_ = inst.Stop(context.WithoutCancel(ctx), e.opts.StopTimeout)
 	}
 	if errors.Is(err, ErrImageNotPresent) {
 		name, _ := ProgramName(c.Program)
 		return nil, fmt.Errorf("%w; %s", err, image.missingHint(name))
 	}
-	return nil, fmt.Errorf("%w; last lines of %s:\n%s", err, logPath, tail(logPath, 20))
+	return nil, fmt.Errorf("%w; %s", err, runtime.LastLines(logPath))
+}
+
+// AwaitReady implements runtime.Instance.
+func (i *instance) AwaitReady(ctx context.Context) error {
+	if err := i.ready.WaitUntilReady(ctx, i.ctr); err != nil {
+		return fmt.Errorf("%w; %s", err, runtime.LastLines(i.logPath))
+	}
+	return nil
 }
 
 // options are the component's own container options, applied after Run's defaults.
-func (e *environment) options(c env.Component, args []string, inst *instance) []testcontainers.ContainerCustomizer {
-	dir := e.layout.Dir(c.Name)
-	ready, _ := e.layout.lookup(c.Name, c.Ready.Port) // Validate checked the port exists
+func (e *environment) options(c env.Component, prepared runtime.Prepared, inst *instance) []testcontainers.ContainerCustomizer {
+	dir := prepared.Dir
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithLogger(componentLogger{log: e.tcLog, component: c.Name}),
 		testcontainers.WithName("hopguard-" + e.runID + "-" + c.Name),
@@ -106,17 +103,17 @@ func (e *environment) options(c env.Component, args []string, inst *instance) []
 		}),
 		testcontainers.WithAdditionalLifecycleHooks(followLogs(e.follow, e.docker.Client(), inst.log, inst.logs)),
 		// The strategy's own timeout comes first, with its last probe error in the message.
-		testcontainers.WithWaitStrategyAndDeadline(e.opts.ReadyTimeout+5*time.Second, ForProbe(c.Ready, ready, e.opts.ReadyTimeout)),
+		testcontainers.WithWaitStrategyAndDeadline(e.opts.ReadyTimeout+5*time.Second, inst.ready),
 	}
-	if args != nil {
-		opts = append(opts, testcontainers.WithCmd(args...))
+	if prepared.Args != nil {
+		opts = append(opts, testcontainers.WithCmd(prepared.Args...))
 	}
 	return opts
 }
 
-// stop stops the container (SIGTERM, then SIGKILL after grace), copies its last output to its
-// log and removes it.
-func (i *instance) stop(ctx context.Context, grace time.Duration) error {
+// Stop implements runtime.Instance: it stops the container (SIGTERM, then SIGKILL after grace),
+// copies its last output to its log and removes it.
+func (i *instance) Stop(ctx context.Context, grace time.Duration) error {
 	defer i.log.Close()
 	stopErr := i.ctr.Stop(ctx, &grace)
 	drain, cancel := context.WithTimeout(ctx, logDrainTimeout)

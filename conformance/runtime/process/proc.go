@@ -1,19 +1,19 @@
 package process
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/runtime"
 )
 
 // proc is one started component process.
@@ -23,9 +23,15 @@ type proc struct {
 	log     *os.File
 	done    chan struct{} // closed when the process has exited
 
+	ready        env.Probe
+	readyAddr    netip.AddrPort
+	readyTimeout time.Duration
+
 	mu      sync.Mutex
 	waitErr error
 }
+
+var _ runtime.Instance = (*proc)(nil)
 
 func (p *proc) exitErr() error {
 	p.mu.Lock()
@@ -36,44 +42,27 @@ func (p *proc) exitErr() error {
 	return p.waitErr
 }
 
-// launch renders the component's files, then starts its process in a new process group with
-// its output appended to its log file.
-func (e *environment) launch(c env.Component) (*proc, error) {
-	dir := e.layout.Dir(c.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+// exec renders the component's files, then starts its process in a new process group with its
+// output appended to its log file.
+func (l *launcher) exec(c env.Component) (*proc, error) {
+	prepared, err := l.layout.Prepare(c)
+	if err != nil {
+		return nil, err
 	}
-	refs := &referenceChecker{layout: e.layout}
-	for _, f := range c.Files {
-		data, err := f.Render(refs)
-		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", f.Name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f.Name), data, 0o600); err != nil {
-			return nil, fmt.Errorf("write %s: %w", f.Name, err)
-		}
-	}
-	var args []string
-	if c.Args != nil {
-		args = c.Args(refs)
-	}
-	if len(refs.missing) > 0 {
-		return nil, fmt.Errorf("the description refers to undeclared ports %s", strings.Join(refs.missing, ", "))
-	}
-	path, err := e.opts.Resolve(c.Program)
+	path, err := l.opts.Resolve(c.Program)
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", c.Program, err)
 	}
 
-	logPath := filepath.Join(e.opts.Dir, "logs", c.Name+".log")
+	logPath := l.layout.LogPath(c.Name)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	fmt.Fprintf(log, "### %s: %s %s\n", time.Now().Format(time.RFC3339), path, strings.Join(args, " "))
+	fmt.Fprintf(log, "### %s: %s %s\n", time.Now().Format(time.RFC3339), path, strings.Join(prepared.Args, " "))
 
-	cmd := exec.Command(path, args...)
-	cmd.Dir = dir
+	cmd := exec.Command(path, prepared.Args...)
+	cmd.Dir = prepared.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdout = log
 	cmd.Stderr = log
@@ -87,7 +76,15 @@ func (e *environment) launch(c env.Component) (*proc, error) {
 		_ = log.Close()
 		return nil, fmt.Errorf("exec %s: %w", path, err)
 	}
-	p := &proc{cmd: cmd, logPath: logPath, log: log, done: make(chan struct{})}
+	p := &proc{
+		cmd:          cmd,
+		logPath:      logPath,
+		log:          log,
+		done:         make(chan struct{}),
+		ready:        c.Ready,
+		readyAddr:    l.layout.ReadyAddr(c),
+		readyTimeout: l.opts.ReadyTimeout,
+	}
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
@@ -98,8 +95,21 @@ func (e *environment) launch(c env.Component) (*proc, error) {
 	return p, nil
 }
 
-// stop sends SIGTERM to the process group, then SIGKILL if it has not exited in time.
-func (p *proc) stop(ctx context.Context, grace time.Duration) error {
+// AwaitReady implements runtime.Instance; a process that exits first fails it at once.
+func (p *proc) AwaitReady(ctx context.Context) error {
+	err := runtime.WaitReady(ctx, p.ready, p.readyAddr, p.readyTimeout, p.done)
+	if errors.Is(err, runtime.ErrExited) {
+		return fmt.Errorf("%w (%v); %s", err, p.exitErr(), runtime.LastLines(p.logPath))
+	}
+	if err != nil {
+		return fmt.Errorf("%w; %s", err, runtime.LastLines(p.logPath))
+	}
+	return nil
+}
+
+// Stop implements runtime.Instance: SIGTERM to the process group, then SIGKILL if it has not
+// exited in time.
+func (p *proc) Stop(ctx context.Context, grace time.Duration) error {
 	defer p.log.Close()
 	pgid := p.cmd.Process.Pid
 	select {
@@ -125,23 +135,4 @@ func (p *proc) stop(ctx context.Context, grace time.Duration) error {
 	}
 	<-p.done
 	return nil
-}
-
-// tail returns the last n lines of a log file, for error messages.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	defer f.Close()
-	var lines []string
-	scanner := bufio.NewScanner(f)
-	scanner.Buffer(make([]byte, 64*1024), 1024*1024)
-	for scanner.Scan() {
-		lines = append(lines, scanner.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

@@ -8,12 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/env"
@@ -58,9 +54,6 @@ func New(opts Options) (*Runtime, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if opts.Observe == nil {
-		opts.Observe = func(runtime.Event) {}
-	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
@@ -86,179 +79,32 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 	if err := os.MkdirAll(filepath.Join(r.opts.Dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	ports, err := allocatePorts(e)
+	layout, err := runtime.NewLayout(e, r.opts.Dir, r.opts.ModuleRoot)
 	if err != nil {
 		return nil, err
 	}
-	running := &environment{
-		opts:       r.opts,
-		desc:       e,
-		layout:     layout{ports: ports, dir: r.opts.Dir, moduleRoot: r.opts.ModuleRoot},
-		procs:      map[string]*proc{},
-		notRunning: map[string]error{},
-	}
-	for _, c := range e.Components {
-		err := running.start(ctx, c)
-		if err == nil {
-			continue
-		}
-		if c.Optional && ctx.Err() == nil {
-			running.notRunning[c.Name] = err
-			continue
-		}
-		return running, fmt.Errorf("start %s: %w", c.Name, err)
-	}
-	return running, nil
+	l := &launcher{opts: r.opts, layout: layout}
+	running := runtime.NewSupervisor(e, layout, l.launch, r.opts.Observe, r.opts.StopTimeout)
+	return running, running.StartAll(ctx)
 }
 
-// environment is a running process environment.
-type environment struct {
+// launcher starts the components of one run as processes.
+type launcher struct {
 	opts   Options
-	desc   env.Environment
-	layout layout
-
-	mu         sync.Mutex
-	procs      map[string]*proc // running components
-	order      []string         // start order, for stopping in reverse
-	notRunning map[string]error
+	layout runtime.Layout
 }
 
-var _ runtime.Environment = (*environment)(nil)
-
-func (e *environment) Endpoint(component, port string) (netip.AddrPort, error) {
-	ap, ok := e.layout.lookup(component, port)
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("no port %q on component %q", port, component)
-	}
-	return ap, nil
-}
-
-func (e *environment) LogPath(component string) string {
-	return filepath.Join(e.opts.Dir, "logs", component+".log")
-}
-
-func (e *environment) Dir() string { return e.opts.Dir }
-
-func (e *environment) NotRunning() map[string]error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return maps.Clone(e.notRunning)
-}
-
-func (e *environment) Stop(ctx context.Context, component string) error {
-	e.mu.Lock()
-	p, ok := e.procs[component]
-	delete(e.procs, component)
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("stop %s: not running", component)
-	}
-	err := p.stop(ctx, e.opts.StopTimeout)
-	e.opts.Observe(runtime.Event{Component: component, Phase: runtime.Stopped})
+// launch implements runtime.Launch: it starts the component's process and waits until it is
+// ready, stopping it again when it does not get there.
+func (l *launcher) launch(ctx context.Context, c env.Component, starting func(string)) (runtime.Instance, error) {
+	starting(l.layout.Describe(c, c.Program.String()))
+	p, err := l.exec(c)
 	if err != nil {
-		return fmt.Errorf("stop %s: %w", component, err)
+		return nil, err
 	}
-	return nil
-}
-
-func (e *environment) Restart(ctx context.Context, component string) error {
-	c, ok := e.desc.Component(component)
-	if !ok {
-		return fmt.Errorf("restart %s: no such component", component)
+	if err := p.AwaitReady(ctx); err != nil {
+		_ = p.Stop(context.WithoutCancel(ctx), l.opts.StopTimeout)
+		return nil, err
 	}
-	e.mu.Lock()
-	_, running := e.procs[component]
-	e.mu.Unlock()
-	if running {
-		if err := e.Stop(ctx, component); err != nil {
-			return fmt.Errorf("restart: %w", err)
-		}
-	}
-	if err := e.start(ctx, c); err != nil {
-		return fmt.Errorf("restart %s: %w", component, err)
-	}
-	return nil
-}
-
-func (e *environment) Ready(ctx context.Context, component string) error {
-	c, ok := e.desc.Component(component)
-	if !ok {
-		return fmt.Errorf("ready %s: no such component", component)
-	}
-	e.mu.Lock()
-	p, running := e.procs[component]
-	e.mu.Unlock()
-	if !running {
-		return fmt.Errorf("ready %s: not running", component)
-	}
-	if err := e.awaitReady(ctx, c, p); err != nil {
-		return fmt.Errorf("ready %s: %w", component, err)
-	}
-	return nil
-}
-
-func (e *environment) Close(ctx context.Context) error {
-	e.mu.Lock()
-	order := e.order
-	e.order = nil
-	e.mu.Unlock()
-	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		name := order[i]
-		e.mu.Lock()
-		_, ok := e.procs[name]
-		e.mu.Unlock()
-		if !ok {
-			continue
-		}
-		// Stopping must finish even when the caller's context is already cancelled (Ctrl-C).
-		if err := e.Stop(context.WithoutCancel(ctx), name); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// start runs one component and waits until it is ready; on failure nothing of it is left running.
-func (e *environment) start(ctx context.Context, c env.Component) error {
-	began := time.Now()
-	e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Starting, Detail: e.describe(c)})
-	p, err := e.launch(c)
-	if err == nil {
-		err = e.awaitReady(ctx, c, p)
-		if err != nil {
-			_ = p.stop(context.WithoutCancel(ctx), e.opts.StopTimeout)
-		}
-	}
-	if err != nil {
-		e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Failed, Elapsed: time.Since(began), Err: err})
-		return err
-	}
-	e.mu.Lock()
-	e.procs[c.Name] = p
-	if !slices.Contains(e.order, c.Name) {
-		e.order = append(e.order, c.Name)
-	}
-	e.mu.Unlock()
-	e.opts.Observe(runtime.Event{Component: c.Name, Phase: runtime.Ready, Elapsed: time.Since(began)})
-	return nil
-}
-
-func (e *environment) describe(c env.Component) string {
-	if ap, ok := e.layout.lookup(c.Name, c.Ready.Port); ok {
-		return fmt.Sprintf("%s on %s", c.Program, ap)
-	}
-	return c.Program.String()
-}
-
-func (e *environment) awaitReady(ctx context.Context, c env.Component, p *proc) error {
-	addr, _ := e.layout.lookup(c.Name, c.Ready.Port) // Validate checked the port exists
-	err := runtime.WaitReady(ctx, c.Ready, addr, e.opts.ReadyTimeout, p.done)
-	if errors.Is(err, runtime.ErrExited) {
-		return fmt.Errorf("%w (%v); last lines of %s:\n%s", err, p.exitErr(), p.logPath, tail(p.logPath, 20))
-	}
-	if err != nil {
-		return fmt.Errorf("%w; last lines of %s:\n%s", err, p.logPath, tail(p.logPath, 20))
-	}
-	return nil
+	return p, nil
 }
