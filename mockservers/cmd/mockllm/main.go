@@ -3,14 +3,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/hopguard/hopguard/mockservers/internal/serve"
 	"github.com/hopguard/hopguard/mockservers/llm"
@@ -34,36 +28,13 @@ Usage: mockllm [flags]
 Flags:
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "mockllm:", err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main("mockllm", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mockllm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	addr := fs.String("addr", "127.0.0.1:18080", "loopback `host:port` to listen on; port 0 picks a free port")
+	fs := serve.NewFlags("mockllm", usage, "127.0.0.1:18080", stderr)
 	key := fs.String("provider-key", llm.DefaultProviderKey, "the only API `key` accepted")
 	models := fs.String("models", strings.Join(llm.DefaultModels(), ","), "comma-separated `list` of models served")
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	logger, err := serve.NewLogger(stderr, *level)
+	logger, err := fs.Parse(args)
 	if err != nil {
 		return err
 	}
@@ -76,5 +47,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("mock LLM ready", "models", srv.Models())
-	return serve.Run(ctx, serve.Options{Addr: *addr, Handler: srv, Logger: logger, Stdout: stdout})
+	return serve.Run(ctx, serve.Options{Addr: *fs.Addr, Handler: srv, Logger: logger, Stdout: stdout})
 }

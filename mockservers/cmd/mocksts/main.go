@@ -4,13 +4,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hopguard/hopguard/mockservers/internal/serve"
@@ -40,39 +34,16 @@ Usage: mocksts [flags]
 Flags:
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "mocksts:", err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main("mocksts", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mocksts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	addr := fs.String("addr", "127.0.0.1:18090", "loopback `host:port` to listen on; port 0 picks a free port")
+	fs := serve.NewFlags("mocksts", usage, "127.0.0.1:18090", stderr)
 	issuer := fs.String("issuer", sts.DefaultIssuer, "`iss` of every token")
 	ttl := fs.Duration("ttl", sts.DefaultTTL, "lifetime of per-resource tokens")
 	bootstrapTTL := fs.Duration("bootstrap-ttl", sts.DefaultBootstrapTTL, "lifetime of bootstrap tokens")
 	keyFile := fs.String("key-file", "", "PEM P-256 private key `file` to sign with (default: generate one at start)")
 	offset := fs.Duration("clock-offset", 0, "shift the STS clock by this `duration` (e.g. -1h issues tokens that are already expired)")
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	logger, err := serve.NewLogger(stderr, *level)
+	logger, err := fs.Parse(args)
 	if err != nil {
 		return err
 	}
@@ -91,5 +62,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("STS ready", "issuer", srv.Issuer(), "kid", srv.JWKS().Keys[0].KeyID)
-	return serve.Run(ctx, serve.Options{Addr: *addr, Handler: srv, Logger: logger, Stdout: stdout})
+	return serve.Run(ctx, serve.Options{Addr: *fs.Addr, Handler: srv, Logger: logger, Stdout: stdout})
 }

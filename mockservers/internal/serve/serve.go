@@ -1,5 +1,6 @@
 // Package serve runs a mock's http.Handler as a process: loopback-only
-// listener, the "listening on" line a harness reads, graceful shutdown.
+// listener, the "listening on" line a harness reads, graceful shutdown, and
+// the command line every mock shares (--addr, --log-level, --help, signals).
 package serve
 
 import (
