@@ -1,7 +1,9 @@
 // Package conformance_test is the entry point of the conformance suite: `go test ./conformance`
 // brings up the whole environment once (real Cerbos and Envoy, synapse, the mock upstreams),
 // runs every scenario behind every gateway that can run here, and writes the portability
-// report to out/conformance/report.md and report.json.
+// report to out/conformance/report.md and report.json. HOPGUARD_RUNTIME=container runs every
+// component in a container instead of as a local process (`make container-test`), and the
+// report, which says which runtime it ran on, goes to out/conformance/container.
 package conformance_test
 
 import (
@@ -24,6 +26,7 @@ import (
 
 // suite is the environment and the report shared by every test of the run.
 var suite struct {
+	gateways []gateways.Gateway // every gateway, those that run and those that cannot
 	env      *harness.Env
 	upErr    error
 	recorder *report.Recorder
@@ -44,19 +47,18 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		return 1
 	}
-	outDir := filepath.Join(root, "out", "conformance")
-
+	// HOPGUARD_RUNTIME selects the runtime (process by default); the report names it.
+	runtimeName := harness.RuntimeNameFromEnv()
+	outDir := harness.ReportDir(root, runtimeName)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	all := gateways.All()
-	suite.env, suite.upErr = harness.Up(ctx, harness.Options{OutDir: outDir, Gateways: all, Observe: progress})
+	suite.gateways = gateways.All(runtimeName)
+	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
+		OutDir: outDir, Gateways: suite.gateways, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
+	})
 	cancel()
 
-	runtimeName := "process"
-	if suite.env != nil {
-		runtimeName = suite.env.RuntimeName
-	}
 	suite.recorder = report.NewRecorder(runtimeName)
-	for _, g := range all {
+	for _, g := range suite.gateways {
 		gw := report.Gateway{Name: g.Name(), Detail: g.Detail(), Notes: gateways.ProfileOf(g).Notes}
 		if gw.Detail != "" {
 			gw.Detail += "; " + runtimeName + " runtime"
@@ -100,7 +102,7 @@ func progress(e runtime.Event) {
 func TestScenarios(t *testing.T) {
 	if suite.upErr != nil {
 		for _, s := range scenarios.Suite() {
-			for _, g := range gateways.All() {
+			for _, g := range suite.gateways {
 				suite.recorder.Record(report.Result{Gateway: g.Name(), Scenario: s.ID, Outcome: report.Fail, Reason: "the environment did not start: " + suite.upErr.Error()})
 			}
 		}

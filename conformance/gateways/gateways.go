@@ -5,6 +5,8 @@ package gateways
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/hopguard/hopguard/conformance/env"
 )
@@ -48,12 +50,32 @@ func ProfileOf(g Gateway) Profile {
 	return Profile{}
 }
 
-// All returns every gateway hopguard targets, in report order. A gateway that cannot run here
-// stays in the list and is reported "not run" with its reason.
-func All() []Gateway {
+// All returns every gateway hopguard targets, in report order, for a run on the runtime called
+// runtimeName ("process", "container"). A gateway that cannot run there stays in the list and is
+// reported "not run" with its reason (agentgateway, for one, runs only as a container image).
+func All(runtimeName string) []Gateway {
 	return []Gateway{
 		&Envoy{},
-		Pending{GatewayName: "agentgateway", Reason: "agentgateway ships only as a container image (no binary is obtainable here) and the container runtime is not built yet"},
+		&AgentGateway{Runtime: runtimeName},
 		&Istio{},
 	}
+}
+
+// Names are the names of the gateways All returns, in the same order.
+func Names() []string {
+	var names []string
+	for _, g := range All("") {
+		names = append(names, g.Name())
+	}
+	return names
+}
+
+// ByName returns the gateway called name, as All(runtimeName) makes it.
+func ByName(runtimeName, name string) (Gateway, error) {
+	for _, g := range All(runtimeName) {
+		if g.Name() == name {
+			return g, nil
+		}
+	}
+	return nil, fmt.Errorf("no gateway %q: want one of %s", name, strings.Join(Names(), ", "))
 }

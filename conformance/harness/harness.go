@@ -32,6 +32,8 @@ type Options struct {
 	// Observe receives progress (building, each component starting and ready).
 	Observe runtime.Observer
 	// NewRuntime makes the runtime the environment runs on; nil means the process runtime.
+	// The suites and the demo pass RuntimeByName(RuntimeNameFromEnv()), so HOPGUARD_RUNTIME
+	// selects theirs; the benchmark keeps nil, since it reads its processes' CPU from /proc.
 	NewRuntime func(RuntimeConfig) (runtime.Runtime, error)
 }
 
@@ -85,6 +87,7 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 
 	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
 	var gatewayComponents []env.Component
+	componentsOf := map[string][]string{}
 	for _, g := range opts.Gateways {
 		cs, err := components(ctx, g)
 		if err != nil {
@@ -93,6 +96,9 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		}
 		h.Gateways = append(h.Gateways, g)
 		gatewayComponents = append(gatewayComponents, cs...)
+		for _, c := range cs {
+			componentsOf[g.Name()] = append(componentsOf[g.Name()], c.Name)
+		}
 	}
 	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents})
 	if err != nil {
@@ -128,7 +134,32 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	h.Runtime = running
+	h.Gateways = slices.DeleteFunc(h.Gateways, func(g gateways.Gateway) bool {
+		reason := whyNotRunning(g.Name(), componentsOf[g.Name()], running.NotRunning())
+		if reason != nil {
+			h.NotRun[g.Name()] = reason
+		}
+		return reason != nil
+	})
 	return h, nil
+}
+
+// whyNotRunning is why the gateway called name does not run, when one of its components (an
+// optional one the runtime could not start) does not: the runtime's own reason, so the report
+// says exactly what is missing.
+func whyNotRunning(name string, components []string, notRunning map[string]error) error {
+	for _, c := range components {
+		err, ok := notRunning[c]
+		switch {
+		case !ok:
+			continue
+		case c == name:
+			return err
+		default:
+			return fmt.Errorf("its component %s did not start: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // Close stops everything.

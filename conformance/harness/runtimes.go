@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/runtime/container"
@@ -34,7 +35,29 @@ func RuntimeByName(name string) func(RuntimeConfig) (runtime.Runtime, error) {
 	}
 }
 
-// RuntimeFromEnv is RuntimeByName of $HOPGUARD_RUNTIME, for Options.NewRuntime.
+// RuntimeNameFromEnv is the runtime $HOPGUARD_RUNTIME names, "process" when it is unset. The
+// conformance suite, the security suite and the demo run on it; gateways.All needs it before
+// the runtime exists, and RuntimeByName of it makes the runtime, so both agree.
+func RuntimeNameFromEnv() string {
+	if name := os.Getenv(RuntimeEnv); name != "" {
+		return name
+	}
+	return "process"
+}
+
+// RuntimeFromEnv is RuntimeByName(RuntimeNameFromEnv()), for Options.NewRuntime.
 func RuntimeFromEnv() func(RuntimeConfig) (runtime.Runtime, error) {
-	return RuntimeByName(os.Getenv(RuntimeEnv))
+	return RuntimeByName(RuntimeNameFromEnv())
+}
+
+// ReportDir is where the suites run on the runtime called runtimeName keep their reports and
+// environments: <module>/out/conformance for the process runtime, and a directory of its own
+// below it for any other (out/conformance/container), so that `make test`, which runs the
+// suites on both, keeps both reports.
+func ReportDir(moduleRoot, runtimeName string) string {
+	dir := filepath.Join(moduleRoot, "out", "conformance")
+	if runtimeName == "process" {
+		return dir
+	}
+	return filepath.Join(dir, runtimeName)
 }

@@ -43,20 +43,22 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "security:", err)
 		return 1
 	}
-	reportDir := filepath.Join(root, "out", "conformance")
+	// HOPGUARD_RUNTIME selects the runtime (process by default); the summary names it.
+	runtimeName := harness.RuntimeNameFromEnv()
+	reportDir := harness.ReportDir(root, runtimeName)
 	// A directory of its own: the scenario suite may run at the same time in another binary.
 	home := filepath.Join(reportDir, "security")
-
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	all := gateways.All()
-	suite.env, suite.upErr = harness.Up(ctx, harness.Options{OutDir: home, BinDir: filepath.Join(home, "bin"), Gateways: all, Observe: progress})
+	all := gateways.All(runtimeName)
+	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
+		OutDir: home, BinDir: filepath.Join(home, "bin"), Gateways: all, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
+	})
 	suite.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 	if suite.upErr == nil {
 		suite.creds, suite.upErr = newCredentials(ctx)
 	}
 	cancel()
 
-	runtimeName := "process"
 	var gws []summary.Gateway
 	for _, g := range all {
 		gw := summary.Gateway{Name: g.Name(), Detail: g.Detail()}
@@ -64,7 +66,6 @@ func run(m *testing.M) int {
 			if err, ok := suite.env.NotRun[g.Name()]; ok {
 				gw.NotRunReason = err.Error()
 			}
-			runtimeName = suite.env.RuntimeName
 		}
 		h2 := gw
 		h2.Name, h2.Detail = overHTTP2(g.Name()), "the same front door over cleartext HTTP/2 (prior knowledge)"

@@ -1,0 +1,59 @@
+package harness
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWhyNotRunning(t *testing.T) {
+	missing := errors.New("image cr.agentgateway.dev/agentgateway:v1.4.1 not available offline")
+	tests := []struct {
+		name       string
+		components []string
+		notRunning map[string]error
+		want       string // "" when the gateway runs
+	}{
+		{name: "everything runs", components: []string{"envoy"}, notRunning: map[string]error{}},
+		{name: "another component did not start", components: []string{"envoy"}, notRunning: map[string]error{"agentgateway": missing}},
+		{name: "the gateway did not start: the runtime's reason as it is", components: []string{"agentgateway"},
+			notRunning: map[string]error{"agentgateway": missing}, want: missing.Error()},
+		{name: "a companion did not start", components: []string{"istio-xds", "istio"},
+			notRunning: map[string]error{"istio-xds": missing}, want: "its component istio-xds did not start: " + missing.Error()},
+		{name: "a gateway with no components runs nothing to miss", notRunning: map[string]error{"istio": missing}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gateway := "envoy"
+			if len(tt.components) > 0 {
+				gateway = tt.components[len(tt.components)-1]
+			}
+			err := whyNotRunning(gateway, tt.components, tt.notRunning)
+			if tt.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+			assert.ErrorIs(t, err, missing)
+		})
+	}
+}
+
+func TestRuntimeNameFromEnv(t *testing.T) {
+	for value, want := range map[string]string{"": "process", "process": "process", "container": "container", "podman": "podman"} {
+		t.Setenv(RuntimeEnv, value)
+		assert.Equal(t, want, RuntimeNameFromEnv(), value)
+	}
+}
+
+func TestRuntimeByNameRefusesAnUnknownRuntime(t *testing.T) {
+	_, err := RuntimeByName("podman")(RuntimeConfig{})
+	require.EqualError(t, err, `HOPGUARD_RUNTIME="podman": want process or container`)
+}
+
+func TestReportDirKeepsEachRuntimesReport(t *testing.T) {
+	assert.Equal(t, "/src/out/conformance", ReportDir("/src", "process"))
+	assert.Equal(t, "/src/out/conformance/container", ReportDir("/src", "container"))
+}
