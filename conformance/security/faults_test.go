@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -167,38 +166,29 @@ func runDrill(t *testing.T, tg bypass.Target, probes []prepared, d drill) summar
 	return f
 }
 
-// cerbosHung stops the Cerbos process with SIGSTOP: it accepts connections and never answers,
-// so synapse's Cerbos timeout (500 ms) must turn every check into pdp_unavailable.
+// cerbosHung holds Cerbos still (SIGSTOP on the process runtime, docker pause on the container
+// runtime): it accepts connections and never answers, so synapse's Cerbos timeout (500 ms) must
+// turn every check into pdp_unavailable.
 func cerbosHung(t *testing.T) drill {
-	pid := 0
-	cont := func() {
-		if pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+	f, err := cerbosFreezer(suite.env)
+	if err != nil {
+		return drill{
+			name:   "Cerbos hung past synapse's timeout, then resumed",
+			inject: func(context.Context) error { return err },
+			heal:   func(context.Context) error { return nil },
 		}
 	}
-	t.Cleanup(cont) // never leave Cerbos stopped, whatever fails
+	t.Cleanup(func() { // never leave Cerbos stopped, whatever fails
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := f.thaw(ctx); err != nil {
+			t.Errorf("Cerbos may still be held: %v", err)
+		}
+	})
 	return drill{
-		name: "Cerbos hung past synapse's timeout (SIGSTOP), then resumed",
-		inject: func(ctx context.Context) error {
-			p, err := childProcess("--set=audit.file.path=" + suite.env.CerbosDecisionLogPath())
-			if err != nil {
-				return err
-			}
-			pid = p
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-				return fmt.Errorf("stop Cerbos (pid %d): %w", pid, err)
-			}
-			return waitFor(ctx, 10*time.Second, func() bool {
-				_, state, err := procStat(pid)
-				return err == nil && state == 'T'
-			})
-		},
-		heal: func(context.Context) error {
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				return fmt.Errorf("resume Cerbos (pid %d): %w", pid, err)
-			}
-			return nil
-		},
+		name:      "Cerbos hung past synapse's timeout (" + f.how() + "), then resumed",
+		inject:    f.freeze,
+		heal:      f.thaw,
 		allDeny:   true,
 		check:     pdpUnavailable,
 		proof:     isPDPUnavailable,
