@@ -50,7 +50,10 @@ func TestRuntimeNameFromEnv(t *testing.T) {
 
 func TestRuntimeByNameRefusesAnUnknownRuntime(t *testing.T) {
 	_, err := RuntimeByName("podman")(RuntimeConfig{})
-	require.EqualError(t, err, `HOPGUARD_RUNTIME="podman": want process or container`)
+	require.EqualError(t, err, `HOPGUARD_RUNTIME="podman": no runtime "podman": want process or container`)
+	for _, name := range []string{"", "process", "container"} {
+		assert.NoError(t, CheckRuntimeName(name), name)
+	}
 }
 
 func TestReportDirKeepsEachRuntimesReport(t *testing.T) {

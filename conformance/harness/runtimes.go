@@ -30,9 +30,19 @@ func RuntimeByName(name string) func(RuntimeConfig) (runtime.Runtime, error) {
 		return ContainerRuntime
 	default:
 		return func(RuntimeConfig) (runtime.Runtime, error) {
-			return nil, fmt.Errorf("%s=%q: want process or container", RuntimeEnv, name)
+			return nil, fmt.Errorf("%s=%q: %w", RuntimeEnv, name, CheckRuntimeName(name))
 		}
 	}
+}
+
+// CheckRuntimeName says whether RuntimeByName knows the runtime called name, and if not, which
+// names it does know.
+func CheckRuntimeName(name string) error {
+	switch name {
+	case "", "process", "container":
+		return nil
+	}
+	return fmt.Errorf("no runtime %q: want process or container", name)
 }
 
 // RuntimeNameFromEnv is the runtime $HOPGUARD_RUNTIME names, "process" when it is unset. The

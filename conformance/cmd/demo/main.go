@@ -1,5 +1,6 @@
-// Command demo is `make demo`: it brings hopguard's environment up on this machine (real Cerbos
-// and Envoy, synapse, the mock upstreams and STS), plays the story of the seed hop by hop with
+// Command demo is `make demo`: it brings hopguard's environment up on this machine (real Cerbos,
+// synapse, the mock upstreams and STS behind one gateway: Envoy, Istio or agentgateway; as local
+// processes or as containers), plays the story of the seed hop by hop with
 // the real agent, writes the trail as a Mermaid sequence diagram, says where the logs and the
 // audit trail are, and tears everything down, also on Ctrl-C.
 package main
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,9 +28,26 @@ import (
 
 const usage = `Usage: demo [flags]
 
-Brings up hopguard's environment as local processes on 127.0.0.1 (ports chosen at start): real
-Cerbos 0.55 serving policies/, synapse, the mock LLM and MCP servers (tickets, crm, payments,
-payroll), the STS, and a real Envoy 1.40 in front of them. Then the agent plays the story:
+Brings up hopguard's environment on 127.0.0.1 (ports chosen at start): real Cerbos 0.55 serving
+policies/, synapse, the mock LLM and MCP servers (tickets, crm, payments, payroll), the STS, and
+one gateway in front of them (--gateway):
+
+  envoy         Envoy 1.40 with the config of gateway-configs/envoy (the default)
+  istio         Envoy 1.40 fed Istio's own translation of gateway-configs/istio over ADS by
+                istio-xds
+  agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway; on the
+                container runtime only, and only where its image is present
+                (docker pull cr.agentgateway.dev/agentgateway:v1.4.1)
+
+on a runtime (--runtime, default $HOPGUARD_RUNTIME, else process):
+
+  process       every component a local process; needs ./bin/cerbos and ./bin/envoy (make tools)
+  container     every component a container of a local image on the host's network (nothing
+                is pulled): needs a Docker engine and the images (make images; the Makefile
+                runs Cerbos and Envoy from the local stand-ins hopguard/cerbos:dev and
+                hopguard/envoy:dev, HOPGUARD_IMAGE_<NAME> chooses another image)
+
+Then the agent plays the story:
 
   1. alice's tier-1 support agent asks for a $9,000 refund: denied with a step-up, it escalates;
      payroll is denied at the handshake
@@ -38,8 +57,8 @@ payroll), the STS, and a real Envoy 1.40 in front of them. Then the agent plays 
 
 Every hop is narrated with its decision and reason. The trail (a Mermaid sequence diagram of
 every hop) goes to <out>/trail.md; logs and decision logs stay under <out>/env. Everything
-started is stopped at the end, on failure and on Ctrl-C. Needs ./bin/cerbos and ./bin/envoy
-(make tools); make demo does all of it.
+started is stopped at the end, on failure and on Ctrl-C. make demo does all of it:
+make demo GATEWAY=istio, make demo RUNTIME=container GATEWAY=agentgateway.
 
 Flags:
 `
@@ -57,10 +76,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	outDir := fs.String("out", "", "`directory` for the trail, the environment and its logs (default <repo>/out/demo)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on the whole demo")
+	gatewayName := fs.String("gateway", "envoy", "the `gateway` the agent goes through: "+strings.Join(gateways.Names(), ", "))
+	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "demo: unexpected arguments %q (see --help)\n", fs.Args())
+		return 2
+	}
+	if *runtimeName == "" {
+		*runtimeName = "process"
+	}
+	if err := harness.CheckRuntimeName(*runtimeName); err != nil {
+		fmt.Fprintf(stderr, "demo: --runtime: %v\n", err)
+		return 2
+	}
+	gateway, err := gateways.ByName(*runtimeName, *gatewayName)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: --gateway: %v\n", err)
 		return 2
 	}
 	if *outDir == "" {
@@ -73,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := play(ctx, *outDir, stdout); err != nil {
+	if err := play(ctx, setting{outDir: *outDir, runtime: *runtimeName, gateway: gateway}, stdout); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(stderr, "\ndemo: stopped (%v); everything it started has been stopped\n", context.Cause(ctx))
 		} else {
@@ -84,11 +121,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func play(ctx context.Context, outDir string, out io.Writer) error {
+// setting is where the story is played: the run's directory, the runtime, the gateway.
+type setting struct {
+	outDir  string
+	runtime string
+	gateway gateways.Gateway
+}
+
+func play(ctx context.Context, set setting, out io.Writer) error {
+	name := set.gateway.Name()
 	fmt.Fprintln(out, "hopguard demo: an agent's every hop goes through a gateway that asks synapse, which asks Cerbos.")
-	fmt.Fprintln(out, "\n==> bringing the environment up on 127.0.0.1")
-	envoy := &gateways.Envoy{}
-	h, err := harness.Up(ctx, harness.Options{OutDir: outDir, Gateways: []gateways.Gateway{envoy}, Observe: progress(out)})
+	fmt.Fprintf(out, "\n==> bringing the environment up on 127.0.0.1: the %s runtime, the agent behind %s\n", set.runtime, name)
+	// A gateway that cannot run on this runtime at all says so before anything starts.
+	if _, err := set.gateway.Component(ctx); err != nil {
+		return fmt.Errorf("%s cannot run here: %w", name, err)
+	}
+	h, err := harness.Up(ctx, harness.Options{
+		OutDir: set.outDir, Gateways: []gateways.Gateway{set.gateway}, Observe: progress(out), NewRuntime: harness.RuntimeByName(set.runtime),
+	})
 	if err != nil {
 		return err // Up has stopped whatever it started
 	}
@@ -100,10 +150,10 @@ func play(ctx context.Context, outDir string, out io.Writer) error {
 		}
 		fmt.Fprintln(out, "    every component stopped")
 	}()
-	if reason, ok := h.NotRun[envoy.Name()]; ok {
-		return fmt.Errorf("envoy cannot run here: %w", reason)
+	if reason, ok := h.NotRun[name]; ok {
+		return fmt.Errorf("%s cannot run here: %w", name, reason)
 	}
-	stage, err := newStage(h, envoy.Name())
+	stage, err := newStage(h, name)
 	if err != nil {
 		return err
 	}
@@ -123,8 +173,8 @@ func play(ctx context.Context, outDir string, out io.Writer) error {
 		}
 	}
 
-	trailPath := filepath.Join(outDir, "trail.md")
-	if err := writeTrail(trailPath, played, h, envoy.Detail()); err != nil {
+	trailPath := filepath.Join(set.outDir, "trail.md")
+	if err := writeTrail(trailPath, played, h, set.gateway); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n==> the record\n")
@@ -181,7 +231,7 @@ func reportEvidence(out io.Writer, p demo.Played) {
 	}
 }
 
-func writeTrail(path string, played []demo.Played, h *harness.Env, gateway string) error {
+func writeTrail(path string, played []demo.Played, h *harness.Env, gateway gateways.Gateway) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
@@ -190,8 +240,8 @@ func writeTrail(path string, played []demo.Played, h *harness.Env, gateway strin
 		return fmt.Errorf("write the trail: %w", err)
 	}
 	err = demo.WriteTrail(f, played, demo.Evidence{
-		Gateway:     "Envoy",
-		GatewayInfo: gateway,
+		Gateway:     gateway.Name(),
+		GatewayInfo: gateway.Detail() + ", on the " + h.RuntimeName + " runtime",
 		AuditLog:    h.AuditLogPath(),
 		CerbosLog:   h.CerbosDecisionLogPath(),
 		LogsDir:     h.LogsDir(),
