@@ -10,12 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/stack"
-	envoyconfig "github.com/hopguard/hopguard/gateway-configs/envoy"
 )
 
 // fakeLayout gives every component/port a distinct loopback port.
@@ -31,81 +29,8 @@ func (f *fakeLayout) Addr(component, port string) netip.AddrPort {
 func (f *fakeLayout) Dir(component string) string { return filepath.Join("/run", component) }
 func (f *fakeLayout) ModuleRoot() string          { return "/src" }
 
-func governedConfig(t *testing.T, l *fakeLayout, name string) []byte {
-	t.Helper()
-	raw, err := envoyconfig.Render(gateways.EnvoyParams(l, name))
-	require.NoError(t, err)
-	return raw
-}
-
-func TestWithoutAuthzKeepsEverythingButTheFilter(t *testing.T) {
-	l := &fakeLayout{ports: map[string]uint16{}}
-	governed := governedConfig(t, l, "envoy")
-	require.Contains(t, string(governed), authzFilter)
-
-	out, err := WithoutAuthz(governed)
-	require.NoError(t, err)
-	assert.NotContains(t, string(out), authzFilter)
-	assert.True(t, strings.HasPrefix(string(out), "# hopguard's benchmark baseline"), "says what it is")
-	assert.NotContains(t, string(out), "synapse\n# asked", "the governed config's comments are gone")
-
-	var cfg struct {
-		StaticResources struct {
-			Listeners []struct {
-				FilterChains []struct {
-					Filters []struct {
-						TypedConfig struct {
-							RouteConfig struct {
-								VirtualHosts []struct {
-									Routes []struct {
-										Name                 string         `yaml:"name"`
-										RequestHeadersToAdd  []any          `yaml:"request_headers_to_add"`
-										TypedPerFilterConfig map[string]any `yaml:"typed_per_filter_config"`
-									} `yaml:"routes"`
-								} `yaml:"virtual_hosts"`
-							} `yaml:"route_config"`
-							HTTPFilters []struct {
-								Name string `yaml:"name"`
-							} `yaml:"http_filters"`
-						} `yaml:"typed_config"`
-					} `yaml:"filters"`
-				} `yaml:"filter_chains"`
-			} `yaml:"listeners"`
-			Clusters []struct {
-				Name string `yaml:"name"`
-			} `yaml:"clusters"`
-		} `yaml:"static_resources"`
-	}
-	require.NoError(t, yaml.Unmarshal(out, &cfg))
-	hcm := cfg.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig
-	require.Len(t, hcm.HTTPFilters, 1)
-	assert.Equal(t, "envoy.filters.http.router", hcm.HTTPFilters[0].Name)
-	var routes []string
-	for _, r := range hcm.RouteConfig.VirtualHosts[0].Routes {
-		routes = append(routes, r.Name)
-		assert.Nil(t, r.TypedPerFilterConfig, "route %s", r.Name)
-		if r.Name == "llm" {
-			assert.Len(t, r.RequestHeadersToAdd, 1, "the provider key is still added")
-		}
-	}
-	assert.Equal(t, []string{"llm", "mcp_tickets", "mcp_crm", "mcp_payments", "mcp_payroll", "not_found"}, routes)
-	var clusters []string
-	for _, c := range cfg.StaticResources.Clusters {
-		clusters = append(clusters, c.Name)
-	}
-	assert.Contains(t, clusters, "llm")
-	assert.Contains(t, clusters, "mcp_payments")
-	assert.Contains(t, string(out), fmt.Sprintf("port_value: %d", l.Addr("envoy", "http").Port()), "same listener")
-}
-
-func TestWithoutAuthzRefusesAConfigWithNothingToRemove(t *testing.T) {
-	_, err := WithoutAuthz([]byte("static_resources: {listeners: []}\n"))
-	assert.ErrorContains(t, err, "no ext_authz filter to remove")
-	_, err = WithoutAuthz([]byte("http_filters: [{name: envoy.filters.http.ext_authz}]\n"))
-	assert.ErrorContains(t, err, "no per-route ext_authz settings")
-	_, err = WithoutAuthz([]byte("{"))
-	assert.ErrorContains(t, err, "parse envoy config")
-}
+// authzFilter is the HTTP filter a governed Envoy asks synapse with.
+const authzFilter = "envoy.filters.http.ext_authz"
 
 func TestUngovernedIsTheGovernedEnvoyUnderItsOwnName(t *testing.T) {
 	if _, err := binaries.Tool("envoy"); err != nil {
@@ -124,6 +49,7 @@ func TestUngovernedIsTheGovernedEnvoyUnderItsOwnName(t *testing.T) {
 	cfg, err := c.Files[0].Render(l)
 	require.NoError(t, err)
 	assert.NotContains(t, string(cfg), authzFilter)
+	assert.True(t, strings.HasPrefix(string(cfg), "# hopguard's benchmark baseline"), "says what it is")
 	assert.Contains(t, string(cfg), fmt.Sprintf("port_value: %d", l.Addr("envoy-baseline", "http").Port()))
 	assert.NotContains(t, l.ports, "envoy/http", "the governed gateway's ports are not used")
 }

@@ -55,7 +55,7 @@ func (c *ComparedSynapse) Component(context.Context) (env.Component, error) {
 	if !ok {
 		return env.Component{}, errors.New("compared synapse: the stack has no synapse component")
 	}
-	out := renameComponent(own, ComparedSynapseName, func(_ string, data []byte) ([]byte, error) { return data, nil })
+	out := renameComponent(own, ComparedSynapseName)
 	out.Program = env.Program{Path: c.Binary}
 	return out, nil
 }

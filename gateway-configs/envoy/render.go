@@ -50,6 +50,12 @@ type Params struct {
 	MaxRequestBytes int
 	// AuthzTimeout bounds each synapse call; zero means DefaultAuthzTimeout.
 	AuthzTimeout time.Duration
+
+	// WithoutAuthz renders the same gateway without the ext_authz filter and its per-route
+	// settings: nothing is authorized. It exists only as the benchmark's baseline
+	// (conformance/bench), so that what governing a hop costs is measured against an otherwise
+	// identical Envoy; never put it in front of anything but the mocks.
+	WithoutAuthz bool
 }
 
 // A server name becomes part of a path, a cluster name and a YAML scalar: keep it plain.
@@ -111,6 +117,7 @@ type templateData struct {
 	ProviderKey                 string
 	MaxRequestBytes             int
 	AuthzTimeout                string
+	WithoutAuthz                bool
 }
 
 type endpoint struct {
@@ -142,6 +149,7 @@ func Render(p Params) ([]byte, error) {
 		MaxRequestBytes: p.MaxRequestBytes,
 		// Envoy reads durations as protobuf JSON: seconds with up to nine decimals.
 		AuthzTimeout: fmt.Sprintf("%.3fs", p.AuthzTimeout.Seconds()),
+		WithoutAuthz: p.WithoutAuthz,
 	}
 	for _, s := range p.MCPServers {
 		data.MCPServers = append(data.MCPServers, templateServer{Name: s.Name, Addr: toEndpoint(s.Addr)})

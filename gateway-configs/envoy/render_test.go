@@ -2,10 +2,12 @@ package envoy_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,22 +36,29 @@ func sampleParams() envoy.Params {
 }
 
 // TestRenderedConfigIsValidForEnvoy runs the real Envoy 1.40 in validate mode on the rendered
-// config: the only check that proves every field name and type is one Envoy accepts.
+// config, governed and the benchmark's ungoverned baseline: the only check that proves every
+// field name and type is one Envoy accepts.
 func TestRenderedConfigIsValidForEnvoy(t *testing.T) {
 	envoyBin, err := binaries.Tool("envoy")
 	if err != nil {
 		t.Skipf("real Envoy not available: %v", err)
 	}
-	config, err := envoy.Render(sampleParams())
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "envoy.yaml")
-	require.NoError(t, os.WriteFile(path, config, 0o600))
+	for _, withoutAuthz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithoutAuthz=%t", withoutAuthz), func(t *testing.T) {
+			p := sampleParams()
+			p.WithoutAuthz = withoutAuthz
+			config, err := envoy.Render(p)
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "envoy.yaml")
+			require.NoError(t, os.WriteFile(path, config, 0o600))
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
-	require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
-	assert.Contains(t, string(out), "OK")
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
+			require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
+			assert.Contains(t, string(out), "OK")
+		})
+	}
 }
 
 // route is the part of a rendered route the assertions read.
@@ -186,4 +195,66 @@ func TestRenderAppliesDefaults(t *testing.T) {
 	assert.Contains(t, text, "failure_mode_allow: false")
 	assert.Contains(t, text, "status_on_error: { code: ServiceUnavailable }")
 	assert.Contains(t, text, "pack_as_bytes: true")
+}
+
+// hcmFilters are the HTTP filters of the rendered gateway, in order.
+func hcmFilters(t *testing.T, config []byte) []string {
+	t.Helper()
+	var doc struct {
+		StaticResources struct {
+			Listeners []struct {
+				FilterChains []struct {
+					Filters []struct {
+						TypedConfig struct {
+							HTTPFilters []struct {
+								Name string `yaml:"name"`
+							} `yaml:"http_filters"`
+						} `yaml:"typed_config"`
+					}
+				} `yaml:"filter_chains"`
+			}
+		} `yaml:"static_resources"`
+	}
+	require.NoError(t, yaml.Unmarshal(config, &doc))
+	var names []string
+	for _, f := range doc.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig.HTTPFilters {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+func TestRenderWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
+	governedConfig, err := envoy.Render(sampleParams())
+	require.NoError(t, err)
+	p := sampleParams()
+	p.WithoutAuthz = true
+	config, err := envoy.Render(p)
+	require.NoError(t, err)
+	text := string(config)
+
+	assert.True(t, strings.HasPrefix(text, "# hopguard's benchmark baseline"), "says what it is")
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		assert.NotContains(t, strings.ToLower(line), "ext_authz", "no filter, no per-route settings")
+		assert.NotContains(t, strings.ToLower(line), "extauthz", "no filter, no per-route settings")
+	}
+	assert.Equal(t, []string{"envoy.filters.http.ext_authz", "envoy.filters.http.router"}, hcmFilters(t, governedConfig))
+	assert.Equal(t, []string{"envoy.filters.http.router"}, hcmFilters(t, config))
+
+	governed, ungoverned := renderedRoutes(t, governedConfig), renderedRoutes(t, config)
+	require.Len(t, ungoverned, len(governed))
+	for i, r := range ungoverned {
+		assert.Equal(t, governed[i].Name, r.Name)
+		assert.Equal(t, governed[i].Match, r.Match, r.Name)
+		assert.Equal(t, governed[i].Route, r.Route, r.Name)
+		assert.Equal(t, governed[i].DirectResponse, r.DirectResponse, r.Name)
+		assert.Equal(t, governed[i].RequestHeadersToAdd, r.RequestHeadersToAdd, "%s: the provider key is still added", r.Name)
+		assert.Nil(t, r.PerFilter, r.Name)
+	}
+	assert.Contains(t, text, fmt.Sprintf("port_value: %d", p.Listen.Port()), "same listener")
+	for _, cluster := range []string{"name: llm", "name: mcp_payments", "name: synapse"} {
+		assert.Contains(t, text, cluster, "same clusters")
+	}
 }
