@@ -14,16 +14,20 @@ tools: ## install Cerbos 0.55.0 and Envoy 1.40.0 into ./bin (a no-op when presen
 	@conformance/tools/install.sh $(BIN) cerbos
 	@conformance/tools/install.sh $(BIN) envoy
 
-demo: tools ## bring the environment up and play the story hop by hop (trail in out/demo/trail.md)
-	@$(GO) run ./conformance/cmd/demo
+# `make demo GATEWAY=istio`, `make demo RUNTIME=container GATEWAY=agentgateway`: the gateway the
+# agent goes through (envoy, istio, agentgateway) and the runtime (below).
+GATEWAY ?= envoy
 
-conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md
+demo: tools ## bring the environment up and play the story hop by hop (trail in out/demo/trail.md); GATEWAY=, RUNTIME=
+	@$(GO) run ./conformance/cmd/demo --gateway=$(GATEWAY)
+
+conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md (RUNTIME=container: out/conformance/container/)
 	@$(GO) test -count=1 ./conformance
 
 bench: tools ## what a governed hop costs: 4 targets side by side, one run (out/bench/report.md)
 	@$(GO) run ./conformance/cmd/bench
 
-test: tools policy-test go-test fuzz istio-check ## policy test suites, every Go test, each fuzz target briefly, Istio's translation
+test: tools policy-test go-test fuzz istio-check container-test ## policy test suites, every Go test, each fuzz target briefly, Istio's translation, the suites on containers
 
 policy-test: tools ## compile policies/ and run its Cerbos test suites
 	@echo "==> cerbos compile policies (policy test suites)"
@@ -57,38 +61,51 @@ fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
 	done
 
 # --- Containers (docker/) -------------------------------------------------------------------
-# The conformance suite once more with every component in a container (conformance/runtime/
-# container): hopguard's commands, Cerbos and Envoy from images built here (docker/build-images.sh;
-# nothing is pulled), on the host's network. docker/ensure-engine.sh finds or starts an engine;
-# where none can run it prints "container runtime: not run (<reason>)" and exits 3, which is
-# neither a pass nor a failure. The official images are the defaults of the runtime: set
-# HOPGUARD_IMAGE_<NAME> (e.g. `make container-test HOPGUARD_IMAGE_CERBOS=ghcr.io/cerbos/cerbos:0.55.0`)
-# to run another. The report must then say it ran on the container runtime, so a suite that
-# quietly fell back to processes cannot pass for it.
+# The conformance and security suites once more with every component in a container
+# (conformance/runtime/container): hopguard's commands, Cerbos and Envoy from images built here
+# (docker/build-images.sh; nothing is pulled), on the host's network. docker/ensure-engine.sh
+# finds or starts an engine; where none can run it prints "container runtime: not run (<reason>)"
+# and exits 3, which is neither a pass nor a failure. The official images are the defaults of the
+# runtime: set HOPGUARD_IMAGE_<NAME> (e.g. `make container-test HOPGUARD_IMAGE_CERBOS=ghcr.io/cerbos/cerbos:0.55.0`)
+# to run another. agentgateway ships only as an image (cr.agentgateway.dev/agentgateway:v1.4.1):
+# where it is not on the engine its column is "not run" with the runtime's reason. The reports
+# (out/conformance/container/report.md, security.md) must then say they ran on the container
+# runtime, so a suite that quietly fell back to processes cannot pass for it.
 .PHONY: images container-test
 
-# `make <target> RUNTIME=container`: the runtime a run uses, as harness.RuntimeFromEnv reads it.
+# `make <target> RUNTIME=container`: the runtime a run uses, as harness.RuntimeNameFromEnv reads
+# it (the conformance suite, the security suite, the demo; the benchmark measures processes).
 ifneq ($(RUNTIME),)
 export HOPGUARD_RUNTIME := $(RUNTIME)
 endif
 
 ENGINE_NOT_RUN := 3
+# Cerbos's and Envoy's official images cannot be pulled here: the stand-ins build-images.sh makes.
 HOPGUARD_IMAGE_CERBOS ?= hopguard/cerbos:dev
 HOPGUARD_IMAGE_ENVOY ?= hopguard/envoy:dev
-# The packages that run on the runtime HOPGUARD_RUNTIME names.
-CONTAINER_TEST_PKGS := ./conformance ./conformance/runtime/container
+ifeq ($(HOPGUARD_RUNTIME),container)
+export HOPGUARD_IMAGE_CERBOS HOPGUARD_IMAGE_ENVOY
+endif
+# The packages that run on the runtime HOPGUARD_RUNTIME names, one at a time (-p 1): two whole
+# environments of containers at once on a small machine would starve the fault drills' timeouts.
+CONTAINER_TEST_PKGS := ./conformance ./conformance/security ./conformance/runtime/container
+CONTAINER_REPORTS := out/conformance/container
 CONTAINER_TEST_ENV := HOPGUARD_RUNTIME=container TESTCONTAINERS_RYUK_DISABLED=true \
 	HOPGUARD_IMAGE_CERBOS=$(HOPGUARD_IMAGE_CERBOS) HOPGUARD_IMAGE_ENVOY=$(HOPGUARD_IMAGE_ENVOY)
 
 images: tools ## build hopguard's container images locally (hopguard/<name>:dev)
 	@docker/build-images.sh
 
-container-test: tools ## the conformance suite on the container runtime (not run where no engine can)
-	@status=0; docker/ensure-engine.sh || status=$$?; \
+container-test: tools ## the conformance and security suites on the container runtime (not run where no engine can)
+	@set -e; status=0; docker/ensure-engine.sh || status=$$?; \
 	if [ $$status -eq $(ENGINE_NOT_RUN) ]; then exit 0; fi; \
 	if [ $$status -ne 0 ]; then exit $$status; fi; \
-	docker/build-images.sh && \
-	echo "==> HOPGUARD_RUNTIME=container go test $(CONTAINER_TEST_PKGS)" && \
-	$(CONTAINER_TEST_ENV) $(GO) test -count=1 $(CONTAINER_TEST_PKGS) && \
-	{ grep -q '"runtime": *"container"' out/conformance/report.json || \
-		{ echo "container-test: out/conformance/report.json was not made on the container runtime (the suite must take harness.RuntimeFromEnv())" >&2; exit 1; }; }
+	docker/build-images.sh; \
+	rm -f $(CONTAINER_REPORTS)/report.json $(CONTAINER_REPORTS)/security.json; \
+	echo "==> HOPGUARD_RUNTIME=container go test $(CONTAINER_TEST_PKGS)"; \
+	$(CONTAINER_TEST_ENV) $(GO) test -count=1 -p 1 $(CONTAINER_TEST_PKGS); \
+	for report in report.json security.json; do \
+		grep -q '"runtime": *"container"' $(CONTAINER_REPORTS)/$$report || \
+			{ echo "container-test: $(CONTAINER_REPORTS)/$$report was not made on the container runtime (the suites must take harness.RuntimeNameFromEnv())" >&2; exit 1; }; \
+	done; \
+	echo "container-test: reports in $(CONTAINER_REPORTS)/report.md and security.md"
