@@ -33,33 +33,44 @@ func (e *Envoy) Detail() string { return e.detail }
 
 // Component implements Gateway.
 func (e *Envoy) Component(ctx context.Context) (env.Component, error) {
-	path, err := binaries.Tool("envoy")
-	if err != nil {
-		return env.Component{}, err
-	}
-	version, err := envoyVersion(ctx, path)
+	name := e.Name()
+	c, version, err := envoyComponent(ctx, name, env.File{Name: EnvoyConfigFile, Render: func(l env.Layout) ([]byte, error) {
+		return envoyconfig.Render(EnvoyParams(l, name))
+	}})
 	if err != nil {
 		return env.Component{}, err
 	}
 	e.detail = "Envoy " + version + ", config from gateway-configs/envoy"
-	name := e.Name()
+	return c, nil
+}
+
+// envoyComponent is an Envoy as the harness runs every one (the Envoy and Istio gateways): the
+// envoy tool, started on the bootstrap it renders into its directory, listening on PortHTTP,
+// ready when its admin interface on PortAdmin says so. It also returns Envoy's version.
+func envoyComponent(ctx context.Context, name string, bootstrap env.File) (env.Component, string, error) {
+	path, err := binaries.Tool("envoy")
+	if err != nil {
+		return env.Component{}, "", err
+	}
+	version, err := envoyVersion(ctx, path)
+	if err != nil {
+		return env.Component{}, "", err
+	}
 	return env.Component{
 		Name:    name,
 		Program: env.Program{Tool: "envoy"},
 		Ports:   []string{stack.PortHTTP, stack.PortAdmin},
-		Files: []env.File{{Name: EnvoyConfigFile, Render: func(l env.Layout) ([]byte, error) {
-			return envoyconfig.Render(EnvoyParams(l, name))
-		}}},
+		Files:   []env.File{bootstrap},
 		Args: func(l env.Layout) []string {
 			return []string{
-				"-c", filepath.Join(l.Dir(name), EnvoyConfigFile),
+				"-c", filepath.Join(l.Dir(name), bootstrap.Name),
 				// Several Envoys (and other tests' Envoys) may run on one machine at once.
 				"--use-dynamic-base-id",
 				"--log-level", "warning",
 			}
 		},
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: stack.PortAdmin, Path: "/ready"},
-	}, nil
+	}, version, nil
 }
 
 // EnvoyParams are the render parameters for the gateway component called name in layout l.

@@ -3,11 +3,9 @@ package gateways
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/gateway-configs/istio"
@@ -99,13 +97,14 @@ func (g *Istio) Companions(context.Context) ([]env.Component, error) {
 	}}, nil
 }
 
-// Component implements Gateway: Envoy with an ADS-only bootstrap.
+// Component implements Gateway: Envoy with an ADS-only bootstrap. Envoy turns LIVE only once
+// its first listeners have warmed (their routes and the clusters' endpoints received over ADS),
+// so its /ready means the front door serves.
 func (g *Istio) Component(ctx context.Context) (env.Component, error) {
-	path, err := binaries.Tool("envoy")
-	if err != nil {
-		return env.Component{}, err
-	}
-	version, err := envoyVersion(ctx, path)
+	name := g.Name()
+	c, version, err := envoyComponent(ctx, name, env.File{Name: IstioBootstrapFile, Render: func(l env.Layout) ([]byte, error) {
+		return istioBootstrap(l.Addr(name, stack.PortAdmin), l.Addr(IstioXDS, stack.PortGRPC))
+	}})
 	if err != nil {
 		return env.Component{}, err
 	}
@@ -113,25 +112,7 @@ func (g *Istio) Component(ctx context.Context) (env.Component, error) {
 	g.detail = fmt.Sprintf("Envoy %s with only an ADS bootstrap; listeners, routes, clusters and endpoints are Istio's own translation of gateway-configs/istio (pilot %s), served by %s",
 		version, strings.TrimPrefix(istio.Pilot, "istio.io/istio "), IstioXDS)
 	g.mu.Unlock()
-	name := g.Name()
-	return env.Component{
-		Name:    name,
-		Program: env.Program{Tool: "envoy"},
-		Ports:   []string{stack.PortHTTP, stack.PortAdmin},
-		Files: []env.File{{Name: IstioBootstrapFile, Render: func(l env.Layout) ([]byte, error) {
-			return istioBootstrap(l.Addr(name, stack.PortAdmin), l.Addr(IstioXDS, stack.PortGRPC))
-		}}},
-		Args: func(l env.Layout) []string {
-			return []string{
-				"-c", filepath.Join(l.Dir(name), IstioBootstrapFile),
-				"--use-dynamic-base-id",
-				"--log-level", "warning",
-			}
-		},
-		// Envoy turns LIVE only once its first listeners have warmed (their routes and the
-		// clusters' endpoints received over ADS), so /ready means the front door serves.
-		Ready: env.Probe{Kind: env.ProbeHTTP, Port: stack.PortAdmin, Path: "/ready"},
-	}, nil
+	return c, nil
 }
 
 // IstioParams are the addresses istio.Build is given in layout l for the gateway called name.
