@@ -66,6 +66,9 @@ func envoyComponent(ctx context.Context, name string, bootstrap env.File) (env.C
 				"-c", filepath.Join(l.Dir(name), bootstrap.Name),
 				// Several Envoys (and other tests' Envoys) may run on one machine at once.
 				"--use-dynamic-base-id",
+				// Nothing is ever hot-restarted; with hot restart on, every run would leave an
+				// envoy_shared_memory_* file behind in /dev/shm.
+				"--disable-hot-restart",
 				"--log-level", "warning",
 			}
 		},

@@ -116,5 +116,5 @@ func TestIstioBootstrapIsADSOnlyAndValidForEnvoy(t *testing.T) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
 	require.NoError(t, err, "envoy --mode validate rejected the bootstrap:\n%s", out)
-	assert.Equal(t, []string{"-c", filepath.Join(l.Dir("istio"), gateways.IstioBootstrapFile), "--use-dynamic-base-id", "--log-level", "warning"}, gateway.Args(l))
+	assert.Equal(t, []string{"-c", filepath.Join(l.Dir("istio"), gateways.IstioBootstrapFile), "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warning"}, gateway.Args(l))
 }
