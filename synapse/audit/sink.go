@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,8 @@ type Log struct {
 	mu     sync.Mutex
 	w      io.Writer
 	closer io.Closer
+	// lines recycles encoding buffers (*[]byte) between writes.
+	lines sync.Pool
 }
 
 // SinkStdout is the sink spec that writes to standard output.
@@ -42,11 +43,23 @@ func Open(spec string) (*Log, error) {
 // interleave within a line. It takes no context on purpose: a decision is
 // logged even when the request that caused it was cancelled.
 func (l *Log) Write(r Record) error {
-	line, err := json.Marshal(r)
+	buf, _ := l.lines.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer func() {
+		// An unusually long record is not kept, so one outlier does not pin its buffer.
+		if cap(*buf) <= maxPooledLine {
+			l.lines.Put(buf)
+		}
+	}()
+	line, err := appendRecord((*buf)[:0], &r)
+	*buf = line
 	if err != nil {
 		return fmt.Errorf("encode audit record %s: %w", r.DecisionID, err)
 	}
 	line = append(line, '\n')
+	*buf = line
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.w.Write(line); err != nil {
@@ -54,6 +67,9 @@ func (l *Log) Write(r Record) error {
 	}
 	return nil
 }
+
+// maxPooledLine is the largest encoding buffer kept for reuse.
+const maxPooledLine = 64 << 10
 
 // Close closes the file sink; it is a no-op for stdout and writers.
 func (l *Log) Close() error {
