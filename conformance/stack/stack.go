@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 
 	"github.com/hopguard/hopguard/conformance/env"
 )
@@ -184,6 +185,7 @@ func synapse(secrets Secrets) env.Component {
 		Args: func(l env.Layout) []string {
 			return []string{"--config=" + filepath.Join(l.Dir(Synapse), SynapseConfigFile)}
 		},
+		Env: synapseEnv(runtime.NumCPU()),
 		// Ready only once Cerbos answers it.
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/readyz"},
 	}
