@@ -6,8 +6,10 @@ package identity
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -77,6 +79,9 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, e
 		if key, err := v.keys.Key(ctx, t.kid); err == nil && key == t.key {
 			return v.accept(t.std, t.priv, audience)
 		}
+	}
+	if err := checkCanonicalSegments(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	// Only ES256 is accepted: "none", HMAC (key confusion) and everything
 	// else are refused before any key is looked up.
@@ -156,4 +161,22 @@ func describe(err error) error {
 		return errors.New("token issuer not trusted")
 	}
 	return err
+}
+
+// checkCanonicalSegments refuses a compact JWS whose segments are not canonical unpadded
+// base64url. go-jose decodes leniently (non-zero trailing bits) and verifies the signature over
+// the decoded bytes, so without this check one signed token has many spellings, each a new
+// entry in the verified-token cache and a new string in every log. A token has exactly one
+// spelling, the one its issuer signed. (Found by FuzzVerify.)
+func checkCanonicalSegments(raw string) error {
+	segments := strings.Split(raw, ".")
+	if len(segments) != 3 {
+		return fmt.Errorf("want 3 dot-separated segments, got %d", len(segments))
+	}
+	for i, s := range segments {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(s); err != nil {
+			return fmt.Errorf("segment %d is not canonical base64url: %w", i+1, err)
+		}
+	}
+	return nil
 }
