@@ -1,6 +1,9 @@
 package mapping
 
 import (
+	"strings"
+	"unicode/utf8"
+
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/hopguard/hopguard/synapse/strictjson"
@@ -28,8 +31,8 @@ const partialBodyHeader = "x-envoy-auth-partial-body"
 // Envoy sends raw_body (pack_as_bytes) or body, size = bytes received, and sets
 // x-envoy-auth-partial-body. agentgateway sends body (a lossy UTF-8 conversion) or raw_body,
 // and size = the body's byte length, or -1 when it was truncated. So the body is complete only
-// when no partial flag is set, size is not -1, and a positive size equals the length; a lossy
-// conversion of invalid UTF-8 changes the length and is caught by the same comparison.
+// when no partial flag is set, size is not -1, and a positive size equals the length. A lossy
+// conversion of invalid UTF-8 is refused by bodyBytes: it does not always change the length.
 func requiredBody(h *authv3.AttributeContext_HttpRequest, hdrs headers) ([]byte, *Error) {
 	data, err := bodyBytes(h)
 	if err != nil {
@@ -73,6 +76,11 @@ func bodyBytes(h *authv3.AttributeContext_HttpRequest) ([]byte, *Error) {
 		return nil, deny(CodeBodyAmbiguous, "the gateway sent both body and raw_body")
 	case len(raw) > 0:
 		return raw, nil
+	case strings.ContainsRune(str, utf8.RuneError):
+		// The string field is a lossy UTF-8 conversion: U+FFFD may stand for bytes the upstream
+		// will receive and synapse never saw. A 3-byte invalid sequence (a truncated 4-byte
+		// character) becomes one 3-byte U+FFFD, so the size comparison cannot catch it.
+		return nil, deny(CodeInvalidUTF8, "the gateway sent the body as text containing U+FFFD, which may replace bytes the upstream receives; configure it to send raw bytes (pack_as_bytes / packAsBytes)")
 	default:
 		return []byte(str), nil
 	}

@@ -51,8 +51,9 @@
 // so synapse refuses any body that two parsers could read differently, or that it did not see
 // whole (the Code* constants name each case):
 //   - a body the gateway truncated: x-envoy-auth-partial-body other than "false" (Envoy), size
-//     -1 (agentgateway), or a positive size that differs from the body's length (which also
-//     catches agentgateway's lossy UTF-8 conversion of the string body);
+//     -1 (agentgateway), or a positive size that differs from the body's length;
+//   - a body sent as a string (not raw bytes) that contains U+FFFD: the gateway's lossy UTF-8
+//     conversion may have put it in place of bytes the upstream receives;
 //   - a POST without a body, with a content type other than application/json, or with a content
 //     encoding; a GET or DELETE with a body;
 //   - JSON that is invalid, has trailing data, invalid UTF-8, a key twice in one object at any

@@ -40,6 +40,8 @@ func FuzzMap(f *testing.F) {
 		{0, "DELETE", "/mcp/crm", "mcp:crm", "Bearer x", "", "", 0},
 		{1, "POST", "/mcp/tickets", "mcp:tickets", "Bearer x", "application/json", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund\u005fissue","arguments":{"amount_cents":"9000"}}}`, 7},
 		{0, "POST", "/v1/messages", "llm", "Bearer x", "application/json; charset=utf-8", `{"model":"claude","max_tokens":9007199254740993}`, -2},
+		// A truncated 4-byte character: agentgateway's lossy string is one U+FFFD of the same length.
+		{1, "POST", "/v1/chat/completions", "llm", "Bearer x", "application/json", "{\"model\":\"gpt-4o\xf0\x9f\x98\",\"messages\":[]}", -2},
 	}
 	for _, s := range seeds {
 		f.Add(s.shape, s.method, s.path, s.resource, s.auth, s.contentTyp, []byte(s.body), s.size)

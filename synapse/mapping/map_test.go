@@ -178,7 +178,13 @@ func TestMapBodyIntegrity(t *testing.T) {
 			// into U+FFFD (3 bytes) and reported the original size.
 			h.Body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund_issue","arguments":{"reason":"` + "\ufffd" + `"}}}`
 			h.Size = int64(len(h.Body) - 2)
-		}), CodeBodySizeMismatch},
+		}), CodeInvalidUTF8},
+		{"agentgateway replaced invalid UTF-8 without changing the length", withHTTP(agentgateway, func(h *authv3.AttributeContext_HttpRequest) {
+			// The client sent the ticket "T-1001\xf0\x9f\x98" (a truncated 4-byte character): one
+			// U+FFFD, also 3 bytes, so the reported size matches what synapse received.
+			h.Body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund_issue","arguments":{"ticket_id":"T-1001` + "\ufffd" + `"}}}`
+			h.Size = int64(len(h.Body))
+		}), CodeInvalidUTF8},
 		{"invalid UTF-8 in raw_body", withHTTP(envoy, func(h *authv3.AttributeContext_HttpRequest) {
 			h.RawBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund_issue","arguments":{"reason":"` + "\xff" + `"}}}`)
 			h.Size = int64(len(h.RawBody))
