@@ -1,22 +1,35 @@
 package gateways_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/stack"
 )
 
-func TestAgentGatewayRunsOnlyAsAContainer(t *testing.T) {
+func TestAgentGatewayOnProcessesNeedsABinary(t *testing.T) {
+	bin := t.TempDir()
+	t.Setenv(binaries.BinDirEnv, bin)
 	for _, runtime := range []string{"", "process"} {
 		_, err := (&gateways.AgentGateway{Runtime: runtime}).Component(t.Context())
-		require.ErrorContains(t, err, "ships only as a container image", runtime)
+		require.ErrorContains(t, err, "publishes no binary", runtime)
+		assert.ErrorContains(t, err, "bin/agentgateway", runtime)
 	}
+
+	require.NoError(t, os.WriteFile(filepath.Join(bin, gateways.AgentGatewayTool), []byte("#!/bin/sh\n"), 0o755))
+	g := &gateways.AgentGateway{Runtime: "process"}
+	c, err := g.Component(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, env.Program{Tool: gateways.AgentGatewayTool}, c.Program)
+	assert.Contains(t, g.Detail(), "binary")
 }
 
 func TestAgentGatewayComponent(t *testing.T) {

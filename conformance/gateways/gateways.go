@@ -52,7 +52,8 @@ func ProfileOf(g Gateway) Profile {
 
 // All returns every gateway hopguard targets, in report order, for a run on the runtime called
 // runtimeName ("process", "container"). A gateway that cannot run there stays in the list and is
-// reported "not run" with its reason (agentgateway, for one, runs only as a container image).
+// reported "not run" with its reason (agentgateway, for one, where neither its image nor a
+// binary is present).
 func All(runtimeName string) []Gateway {
 	return []Gateway{
 		&Envoy{},

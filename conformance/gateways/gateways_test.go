@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
 )
 
@@ -21,12 +22,13 @@ func TestAllListsEveryGatewayInReportOrder(t *testing.T) {
 }
 
 func TestAllTellsAgentGatewayItsRuntime(t *testing.T) {
+	t.Setenv(binaries.BinDirEnv, t.TempDir()) // no agentgateway binary
 	tests := []struct {
 		runtime string
 		// wantErr is what its Component says, or "" when it describes a component.
 		wantErr string
 	}{
-		{runtime: "process", wantErr: "ships only as a container image"},
+		{runtime: "process", wantErr: "publishes no binary"},
 		{runtime: "container"},
 	}
 	for _, tt := range tests {

@@ -35,9 +35,10 @@ one gateway in front of them (--gateway):
   envoy         Envoy 1.40 with the config of gateway-configs/envoy (the default)
   istio         Envoy 1.40 fed Istio's own translation of gateway-configs/istio over ADS by
                 istio-xds
-  agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway; on the
-                container runtime only, and only where its image is present
-                (docker pull cr.agentgateway.dev/agentgateway:v1.4.1)
+  agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway; it
+                publishes no binary, so: on the container runtime where its image is present
+                (docker pull cr.agentgateway.dev/agentgateway:v1.4.1), or on the process
+                runtime with a binary built from its source at ./bin/agentgateway
 
 on a runtime (--runtime, default $HOPGUARD_RUNTIME, else process):
 

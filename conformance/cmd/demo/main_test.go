@@ -5,11 +5,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/hopguard/hopguard/conformance/binaries"
 )
 
 // TestRunRefusesBeforeAnythingStarts covers what the demo settles from its flags alone: none
 // of these starts a component.
 func TestRunRefusesBeforeAnythingStarts(t *testing.T) {
+	t.Setenv(binaries.BinDirEnv, t.TempDir()) // whatever this machine has, no agentgateway binary
 	tests := []struct {
 		name     string
 		args     []string
@@ -25,7 +28,7 @@ func TestRunRefusesBeforeAnythingStarts(t *testing.T) {
 		{name: "stray arguments", args: []string{"istio"}, wantCode: 2, want: []string{`unexpected arguments ["istio"]`}},
 		{name: "agentgateway on the process runtime says why, before anything starts",
 			args: []string{"--gateway=agentgateway", "--runtime=process", "--out=" + t.TempDir()}, wantCode: 1,
-			want: []string{"agentgateway cannot run here: agentgateway ships only as a container image"}},
+			want: []string{"agentgateway cannot run here: agentgateway publishes no binary"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
