@@ -3,6 +3,7 @@ package gateways
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
@@ -28,9 +29,26 @@ const (
 type AgentGateway struct {
 	// Runtime is the name of the runtime the run uses ("process", "container").
 	Runtime string
+	// Interfaces lists the network interfaces agentgateway would bind; nil means net.Interfaces.
+	Interfaces func() ([]net.Interface, error)
 }
 
-var _ Gateway = (*AgentGateway)(nil)
+var (
+	_ Gateway  = (*AgentGateway)(nil)
+	_ Profiled = (*AgentGateway)(nil)
+)
+
+// agentgatewayBehaviour is where agentgateway v1.4.1 differs from Envoy, each seen in a run of
+// the suites against a binary built from its source.
+var agentgatewayBehaviour = []string{
+	"its gateway port binds every interface (v1.4.1 has no listen address), so hopguard runs it only in a network namespace whose only interface is loopback (make conformance-netns)",
+	"synapse unreachable: extAuthz answers with failureMode's status, 503, body \"Authorization service unavailable\" (plain failureMode deny would be 403); a gateway-level response transformation marks it x-hopguard-decision: deny and x-should-retry: false, as Envoy's local reply mapper does. extAuthz has no default timeout, so the config bounds each call (2 s)",
+	"dot segments are not resolved before routes are matched: /mcp/tickets/../payroll matches no route and gets the gateway's 404 without an authorization check, where Envoy and Istio resolve it to /mcp/payroll and synapse denies it",
+	"escaped slashes (/mcp/tickets%2F..%2Fpayroll) and /v1beta/... match no route: 404 from the gateway (pathPrefix /v1 matches whole segments, like Envoy's path_separated_prefix)",
+}
+
+// Profile implements Profiled.
+func (*AgentGateway) Profile() Profile { return Profile{Notes: agentgatewayBehaviour} }
 
 // Name implements Gateway.
 func (*AgentGateway) Name() string { return "agentgateway" }
@@ -51,6 +69,9 @@ func (g *AgentGateway) Component(context.Context) (env.Component, error) {
 			return env.Component{}, fmt.Errorf("agentgateway publishes no binary (its release is the image cr.agentgateway.dev/agentgateway:v1.4.1) and none is in bin/%s or $%s: run with HOPGUARD_RUNTIME=container where that image can be pulled, or build v1.4.1 from source into bin/", AgentGatewayTool, binaries.BinDirEnv)
 		}
 	}
+	if err := g.loopbackOnly(); err != nil {
+		return env.Component{}, err
+	}
 	name := g.Name()
 	return env.Component{
 		Name:    name,
@@ -65,6 +86,28 @@ func (g *AgentGateway) Component(context.Context) (env.Component, error) {
 		Ready:    env.Probe{Kind: env.ProbeHTTP, Port: PortReadiness, Path: "/healthz/ready"},
 		Optional: true,
 	}, nil
+}
+
+// loopbackOnly refuses to start agentgateway where it would listen beyond loopback: v1.4.1's
+// gateways have no listen address and bind the unspecified address (0.0.0.0 or [::]) on every
+// interface, and hopguard's servers bind 127.0.0.1 only. Inside a network namespace whose only
+// interface is loopback (`unshare -n`, see `make conformance-netns`) that reaches nothing else.
+// On the container runtime it shares the host's network, so the same check holds there.
+func (g *AgentGateway) loopbackOnly() error {
+	list := g.Interfaces
+	if list == nil {
+		list = net.Interfaces
+	}
+	ifaces, err := list()
+	if err != nil {
+		return fmt.Errorf("agentgateway: list network interfaces: %w", err)
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagLoopback == 0 {
+			return fmt.Errorf("agentgateway v1.4.1 binds its gateway port on every interface (it has no listen address) and this network has %s besides loopback: run it in a network namespace with loopback only (make conformance-netns)", iface.Name)
+		}
+	}
+	return nil
 }
 
 // AgentGatewayParams are the render parameters for the gateway component called name in

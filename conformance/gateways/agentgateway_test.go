@@ -1,6 +1,8 @@
 package gateways_test
 
 import (
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,25 +17,67 @@ import (
 	"github.com/hopguard/hopguard/conformance/stack"
 )
 
+// loopback and eth0 are interface lists as net.Interfaces returns them: inside `unshare -n`,
+// and on an ordinary host.
+func loopback() ([]net.Interface, error) {
+	return []net.Interface{{Index: 1, Name: "lo", Flags: net.FlagUp | net.FlagLoopback}}, nil
+}
+
+func eth0() ([]net.Interface, error) {
+	lo, _ := loopback()
+	return append(lo, net.Interface{Index: 2, Name: "eth0", Flags: net.FlagUp | net.FlagBroadcast}), nil
+}
+
 func TestAgentGatewayOnProcessesNeedsABinary(t *testing.T) {
 	bin := t.TempDir()
 	t.Setenv(binaries.BinDirEnv, bin)
 	for _, runtime := range []string{"", "process"} {
-		_, err := (&gateways.AgentGateway{Runtime: runtime}).Component(t.Context())
+		_, err := (&gateways.AgentGateway{Runtime: runtime, Interfaces: loopback}).Component(t.Context())
 		require.ErrorContains(t, err, "publishes no binary", runtime)
 		assert.ErrorContains(t, err, "bin/agentgateway", runtime)
 	}
 
 	require.NoError(t, os.WriteFile(filepath.Join(bin, gateways.AgentGatewayTool), []byte("#!/bin/sh\n"), 0o755))
-	g := &gateways.AgentGateway{Runtime: "process"}
+	g := &gateways.AgentGateway{Runtime: "process", Interfaces: loopback}
 	c, err := g.Component(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, env.Program{Tool: gateways.AgentGatewayTool}, c.Program)
 	assert.Contains(t, g.Detail(), "binary")
 }
 
+// agentgateway binds every interface, so it may run only where loopback is the only one.
+func TestAgentGatewayRunsOnlyWhereLoopbackIsTheOnlyInterface(t *testing.T) {
+	bin := t.TempDir()
+	t.Setenv(binaries.BinDirEnv, bin)
+	require.NoError(t, os.WriteFile(filepath.Join(bin, gateways.AgentGatewayTool), []byte("#!/bin/sh\n"), 0o755))
+	listErr := func() ([]net.Interface, error) { return nil, errors.New("netlink: permission denied") }
+
+	tests := []struct {
+		name       string
+		runtime    string
+		interfaces func() ([]net.Interface, error)
+		wantErr    string
+	}{
+		{"process, loopback only", "process", loopback, ""},
+		{"container, loopback only", "container", loopback, ""},
+		{"process, another interface", "process", eth0, "this network has eth0 besides loopback"},
+		{"container, another interface", "container", eth0, "this network has eth0 besides loopback"},
+		{"interfaces unknown", "process", listErr, "permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := (&gateways.AgentGateway{Runtime: tt.runtime, Interfaces: tt.interfaces}).Component(t.Context())
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
 func TestAgentGatewayComponent(t *testing.T) {
-	g := &gateways.AgentGateway{Runtime: "container"}
+	g := &gateways.AgentGateway{Runtime: "container", Interfaces: loopback}
 	c, err := g.Component(t.Context())
 	require.NoError(t, err)
 	require.NoError(t, env.Environment{Components: []env.Component{c}}.Validate())

@@ -121,6 +121,11 @@ type Want struct {
 	Status int
 	// NoAudit is set when synapse cannot have written a record (it is stopped).
 	NoAudit bool
+	// OrUnrouted accepts, instead of Code, the gateway's own 404 for a raw request it routes
+	// nowhere (no decision mark): gateways differ on whether they resolve dot segments before
+	// matching routes (Envoy and Istio do, agentgateway v1.4.1 does not), and either way
+	// nothing reaches an upstream, which rawHop checks for every raw request.
+	OrUnrouted bool
 }
 
 // Step constructors keep the suite readable.

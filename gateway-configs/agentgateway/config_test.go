@@ -51,8 +51,11 @@ func TestSchemaRejectsBrokenConfigs(t *testing.T) {
 	tests := []struct {
 		name, from, to string
 	}{
-		{"typo in failureMode", "failureMode: deny", "failureMod: deny"},
-		{"unknown failure mode", "failureMode: deny", "failureMode: maybe"},
+		{"typo in failureMode", "failureMode: {denyWithStatus: 503}", "failureMod: {denyWithStatus: 503}"},
+		{"unknown failure mode", "failureMode: {denyWithStatus: 503}", "failureMode: maybe"},
+		{"typo in denyWithStatus", "failureMode: {denyWithStatus: 503}", "failureMode: {denyWithStatu: 503}"},
+		{"typo in the call timeout", "requestTimeout: 2s", "requestTimout: 2s"},
+		{"typo in the gateway's transformations", "    transformations:", "    transformation:"},
 		{"typo in includeRequestBody", "includeRequestBody:", "includeRequestBodies:"},
 		{"context value not a string", "context: {resource: llm}", "context: {resource: [llm]}"},
 		{"typo in a path match", "pathPrefix: /v1", "pathPrefx: /v1"},
@@ -82,7 +85,8 @@ func TestRenderRefusesParametersThatOpenAHole(t *testing.T) {
 }
 
 // TestRoutesAreGuarded checks what the schema cannot: every route names its matches, carries
-// extAuthz failing closed with an explicit body limit, and tells synapse its resource.
+// extAuthz failing closed with 503 within a bounded time and an explicit body limit, and tells
+// synapse its resource.
 func TestRoutesAreGuarded(t *testing.T) {
 	config, err := Render(DefaultParams())
 	require.NoError(t, err)
@@ -92,7 +96,14 @@ func TestRoutesAreGuarded(t *testing.T) {
 			Matches  []map[string]any `yaml:"matches"`
 			Policies struct {
 				ExtAuthz struct {
-					FailureMode        string `yaml:"failureMode"`
+					FailureMode struct {
+						DenyWithStatus int `yaml:"denyWithStatus"`
+					} `yaml:"failureMode"`
+					Policies struct {
+						HTTP struct {
+							RequestTimeout string `yaml:"requestTimeout"`
+						} `yaml:"http"`
+					} `yaml:"policies"`
 					IncludeRequestBody struct {
 						MaxRequestBytes     int  `yaml:"maxRequestBytes"`
 						AllowPartialMessage bool `yaml:"allowPartialMessage"`
@@ -112,7 +123,8 @@ func TestRoutesAreGuarded(t *testing.T) {
 	for i, r := range doc.Routes {
 		authz := r.Policies.ExtAuthz
 		assert.NotEmpty(t, r.Matches, "route %s", r.Name)
-		assert.Equal(t, "deny", authz.FailureMode, "route %s", r.Name)
+		assert.Equal(t, 503, authz.FailureMode.DenyWithStatus, "route %s", r.Name)
+		assert.NotEmpty(t, authz.Policies.HTTP.RequestTimeout, "route %s: agentgateway has no default ext_authz timeout", r.Name)
 		assert.Positive(t, authz.IncludeRequestBody.MaxRequestBytes, "route %s", r.Name)
 		assert.False(t, authz.IncludeRequestBody.AllowPartialMessage, "route %s", r.Name)
 		assert.Equal(t, wantResources[i], authz.Protocol.GRPC.Context["resource"], "route %s", r.Name)
