@@ -38,7 +38,9 @@ one gateway in front of them (--gateway):
   agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway; it
                 publishes no binary, so: on the container runtime where its image is present
                 (docker pull cr.agentgateway.dev/agentgateway:v1.4.1), or on the process
-                runtime with a binary built from its source at ./bin/agentgateway
+                runtime with a binary built from its source at ./bin/agentgateway. It binds
+                every interface, so it starts only where loopback is the only one:
+                conformance/tools/netns.sh make demo GATEWAY=agentgateway
 
 on a runtime (--runtime, default $HOPGUARD_RUNTIME, else process):
 
