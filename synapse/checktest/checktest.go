@@ -23,6 +23,7 @@ type Gateway struct {
 var Gateways = []Gateway{
 	{"envoy", Envoy},
 	{"agentgateway", Agentgateway},
+	{"agentgateway without packAsBytes", AgentgatewayText},
 }
 
 // Envoy is what Envoy 1.40's ext_authz filter sends with
@@ -48,9 +49,10 @@ func Envoy(resource, method, path, token, body string) *authv3.CheckRequest {
 	}}
 }
 
-// Agentgateway is what agentgateway v1.4.1 sends with
-// includeRequestBody{packAsBytes: false} and protocol.grpc.context: the body
-// as a UTF-8 string, the traceparent as id.
+// Agentgateway is what agentgateway v1.4.1 sends with hopguard's config
+// (includeRequestBody{packAsBytes: true}, protocol.grpc.context), as seen from
+// a binary built from its source: pseudo-headers in the headers map, the
+// body as raw_body, size its length, the traceparent as id.
 func Agentgateway(resource, method, path, token, body string) *authv3.CheckRequest {
 	headers := map[string]string{
 		":method":     method,
@@ -65,10 +67,19 @@ func Agentgateway(resource, method, path, token, body string) *authv3.CheckReque
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 			Id: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Method: method, Headers: headers,
 			Path: path, Host: "127.0.0.1:3000", Scheme: "http", Protocol: "HTTP/1.1",
-			Size: int64(len(body)), Body: body,
+			Size: int64(len(body)), RawBody: []byte(body),
 		}},
 		ContextExtensions: map[string]string{"resource": resource},
 	}}
+}
+
+// AgentgatewayText is agentgateway without packAsBytes: the body as a lossy
+// UTF-8 string in body instead of raw_body.
+func AgentgatewayText(resource, method, path, token, body string) *authv3.CheckRequest {
+	req := Agentgateway(resource, method, path, token, body)
+	h := req.Attributes.Request.Http
+	h.Body, h.RawBody = string(h.RawBody), nil
+	return req
 }
 
 func addCommon(headers map[string]string, token, body string) {

@@ -40,7 +40,7 @@ func FuzzMap(f *testing.F) {
 		{0, "DELETE", "/mcp/crm", "mcp:crm", "Bearer x", "", "", 0},
 		{1, "POST", "/mcp/tickets", "mcp:tickets", "Bearer x", "application/json", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund\u005fissue","arguments":{"amount_cents":"9000"}}}`, 7},
 		{0, "POST", "/v1/messages", "llm", "Bearer x", "application/json; charset=utf-8", `{"model":"claude","max_tokens":9007199254740993}`, -2},
-		// A truncated 4-byte character: agentgateway's lossy string is one U+FFFD of the same length.
+		// A truncated 4-byte character: the lossy string is one U+FFFD of the same length.
 		{1, "POST", "/v1/chat/completions", "llm", "Bearer x", "application/json", "{\"model\":\"gpt-4o\xf0\x9f\x98\",\"messages\":[]}", -2},
 	}
 	for _, s := range seeds {
@@ -85,7 +85,7 @@ func fuzzRequest(shape uint8, method, path, resource, auth, contentType string, 
 		h.RawBody = body
 		h.Headers[partialBodyHeader] = "false"
 		attrs.ContextExtensions = map[string]string{"resource": resource}
-	case 1: // agentgateway: a lossy UTF-8 string, the original size
+	case 1: // agentgateway (or Envoy) without packAsBytes: a lossy UTF-8 string, the original size
 		h.Body = strings.ToValidUTF8(string(body), "\ufffd")
 		attrs.ContextExtensions = map[string]string{"resource": resource}
 	case 2: // Istio: no context extensions
