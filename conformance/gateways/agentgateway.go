@@ -104,7 +104,7 @@ func (g *AgentGateway) loopbackOnly() error {
 	}
 	for _, iface := range ifaces {
 		if iface.Flags&net.FlagLoopback == 0 {
-			return fmt.Errorf("agentgateway v1.4.1 binds its gateway port on every interface (it has no listen address) and this network has %s besides loopback: run it in a network namespace with loopback only (make conformance-netns)", iface.Name)
+			return fmt.Errorf("agentgateway v1.4.1 binds its gateway port on every interface (it has no listen address) and this network has %s besides loopback: run it in a network namespace with loopback only (conformance/tools/netns.sh CMD, or make conformance-netns)", iface.Name)
 		}
 	}
 	return nil
