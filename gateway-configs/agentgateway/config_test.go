@@ -130,3 +130,47 @@ func TestRoutesAreGuarded(t *testing.T) {
 		assert.Equal(t, wantResources[i], authz.Protocol.GRPC.Context["resource"], "route %s", r.Name)
 	}
 }
+
+// TestWithoutAuthzIsTheSameGatewayUngoverned holds the benchmark's baseline to its promise:
+// the governed config less each route's extAuthz policy, nothing else.
+func TestWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
+	schema, err := LoadSchema()
+	require.NoError(t, err)
+	governedYAML, err := Render(DefaultParams())
+	require.NoError(t, err)
+	p := DefaultParams()
+	p.WithoutAuthz = true
+	baselineYAML, err := Render(p)
+	require.NoError(t, err)
+	require.NoError(t, schema.Validate(baselineYAML))
+	assert.NotContains(t, string(baselineYAML), "extAuthz:")
+	assert.Contains(t, string(baselineYAML), "# hopguard's benchmark baseline", "says what it is")
+
+	var governed, baseline map[string]any
+	require.NoError(t, yaml.Unmarshal(governedYAML, &governed))
+	require.NoError(t, yaml.Unmarshal(baselineYAML, &baseline))
+	routes, ok := governed["routes"].([]any)
+	require.True(t, ok)
+	require.NotEmpty(t, routes)
+	for _, r := range routes {
+		route, ok := r.(map[string]any)
+		require.True(t, ok)
+		policies, ok := route["policies"].(map[string]any)
+		require.True(t, ok, "route %v has policies", route["name"])
+		require.Contains(t, policies, "extAuthz")
+		delete(policies, "extAuthz")
+		// A route whose only policy was extAuthz renders no policies at all.
+		if len(policies) == 0 {
+			delete(route, "policies")
+		}
+	}
+	assert.Equal(t, governed, baseline)
+}
+
+func TestWithoutAuthzStillRefusesParametersThatOpenAHole(t *testing.T) {
+	p := DefaultParams()
+	p.WithoutAuthz = true
+	p.MaxRequestBytes = 0
+	_, err := Render(p)
+	assert.ErrorContains(t, err, "413")
+}

@@ -31,6 +31,13 @@ type Params struct {
 	ProviderKey     string // the key agentgateway adds after ext_authz allowed the call
 	MaxRequestBytes int
 	MCPServers      []MCPServer
+
+	// WithoutAuthz renders the same gateway without the extAuthz policy of its routes (the
+	// gateway-level transformations and everything else stay): nothing is authorized. It exists
+	// only as the benchmark's baseline (conformance/bench), so that what governing a hop costs
+	// is measured against an otherwise identical agentgateway; never put it in front of anything
+	// but the mocks.
+	WithoutAuthz bool
 }
 
 // DefaultParams are the ports of config.yaml, the rendering committed for readers.
