@@ -13,6 +13,10 @@ const (
 	TargetCerbos   = "d" // Cerbos's CheckResources over gRPC
 	// TargetCompared is another synapse build's Check, measured beside c (optional).
 	TargetCompared = "c2"
+	// TargetAgentBaseline and TargetAgentGoverned are a and b behind agentgateway instead of
+	// Envoy (optional: measured where agentgateway can run).
+	TargetAgentBaseline = "a2"
+	TargetAgentGoverned = "b2"
 )
 
 // Targets describes the four targets.
@@ -23,6 +27,29 @@ func Targets() []Target {
 		{TargetSynapse, "synapse Check", "synapse's ext_authz Check called directly over gRPC (synapse + Cerbos)"},
 		{TargetCerbos, "Cerbos CheckResources", "Cerbos's CheckResources called directly over gRPC with synapse's requests"},
 	}
+}
+
+// AgentGatewayTargets describes a2 and b2; detail says which agentgateway.
+func AgentGatewayTargets(detail string) []Target {
+	return []Target{
+		{TargetAgentBaseline, "agentgateway, no extAuthz", "HTTP through agentgateway to the mock upstreams, every route's extAuthz removed (" + detail + ")"},
+		{TargetAgentGoverned, "agentgateway + extAuthz", "the same routes with extAuthz -> synapse -> Cerbos (a governed hop behind agentgateway)"},
+	}
+}
+
+// gatewayProcess is the gateway process that serves a gateway target, if target is one.
+func gatewayProcess(target string) (string, bool) {
+	switch target {
+	case TargetBaseline:
+		return "envoy-baseline", true
+	case TargetGoverned:
+		return "envoy", true
+	case TargetAgentBaseline:
+		return "agentgateway-baseline", true
+	case TargetAgentGoverned:
+		return "agentgateway", true
+	}
+	return "", false
 }
 
 // The targets.
@@ -36,6 +63,7 @@ const (
 	overheadGoverned      = "governed hop (b − a)"
 	overheadSynapseItself = "synapse itself (c − d)"
 	overheadCompared      = "compared synapse build (c2 − d)"
+	overheadAgentGoverned = "governed hop behind agentgateway (b2 − a2)"
 )
 
 // medianDifference is the median over the rounds of with's figure less without's, round by
@@ -80,6 +108,7 @@ func Analyze(steps []Step) ([]Overhead, []Goal) {
 			{overheadGoverned, TargetGoverned, TargetBaseline},
 			{overheadSynapseItself, TargetSynapse, TargetCerbos},
 			{overheadCompared, TargetCompared, TargetCerbos},
+			{overheadAgentGoverned, TargetAgentGoverned, TargetAgentBaseline},
 		} {
 			w, ok1 := find(pair.with, rate)
 			wo, ok2 := find(pair.without, rate)

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,38 @@ func TestComparedSynapseRunsBesideTheStacksOwn(t *testing.T) {
 
 	_, err = (&ComparedSynapse{Binary: "/nonexistent/synapse", Secrets: secrets}).Component(context.Background())
 	assert.ErrorContains(t, err, "compared synapse")
+}
+
+func loopbackOnly() ([]net.Interface, error) {
+	return []net.Interface{{Index: 1, Name: "lo", Flags: net.FlagUp | net.FlagLoopback}}, nil
+}
+
+func TestUngovernedAgentGatewayIsTheGovernedOneUnderItsOwnName(t *testing.T) {
+	// The container runtime needs no binary in bin/; the interfaces are loopback only.
+	u := NewUngovernedAgentGateway(gateways.AgentGateway{Runtime: "container", Interfaces: loopbackOnly})
+	c, err := u.Component(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "agentgateway-baseline", c.Name)
+	assert.Contains(t, u.Detail(), "extAuthz removed")
+
+	l := &fakeLayout{ports: map[string]uint16{}}
+	assert.Contains(t, strings.Join(c.Args(l), " "), filepath.Join("/run", "agentgateway-baseline", gateways.AgentGatewayConfigFile))
+	require.Len(t, c.Files, 1)
+	cfg, err := c.Files[0].Render(l)
+	require.NoError(t, err)
+	text := string(cfg)
+	assert.NotContains(t, text, "extAuthz:")
+	assert.True(t, strings.HasPrefix(text, "# hopguard's benchmark baseline"), "says what it is")
+	assert.Contains(t, text, fmt.Sprintf("port: %d", l.Addr("agentgateway-baseline", "http").Port()))
+	assert.Contains(t, text, "x-hopguard-decision", "the gateway-level transformations stay")
+	assert.NotContains(t, l.ports, "agentgateway/http", "the governed gateway's ports are not used")
+}
+
+func TestUngovernedAgentGatewayRefusesWhereTheGovernedOneDoes(t *testing.T) {
+	withEth := func() ([]net.Interface, error) {
+		lo, _ := loopbackOnly()
+		return append(lo, net.Interface{Index: 2, Name: "eth0", Flags: net.FlagUp}), nil
+	}
+	_, err := NewUngovernedAgentGateway(gateways.AgentGateway{Runtime: "container", Interfaces: withEth}).Component(context.Background())
+	assert.ErrorContains(t, err, "eth0")
 }

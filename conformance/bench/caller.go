@@ -49,7 +49,7 @@ func NewCaller(ctx context.Context, s CallerSetup) (Caller, error) {
 	}
 	c := Caller{
 		Subject: benchSubject, Roles: []string{benchRole}, AgentID: benchAgentID, HarnessVersion: benchHarnessVersion,
-		Task: task, Tokens: map[string]string{}, Sessions: map[string]string{},
+		Task: task, Tokens: map[string]string{},
 	}
 	key, err := sts.ParseKeyPEM(s.SigningKeyPEM)
 	if err != nil {
@@ -77,17 +77,27 @@ func NewCaller(ctx context.Context, s CallerSetup) (Caller, error) {
 		}
 		c.Tokens[h.Resource] = tok
 	}
-	for _, h := range s.Hops {
-		if h.Server == "" || c.Sessions[h.Server] != "" {
-			continue
-		}
-		id, err := openSession(ctx, s.HTTP, s.GatewayURL+h.Path, c.Tokens[h.Resource])
-		if err != nil {
-			return Caller{}, fmt.Errorf("open an MCP session with %s: %w", h.Server, err)
-		}
-		c.Sessions[h.Server] = id
+	if c.Sessions, err = openSessions(ctx, s.HTTP, s.GatewayURL, s.Hops, c.Tokens); err != nil {
+		return Caller{}, err
 	}
 	return c, nil
+}
+
+// openSessions opens an MCP session with each server of hops through the gateway at
+// gatewayURL, with the hop's token.
+func openSessions(ctx context.Context, client *http.Client, gatewayURL string, hops []Hop, tokens map[string]string) (map[string]string, error) {
+	sessions := map[string]string{}
+	for _, h := range hops {
+		if h.Server == "" || sessions[h.Server] != "" {
+			continue
+		}
+		id, err := openSession(ctx, client, gatewayURL+h.Path, tokens[h.Resource])
+		if err != nil {
+			return nil, fmt.Errorf("open an MCP session with %s through %s: %w", h.Server, gatewayURL, err)
+		}
+		sessions[h.Server] = id
+	}
+	return sessions, nil
 }
 
 // openSession performs the MCP handshake (initialize, then notifications/initialized) and

@@ -38,8 +38,12 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("One run of conformance/cmd/bench (`make bench`), %s, %s. Every figure below comes from this run.", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Duration)
 	p("")
 	m := r.Machine
+	gatewaysRun := m.Envoy
+	if m.AgentGateway != "" {
+		gatewaysRun += "; " + m.AgentGateway
+	}
 	p("Machine: %s, %d cores, Linux %s, %s; %s; %s. Load average before %s, after %s (the machine is shared: read ratios and differences, not absolutes).",
-		m.CPU, m.Cores, m.Kernel, m.Go, m.Envoy, m.Cerbos, m.LoadBefore, m.LoadAfter)
+		m.CPU, m.Cores, m.Kernel, m.Go, gatewaysRun, m.Cerbos, m.LoadBefore, m.LoadAfter)
 	p("")
 	p("## Goals")
 	p("")
@@ -62,6 +66,8 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		p("- **%s** %s: %s", t.ID, t.Name, t.Description)
 	}
 	p("")
+	p("agentgateway targets: %s", r.AgentGateway)
+	p("")
 	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission); only the generator's own timer oversleep (up to about 1 ms) is not charged. Saturation: %d senders back to back, latency from each send.",
 		strings.Join(r.Method.Mix, ", "), r.Method.SaturationWorkers)
 	p("")
@@ -80,7 +86,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		syn, ok := s.Processes[s.synapseProcess()]
 		cpu, perRequest, rss := "–", "–", "–"
 		// Only where synapse serves the step; elsewhere its CPU is its idle probes.
-		serves := s.Target == TargetGoverned || s.Target == TargetSynapse || s.Target == TargetCompared
+		serves := slices.Contains([]string{TargetGoverned, TargetAgentGoverned, TargetSynapse, TargetCompared}, s.Target)
 		if ok && serves {
 			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
 			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(s.synapseProcess()))
@@ -113,9 +119,59 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		p("| %s | %s | %s | %s | %s | %s | %s |", loadName(o.Rate), o.Name, msNum(o.P50), msNum(o.P90), msNum(o.P99), msNum(o.WholeP99), clean)
 	}
 	p("")
+	writeGatewayCPU(p, r)
 	writeByKind(p, r)
 	writeProcesses(p, r)
 	writeErrors(p, r)
+}
+
+// writeGatewayCPU shows each gateway's CPU time per answered request: what its ext_authz work
+// costs the gateway itself, beside what the hop costs in latency.
+func writeGatewayCPU(p func(string, ...any), r *Report) {
+	var ids []string
+	for _, t := range r.Targets {
+		if _, ok := gatewayProcess(t.ID); ok {
+			ids = append(ids, t.ID)
+		}
+	}
+	p("## Gateway CPU per request (µs)")
+	p("")
+	p("| load | %s |", strings.Join(ids, " | "))
+	p("|---|%s", strings.Repeat("---:|", len(ids)))
+	var loads []float64
+	for _, s := range r.Steps {
+		if !slices.Contains(loads, s.Rate) {
+			loads = append(loads, s.Rate)
+		}
+	}
+	for _, rate := range loads {
+		row := "| " + loadName(rate) + " |"
+		for _, id := range ids {
+			cell := " – |"
+			for _, s := range r.Steps {
+				if s.Target == id && s.Rate == rate {
+					process, _ := gatewayProcess(id)
+					if _, ok := s.Processes[process]; ok {
+						cell = fmt.Sprintf(" %.0f |", s.CPUPerRequest(process))
+					}
+				}
+			}
+			row += cell
+		}
+		p("%s", row)
+	}
+	p("")
+	p("The gateway's process only (%s); synapse's and Cerbos's CPU are in the tables above and below.", gatewayProcessList(ids))
+	p("")
+}
+
+func gatewayProcessList(ids []string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		process, _ := gatewayProcess(id)
+		parts[i] = id + ": " + process
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeByKind(p func(string, ...any), r *Report) {

@@ -12,7 +12,11 @@ type Report struct {
 	Machine  Machine   `json:"machine"`
 	Method   Method    `json:"method"`
 	Targets  []Target  `json:"targets"`
-	Steps    []Step    `json:"steps"`
+	// AgentGateway says whether targets a2 and b2 were measured: "measured (a2, b2)" or
+	// "not run: <reason>" (agentgateway needs a binary built from source and a network with
+	// loopback only).
+	AgentGateway string `json:"agentgateway_targets"`
+	Steps        []Step `json:"steps"`
 	// Overheads are the differences the issue asks about, per load level.
 	Overheads []Overhead `json:"overheads"`
 	Goals     []Goal     `json:"goals"`
@@ -20,14 +24,16 @@ type Report struct {
 
 // Machine says where the figures come from.
 type Machine struct {
-	CPU        string `json:"cpu"`
-	Cores      int    `json:"cores"`
-	Kernel     string `json:"kernel"`
-	Go         string `json:"go"`
-	Envoy      string `json:"envoy"`
-	Cerbos     string `json:"cerbos"`
-	LoadBefore string `json:"loadavg_before"`
-	LoadAfter  string `json:"loadavg_after"`
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+	Envoy  string `json:"envoy"`
+	// AgentGateway is the agentgateway measured, if any.
+	AgentGateway string `json:"agentgateway,omitempty"`
+	Cerbos       string `json:"cerbos"`
+	LoadBefore   string `json:"loadavg_before"`
+	LoadAfter    string `json:"loadavg_after"`
 }
 
 // Method is how the load was applied.

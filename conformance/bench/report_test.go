@@ -137,3 +137,63 @@ func TestTallyWeighsRoundsByTheirLength(t *testing.T) {
 	assert.EqualValues(t, 2, s.Latency.Count)
 	assert.InDelta(t, 1.0, s.Throughput, 1e-9, "two answers over two seconds")
 }
+
+func TestAnalyzeGivesTheHopBehindAgentgatewayLikeTheOneBehindEnvoy(t *testing.T) {
+	a := step(TargetBaseline, 1000, 1000, 2000, 0, 0)
+	b := step(TargetGoverned, 1000, 2000, 4500, 40, 30)
+	a2 := step(TargetAgentBaseline, 1000, 1100, 2100, 0, 0)
+	b2 := step(TargetAgentGoverned, 1000, 2400, 9000, 40, 30)
+	a2.Rounds = []Summary{{P99: 2000}, {P99: 2000}, {P99: 2000}}
+	b2.Rounds = []Summary{{P99: 4000}, {P99: 30000}, {P99: 4400}}
+	overheads, goals := Analyze([]Step{a, b, a2, b2})
+	require.Len(t, overheads, 2)
+	assert.Equal(t, overheadGoverned, overheads[0].Name)
+	agent := overheads[1]
+	assert.Equal(t, overheadAgentGoverned, agent.Name)
+	assert.InDelta(t, 2400, agent.P99, 1e-9, "median of 2000, 28000, 2400")
+	assert.InDelta(t, 6900, agent.WholeP99, 1e-9)
+	assert.True(t, agent.Clean)
+
+	require.Len(t, goals, 3, "the goals are about Envoy and synapse only")
+	assert.InDelta(t, 2500, goals[1].Measured, 1e-9, "the governed-hop goal is b − a, never b2 − a2")
+}
+
+func TestReportSaysWhetherAgentgatewayRan(t *testing.T) {
+	base := func() *Report {
+		steps := []Step{step(TargetBaseline, 1000, 1000, 2000, 0, 0), step(TargetGoverned, 1000, 2000, 4500, 40, 30)}
+		r := &Report{Targets: Targets(), Steps: steps, Method: Method{Mix: Kinds(Hops(benchTicket)), Rates: []float64{1000}}}
+		r.Overheads, r.Goals = Analyze(steps)
+		return r
+	}
+
+	notRun := base()
+	notRun.AgentGateway = "not run: agentgateway: no binary"
+	dir := t.TempDir()
+	require.NoError(t, Write(dir, notRun))
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "agentgateway targets: not run: agentgateway: no binary")
+	assert.NotContains(t, string(md), "b2 − a2")
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Equal(t, notRun.AgentGateway, back.AgentGateway)
+
+	ran := base()
+	ran.AgentGateway = "measured (a2, b2)"
+	ran.Machine.AgentGateway = "agentgateway v1.4.1 (binary in bin/)"
+	ran.Targets = append(ran.Targets, AgentGatewayTargets("test")...)
+	b2 := step(TargetAgentGoverned, 1000, 2400, 5000, 40, 30)
+	b2.Processes["agentgateway"] = ProcessLoad{CPUPercent: 30}
+	ran.Steps = append(ran.Steps, step(TargetAgentBaseline, 1000, 1100, 2100, 0, 0), b2)
+	ran.Overheads, ran.Goals = Analyze(ran.Steps)
+	var out strings.Builder
+	WriteMarkdown(&out, ran)
+	text := out.String()
+	assert.Contains(t, text, "agentgateway targets: measured (a2, b2)")
+	assert.Contains(t, text, "; agentgateway v1.4.1 (binary in bin/);")
+	assert.Contains(t, text, "| 1000/s | b2 agentgateway + extAuthz | 1000 | 0 | 0 | 1000 | 2.400 |")
+	assert.Contains(t, text, "| 1000/s | governed hop behind agentgateway (b2 − a2) | 1.300 | 1.300 | 2.900 | 2.900 | yes |")
+	assert.Contains(t, text, "| 1000/s | – | – | – | 300 |", "b2's gateway: 30% of a core over 1000 answers/s")
+}

@@ -1,7 +1,9 @@
 // Package bench measures what a governed hop costs (`make bench`, BENCHMARKS.md). It brings
 // hopguard's environment up through conformance/harness with two Envoys, one governed and one
 // without ext_authz (Ungoverned), and drives four targets side by side: the ungoverned route,
-// the governed route, synapse's Check and Cerbos's CheckResources. Load is open loop at fixed
+// the governed route, synapse's Check and Cerbos's CheckResources. Where agentgateway can run
+// (a binary built from source, a loopback-only network), the two routes are measured behind it
+// too (a2, b2; UngovernedAgentGateway); where it cannot, the report says why. Load is open loop at fixed
 // rates (Drive; latency from each request's due time) and closed loop at saturation, in rounds
 // with the targets taking turns; CPU and memory come from /proc (Monitor). Run returns a
 // Report; Write renders report.md and report.json.
@@ -107,7 +109,11 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
 
 	governed, baseline := &gateways.Envoy{}, &Ungoverned{}
-	extra := []gateways.Gateway{governed, baseline}
+	// The bench runs on the process runtime (harness.Up's default).
+	agentGoverned := &gateways.AgentGateway{Runtime: "process"}
+	agentBaseline := NewUngovernedAgentGateway(*agentGoverned)
+	required := []gateways.Gateway{governed, baseline}
+	extra := []gateways.Gateway{governed, baseline, agentGoverned, agentBaseline}
 	var compared *ComparedSynapse
 	if opts.CompareSynapse != "" {
 		secrets, err := stack.NewSecrets()
@@ -115,6 +121,7 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		compared = &ComparedSynapse{Binary: opts.CompareSynapse, Secrets: secrets}
+		required = append(required, compared)
 		extra = append(extra, compared)
 	}
 	envDir, removeEnv, err := environmentDir(opts.EnvDir)
@@ -122,7 +129,7 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer removeEnv()
-	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys) in %s", envDir)
+	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys, two agentgateways where they can run) in %s", envDir)
 	h, err := harness.Up(ctx, harness.Options{
 		OutDir:   envDir,
 		BinDir:   filepath.Join(opts.OutDir, "bin"),
@@ -137,11 +144,20 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	for _, g := range extra {
+	for _, g := range required {
 		if reason, ok := h.NotRun[g.Name()]; ok {
 			return nil, fmt.Errorf("bench: %s cannot run here: %w", g.Name(), reason)
 		}
 	}
+	// agentgateway is optional: where it cannot run, the rest is measured and the report says why.
+	names := gatewayNames{governed: governed.Name(), baseline: baseline.Name()}
+	agentStatus := "measured (a2, b2)"
+	if reason := agentGatewayNotRun(h, agentGoverned, agentBaseline); reason != nil {
+		agentStatus = "not run: " + reason.Error()
+	} else {
+		names.agentGoverned, names.agentBaseline = agentGoverned.Name(), agentBaseline.Name()
+	}
+	say("    agentgateway targets: %s", agentStatus)
 
 	cerbosPath, err := binaries.Tool("cerbos")
 	if err != nil {
@@ -155,12 +171,18 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
 			EnvironmentDir: envDir, EnvironmentKept: opts.EnvDir != "",
 		},
-		Targets: Targets(),
+		Targets:      Targets(),
+		AgentGateway: agentStatus,
+	}
+	if names.agentGoverned != "" {
+		report.Machine.AgentGateway = agentGoverned.Detail()
+		// In the order they are measured: right after a and b.
+		report.Targets = slices.Insert(report.Targets, 2, AgentGatewayTargets(agentGoverned.Detail())...)
 	}
 	if compared != nil {
 		report.Targets = append(report.Targets, Target{TargetCompared, "synapse Check, compared build", "Check over gRPC on " + compared.Detail() + ", beside c"})
 	}
-	targets, closeTargets, err := prepare(ctx, h, governed.Name(), baseline.Name(), compared, opts)
+	targets, closeTargets, err := prepare(ctx, h, names, compared, opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -215,7 +237,7 @@ func environmentDir(dir string) (string, func(), error) {
 	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
 }
 
-// target is one of a, b, c, d with its request mix.
+// target is one of a, b, c, d (a2, b2, c2) with its request mix.
 type target struct {
 	id  string
 	mix []Request
@@ -223,16 +245,16 @@ type target struct {
 
 // prepare sets up the caller and the four request mixes; it checks each request once, so a
 // misconfigured run fails here with the reason instead of measuring errors.
-func prepare(ctx context.Context, h *harness.Env, governed, baseline string, compared *ComparedSynapse, opts Options) ([]target, func(), error) {
+func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, opts Options) ([]target, func(), error) {
 	admin, err := h.Admin()
 	if err != nil {
 		return nil, nil, err
 	}
-	governedURL, err := h.GatewayURL(governed)
+	governedURL, err := h.GatewayURL(names.governed)
 	if err != nil {
 		return nil, nil, err
 	}
-	baselineURL, err := h.GatewayURL(baseline)
+	baselineURL, err := h.GatewayURL(names.baseline)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -278,6 +300,15 @@ func prepare(ctx context.Context, h *harness.Env, governed, baseline string, com
 		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, caller)},
 		{TargetCerbos, cerbosMix},
 	}
+	if names.agentGoverned != "" {
+		agent, err := agentGatewayTargets(ctx, h, names.agentGoverned, names.agentBaseline, hops, caller, opts)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		// Right after a and b, so the two gateways are measured under the same conditions.
+		targets = slices.Insert(targets, 2, agent...)
+	}
 	if compared != nil {
 		conn, err := comparedClient(ctx, h, compared, caller)
 		if err != nil {
@@ -286,7 +317,8 @@ func prepare(ctx context.Context, h *harness.Env, governed, baseline string, com
 		}
 		conns = append(conns, conn)
 		// Right after c, so the two builds are measured under the same conditions.
-		targets = slices.Insert(targets, 3, target{TargetCompared, SynapseMix(authv3.NewAuthorizationClient(conn), hops, caller)})
+		c := slices.IndexFunc(targets, func(t target) bool { return t.id == TargetSynapse })
+		targets = slices.Insert(targets, c+1, target{TargetCompared, SynapseMix(authv3.NewAuthorizationClient(conn), hops, caller)})
 	}
 	for _, t := range targets {
 		for _, r := range t.mix {
@@ -342,7 +374,7 @@ func (s Step) line() string {
 		load = fmt.Sprintf("%.0f/s", s.Rate)
 	}
 	syn := s.Processes[s.synapseProcess()]
-	line := fmt.Sprintf("%s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
+	line := fmt.Sprintf("%-2s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
 		s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
 		syn.CPUPercent, float64(syn.RSSMaxBytes)/mib)
 	if len(s.Errors) > 0 {
@@ -358,9 +390,9 @@ func observe(w io.Writer) runtime.Observer {
 	return func(e runtime.Event) {
 		switch e.Phase {
 		case runtime.Ready:
-			fmt.Fprintf(w, "    %-16s ready in %s\n", e.Component, e.Elapsed.Round(time.Millisecond))
+			fmt.Fprintf(w, "    %-21s ready in %s\n", e.Component, e.Elapsed.Round(time.Millisecond))
 		case runtime.Failed:
-			fmt.Fprintf(w, "    %-16s failed: %v\n", e.Component, e.Err)
+			fmt.Fprintf(w, "    %-21s failed: %v\n", e.Component, e.Err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	effectv1 "github.com/cerbos/cerbos/api/genpb/cerbos/effect/v1"
@@ -159,4 +160,38 @@ func TestCerbosMixExpectsTheDenialWithItsOutput(t *testing.T) {
 	mix, err = CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_ALLOW}, Hops(benchTicket), testCaller())
 	require.NoError(t, err)
 	assert.NoError(t, mix[2].Do(ctx))
+}
+
+// TestSessionsAreOpenedThroughTheGatewayMeasured: a gateway that keeps its own MCP sessions
+// (agentgateway's MCP proxy) knows only the ids it issued.
+func TestSessionsAreOpenedThroughTheGatewayMeasured(t *testing.T) {
+	var issued []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Header.Get("Mcp-Session-Id") == "" {
+			id := "gw-" + r.URL.Path
+			issued = append(issued, id)
+			w.Header().Set("Mcp-Session-Id", id)
+			_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+
+	before := testCaller()
+	after, err := before.WithSessionsThrough(context.Background(), srv.Client(), srv.URL, Hops(benchTicket))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"payments": "gw-/mcp/payments", "tickets": "gw-/mcp/tickets"}, after.Sessions)
+	assert.Equal(t, before.Tokens, after.Tokens)
+	assert.Equal(t, "s-pay", before.Sessions["payments"], "the caller it came from keeps its own sessions")
+	assert.Len(t, issued, 2, "one session per server")
+
+	broken := testCaller()
+	broken.Tokens = map[string]string{}
+	_, err = broken.WithSessionsThrough(context.Background(), srv.Client(), srv.URL, Hops(benchTicket))
+	assert.ErrorContains(t, err, "status 401")
 }

@@ -1,7 +1,8 @@
 // Command bench is `make bench`: it measures what a governed hop costs. It brings hopguard's
-// environment up on 127.0.0.1 with two real Envoys (one governed, one without ext_authz),
-// drives four targets side by side at fixed rates and at saturation, watches synapse's CPU and
-// memory, and writes report.md and report.json. Everything started is stopped at the end.
+// environment up on 127.0.0.1 with two real Envoys (one governed, one without ext_authz) and,
+// where it can run, two agentgateways likewise, drives the targets side by side at fixed rates
+// and at saturation, watches synapse's CPU and memory, and writes report.md and report.json.
+// Everything started is stopped at the end.
 package main
 
 import (
@@ -29,12 +30,20 @@ Measures, in one run on this machine, side by side:
   b  the same routes with ext_authz -> synapse -> Cerbos (a governed hop)
   c  synapse's Check called directly over gRPC
   d  Cerbos's CheckResources called directly over gRPC
+and, where agentgateway can run, a and b behind agentgateway instead of Envoy:
+  a2 agentgateway -> mock upstream, extAuthz removed
+  b2 the same routes with extAuthz -> synapse -> Cerbos
 with a fixed mix (an allowed completion, a refund denied with the policy's output, tools/list)
 at each fixed rate (open loop, latency from each request's due time) and at saturation
 (closed loop). Each step is split into rounds with the targets taking turns, so that noise from
 other work on the machine falls on all of them alike. Reports p50/p90/p99/max latency, throughput, and the CPU and resident memory of
 synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
 time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
+
+agentgateway publishes no binary: a2 and b2 run only with one built from its v1.4.1 source in
+./bin/agentgateway, and only in a network whose sole interface is loopback, since it binds every
+interface (conformance/tools/netns.sh go run ./conformance/cmd/bench). Elsewhere the report says
+"agentgateway targets: not run: <reason>" and the rest is measured as usual.
 
 Writes <out>/report.md and <out>/report.json. The environment runs in memory (/dev/shm) so that
 disk writeback from other work cannot stall the components' per-request logs; it is removed at

@@ -27,6 +27,7 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 		want string
 	}{
 		{[]string{"--help"}, 0, "Envoy -> mock upstream"},
+		{[]string{"--help"}, 0, "agentgateway targets: not run: <reason>"},
 		{[]string{"--rates", "fast"}, 2, "is not a number of requests per second"},
 		{[]string{"extra"}, 2, "unexpected arguments"},
 		{[]string{"--step", "0s"}, 2, "step and timeout must be positive"},
