@@ -35,6 +35,8 @@ conformance-netns: tools ## the conformance and security suites in a loopback-on
 	@set -e; status=0; conformance/tools/netns.sh $(GO) test -count=1 ./conformance ./conformance/security || status=$$?; \
 	if [ $$status -eq $(NETNS_NOT_RUN) ]; then exit 0; fi; exit $$status
 
+# With bin/agentgateway, `conformance/tools/netns.sh make bench` also measures the hop behind
+# agentgateway (targets a2, b2; BENCHMARKS.md); elsewhere the report says why they did not run.
 bench: tools ## what a governed hop costs: 4 targets side by side, one run (out/bench/report.md)
 	@$(GO) run ./conformance/cmd/bench
 
