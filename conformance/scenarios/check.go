@@ -77,6 +77,13 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 			assert.True(t, unretryable(seen), "a fail-closed 503 carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
 	}
+	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
+	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).
+	if !step.Want.Deny {
+		for _, s := range seen {
+			assert.Equal(t, "allow", s.decision, "x-hopguard-decision of %s %s (responses: %s)", s.method, s.path, describe(seen))
+		}
+	}
 	// 3. The upstream: contacted exactly when allowed; a denied handshake reaches nothing at all.
 	assert.Equal(t, !step.Want.Deny, contacted, "upstream %s contacted (new journal entries: %+v)", upstream, fresh)
 	if step.Want.Deny && step.Hop.Kind == Handshake {

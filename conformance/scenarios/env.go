@@ -44,7 +44,8 @@ type Control interface {
 type response struct {
 	method, path string
 	status       int
-	denied       bool // exactly one x-hopguard-decision header, "deny"
+	denied       bool   // exactly one x-hopguard-decision header, "deny"
+	decision     string // every x-hopguard-decision value, comma-joined
 	decisionID   string
 	shouldRetry  string // every x-should-retry value, comma-joined: a doubled header is not "false"
 }
@@ -70,6 +71,7 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 		path:        req.URL.Path,
 		status:      resp.StatusCode,
 		denied:      strings.EqualFold(strings.Join(resp.Header.Values(denial.DecisionHeader), ","), "deny"),
+		decision:    strings.Join(resp.Header.Values(denial.DecisionHeader), ","),
 		decisionID:  resp.Header.Get(denial.DecisionIDHeader),
 		shouldRetry: strings.Join(resp.Header.Values(respond.HeaderShouldRetry), ","),
 	})
