@@ -36,18 +36,7 @@ func (u *UngovernedAgentGateway) Detail() string { return u.governed.Detail() + 
 // Component implements gateways.Gateway: the governed agentgateway's component under another
 // name, its config rendered without extAuthz.
 func (u *UngovernedAgentGateway) Component(ctx context.Context) (env.Component, error) {
-	c, err := u.governed.Component(ctx)
-	if err != nil {
-		return env.Component{}, err
-	}
-	c = renameComponent(c, u.Name())
-	for i, f := range c.Files {
-		if f.Name == gateways.AgentGatewayConfigFile {
-			c.Files[i].Render = u.renderConfig
-			return c, nil
-		}
-	}
-	return env.Component{}, fmt.Errorf("the governed agentgateway has no %s to render without extAuthz", gateways.AgentGatewayConfigFile)
+	return ungovernedComponent(ctx, &u.governed, u.Name(), gateways.AgentGatewayConfigFile, u.renderConfig)
 }
 
 func (u *UngovernedAgentGateway) renderConfig(l env.Layout) ([]byte, error) {

@@ -29,24 +29,30 @@ func (u *Ungoverned) Detail() string { return u.governed.Detail() + ", ext_authz
 // Component implements gateways.Gateway: the governed Envoy's component under another name,
 // its config rendered without ext_authz.
 func (u *Ungoverned) Component(ctx context.Context) (env.Component, error) {
-	c, err := u.governed.Component(ctx)
-	if err != nil {
-		return env.Component{}, err
-	}
-	c = renameComponent(c, u.Name())
-	for i, f := range c.Files {
-		if f.Name == gateways.EnvoyConfigFile {
-			c.Files[i].Render = u.renderConfig
-			return c, nil
-		}
-	}
-	return env.Component{}, fmt.Errorf("the governed Envoy has no %s to render without ext_authz", gateways.EnvoyConfigFile)
+	return ungovernedComponent(ctx, &u.governed, u.Name(), gateways.EnvoyConfigFile, u.renderConfig)
 }
 
 func (u *Ungoverned) renderConfig(l env.Layout) ([]byte, error) {
 	p := gateways.EnvoyParams(l, u.Name())
 	p.WithoutAuthz = true
 	return envoyconfig.Render(p)
+}
+
+// ungovernedComponent is governed's component under the name to, with its config file rendered
+// by render instead: the same gateway, binary and flags, without ext_authz.
+func ungovernedComponent(ctx context.Context, governed gateways.Gateway, to, configFile string, render func(env.Layout) ([]byte, error)) (env.Component, error) {
+	c, err := governed.Component(ctx)
+	if err != nil {
+		return env.Component{}, err
+	}
+	c = renameComponent(c, to)
+	for i, f := range c.Files {
+		if f.Name == configFile {
+			c.Files[i].Render = render
+			return c, nil
+		}
+	}
+	return env.Component{}, fmt.Errorf("the governed %s has no %s to render without ext_authz", governed.Name(), configFile)
 }
 
 // renameComponent returns c under the name to: its command line and files are rendered as c's
