@@ -167,16 +167,25 @@ func describe(err error) error {
 // base64url. go-jose decodes leniently (non-zero trailing bits) and verifies the signature over
 // the decoded bytes, so without this check one signed token has many spellings, each a new
 // entry in the verified-token cache and a new string in every log. A token has exactly one
-// spelling, the one its issuer signed. (Found by FuzzVerify.)
+// spelling, the one its issuer signed. Strict decoding still skips CR and LF, so the alphabet
+// is checked first. (Both found by FuzzVerify.)
 func checkCanonicalSegments(raw string) error {
 	segments := strings.Split(raw, ".")
 	if len(segments) != 3 {
 		return fmt.Errorf("want 3 dot-separated segments, got %d", len(segments))
 	}
 	for i, s := range segments {
+		if j := strings.IndexFunc(s, notBase64URL); j >= 0 {
+			return fmt.Errorf("segment %d has %q at %d, outside the base64url alphabet", i+1, s[j], j)
+		}
 		if _, err := base64.RawURLEncoding.Strict().DecodeString(s); err != nil {
 			return fmt.Errorf("segment %d is not canonical base64url: %w", i+1, err)
 		}
 	}
 	return nil
+}
+
+// notBase64URL reports a rune outside the unpadded base64url alphabet (RFC 4648 §5).
+func notBase64URL(r rune) bool {
+	return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_')
 }

@@ -87,6 +87,10 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		{"ES384", signForeign(t, jose.ES384, "k"), "llm", "unexpected signature algorithm"},
 		{"no kid", signForeign(t, jose.ES256, ""), "llm", "no key id"},
 		{"unknown kid", signForeign(t, jose.ES256, "made-up"), "llm", "unknown signing key"},
+		// Go's base64 decoders, Strict included, skip CR and LF: the same signed token, respelled.
+		{"line break inside a segment", parts[0] + "." + parts[1][:40] + "\n" + parts[1][40:] + "." + parts[2], "llm", "outside the base64url alphabet"},
+		{"carriage return inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\r" + parts[2][10:], "llm", "outside the base64url alphabet"},
+		{"padding", good + "=", "llm", "outside the base64url alphabet"},
 		{"roles not a list", iss.MintClaims(t, baseClaims(map[string]any{"roles": "payroll-admin"})), "llm", "invalid token"},
 	}
 	for _, tt := range tests {
