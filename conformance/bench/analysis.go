@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"slices"
+
+	"github.com/hopguard/hopguard/conformance/gateways"
 )
 
 // The four targets, named as in the issue.
@@ -37,17 +39,18 @@ func AgentGatewayTargets(detail string) []Target {
 	}
 }
 
-// gatewayProcess is the gateway process that serves a gateway target, if target is one.
+// gatewayProcess is the gateway process that serves a gateway target, if target is one: the
+// component of the gateway Run puts behind it.
 func gatewayProcess(target string) (string, bool) {
 	switch target {
 	case TargetBaseline:
-		return "envoy-baseline", true
+		return (&Ungoverned{}).Name(), true
 	case TargetGoverned:
-		return "envoy", true
+		return (&gateways.Envoy{}).Name(), true
 	case TargetAgentBaseline:
-		return "agentgateway-baseline", true
+		return (&UngovernedAgentGateway{}).Name(), true
 	case TargetAgentGoverned:
-		return "agentgateway", true
+		return (&gateways.AgentGateway{}).Name(), true
 	}
 	return "", false
 }
