@@ -49,9 +49,14 @@ func run(m *testing.M) int {
 	}
 	// HOPGUARD_RUNTIME selects the runtime (process by default); the report names it.
 	runtimeName := harness.RuntimeNameFromEnv()
+	// The suite runs in a network namespace of its own, loopback only, where it can.
+	network, code, exited := harness.Isolate(context.Background(), runtimeName, os.Stderr, "conformance")
+	if exited {
+		return code
+	}
 	outDir := harness.ReportDir(root, runtimeName)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	suite.gateways = gateways.All(runtimeName)
+	suite.gateways = gateways.All(runtimeName, network)
 	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
 		OutDir: outDir, Gateways: suite.gateways, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
 	})
@@ -75,7 +80,7 @@ func run(m *testing.M) int {
 		suite.recorder.AddScenario(report.Scenario{ID: s.ID, Title: s.Title})
 	}
 
-	code := m.Run()
+	code = m.Run()
 
 	if err := suite.env.Close(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance: stopping the environment:", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/synapse/admin"
@@ -43,6 +44,9 @@ type Options struct {
 	// component writes a line per request, and on a machine shared with builds a write to disk
 	// can stall for seconds in writeback, which would be measured as the component's latency.
 	EnvDir string
+	// Network is the network the run has (harness.Isolate): agentgateway's targets run only
+	// inside a loopback-only namespace, and the report says why not elsewhere.
+	Network netns.Where
 	// Rates are the fixed rates per second; saturation is measured after them.
 	Rates []float64
 	// Step is the measured length of each step, split into Rounds slices run with the other
@@ -110,7 +114,7 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 
 	governed, baseline := &gateways.Envoy{}, &Ungoverned{}
 	// The bench runs on the process runtime (harness.Up's default).
-	agentGoverned := &gateways.AgentGateway{Runtime: "process"}
+	agentGoverned := &gateways.AgentGateway{Runtime: "process", Network: opts.Network}
 	agentBaseline := NewUngovernedAgentGateway(*agentGoverned)
 	required := []gateways.Gateway{governed, baseline}
 	extra := []gateways.Gateway{governed, baseline, agentGoverned, agentBaseline}

@@ -93,6 +93,22 @@ func Build(ctx context.Context, outDir string, pkgs ...string) (map[string]strin
 
 // goCommand is the go binary that runs this build: $GOROOT/bin/go when the environment names
 // one (go test and go run set it), else whatever "go" is on PATH.
+// DownloadModules fetches the modules of hopguard's main module while the network is there: the
+// harness builds hopguard's commands inside a network namespace (conformance/netns), where
+// `go build` cannot reach the module proxy. With a warm cache it only checks.
+func DownloadModules(ctx context.Context) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, goCommand(), "mod", "download")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("download Go modules before entering a network namespace (it has no network): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 func goCommand() string {
 	if root := os.Getenv("GOROOT"); root != "" {
 		if path := filepath.Join(root, "bin", "go"); fileExists(path) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/stack"
 	agwconfig "github.com/hopguard/hopguard/gateway-configs/agentgateway"
 )
@@ -20,18 +21,25 @@ const (
 	PortReadiness          = "readiness"
 )
 
-// AgentGateway is agentgateway v1.4.1 with the config of gateway-configs/agentgateway. It
-// ships as a container image (cr.agentgateway.dev/agentgateway:v1.4.1) and publishes no binary
-// to any registry, so `make tools` cannot install it: on the container runtime it runs where
-// that image is present, on the process runtime where someone put a binary built from its
-// source in bin/ (or $HOPGUARD_BIN). Its component is Optional, and a run without either
-// reports the gateway "not run" with the reason.
+// AgentGateway is agentgateway v1.4.1 with the config of gateway-configs/agentgateway. Its
+// release is an image (cr.agentgateway.dev/agentgateway:v1.4.1) and no registry serves a
+// binary, so `make tools` installs one into bin/ from HOPGUARD_AGENTGATEWAY or from that image;
+// the container runtime runs the image, or the stand-in docker/build-images.sh makes of the
+// installed binary. It binds every interface, so it runs only inside a loopback-only network
+// namespace (conformance/netns). Its component is Optional: a run without a binary, an image or
+// such a namespace reports the gateway "not run" with the reason.
 type AgentGateway struct {
 	// Runtime is the name of the runtime the run uses ("process", "container").
 	Runtime string
+	// Network is the network the run has (harness.Isolate): the reason it is the host's goes
+	// into the not-run reason.
+	Network netns.Where
 	// Interfaces lists the network interfaces agentgateway would bind; nil means net.Interfaces.
 	Interfaces func() ([]net.Interface, error)
 }
+
+// HowToInstall names both ways to get agentgateway v1.4.1, for the reasons it is "not run".
+const HowToInstall = "`make tools` installs it from HOPGUARD_AGENTGATEWAY=<a binary of agentgateway v1.4.1, or an .xz of one> or from the image cr.agentgateway.dev/agentgateway:v1.4.1 where a Docker engine can pull it"
 
 var (
 	_ Gateway  = (*AgentGateway)(nil)
@@ -41,7 +49,7 @@ var (
 // agentgatewayBehaviour is where agentgateway v1.4.1 differs from Envoy, each seen in a run of
 // the suites against a binary built from its source.
 var agentgatewayBehaviour = []string{
-	"its gateway port binds every interface (v1.4.1 has no listen address), so hopguard runs it only in a network namespace whose only interface is loopback (make conformance-netns)",
+	"its gateway port binds every interface (v1.4.1 has no listen address), so hopguard runs it only in a network namespace whose only interface is loopback (every run makes one where it can)",
 	"synapse unreachable: extAuthz answers with failureMode's status, 503, body \"Authorization service unavailable\" (plain failureMode deny would be 403); a gateway-level response transformation marks it x-hopguard-decision: deny and x-should-retry: false, as Envoy's local reply mapper does. extAuthz has no default timeout, so the config bounds each call (2 s)",
 	"dot segments are not resolved before routes are matched: /mcp/tickets/../payroll matches no route and gets the gateway's 404 without an authorization check, where Envoy and Istio resolve it to /mcp/payroll and synapse denies it",
 	"escaped slashes (/mcp/tickets%2F..%2Fpayroll) and /v1beta/... match no route: 404 from the gateway (pathPrefix /v1 matches whole segments, like Envoy's path_separated_prefix)",
@@ -64,9 +72,8 @@ func (g *AgentGateway) Detail() string {
 // Component implements Gateway.
 func (g *AgentGateway) Component(context.Context) (env.Component, error) {
 	if g.Runtime != "container" {
-		// `make tools` cannot install it, so binaries.Tool's advice to run it would mislead.
 		if _, err := binaries.Tool(AgentGatewayTool); err != nil {
-			return env.Component{}, fmt.Errorf("agentgateway publishes no binary (its release is the image cr.agentgateway.dev/agentgateway:v1.4.1) and none is in bin/%s or $%s: run with HOPGUARD_RUNTIME=container where that image can be pulled, or build v1.4.1 from source into bin/", AgentGatewayTool, binaries.BinDirEnv)
+			return env.Component{}, fmt.Errorf("agentgateway is not installed in bin/%s (or $%s): %s", AgentGatewayTool, binaries.BinDirEnv, HowToInstall)
 		}
 	}
 	if err := g.loopbackOnly(); err != nil {
@@ -90,24 +97,23 @@ func (g *AgentGateway) Component(context.Context) (env.Component, error) {
 
 // loopbackOnly refuses to start agentgateway where it would listen beyond loopback: v1.4.1's
 // gateways have no listen address and bind the unspecified address (0.0.0.0 or [::]) on every
-// interface, and hopguard's servers bind 127.0.0.1 only. Inside a network namespace whose only
-// interface is loopback (`unshare -n`, see `make conformance-netns`) that reaches nothing else.
-// On the container runtime it shares the host's network, so the same check holds there.
+// interface, and hopguard's servers bind 127.0.0.1 only. Inside the loopback-only network
+// namespace that harness.Isolate makes (shared with every container on the container runtime)
+// that reaches nothing else.
 func (g *AgentGateway) loopbackOnly() error {
 	list := g.Interfaces
 	if list == nil {
 		list = net.Interfaces
 	}
-	ifaces, err := list()
-	if err != nil {
-		return fmt.Errorf("agentgateway: list network interfaces: %w", err)
+	err := netns.LoopbackOnly(list)
+	if err == nil {
+		return nil
 	}
-	for _, iface := range ifaces {
-		if iface.Flags&net.FlagLoopback == 0 {
-			return fmt.Errorf("agentgateway v1.4.1 binds its gateway port on every interface (it has no listen address) and this network has %s besides loopback: run it in a network namespace with loopback only (conformance/tools/netns.sh CMD, or make conformance-netns)", iface.Name)
-		}
+	why := "hopguard runs it in a loopback-only network namespace, and this run is not in one"
+	if g.Network.Why != nil {
+		why = fmt.Sprintf("hopguard runs it in a loopback-only network namespace, and this run could not enter one (%v)", g.Network.Why)
 	}
-	return nil
+	return fmt.Errorf("agentgateway v1.4.1 binds its gateway port on every interface (it has no listen address), and %w: %s", err, why)
 }
 
 // AgentGatewayParams are the render parameters for the gateway component called name in

@@ -14,6 +14,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/stack"
 )
 
@@ -33,8 +34,9 @@ func TestAgentGatewayOnProcessesNeedsABinary(t *testing.T) {
 	t.Setenv(binaries.BinDirEnv, bin)
 	for _, runtime := range []string{"", "process"} {
 		_, err := (&gateways.AgentGateway{Runtime: runtime, Interfaces: loopback}).Component(t.Context())
-		require.ErrorContains(t, err, "publishes no binary", runtime)
-		assert.ErrorContains(t, err, "bin/agentgateway", runtime)
+		require.ErrorContains(t, err, "not installed in bin/agentgateway", runtime)
+		assert.ErrorContains(t, err, "HOPGUARD_AGENTGATEWAY", runtime, "names the first way to get it")
+		assert.ErrorContains(t, err, "cr.agentgateway.dev/agentgateway:v1.4.1", runtime, "names the second way")
 	}
 
 	require.NoError(t, os.WriteFile(filepath.Join(bin, gateways.AgentGatewayTool), []byte("#!/bin/sh\n"), 0o755))
@@ -55,18 +57,20 @@ func TestAgentGatewayRunsOnlyWhereLoopbackIsTheOnlyInterface(t *testing.T) {
 	tests := []struct {
 		name       string
 		runtime    string
+		network    netns.Where
 		interfaces func() ([]net.Interface, error)
 		wantErr    string
 	}{
-		{"process, loopback only", "process", loopback, ""},
-		{"container, loopback only", "container", loopback, ""},
-		{"process, another interface", "process", eth0, "this network has eth0 besides loopback"},
-		{"container, another interface", "container", eth0, "this network has eth0 besides loopback"},
-		{"interfaces unknown", "process", listErr, "permission denied"},
+		{"process, loopback only", "process", netns.Where{Isolated: true}, loopback, ""},
+		{"container, loopback only", "container", netns.Where{Isolated: true, Holder: "c0ffee"}, loopback, ""},
+		{"process, another interface", "process", netns.Where{}, eth0, "this network has eth0 besides loopback"},
+		{"container, another interface", "container", netns.Where{}, eth0, "this network has eth0 besides loopback"},
+		{"no namespace, says why", "process", netns.Where{Why: errors.New("unshare: operation not permitted")}, eth0, "could not enter one (unshare: operation not permitted)"},
+		{"interfaces unknown", "process", netns.Where{}, listErr, "permission denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := (&gateways.AgentGateway{Runtime: tt.runtime, Interfaces: tt.interfaces}).Component(t.Context())
+			_, err := (&gateways.AgentGateway{Runtime: tt.runtime, Network: tt.network, Interfaces: tt.interfaces}).Component(t.Context())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/netns"
 )
 
 // Gateway is one data plane the scenarios run behind.
@@ -51,13 +52,13 @@ func ProfileOf(g Gateway) Profile {
 }
 
 // All returns every gateway hopguard targets, in report order, for a run on the runtime called
-// runtimeName ("process", "container"). A gateway that cannot run there stays in the list and is
-// reported "not run" with its reason (agentgateway, for one, where neither its image nor a
-// binary is present).
-func All(runtimeName string) []Gateway {
+// runtimeName ("process", "container") in network (harness.Isolate's). A gateway that cannot
+// run there stays in the list and is reported "not run" with its reason (agentgateway, for
+// one, where neither its image nor a binary is present, or outside a loopback-only namespace).
+func All(runtimeName string, network netns.Where) []Gateway {
 	return []Gateway{
 		&Envoy{},
-		&AgentGateway{Runtime: runtimeName},
+		&AgentGateway{Runtime: runtimeName, Network: network},
 		&Istio{},
 	}
 }
@@ -65,15 +66,15 @@ func All(runtimeName string) []Gateway {
 // Names are the names of the gateways All returns, in the same order.
 func Names() []string {
 	var names []string
-	for _, g := range All("") {
+	for _, g := range All("", netns.Where{}) {
 		names = append(names, g.Name())
 	}
 	return names
 }
 
-// ByName returns the gateway called name, as All(runtimeName) makes it.
-func ByName(runtimeName, name string) (Gateway, error) {
-	for _, g := range All(runtimeName) {
+// ByName returns the gateway called name, as All(runtimeName, network) makes it.
+func ByName(runtimeName string, network netns.Where, name string) (Gateway, error) {
+	for _, g := range All(runtimeName, network) {
 		if g.Name() == name {
 			return g, nil
 		}

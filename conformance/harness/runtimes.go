@@ -1,10 +1,13 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/hopguard/hopguard/conformance/gateways"
+	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/runtime/container"
 )
@@ -12,12 +15,14 @@ import (
 // RuntimeEnv names the runtime a run uses: "process" (the default) or "container".
 const RuntimeEnv = "HOPGUARD_RUNTIME"
 
-// ContainerRuntime runs every component in a container of its image on the host's network
+// ContainerRuntime runs every component in a container of its image
 // (conformance/runtime/container): official images for Cerbos, Envoy and agentgateway, and
 // hopguard/<command>:dev for hopguard's own, each overridable by HOPGUARD_IMAGE_<NAME>.
-// Nothing is pulled: docker/build-images.sh builds the images locally.
+// Nothing is pulled: docker/build-images.sh builds the images locally. Run inside the sandbox
+// that Isolate made, every container joins the sandbox's loopback-only network namespace;
+// otherwise they share the host's network.
 func ContainerRuntime(c RuntimeConfig) (runtime.Runtime, error) {
-	return container.New(container.Options{Dir: c.Dir, ModuleRoot: c.ModuleRoot, Observe: c.Observe})
+	return container.New(container.Options{Dir: c.Dir, ModuleRoot: c.ModuleRoot, Observe: c.Observe, NetworkHolder: netns.Current().Holder})
 }
 
 // RuntimeByName returns the constructor of the runtime called name ("" is the process
@@ -70,4 +75,18 @@ func ReportDir(moduleRoot, runtimeName string) string {
 		return dir
 	}
 	return filepath.Join(dir, runtimeName)
+}
+
+// CanStart says whether gateway g can start on the runtime called runtimeName, as far as can be
+// told before anything starts: its component can be described here and, on the container
+// runtime, its image is on the engine. The demo chooses its default gateway by it.
+func CanStart(ctx context.Context, runtimeName string, g gateways.Gateway) error {
+	c, err := g.Component(ctx)
+	if err != nil {
+		return err
+	}
+	if runtimeName == "container" {
+		return container.CheckImage(ctx, c.Program)
+	}
+	return nil
 }

@@ -45,11 +45,16 @@ func run(m *testing.M) int {
 	}
 	// HOPGUARD_RUNTIME selects the runtime (process by default); the summary names it.
 	runtimeName := harness.RuntimeNameFromEnv()
+	// The suite runs in a network namespace of its own, loopback only, where it can.
+	network, code, exited := harness.Isolate(context.Background(), runtimeName, os.Stderr, "security")
+	if exited {
+		return code
+	}
 	reportDir := harness.ReportDir(root, runtimeName)
 	// A directory of its own: the scenario suite may run at the same time in another binary.
 	home := filepath.Join(reportDir, "security")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	all := gateways.All(runtimeName)
+	all := gateways.All(runtimeName, network)
 	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
 		OutDir: home, BinDir: filepath.Join(home, "bin"), Gateways: all, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
 	})
@@ -73,7 +78,7 @@ func run(m *testing.M) int {
 	}
 	suite.recorder = summary.NewRecorder(runtimeName, gws, bypass.Corpus(), bypass.Controls())
 
-	code := m.Run()
+	code = m.Run()
 
 	if err := suite.env.Close(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "security: stopping the environment:", err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/bench"
 	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/harness"
 )
 
 const usage = `Usage: bench [flags]
@@ -40,9 +41,10 @@ other work on the machine falls on all of them alike. Reports p50/p90/p99/max la
 synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
 time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
 
-agentgateway publishes no binary: a2 and b2 run only with one built from its v1.4.1 source in
-./bin/agentgateway, and only in a network whose sole interface is loopback, since it binds every
-interface (conformance/tools/netns.sh go run ./conformance/cmd/bench). Elsewhere the report says
+a2 and b2 need agentgateway in ./bin/agentgateway (make tools installs it where it can), and a
+network whose sole interface is loopback, since it binds every interface: the benchmark runs
+itself in a network namespace of its own where one can be made (root or user namespaces;
+HOPGUARD_NETNS_SWITCH=off stays on the host's network). Elsewhere the report says
 "agentgateway targets: not run: <reason>" and the rest is measured as usual.
 
 Writes <out>/report.md and <out>/report.json. The environment runs in memory (/dev/shm) so that
@@ -107,6 +109,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
+
+	// agentgateway's targets run only in a loopback-only network namespace: the benchmark runs
+	// in one of its own where it can.
+	network, code, exited := harness.Isolate(ctx, "process", stderr, "bench")
+	if exited {
+		return code
+	}
+	opts.Network = network
 
 	ctx, cancel := context.WithTimeout(ctx, *total)
 	defer cancel()

@@ -23,6 +23,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/demo"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
 )
 
@@ -32,23 +33,29 @@ Brings up hopguard's environment on 127.0.0.1 (ports chosen at start): real Cerb
 policies/, synapse, the mock LLM and MCP servers (tickets, crm, payments, payroll), the STS, and
 one gateway in front of them (--gateway):
 
-  envoy         Envoy 1.40 with the config of gateway-configs/envoy (the default)
+  agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway: the
+                seed's gateway, and the default wherever it can run. make tools installs it
+                into ./bin (from HOPGUARD_AGENTGATEWAY, a binary or an .xz of one, or from its
+                image cr.agentgateway.dev/agentgateway:v1.4.1 where Docker can pull it); the
+                container runtime runs its image. It binds every interface, so it runs only
+                in a network namespace whose only interface is loopback, which the demo makes
+                itself where it can (root or user namespaces)
+  envoy         Envoy 1.40 with the config of gateway-configs/envoy: the default where
+                agentgateway cannot run (the first line says why)
   istio         Envoy 1.40 fed Istio's own translation of gateway-configs/istio over ADS by
                 istio-xds
-  agentgateway  agentgateway v1.4.1 with the config of gateway-configs/agentgateway; it
-                publishes no binary, so: on the container runtime where its image is present
-                (docker pull cr.agentgateway.dev/agentgateway:v1.4.1), or on the process
-                runtime with a binary built from its source at ./bin/agentgateway. It binds
-                every interface, so it starts only where loopback is the only one:
-                conformance/tools/netns.sh make demo GATEWAY=agentgateway
 
 on a runtime (--runtime, default $HOPGUARD_RUNTIME, else process):
 
   process       every component a local process; needs ./bin/cerbos and ./bin/envoy (make tools)
-  container     every component a container of a local image on the host's network (nothing
-                is pulled): needs a Docker engine and the images (make images; the Makefile
-                runs Cerbos and Envoy from the local stand-ins hopguard/cerbos:dev and
-                hopguard/envoy:dev, HOPGUARD_IMAGE_<NAME> chooses another image)
+  container     every component a container of a local image (nothing is pulled), all in the
+                network namespace of one sandbox container, loopback only: needs a Docker
+                engine and the images (make images; the Makefile runs Cerbos, Envoy and
+                agentgateway from the local stand-ins hopguard/<name>:dev,
+                HOPGUARD_IMAGE_<NAME> chooses another image)
+
+Everything runs in a network namespace of the demo's own whose only interface is loopback,
+where one can be made (HOPGUARD_NETNS_SWITCH=off keeps the host's network).
 
 Then the agent plays the story:
 
@@ -61,7 +68,7 @@ Then the agent plays the story:
 Every hop is narrated with its decision and reason. The trail (a Mermaid sequence diagram of
 every hop) goes to <out>/trail.md; logs and decision logs stay under <out>/env. Everything
 started is stopped at the end, on failure and on Ctrl-C. make demo does all of it:
-make demo GATEWAY=istio, make demo RUNTIME=container GATEWAY=agentgateway.
+make demo GATEWAY=istio, make demo RUNTIME=container.
 
 Flags:
 `
@@ -79,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	outDir := fs.String("out", "", "`directory` for the trail, the environment and its logs (default <repo>/out/demo)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on the whole demo")
-	gatewayName := fs.String("gateway", "envoy", "the `gateway` the agent goes through: "+strings.Join(gateways.Names(), ", "))
+	gatewayName := fs.String("gateway", "", "the `gateway` the agent goes through: "+strings.Join(gateways.Names(), ", ")+" (default agentgateway where it can run, else envoy)")
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,7 +105,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo: --runtime: %v\n", err)
 		return 2
 	}
-	gateway, err := gateways.ByName(*runtimeName, *gatewayName)
+	if *gatewayName != "" {
+		if _, err := gateways.ByName(*runtimeName, netns.Where{}, *gatewayName); err != nil {
+			fmt.Fprintf(stderr, "demo: --gateway: %v\n", err)
+			return 2
+		}
+	}
+	// agentgateway binds every interface: the demo plays in a loopback-only network namespace
+	// of its own where it can. The first line says where, so nothing is said here.
+	network, code, exited := harness.Isolate(ctx, *runtimeName, io.Discard, "demo")
+	if exited {
+		return code
+	}
+	gateway, why, err := chooseGateway(ctx, *runtimeName, network, *gatewayName)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: --gateway: %v\n", err)
 		return 2
@@ -113,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := play(ctx, setting{outDir: *outDir, runtime: *runtimeName, gateway: gateway}, stdout); err != nil {
+	if err := play(ctx, setting{outDir: *outDir, runtime: *runtimeName, gateway: gateway, why: why, network: network}, stdout); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(stderr, "\ndemo: stopped (%v); everything it started has been stopped\n", context.Cause(ctx))
 		} else {
@@ -124,17 +143,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// setting is where the story is played: the run's directory, the runtime, the gateway.
+// seedGateway is the gateway of the seed's story, the demo's default where it can run; fallback
+// plays it where it cannot.
+const (
+	seedGateway = "agentgateway"
+	fallback    = "envoy"
+)
+
+// chooseGateway is the gateway called name, or with no name the seed's gateway where it can
+// run here and Envoy otherwise; why says why it was chosen, for the first line.
+func chooseGateway(ctx context.Context, runtimeName string, network netns.Where, name string) (gateways.Gateway, string, error) {
+	if name != "" {
+		g, err := gateways.ByName(runtimeName, network, name)
+		return g, "as --gateway asks", err
+	}
+	g, err := gateways.ByName(runtimeName, network, seedGateway)
+	if err != nil {
+		return nil, "", err
+	}
+	reason := harness.CanStart(ctx, runtimeName, g)
+	if reason == nil {
+		return g, "the seed's gateway", nil
+	}
+	g, err = gateways.ByName(runtimeName, network, fallback)
+	return g, fmt.Sprintf("%s cannot run here: %v", seedGateway, reason), err
+}
+
+// setting is where the story is played: the run's directory, the runtime, the gateway, why
+// that gateway, and the network.
 type setting struct {
 	outDir  string
 	runtime string
 	gateway gateways.Gateway
+	why     string
+	network netns.Where
 }
 
 func play(ctx context.Context, set setting, out io.Writer) error {
 	name := set.gateway.Name()
-	fmt.Fprintln(out, "hopguard demo: an agent's every hop goes through a gateway that asks synapse, which asks Cerbos.")
-	fmt.Fprintf(out, "\n==> bringing the environment up on 127.0.0.1: the %s runtime, the agent behind %s\n", set.runtime, name)
+	fmt.Fprintf(out, "hopguard demo behind %s (%s): an agent's every hop goes through the gateway, which asks synapse, which asks Cerbos.\n", name, set.why)
+	network := "in a network namespace of its own, loopback only"
+	if !set.network.Isolated {
+		network = fmt.Sprintf("on the host's network (no loopback-only namespace: %v)", set.network.Why)
+	}
+	fmt.Fprintf(out, "\n==> bringing the environment up on 127.0.0.1 %s: the %s runtime, the agent behind %s\n", network, set.runtime, name)
 	// A gateway that cannot run on this runtime at all says so before anything starts.
 	if _, err := set.gateway.Component(ctx); err != nil {
 		return fmt.Errorf("%s cannot run here: %w", name, err)

@@ -1,7 +1,9 @@
 // Package container runs an environment as containers with testcontainers-go: the same
 // description (conformance/env) the process runtime runs, each component in a container of its
-// program's image (see Images) on the host's network, so ports chosen at start are on 127.0.0.1
-// exactly as for processes. Each component's directory is mounted at its own path and the
+// program's image (see Images). With a Sandbox (Options.NetworkHolder) every container joins the
+// sandbox's network namespace, whose only interface is loopback, and the driver joins it too
+// (conformance/netns); without one they share the host's network. Either way ports chosen at
+// start are on 127.0.0.1 exactly as for processes. Each component's directory is mounted at its own path and the
 // source tree read-only at its own path, so the paths a description renders mean the same inside
 // and out. Nothing is ever pulled, and no network is ever created.
 //
@@ -56,6 +58,9 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// StopTimeout is how long a container has to exit after SIGTERM before SIGKILL; zero means 5s.
 	StopTimeout time.Duration
+	// NetworkHolder is the id of the container whose network namespace every container joins
+	// (a Sandbox's); empty means the host's network.
+	NetworkHolder string
 }
 
 // Runtime is the container runtime.

@@ -1,10 +1,15 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/hopguard/hopguard/conformance/env"
 )
@@ -16,8 +21,9 @@ var officialImages = map[string]string{
 	"agentgateway": "cr.agentgateway.dev/agentgateway:v1.4.1",
 }
 
-// standIns are the official images docker/build-images.sh builds a local stand-in for.
-var standIns = map[string]bool{"cerbos": true, "envoy": true}
+// standIns are the official images docker/build-images.sh builds a local stand-in for
+// (agentgateway's from the binary `make tools` installed, where it did).
+var standIns = map[string]bool{"cerbos": true, "envoy": true, "agentgateway": true}
 
 // LocalImage is the name docker/build-images.sh gives the image of a program ("synapse",
 // "cerbos"): hopguard/<name>:dev.
@@ -87,4 +93,26 @@ func (i Image) missingHint(name string) string {
 			i.Ref, i.Variable, LocalImage(name))
 	}
 	return fmt.Sprintf("build it with docker/build-images.sh, or set %s to an image that is present", i.Variable)
+}
+
+// CheckImage says whether the image of program p (as Images(os.LookupEnv) chooses it) is on
+// the engine, and if not how to get it there: for choosing what to run before anything starts.
+func CheckImage(ctx context.Context, p env.Program) error {
+	image, err := Images(os.LookupEnv)(p)
+	if err != nil {
+		return err
+	}
+	provider, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return fmt.Errorf("connect to the Docker engine: %w", err)
+	}
+	defer provider.Close()
+	if _, err := provider.Client().ImageInspect(ctx, image.Ref); err != nil {
+		if errdefs.IsNotFound(err) {
+			name, _ := ProgramName(p)
+			return fmt.Errorf("%s: %w; %s", image.Ref, ErrImageNotPresent, image.missingHint(name))
+		}
+		return fmt.Errorf("inspect image %s: %w", image.Ref, err)
+	}
+	return nil
 }

@@ -108,6 +108,11 @@ func (e *environment) options(c env.Component, prepared runtime.Prepared, inst *
 	if prepared.Args != nil {
 		opts = append(opts, testcontainers.WithCmd(prepared.Args...))
 	}
+	if holder := e.opts.NetworkHolder; holder != "" {
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = container.NetworkMode("container:" + holder)
+		}))
+	}
 	return opts
 }
 
