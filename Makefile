@@ -1,11 +1,15 @@
 # hopguard's entry points. `make demo` and `make test` are the two a newcomer needs; both install
-# the pinned real binaries (Cerbos, Envoy) into ./bin first.
+# the pinned real binaries (Cerbos, Envoy, and agentgateway where it can be had) into ./bin first.
+# The suites, the demo and the bench each run in a network namespace of their own whose only
+# interface is loopback, where one can be made (conformance/netns): agentgateway binds every
+# interface, and nothing of hopguard should listen beyond loopback. HOPGUARD_NETNS_SWITCH=off
+# keeps them on the host's network (agentgateway is then not run).
 
 BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo conformance conformance-netns test policy-test go-test vet bench fuzz istio-check
+.PHONY: help tools demo conformance test policy-test go-test vet bench fuzz istio-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,30 +23,20 @@ tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGE
 	@conformance/tools/install.sh $(BIN) envoy
 	@conformance/tools/install.sh $(BIN) agentgateway
 
-# `make demo GATEWAY=istio`, `make demo RUNTIME=container GATEWAY=agentgateway`: the gateway the
-# agent goes through (envoy, istio, agentgateway) and the runtime (below).
-GATEWAY ?= envoy
+# `make demo GATEWAY=istio`, `make demo RUNTIME=container`: the gateway the agent goes through
+# (agentgateway, the seed's, where it can run and envoy otherwise; or envoy, istio, agentgateway)
+# and the runtime (below).
+GATEWAY ?=
 
-demo: tools ## bring the environment up and play the story hop by hop (trail in out/demo/trail.md); GATEWAY=, RUNTIME=
-	@$(GO) run ./conformance/cmd/demo --gateway=$(GATEWAY)
+demo: tools ## bring the environment up and play the story hop by hop behind agentgateway where it can run (trail in out/demo/trail.md); GATEWAY=, RUNTIME=
+	@$(GO) run ./conformance/cmd/demo $(if $(GATEWAY),--gateway=$(GATEWAY))
 
 conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md (RUNTIME=container: out/conformance/container/)
 	@$(GO) test -count=1 ./conformance
 
-# agentgateway publishes no binary (its release is an image), so `make tools` cannot install it:
-# put one built from its v1.4.1 source at bin/agentgateway. It binds its gateway port on every
-# interface, so the harness starts it only in a network namespace whose only interface is
-# loopback; this target runs both suites in one (conformance/tools/netns.sh; root or user
-# namespaces). `conformance/tools/netns.sh make demo GATEWAY=agentgateway` plays the demo there.
-NETNS_NOT_RUN := 3 # conformance/tools/netns.sh: no namespace can be made here
-conformance-netns: tools ## the conformance and security suites in a loopback-only network namespace, with agentgateway from bin/agentgateway
-	@test -x $(BIN)/agentgateway || echo "note: no $(BIN)/agentgateway, so its column says not run (see the Makefile)"
-	@set -e; status=0; conformance/tools/netns.sh $(GO) test -count=1 ./conformance ./conformance/security || status=$$?; \
-	if [ $$status -eq $(NETNS_NOT_RUN) ]; then exit 0; fi; exit $$status
-
-# With bin/agentgateway, `conformance/tools/netns.sh make bench` also measures the hop behind
-# agentgateway (targets a2, b2; BENCHMARKS.md); elsewhere the report says why they did not run.
-bench: tools ## what a governed hop costs: 4 targets side by side, one run (out/bench/report.md)
+# With agentgateway in bin/, the bench also measures the hop behind it (targets a2, b2;
+# BENCHMARKS.md); elsewhere the report says why they did not run.
+bench: tools ## what a governed hop costs: the targets side by side, one run (out/bench/report.md)
 	@$(GO) run ./conformance/cmd/bench
 
 test: tools policy-test go-test fuzz istio-check container-test ## policy test suites, every Go test, each fuzz target briefly, Istio's translation, the suites on containers
@@ -80,14 +74,16 @@ fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
 
 # --- Containers (docker/) -------------------------------------------------------------------
 # The conformance and security suites once more with every component in a container
-# (conformance/runtime/container): hopguard's commands, Cerbos and Envoy from images built here
-# (docker/build-images.sh; nothing is pulled), on the host's network. docker/ensure-engine.sh
+# (conformance/runtime/container): hopguard's commands, Cerbos, Envoy and agentgateway from images
+# built here (docker/build-images.sh; nothing is pulled). Every container joins the network
+# namespace of one sandbox container (hopguard/pause:dev), whose only interface is loopback, and
+# the test binary joins it too, as a Kubernetes pod's containers share its pause container's.
+# docker/ensure-engine.sh
 # finds or starts an engine; where none can run it prints "container runtime: not run (<reason>)"
 # and exits 3, which is neither a pass nor a failure. The official images are the defaults of the
 # runtime: set HOPGUARD_IMAGE_<NAME> (e.g. `make container-test HOPGUARD_IMAGE_CERBOS=ghcr.io/cerbos/cerbos:0.55.0`)
-# to run another. agentgateway's release is only an image (cr.agentgateway.dev/agentgateway:v1.4.1):
-# where it is not on the engine its column is "not run" with the runtime's reason (and on the
-# host's network it is not started at all: it would bind every interface; see conformance-netns). The reports
+# to run another. agentgateway's stand-in is built from bin/agentgateway (make tools): where
+# neither it nor the official image is on the engine its column is "not run" with the reason. The reports
 # (out/conformance/container/report.md, security.md) must then say they ran on the container
 # runtime, so a suite that quietly fell back to processes cannot pass for it.
 .PHONY: images container-test

@@ -288,7 +288,8 @@ func TestMissingOfficialImageSaysHowToGetIt(t *testing.T) {
 	reason := running.NotRunning()["agentgateway"]
 	require.Error(t, reason)
 	assert.True(t, errors.Is(reason, container.ErrImageNotPresent), reason.Error())
-	assert.Contains(t, reason.Error(), "not available offline: `docker pull cr.agentgateway.dev/agentgateway:v1.4.1`")
+	assert.Contains(t, reason.Error(), "HOPGUARD_AGENTGATEWAY=", "names the first way to get it")
+	assert.Contains(t, reason.Error(), "`docker pull cr.agentgateway.dev/agentgateway:v1.4.1`", "names the second")
 }
 
 func TestCancelledStartLeavesNothingRunning(t *testing.T) {

@@ -21,10 +21,6 @@ var officialImages = map[string]string{
 	"agentgateway": "cr.agentgateway.dev/agentgateway:v1.4.1",
 }
 
-// standIns are the official images docker/build-images.sh builds a local stand-in for
-// (agentgateway's from the binary `make tools` installed, where it did).
-var standIns = map[string]bool{"cerbos": true, "envoy": true, "agentgateway": true}
-
 // LocalImage is the name docker/build-images.sh gives the image of a program ("synapse",
 // "cerbos"): hopguard/<name>:dev.
 func LocalImage(name string) string { return "hopguard/" + name + ":dev" }
@@ -84,9 +80,9 @@ type Image struct {
 // missingHint tells the user how to get an image onto the engine, for the error the runtime
 // returns instead of pulling.
 func (i Image) missingHint(name string) string {
-	if i.Official && !standIns[name] {
-		return fmt.Sprintf("not available offline: `docker pull %s` where a registry can be reached (it ships only as an image), or set %s",
-			i.Ref, i.Variable)
+	if name == "agentgateway" {
+		return fmt.Sprintf("`make tools` installs agentgateway v1.4.1 into bin/ (from HOPGUARD_AGENTGATEWAY=<a binary, or an .xz of one> or from %s where a Docker engine can pull it) and docker/build-images.sh builds %s from it; or `docker pull %s` and set %s to it",
+			officialImages[name], LocalImage(name), officialImages[name], i.Variable)
 	}
 	if i.Official {
 		return fmt.Sprintf("`docker pull %s` where a registry is reachable, or build a local stand-in with docker/build-images.sh and set %s=%s",
