@@ -16,9 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/netns"
+	"github.com/hopguard/hopguard/conformance/procnet"
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/scenarios"
@@ -27,6 +32,7 @@ import (
 // suite is the environment and the report shared by every test of the run.
 var suite struct {
 	gateways []gateways.Gateway // every gateway, those that run and those that cannot
+	network  netns.Where
 	env      *harness.Env
 	upErr    error
 	recorder *report.Recorder
@@ -54,6 +60,7 @@ func run(m *testing.M) int {
 	if exited {
 		return code
 	}
+	suite.network = network
 	outDir := harness.ReportDir(root, runtimeName)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	suite.gateways = gateways.All(runtimeName, network)
@@ -100,6 +107,47 @@ func progress(e runtime.Event) {
 		fmt.Fprintf(os.Stderr, "conformance: %-12s ready (%s)\n", e.Component, e.Elapsed.Round(time.Millisecond))
 	case runtime.Failed:
 		fmt.Fprintf(os.Stderr, "conformance: %-12s FAILED: %v\n", e.Component, e.Err)
+	}
+}
+
+// TestNothingListensBeyondLoopbackOnTheHost holds the run to its network namespace: every
+// component's process (a local process or a container's) lives outside the host's namespace,
+// and none of them owns a socket that listens on an address of the host other than loopback.
+// agentgateway binds every interface, so outside the namespace it would.
+func TestNothingListensBeyondLoopbackOnTheHost(t *testing.T) {
+	if suite.upErr != nil {
+		t.Fatalf("the environment did not start: %v", suite.upErr)
+	}
+	if !suite.network.Isolated {
+		t.Skipf("not run: the run is on the host's network (%v)", suite.network.Why)
+	}
+	// The process that ran this one again inside the namespace (harness.Isolate) stays in the
+	// host's network: its view of the network is the host's.
+	const proc = "/proc"
+	hostPID := os.Getppid()
+	host, err := procnet.Namespace(proc, hostPID)
+	require.NoError(t, err, "the host's network namespace, as the parent process has it")
+	hostListeners, err := procnet.Listening(proc, hostPID)
+	require.NoError(t, err)
+	beyondLoopback := map[uint64]procnet.Socket{}
+	for _, s := range hostListeners {
+		if !s.Local.Addr().IsLoopback() {
+			beyondLoopback[s.Inode] = s
+		}
+	}
+
+	pids, err := suite.env.Runtime.PIDs(t.Context())
+	require.NoError(t, err)
+	require.NotEmpty(t, pids)
+	for component, pid := range pids {
+		ns, err := procnet.Namespace(proc, pid)
+		require.NoError(t, err, component)
+		assert.NotEqual(t, host, ns, "%s (process %d) is outside the host's network namespace", component, pid)
+		for inode := range procnet.SocketInodes(proc, pid) {
+			if s, ok := beyondLoopback[inode]; ok {
+				t.Errorf("%s (process %d) listens on the host's %s %s", component, pid, s.Proto, s.Local)
+			}
+		}
 	}
 }
 

@@ -76,7 +76,9 @@ type Child struct {
 // with Code and does nothing else.
 type Exited struct{ Code int }
 
-func (e *Exited) Error() string { return fmt.Sprintf("ran inside a network namespace, exit code %d", e.Code) }
+func (e *Exited) Error() string {
+	return fmt.Sprintf("ran inside a network namespace, exit code %d", e.Code)
+}
 
 // Enter runs the program again inside a network namespace as child says, and returns *Exited
 // with its exit code; or, inside one already, prepares it and returns nil. Any other error

@@ -40,6 +40,9 @@ type Environment interface {
 	LogPath(component string) string
 	// Dir is the run's directory: component directories, logs.
 	Dir() string
+	// PIDs are the main processes of the running components as this machine numbers them, for
+	// checking where they listen.
+	PIDs(ctx context.Context) (map[string]int, error)
 	// NotRunning lists the optional components that could not start, with the reason.
 	NotRunning() map[string]error
 	// Close stops every component, last started first. It is safe to call more than once.

@@ -19,6 +19,8 @@ type Instance interface {
 	AwaitReady(ctx context.Context) error
 	// Stop stops the component: gracefully, then forcibly once grace has passed or ctx ends.
 	Stop(ctx context.Context, grace time.Duration) error
+	// PID is the component's main process as this machine numbers it (a container's too).
+	PID(ctx context.Context) (int, error)
 }
 
 // Launch starts one component the way a runtime runs it and waits until it is ready; on
@@ -102,6 +104,22 @@ func (s *Supervisor) NotRunning() map[string]error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.notRunning)
+}
+
+// PIDs implements Environment.
+func (s *Supervisor) PIDs(ctx context.Context) (map[string]int, error) {
+	s.mu.Lock()
+	running := maps.Clone(s.running)
+	s.mu.Unlock()
+	pids := make(map[string]int, len(running))
+	for name, inst := range running {
+		pid, err := inst.PID(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("process of %s: %w", name, err)
+		}
+		pids[name] = pid
+	}
+	return pids, nil
 }
 
 // Stop implements Environment.

@@ -116,6 +116,18 @@ func (e *environment) options(c env.Component, prepared runtime.Prepared, inst *
 	return opts
 }
 
+// PID implements runtime.Instance: the container's first process, as the engine reports it.
+func (i *instance) PID(ctx context.Context) (int, error) {
+	info, err := i.ctr.Inspect(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("inspect container: %w", err)
+	}
+	if info.State == nil || info.State.Pid == 0 {
+		return 0, errors.New("the container has no process")
+	}
+	return info.State.Pid, nil
+}
+
 // Stop implements runtime.Instance: it stops the container (SIGTERM, then SIGKILL after grace),
 // copies its last output to its log and removes it.
 func (i *instance) Stop(ctx context.Context, grace time.Duration) error {

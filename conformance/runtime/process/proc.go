@@ -33,6 +33,9 @@ type proc struct {
 
 var _ runtime.Instance = (*proc)(nil)
 
+// PID implements runtime.Instance.
+func (p *proc) PID(context.Context) (int, error) { return p.cmd.Process.Pid, nil }
+
 func (p *proc) exitErr() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
