@@ -127,9 +127,12 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 	res.Expected = c.expects(res.Layer, res.Code)
 	if c.Allow {
 		res.Expected = !res.Denied
-		res.Pass = !res.Denied && res.Audited && len(res.Upstream) > 0
+		// Let through is not enough: the upstream must have answered it, or an allowed request
+		// that the gateway mangled on its way (agentgateway once forwarded an HTTP/2 client's
+		// call as h2c to an HTTP/1.1 upstream: 503) would count as a working control.
+		res.Pass = !res.Denied && res.Audited && len(res.Upstream) > 0 && res.Status >= 200 && res.Status < 300
 		if !res.Pass {
-			res.Problem = fmt.Sprintf("the control was not let through to its upstream (layer %s, status %d, code %q, upstream %v)", res.Layer, res.Status, res.Code, res.Upstream)
+			res.Problem = fmt.Sprintf("the control was not let through to its upstream and answered (layer %s, status %d, code %q, upstream %v)", res.Layer, res.Status, res.Code, res.Upstream)
 		}
 		return nil
 	}
