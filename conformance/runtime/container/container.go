@@ -99,12 +99,20 @@ func New(opts Options) (*Runtime, error) {
 		}
 		*p = abs
 	}
-	if _, set := os.LookupEnv(RyukDisabledEnv); !set {
-		if err := os.Setenv(RyukDisabledEnv, "true"); err != nil {
-			return nil, fmt.Errorf("container runtime: %w", err)
-		}
+	if err := disableReaper(); err != nil {
+		return nil, fmt.Errorf("container runtime: %w", err)
 	}
 	return &Runtime{opts: opts}, nil
+}
+
+// disableReaper turns testcontainers' reaper off for this process unless
+// TESTCONTAINERS_RYUK_DISABLED says otherwise (testcontainers reads only the environment): its
+// image would be pulled from a public registry, which hopguard never does.
+func disableReaper() error {
+	if _, set := os.LookupEnv(RyukDisabledEnv); set {
+		return nil
+	}
+	return os.Setenv(RyukDisabledEnv, "true")
 }
 
 // Name implements runtime.Runtime.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -98,7 +99,7 @@ func CheckImage(ctx context.Context, p env.Program) error {
 	if err != nil {
 		return err
 	}
-	provider, err := testcontainers.NewDockerProvider()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(componentLogger{log: io.Discard}))
 	if err != nil {
 		return fmt.Errorf("connect to the Docker engine: %w", err)
 	}

@@ -49,6 +49,10 @@ func Run(ctx context.Context, image string, opts ...testcontainers.ContainerCust
 		return nil, fmt.Errorf("connect to the Docker engine: %w", err)
 	}
 	defer provider.Close()
+	if !provider.Config().RyukDisabled {
+		// Creating a container would start the reaper, whose image is pulled from a registry.
+		return nil, fmt.Errorf("testcontainers' reaper is enabled, and its image would be pulled: set %s=true (hopguard removes its own containers)", RyukDisabledEnv)
+	}
 
 	if _, err := provider.Client().ImageInspect(ctx, image); err != nil {
 		if errdefs.IsNotFound(err) {

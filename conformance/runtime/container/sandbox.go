@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/moby/moby/api/types/container"
@@ -31,11 +32,16 @@ type Sandbox struct {
 // StartSandbox starts the sandbox container of the run whose directory is runDir (for its
 // label). The image comes from Images(os.LookupEnv); nothing is pulled.
 func StartSandbox(ctx context.Context, runDir string) (*Sandbox, error) {
+	if err := disableReaper(); err != nil {
+		return nil, fmt.Errorf("network sandbox: %w", err)
+	}
 	image, err := Images(os.LookupEnv)(SandboxProgram)
 	if err != nil {
 		return nil, fmt.Errorf("network sandbox: %w", err)
 	}
 	ctr, err := Run(ctx, image.Ref,
+		// Its one event worth telling, a failure, comes back as the error.
+		testcontainers.WithLogger(componentLogger{log: io.Discard}),
 		testcontainers.WithName("hopguard-"+randomID()+"-sandbox"),
 		testcontainers.WithLabels(map[string]string{LabelRun: runDir, LabelComponent: "sandbox"}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
