@@ -88,6 +88,11 @@ if [ -x "$bin/agentgateway" ]; then
 	built+=,agentgateway
 else
 	echo "==> hopguard/agentgateway: skipped (no bin/agentgateway: make tools says how to get it)"
+	# A stand-in left from an earlier build would run a binary that is no longer installed.
+	if docker image inspect "hopguard/agentgateway:$tag" >/dev/null 2>&1; then
+		docker image rm -f "hopguard/agentgateway:$tag" >/dev/null
+		echo "    removed the hopguard/agentgateway:$tag of an earlier build"
+	fi
 fi
 
 names=()

@@ -13,8 +13,8 @@ type Report struct {
 	Method   Method    `json:"method"`
 	Targets  []Target  `json:"targets"`
 	// AgentGateway says whether targets a2 and b2 were measured: "measured (a2, b2)" or
-	// "not run: <reason>" (agentgateway needs a binary built from source and a network with
-	// loopback only).
+	// "not run: <reason>" (agentgateway needs its binary in bin/, which `make tools` installs
+	// where it can, and a network with loopback only).
 	AgentGateway string `json:"agentgateway_targets"`
 	Steps        []Step `json:"steps"`
 	// Overheads are the differences the issue asks about, per load level.

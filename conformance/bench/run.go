@@ -2,7 +2,7 @@
 // hopguard's environment up through conformance/harness with two Envoys, one governed and one
 // without ext_authz (Ungoverned), and drives four targets side by side: the ungoverned route,
 // the governed route, synapse's Check and Cerbos's CheckResources. Where agentgateway can run
-// (a binary built from source, a loopback-only network), the two routes are measured behind
+// (its binary in bin/, a loopback-only network), the two routes are measured behind
 // it too (a2, b2; UngovernedAgentGateway); where it cannot, the report says why. Load is open
 // loop at fixed rates (Drive; latency from each request's due time) and closed loop at
 // saturation, in rounds with the targets taking turns; CPU and memory come from /proc
