@@ -22,6 +22,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/bench"
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/netns"
 )
 
 const usage = `Usage: bench [flags]
@@ -56,12 +57,16 @@ Flags:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, harness.Isolate)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// isolator runs the program again in a loopback-only network namespace (harness.Isolate); tests
+// pass one that stays put, since running a test binary again would run its tests.
+type isolator func(ctx context.Context, runtimeName string, log io.Writer, who string) (netns.Where, int, bool)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate isolator) int {
 	defaults := bench.DefaultOptions("")
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -112,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// agentgateway's targets run only in a loopback-only network namespace: the benchmark runs
 	// in one of its own where it can.
-	network, code, exited := harness.Isolate(ctx, "process", stderr, "bench")
+	network, code, exited := isolate(ctx, "process", stderr, "bench")
 	if exited {
 		return code
 	}

@@ -34,7 +34,7 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 		{[]string{"--max-in-flight", "0"}, 2, "max in flight"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tc.args, &stdout, &stderr)
+		code := run(context.Background(), tc.args, &stdout, &stderr, nil) // each stops before isolating
 		assert.Equal(t, tc.code, code, "%v", tc.args)
 		assert.Contains(t, stderr.String(), tc.want, "%v", tc.args)
 		assert.Empty(t, stdout.String(), "%v: nothing ran", tc.args)

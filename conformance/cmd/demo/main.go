@@ -75,12 +75,16 @@ Flags:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, harness.Isolate)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// isolator runs the program again in a loopback-only network namespace (harness.Isolate); tests
+// pass one that stays put, since running a test binary again would run its tests.
+type isolator func(ctx context.Context, runtimeName string, log io.Writer, who string) (netns.Where, int, bool)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate isolator) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
@@ -113,11 +117,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// agentgateway binds every interface: the demo plays in a loopback-only network namespace
 	// of its own where it can. The first line says where, so nothing is said here.
-	network, code, exited := harness.Isolate(ctx, *runtimeName, io.Discard, "demo")
+	network, code, exited := isolate(ctx, *runtimeName, io.Discard, "demo")
 	if exited {
 		return code
 	}
-	gateway, why, err := chooseGateway(ctx, *runtimeName, network, *gatewayName)
+	byName := func(name string) (gateways.Gateway, error) { return gateways.ByName(*runtimeName, network, name) }
+	gateway, why, err := chooseGateway(ctx, *runtimeName, byName, *gatewayName)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: --gateway: %v\n", err)
 		return 2
@@ -151,13 +156,14 @@ const (
 )
 
 // chooseGateway is the gateway called name, or with no name the seed's gateway where it can
-// run here and Envoy otherwise; why says why it was chosen, for the first line.
-func chooseGateway(ctx context.Context, runtimeName string, network netns.Where, name string) (gateways.Gateway, string, error) {
+// run here and Envoy otherwise; why says why it was chosen, for the first line. byName makes
+// a gateway for this run (gateways.ByName with the run's runtime and network).
+func chooseGateway(ctx context.Context, runtimeName string, byName func(string) (gateways.Gateway, error), name string) (gateways.Gateway, string, error) {
 	if name != "" {
-		g, err := gateways.ByName(runtimeName, network, name)
+		g, err := byName(name)
 		return g, "as --gateway asks", err
 	}
-	g, err := gateways.ByName(runtimeName, network, seedGateway)
+	g, err := byName(seedGateway)
 	if err != nil {
 		return nil, "", err
 	}
@@ -165,7 +171,7 @@ func chooseGateway(ctx context.Context, runtimeName string, network netns.Where,
 	if reason == nil {
 		return g, "the seed's gateway", nil
 	}
-	g, err = gateways.ByName(runtimeName, network, fallback)
+	g, err = byName(fallback)
 	return g, fmt.Sprintf("%s cannot run here: %v", seedGateway, reason), err
 }
 
