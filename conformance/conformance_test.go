@@ -168,11 +168,22 @@ func TestScenarios(t *testing.T) {
 			for _, s := range scenarios.Suite() {
 				t.Run(s.ID, func(t *testing.T) {
 					began := time.Now()
-					decisions, failedStep := scenarios.Execute(t.Context(), t, env, s)
-					res := report.Result{Gateway: g.Name(), Scenario: s.ID, Outcome: report.Pass, Decisions: decisions, Duration: time.Since(began)}
-					if t.Failed() {
+					result := scenarios.Execute(t.Context(), env, s, scenarios.Observer{})
+					res := report.Result{Gateway: g.Name(), Scenario: s.ID, Outcome: report.Pass, Decisions: result.Decisions(), Duration: time.Since(began)}
+					// One subtest per step run: its log, then its problems as failures.
+					for _, step := range result.Steps {
+						t.Run(step.Name, func(t *testing.T) {
+							for _, line := range step.Log {
+								t.Log(line)
+							}
+							for _, problem := range step.Problems {
+								t.Error(problem)
+							}
+						})
+					}
+					if failed, ok := result.Failed(); ok {
 						res.Outcome = report.Fail
-						res.Reason = "step failed: " + failedStep + " (see go test -v output)"
+						res.Reason = "step failed: " + failed.Name + " (see go test -v output)"
 					}
 					suite.recorder.Record(res)
 				})

@@ -3,12 +3,10 @@ package scenarios
 import (
 	"context"
 	"encoding/json"
-	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"strings"
 
 	"github.com/hopguard/hopguard/agent/loop"
+	"github.com/hopguard/hopguard/agent/narrate"
 	"github.com/hopguard/hopguard/agent/trace"
 	"github.com/hopguard/hopguard/conformance/evidence"
 	"github.com/hopguard/hopguard/conformance/report"
@@ -16,12 +14,20 @@ import (
 )
 
 // agentStep runs the whole agent and checks, for every model and tool call it made, that what
-// reached the upstreams is exactly what was allowed: a denied hop never shows up in a journal.
-func (r *Run) agentStep(ctx context.Context, t *testing.T, step Step) {
-	before := r.journalLengths(ctx, t)
-	res, err := r.runAgent(ctx, step)
-	require.NoError(t, err)
-	t.Logf("agent run: outcome %s after %d model calls, %d hops, %d denied", res.Outcome, res.Steps, len(res.Hops), res.Denials())
+// reached the upstreams is exactly what was allowed: a denied hop never shows up in a journal,
+// and a server denied at the handshake received nothing at all. Then the step's own Check.
+func (r *Run) agentStep(ctx context.Context, step Step) {
+	c := r.c
+	before := r.journalLengths(ctx)
+	res, taskID, err := r.runAgent(ctx, step)
+	run := &AgentRun{TaskID: taskID, Result: res}
+	r.agent = run
+	c.noError(err, "the agent run")
+	var summary strings.Builder
+	narrate.NewText(&summary).Summary(res)
+	for _, line := range strings.Split(strings.TrimSpace(summary.String()), "\n") {
+		c.logf("%s", line)
+	}
 
 	for _, h := range res.Hops {
 		if h.Plane == trace.PlaneSTS {
@@ -37,14 +43,40 @@ func (r *Run) agentStep(ctx context.Context, t *testing.T, step Step) {
 
 	fresh := map[string][]journal.Entry{}
 	for resource := range r.env.Journals {
-		fresh[resource] = r.journalSince(ctx, t, resource, before[resource])
+		fresh[resource] = r.journalSince(ctx, resource, before[resource])
 	}
-	for _, tally := range evidence.Compare(res.Hops, fresh) {
-		assert.False(t, tally.Leaked(), "%s: %d allowed and %d denied by the gateway, %d reached the upstream", tally, tally.Allowed, tally.Denied, tally.Reached)
+	run.Tallies = evidence.Compare(res.Hops, fresh)
+	for _, tally := range run.Tallies {
+		c.isTrue(!tally.Leaked(), "%s: %d allowed and %d denied by the gateway, %d reached the upstream", tally, tally.Allowed, tally.Denied, tally.Reached)
+	}
+	for _, srv := range res.Servers {
+		entries, journaled := fresh[loop.MCPResource(srv.Name)]
+		if srv.State != loop.ServerDenied || !journaled || !handshakeDenied(res, srv.Name) {
+			continue
+		}
+		if c.isTrue(len(entries) == 0, "%s was denied at the handshake yet received %d requests: %+v", srv.Name, len(entries), entries) {
+			run.Untouched = append(run.Untouched, srv.Name)
+		}
 	}
 	if step.Hop.Check != nil {
-		require.NoError(t, step.Hop.Check(r, res), "what the agent did (outcome %s: %s)", res.Outcome, res.Reason)
+		if err := step.Hop.Check(r, res); err != nil {
+			c.logf("what the agent did: outcome %s: %s", res.Outcome, res.Reason)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				c.errorf("%s", line)
+			}
+		}
 	}
+}
+
+// handshakeDenied says whether the agent's handshake with server was denied (not only a later
+// request of the session).
+func handshakeDenied(res loop.Result, server string) bool {
+	for _, h := range res.Hops {
+		if h.Plane == trace.PlaneMCP && h.Target == server && h.Action == "initialize" && h.Decision == trace.Deny {
+			return true
+		}
+	}
+	return false
 }
 
 // hopLabel names an agent hop in the report.

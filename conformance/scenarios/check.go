@@ -10,11 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/mockservers/journal"
@@ -27,23 +23,24 @@ const auditWait = 5 * time.Second
 
 // hop performs one hop and checks all four things the suite promises: the decision, what the
 // agent saw, whether the upstream was contacted and the audit record.
-func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
-	before := r.journalLengths(ctx, t)
+func (r *Run) hop(ctx context.Context, step Step) {
+	c := r.c
+	before := r.journalLengths(ctx)
 	auditFrom := fileSize(r.env.AuditLog)
 	r.capture.take()
 
 	switch step.Hop.Kind {
 	case Agent:
-		r.agentStep(ctx, t, step)
+		r.agentStep(ctx, step)
 		return
 	case Raw:
-		r.rawHop(ctx, t, step, before)
+		r.rawHop(ctx, step, before)
 		return
 	}
 	out := r.perform(ctx, step)
 	seen := r.capture.take()
 	upstream := step.Hop.Resource()
-	fresh := r.journalSince(ctx, t, upstream, before[upstream])
+	fresh := r.journalSince(ctx, upstream, before[upstream])
 	contacted := slices.ContainsFunc(fresh, matches(step.Hop))
 	denied := out.denied()
 
@@ -53,44 +50,44 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	}
 	r.record(d)
 
-	t.Logf("the agent saw: %s (responses: %s)", out.denialText(), describe(seen))
+	c.logf("the agent saw: %s (responses: %s)", out.denialText(), describe(seen))
 	// 1. The decision.
 	if out.err != nil && !denied {
-		t.Fatalf("the hop failed without a gateway decision: %v (responses: %s)", out.err, describe(seen))
+		c.fatalf("the hop failed without a gateway decision: %v (responses: %s)", out.err, describe(seen))
 	}
 	if step.Want.Deny != denied {
-		t.Fatalf("want deny=%t, the agent saw deny=%t (%s; responses: %s)", step.Want.Deny, denied, out.denialText(), describe(seen))
+		c.fatalf("want deny=%t, the agent saw deny=%t (%s; responses: %s)", step.Want.Deny, denied, out.denialText(), describe(seen))
 	}
 	// 2. What the agent saw. The gateway's own fail-closed reply is held to the same marks as
 	// synapse's denials: every gateway adds them.
 	if step.Want.Deny {
-		assert.Equal(t, step.Want.Code, out.denial.Code, "denial code (reason %q)", out.denial.Reason)
-		assert.Contains(t, out.denial.Reason, step.Want.Reason, "the reason the agent reads")
+		c.equal(step.Want.Code, out.denial.Code, "denial code (reason %q)", out.denial.Reason)
+		c.contains(out.denial.Reason, step.Want.Reason, "the reason the agent reads")
 		if step.Want.Remediation != "" {
-			assert.Equal(t, step.Want.Remediation, out.denial.Remediation["type"], "remediation %v", out.denial.Remediation)
+			c.equal(step.Want.Remediation, out.denial.Remediation["type"], "remediation %v", out.denial.Remediation)
 		}
 		if step.Want.Status != 0 {
-			assert.Equal(t, step.Want.Status, d.Status, "status of the denied response")
+			c.equal(step.Want.Status, d.Status, "status of the denied response")
 		}
-		assert.True(t, slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries one x-hopguard-decision: deny (responses: %s)", describe(seen))
+		c.isTrue(slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries one x-hopguard-decision: deny (responses: %s)", describe(seen))
 		if step.Want.Status == http.StatusServiceUnavailable {
-			assert.True(t, unretryable(seen), "a fail-closed 503 carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
+			c.isTrue(unretryable(seen), "a fail-closed 503 carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
 	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
 	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).
 	if !step.Want.Deny {
 		for _, s := range seen {
-			assert.Equal(t, "allow", s.decision, "x-hopguard-decision of %s %s (responses: %s)", s.method, s.path, describe(seen))
+			c.equal("allow", s.decision, "x-hopguard-decision of %s %s (responses: %s)", s.method, s.path, describe(seen))
 		}
 	}
 	// 3. The upstream: contacted exactly when allowed; a denied handshake reaches nothing at all.
-	assert.Equal(t, !step.Want.Deny, contacted, "upstream %s contacted (new journal entries: %+v)", upstream, fresh)
+	c.equal(!step.Want.Deny, contacted, "upstream %s contacted (new journal entries: %+v)", upstream, fresh)
 	if step.Want.Deny && step.Hop.Kind == Handshake {
-		assert.Empty(t, fresh, "nothing of a denied handshake reaches %s", upstream)
+		c.isTrue(len(fresh) == 0, "nothing of a denied handshake reaches %s: %+v", upstream, fresh)
 	}
 	for _, e := range fresh {
-		assert.Equal(t, wantCredential(upstream), e.Credential, "credential %s received: the agent's token is removed, the provider key added on the LLM route only", upstream)
+		c.equal(wantCredential(upstream), e.Credential, "credential %s received: the agent's token is removed, the provider key added on the LLM route only", upstream)
 	}
 	// 4. The audit record.
 	if step.Want.NoAudit {
@@ -98,14 +95,16 @@ func (r *Run) hop(ctx context.Context, t *testing.T, step Step) {
 	}
 	want := auditMatcher(step, out, seen)
 	rec, ok := r.awaitAudit(auditFrom, want)
-	require.True(t, ok, "synapse's audit log %s has no record of this decision", r.env.AuditLog)
+	if !ok {
+		c.fatalf("synapse's audit log %s has no record of this decision", r.env.AuditLog)
+	}
 	if step.Want.Deny {
-		assert.Equal(t, step.Want.Code, rec.Code, "audit record code")
+		c.equal(step.Want.Code, rec.Code, "audit record code")
 	}
 	// 5. Where Cerbos decided, its own decision log has the call, tagged with synapse's decision id.
 	if rec.CerbosCallID != "" && r.env.CerbosLog != "" {
 		found := r.awaitLine(r.env.CerbosLog, `"callId":"`+rec.CerbosCallID+`"`, `"x-hopguard-decision-id":{"values":["`+rec.DecisionID+`"]}`)
-		assert.True(t, found, "Cerbos's decision log %s has no call %s for decision %s", r.env.CerbosLog, rec.CerbosCallID, rec.DecisionID)
+		c.isTrue(found, "Cerbos's decision log %s has no call %s for decision %s", r.env.CerbosLog, rec.CerbosCallID, rec.DecisionID)
 	}
 }
 
@@ -254,24 +253,26 @@ func hopAction(h Hop) string {
 }
 
 // journalLengths snapshots every upstream's journal length.
-func (r *Run) journalLengths(ctx context.Context, t *testing.T) map[string]int {
+func (r *Run) journalLengths(ctx context.Context) map[string]int {
 	out := map[string]int{}
 	for resource, j := range r.env.Journals {
 		entries, err := j.Entries(ctx)
-		require.NoError(t, err, "read the journal of %s", resource)
+		r.c.noError(err, "read the journal of %s", resource)
 		out[resource] = len(entries)
 	}
 	return out
 }
 
 // journalSince returns the entries of resource's upstream after the first from.
-func (r *Run) journalSince(ctx context.Context, t *testing.T, resource string, from int) []journal.Entry {
+func (r *Run) journalSince(ctx context.Context, resource string, from int) []journal.Entry {
 	j, ok := r.env.Journals[resource]
-	require.True(t, ok, "no journal for %s", resource)
+	if !ok {
+		r.c.fatalf("no journal for %s", resource)
+	}
 	entries, err := j.Entries(ctx)
-	require.NoError(t, err, "read the journal of %s", resource)
+	r.c.noError(err, "read the journal of %s", resource)
 	if from > len(entries) {
-		t.Fatalf("the journal of %s shrank from %d to %d entries during the step", resource, from, len(entries))
+		r.c.fatalf("the journal of %s shrank from %d to %d entries during the step", resource, from, len(entries))
 	}
 	return entries[from:]
 }
@@ -300,7 +301,7 @@ func (r *Run) awaitAudit(from int64, match func(audit.Record) bool) (audit.Recor
 			}
 		}
 		if time.Now().After(deadline) {
-			r.t.Logf("audit records since the step began: %+v (read error: %v)", records, err)
+			r.c.logf("audit records since the step began: %+v (read error: %v)", records, err)
 			return audit.Record{}, false
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -12,6 +13,7 @@ import (
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/model"
 	"github.com/hopguard/hopguard/agent/tools"
+	"github.com/hopguard/hopguard/agent/trace"
 )
 
 // outcome is what the agent saw of one hop.
@@ -107,7 +109,7 @@ func (r *Run) session(ctx context.Context, step Step, handshake bool) (*tools.Se
 		return nil, fromError(err)
 	}
 	if !own {
-		r.t.Cleanup(func() { _ = s.Close() })
+		r.cleanups = append(r.cleanups, func() { _ = s.Close() })
 		return s, outcome{}
 	}
 	if old, ok := r.sessions[key]; ok {
@@ -125,29 +127,46 @@ func fromError(err error) outcome {
 	return outcome{err: err}
 }
 
-// runAgent runs the whole agent on the step's ticket.
-func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, error) {
+// runAgent runs the whole agent on the step's ticket with the step's models, telling the
+// observer each hop as the agent makes it (before the step's own OnHop, so that what the step
+// does about a hop comes after the hop in the narration). It returns the run's task id.
+func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, string, error) {
 	att, err := r.attestation(ctx, step.As, step.Ticket)
 	if err != nil {
-		return loop.Result{}, err
+		return loop.Result{}, "", err
 	}
+	r.c.logf("task %s: %s as %s on %s, created through synapse's admin API", att.TaskID, step.As.Creds.ClientID, step.As.AgentID, step.Ticket)
 	cfg := loop.Config{
 		GatewayURL:     r.env.GatewayURL,
 		STSURL:         r.env.STSURL,
 		Subject:        step.As.Creds,
 		Attestation:    att,
 		Ticket:         step.Ticket,
+		Model:          step.Hop.Model,
+		FallbackModel:  step.Hop.FallbackModel,
 		RequestTimeout: hopTimeout,
 		HTTPClient:     r.http,
 	}
 	if step.Hop.AgentRun != nil {
 		step.Hop.AgentRun(r, &cfg)
 	}
+	if observe := r.observe.Hop; observe != nil {
+		var mu sync.Mutex
+		own := cfg.OnHop
+		cfg.OnHop = func(h trace.Hop) {
+			mu.Lock()
+			defer mu.Unlock()
+			observe(step, h)
+			if own != nil {
+				own(h)
+			}
+		}
+	}
 	res, err := loop.Run(ctx, cfg)
 	if err != nil && res.Outcome == loop.Failed {
-		return res, fmt.Errorf("the agent run failed: %w", err)
+		return res, att.TaskID, fmt.Errorf("the agent run failed: %w", err)
 	}
-	return res, nil
+	return res, att.TaskID, nil
 }
 
 // recoveryTimeout bounds the wait for the environment to decide again after a restart.

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/hopguard/hopguard/agent/identity"
+	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/tools"
+	"github.com/hopguard/hopguard/agent/trace"
+	"github.com/hopguard/hopguard/conformance/evidence"
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
@@ -29,9 +32,9 @@ type sessionKey struct {
 
 // Run is one scenario running against one gateway.
 type Run struct {
-	t        testing.TB
 	env      Env
 	scenario Scenario
+	observe  Observer
 
 	http     *http.Client
 	capture  *capture
@@ -41,19 +44,101 @@ type Run struct {
 
 	// auditStart is where the scenario's records begin in synapse's log.
 	auditStart int64
-	decisions  []report.Decision
+
+	// The step running: its checker, the decisions it made, its agent run and what to close
+	// when it ends.
+	c         *checker
+	decisions []report.Decision
+	agent     *AgentRun
+	cleanups  []func()
 }
 
-// Execute runs every step of s against env and returns the decisions, one per hop, for the
-// report, and the name of the step that failed, if one did. A failed step fails t and ends the
-// scenario: later steps depend on its state.
-func Execute(ctx context.Context, t *testing.T, env Env, s Scenario) (decisions []report.Decision, failedStep string) {
-	t.Helper()
+// Observer is told what a scenario does while it does it (the demo narrates from it). Every
+// field may be nil.
+type Observer struct {
+	// Step is told before each step, with its number (from 1).
+	Step func(n int, s Step)
+	// Hop is told every hop an Agent step's agent makes, as it makes it.
+	Hop func(s Step, h trace.Hop)
+	// Log is told each line a step logs, as it logs it.
+	Log func(s Step, line string)
+	// Done is told each step's result.
+	Done func(StepResult)
+}
+
+// Result is what came of one scenario.
+type Result struct {
+	Scenario Scenario
+	// Steps are the steps run, in order. The run stops after the first that failed: later
+	// steps depend on its state.
+	Steps []StepResult
+}
+
+// StepResult is what came of one step.
+type StepResult struct {
+	// Name is the step's name, numbered: "01 alice opens payments".
+	Name string
+	Step Step
+	// Problems say what did not come of the step as it should; empty means it passed.
+	Problems []string
+	// Log is what the step logged: what the agent saw, the agent run's summary.
+	Log []string
+	// Decisions are the step's hops as the report shows them.
+	Decisions []report.Decision
+	// Agent is the agent run of an Agent step (also one that failed after the run).
+	Agent *AgentRun
+	// Duration is how long the step took.
+	Duration time.Duration
+}
+
+// AgentRun is what an Agent step's agent did, with the journals' evidence.
+type AgentRun struct {
+	TaskID string
+	Result loop.Result
+	// Tallies are every model and tool call the agent made against what reached the upstreams
+	// during the step (the mocks' journals).
+	Tallies []evidence.Tally
+	// Untouched are the servers the agent was denied at the handshake whose journals stayed
+	// empty: their tool lists never left them.
+	Untouched []string
+}
+
+// Passed says the step had no problem.
+func (s StepResult) Passed() bool { return len(s.Problems) == 0 }
+
+// Passed says every step ran and none had a problem.
+func (r Result) Passed() bool {
+	_, failed := r.Failed()
+	return !failed && len(r.Steps) == len(r.Scenario.Steps)
+}
+
+// Failed returns the step that failed, if one did.
+func (r Result) Failed() (StepResult, bool) {
+	for _, s := range r.Steps {
+		if !s.Passed() {
+			return s, true
+		}
+	}
+	return StepResult{}, false
+}
+
+// Decisions are the decisions of every step, one per hop, for the report.
+func (r Result) Decisions() []report.Decision {
+	var out []report.Decision
+	for _, s := range r.Steps {
+		out = append(out, s.Decisions...)
+	}
+	return out
+}
+
+// Execute runs every step of s against env, telling observe as it goes, and returns what came
+// of each step. It stops at the first step that fails: later steps depend on its state.
+func Execute(ctx context.Context, env Env, s Scenario, observe Observer) Result {
 	capture := &capture{next: http.DefaultTransport}
 	r := &Run{
-		t:        t,
 		env:      env,
 		scenario: s,
+		observe:  observe,
 		http:     &http.Client{Transport: capture, Timeout: hopTimeout},
 		capture:  capture,
 		tasks:    map[taskKey]string{},
@@ -61,31 +146,74 @@ func Execute(ctx context.Context, t *testing.T, env Env, s Scenario) (decisions 
 		sessions: map[sessionKey]*tools.Session{},
 	}
 	defer r.closeSessions()
-	for _, j := range env.Journals {
+	out := Result{Scenario: s}
+	for resource, j := range env.Journals {
 		if err := j.Reset(ctx); err != nil {
-			t.Errorf("reset the mock upstreams: %v", err)
-			return nil, "reset the mock upstreams"
+			res := StepResult{Name: "reset the mock upstreams", Problems: []string{fmt.Sprintf("reset the mock upstream %s: %v", resource, err)}}
+			if observe.Done != nil {
+				observe.Done(res)
+			}
+			out.Steps = append(out.Steps, res)
+			return out
 		}
 	}
 	r.auditStart = fileSize(env.AuditLog)
 	for i, step := range s.Steps {
-		name := fmt.Sprintf("%02d %s", i+1, step.Name)
-		ok := t.Run(name, func(t *testing.T) {
-			r.t = t
-			if step.Do != nil {
-				if err := step.Do(ctx, r); err != nil {
-					t.Fatalf("%s: %v", step.Name, err)
-				}
-				return
-			}
-			r.hop(ctx, t, step)
-		})
-		r.t = t
-		if !ok {
-			return r.decisions, name
+		if observe.Step != nil {
+			observe.Step(i+1, step)
+		}
+		res := r.step(ctx, fmt.Sprintf("%02d %s", i+1, step.Name), step)
+		if observe.Done != nil {
+			observe.Done(res)
+		}
+		out.Steps = append(out.Steps, res)
+		if !res.Passed() {
+			break
 		}
 	}
-	return r.decisions, ""
+	return out
+}
+
+// step runs one step with a checker of its own: a fatal problem ends the step (stepFailed),
+// any other panic becomes a problem of the step rather than the end of the whole run.
+func (r *Run) step(ctx context.Context, name string, step Step) StepResult {
+	c := &checker{}
+	if r.observe.Log != nil {
+		c.onLog = func(line string) { r.observe.Log(step, line) }
+	}
+	r.c, r.decisions, r.agent, r.cleanups = c, nil, nil, nil
+	began := time.Now()
+	func() {
+		defer r.endStep()
+		defer func() {
+			if v := recover(); v != nil {
+				if _, ok := v.(stepFailed); !ok {
+					c.errorf("panic: %v\n%s", v, debug.Stack())
+				}
+			}
+		}()
+		if step.Do != nil {
+			if err := step.Do(ctx, r); err != nil {
+				c.fatalf("%s: %v", step.Name, err)
+			}
+			return
+		}
+		r.hop(ctx, step)
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return StepResult{
+		Name: name, Step: step, Problems: c.problems, Log: c.log,
+		Decisions: r.decisions, Agent: r.agent, Duration: time.Since(began),
+	}
+}
+
+// endStep closes what the step opened for itself alone.
+func (r *Run) endStep() {
+	for _, f := range r.cleanups {
+		f()
+	}
+	r.cleanups = nil
 }
 
 // Env is the environment the scenario runs in.
@@ -112,6 +240,11 @@ func (r *Run) Revoke(ctx context.Context, actor Actor, ticket string) error {
 	if err != nil {
 		return err
 	}
+	return r.revokeTask(ctx, id)
+}
+
+// revokeTask revokes the task id through synapse's admin API.
+func (r *Run) revokeTask(ctx context.Context, id string) error {
 	task, err := r.env.Admin.Revoke(ctx, id)
 	if err != nil {
 		return fmt.Errorf("revoke task %s: %w", id, err)

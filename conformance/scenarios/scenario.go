@@ -38,6 +38,10 @@ var (
 // Step is one thing a scenario does. Exactly one of Hop and Do is set.
 type Step struct {
 	Name string
+	// Title and Intro tell a step as an act of a story: its title, and what is about to
+	// happen (the demo narrates them; "" for the suite's other steps).
+	Title string
+	Intro string
 	// As and Ticket say who makes the hop and the ticket its task is bound to; each (actor,
 	// ticket) pair gets its own task, created through synapse's admin API when first used.
 	As     Actor
@@ -78,10 +82,13 @@ type Hop struct {
 	Method string // Raw
 	Path   string // Raw
 	Body   []byte // Raw
-	Model  string
-	Server string
-	Tool   string
-	Args   json.RawMessage
+	// Model is the model a Model hop asks for, and the one an Agent hop's agent asks first
+	// ("" for the agent's default); FallbackModel the one the agent asks once Model is denied.
+	Model         string
+	FallbackModel string
+	Server        string
+	Tool          string
+	Args          json.RawMessage
 	// AgentRun adjusts the agent's config (Agent hops); Check inspects what the run did.
 	AgentRun func(r *Run, cfg *loop.Config)
 	Check    func(r *Run, res loop.Result) error

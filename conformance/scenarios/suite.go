@@ -3,16 +3,13 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/hopguard/hopguard/agent/loop"
-	"github.com/hopguard/hopguard/agent/trace"
 	"github.com/hopguard/hopguard/conformance/stack"
 )
 
-// Suite returns the scenarios of DESIGN.md "Conformance", in order. Fail closed comes last: it
-// stops and restarts components.
+// Suite returns the conformance scenarios in order, the seed's story among them. Fail closed
+// comes last: it stops and restarts components.
 func Suite() []Scenario {
 	return []Scenario{
 		refundCap(),
@@ -21,6 +18,7 @@ func Suite() []Scenario {
 		taskRevocation(),
 		credentials(),
 		routing(),
+		Story(),
 		failClosed(),
 	}
 }
@@ -39,48 +37,10 @@ func refundCap() Scenario {
 			{Name: "alice refunds $9,000 on T-1001", As: Alice, Ticket: "T-1001",
 				Hop:  callTool("payments", "refund_issue", refund("T-1001", 900000)),
 				Want: Want{Deny: true, Code: "refund_cap_exceeded", Reason: "refund cap exceeded", Remediation: "step_up", Status: 200}},
-			{Name: "alice's agent works T-1001", As: Alice, Ticket: "T-1001", Hop: Hop{Kind: Agent, Check: escalatesRefund}},
+			refundAct(), // the story's first act: alice's agent works T-1001
 			{Name: "alice refunds $40 on T-1001", As: Alice, Ticket: "T-1001", Hop: callTool("payments", "refund_issue", refund("T-1001", 4000)), Want: allow()},
 		},
 	}
-}
-
-// escalatesRefund checks the seed's story: the refund is denied with a step-up, the agent tells
-// the customer on the ticket, and payments never sees a refund.
-func escalatesRefund(r *Run, res loop.Result) error {
-	refunds := Hops(res, trace.PlaneMCP, "tools/call", "refund_issue")
-	if len(refunds) == 0 {
-		return fmt.Errorf("the agent never tried refund_issue (servers: %+v)", res.Servers)
-	}
-	denied := refunds[0]
-	if denied.Decision != trace.Deny || denied.Denial == nil || denied.Denial.Code != "refund_cap_exceeded" {
-		return fmt.Errorf("the refund was not denied for the cap: %+v", denied)
-	}
-	if denied.Denial.Remediation["type"] != "step_up" {
-		return fmt.Errorf("the refund denial offers no step-up: %+v", denied.Denial.Remediation)
-	}
-	var told bool
-	for _, h := range res.Hops {
-		if h.Plane == trace.PlaneMCP && h.Decision == trace.Allow && (h.Tool == "update_ticket" || h.Tool == "add_comment") && argument(h, "ticket_id") == "T-1001" {
-			told = true
-		}
-	}
-	if !told {
-		return fmt.Errorf("the agent did not write on T-1001 after the denial (outcome %s, answer %q)", res.Outcome, res.Answer)
-	}
-	if res.Outcome != loop.Success {
-		return fmt.Errorf("the run ended %s: %s", res.Outcome, res.Reason)
-	}
-	payments, err := r.Journal(context.Background(), "mcp:payments")
-	if err != nil {
-		return err
-	}
-	for _, e := range payments {
-		if e.Tool == "refund_issue" {
-			return fmt.Errorf("payments received a refund_issue call: %+v", e)
-		}
-	}
-	return nil
 }
 
 func payroll() Scenario {
@@ -131,49 +91,9 @@ func taskRevocation() Scenario {
 			{Name: "the operator revokes alice's task", Do: func(ctx context.Context, r *Run) error { return r.Revoke(ctx, Alice, "T-2001") }},
 			{Name: "alice reads T-2001 again, same session", As: Alice, Ticket: "T-2001", Hop: callTool("tickets", "get_ticket", `{"ticket_id":"T-2001"}`), Want: revoked},
 			{Name: "alice asks gpt-4o-mini again", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: revoked},
-			{Name: "triage's task is revoked mid-run", As: Triage, Ticket: "T-1002", Hop: Hop{Kind: Agent, AgentRun: revokeAfterFirstToolCall, Check: deniedAfterRevocation}},
+			killSwitchAct(), // the story's third act: triage's task is revoked mid-run
 		},
 	}
-}
-
-// revokeAfterFirstToolCall revokes the run's task as soon as its first tool call has gone
-// through; the agent calls OnHop before making its next hop.
-func revokeAfterFirstToolCall(r *Run, cfg *loop.Config) {
-	revoked := false
-	cfg.OnHop = func(h trace.Hop) {
-		if revoked || h.Plane != trace.PlaneMCP || h.Action != "tools/call" || h.Decision != trace.Allow {
-			return
-		}
-		revoked = true
-		if err := r.Revoke(context.Background(), Triage, "T-1002"); err != nil {
-			r.t.Errorf("revoke mid-run: %v", err)
-		}
-	}
-}
-
-func deniedAfterRevocation(_ *Run, res loop.Result) error {
-	first := slices.IndexFunc(res.Hops, func(h trace.Hop) bool {
-		return h.Plane == trace.PlaneMCP && h.Action == "tools/call" && h.Decision == trace.Allow
-	})
-	if first < 0 {
-		return fmt.Errorf("the agent made no allowed tool call before the revocation (outcome %s: %s)", res.Outcome, res.Reason)
-	}
-	after := res.Hops[first+1:]
-	if len(after) == 0 {
-		return fmt.Errorf("the agent made no hop after the revocation")
-	}
-	for _, h := range after {
-		if h.Plane == trace.PlaneSTS {
-			continue
-		}
-		if h.Decision != trace.Deny || h.Denial == nil || h.Denial.Code != "task_not_active" {
-			return fmt.Errorf("a hop after the revocation was not denied as task_not_active: %+v", h)
-		}
-	}
-	if res.Outcome == loop.Success {
-		return fmt.Errorf("the run succeeded after its task was revoked")
-	}
-	return nil
 }
 
 func credentials() Scenario {
