@@ -55,12 +55,16 @@ func ProcessRuntime(c RuntimeConfig) (runtime.Runtime, error) {
 // Env is a running hopguard environment.
 type Env struct {
 	Runtime runtime.Environment
-	Secrets stack.Secrets
+	// Description is what runs: the components and their ports.
+	Description env.Environment
+	Secrets     stack.Secrets
 	// Gateways that run, in order; NotRun those that cannot, with the reason.
 	Gateways []gateways.Gateway
 	NotRun   map[string]error
 	// RuntimeName names the runtime ("process").
 	RuntimeName string
+	// attached is set when the environment is another process's (Attach).
+	attached *attached
 }
 
 // BuildPhase is the component name progress events use while hopguard's commands are built.
@@ -134,6 +138,7 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	h.Runtime = running
+	h.Description = description
 	h.Gateways = slices.DeleteFunc(h.Gateways, func(g gateways.Gateway) bool {
 		reason := whyNotRunning(g.Name(), componentsOf[g.Name()], running.NotRunning())
 		if reason != nil {
