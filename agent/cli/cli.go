@@ -16,6 +16,7 @@ import (
 	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/narrate"
+	"github.com/hopguard/hopguard/internal/version"
 )
 
 // envPrefix prefixes the environment variable that stands in for each flag:
@@ -49,10 +50,11 @@ Exit codes:
   2  a denial stopped the run (its model call was denied, with no fallback)
   1  anything else: bad flags, STS or upstream errors, the step limit
 
-Every flag can also be set by an environment variable: HOPGUARD_AGENT_ and
-the flag's name in upper case with '-' as '_' (--client-secret is
-HOPGUARD_AGENT_CLIENT_SECRET). A flag on the command line wins. Prefer the
-environment for secrets: the command line is visible to other users.
+Every flag but --version can also be set by an environment variable:
+HOPGUARD_AGENT_ and the flag's name in upper case with '-' as '_'
+(--client-secret is HOPGUARD_AGENT_CLIENT_SECRET). A flag on the command
+line wins. Prefer the environment for secrets: the command line is visible
+to other users. --version prints the version line on stdout and exits 0.
 
 Flags:
 `
@@ -66,7 +68,7 @@ type options struct {
 	model, fallbackModel, systemPromptFile  string
 	maxSteps, modelRetries                  int
 	timeout, requestTimeout                 time.Duration
-	asJSON                                  bool
+	asJSON, showVersion                     bool
 	logLevel                                string
 }
 
@@ -95,6 +97,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 30*time.Second, "bound on each request")
 	fs.BoolVar(&o.asJSON, "json", false, "write one JSON object per hop and a summary, instead of text")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "stderr log level: debug, info, warn, error")
+	fs.BoolVar(&o.showVersion, "version", false, version.Usage)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
@@ -103,12 +106,16 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 }
 
 // parse reads flags, then fills every flag not given from its environment
-// variable.
+// variable (all but --version, which only the command line asks for, and
+// after which nothing else is read).
 func parse(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (options, error) {
 	var o options
 	fs := newFlagSet(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.showVersion {
+		return o, nil
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -117,7 +124,7 @@ func parse(args []string, stderr io.Writer, lookupEnv func(string) (string, bool
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
+		if given[f.Name] || f.Name == "version" {
 			return
 		}
 		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -176,6 +183,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEn
 	if err != nil {
 		fmt.Fprintf(stderr, "agent: %v\n", err)
 		return loop.ExitError
+	}
+	if o.showVersion {
+		fmt.Fprintln(stdout, version.Line("agent"))
+		return loop.ExitSuccess
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {

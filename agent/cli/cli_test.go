@@ -52,6 +52,12 @@ func TestMainExitCodes(t *testing.T) {
 		out  string
 	}{
 		{name: "help", args: []string{"--help"}, want: loop.ExitSuccess, out: "Exit codes:"},
+		{name: "help names --version", args: []string{"--help"}, want: loop.ExitSuccess, out: "-version"},
+		{name: "version", args: []string{"--version"}, want: loop.ExitSuccess, out: "agent "},
+		{name: "version reads no environment", args: []string{"--version"}, env: map[string]string{"HOPGUARD_AGENT_MAX_STEPS": "many"},
+			want: loop.ExitSuccess, out: "agent "},
+		{name: "version is not an environment variable", env: map[string]string{"HOPGUARD_AGENT_VERSION": "true"},
+			want: loop.ExitError, out: "client id and secret are required"},
 		{name: "unknown flag", args: []string{"--nope"}, want: loop.ExitError, out: "flag provided but not defined"},
 		{name: "bad environment value", env: map[string]string{"HOPGUARD_AGENT_MAX_STEPS": "many"}, want: loop.ExitError, out: "HOPGUARD_AGENT_MAX_STEPS"},
 		{name: "stray argument", args: []string{"T-1001"}, want: loop.ExitError, out: "unexpected arguments"},
@@ -63,6 +69,10 @@ func TestMainExitCodes(t *testing.T) {
 			code := Main(context.Background(), tt.args, &stdout, &stderr, env(tt.env))
 			assert.Equal(t, tt.want, code)
 			assert.Contains(t, stdout.String()+stderr.String(), tt.out)
+			if tt.name == "version" {
+				assert.Regexp(t, `^agent \S+( \S+)* go\S+\n$`, stdout.String())
+				assert.Empty(t, stderr.String())
+			}
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/synapse/admin"
 	"github.com/hopguard/hopguard/synapse/app"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/checktest"
@@ -114,6 +115,10 @@ func TestMainCommand(t *testing.T) {
 		wantStderr string
 	}{
 		{"help", []string{"--help"}, nil, 0, "", "Usage: synapse [flags]"},
+		{"help names --version", []string{"--help"}, nil, 0, "", "-version"},
+		{"version", []string{"--version"}, nil, 0, "synapse ", ""},
+		{"missing admin token file", []string{"--admin-token-file", filepath.Join(t.TempDir(), "absent"), "--jwks-url", "http://127.0.0.1:1/jwks", "--issuer", "i"},
+			nil, 2, "", "admin.tokenFile: open"},
 		{"bad config", []string{"--grpc-addr", "nowhere"}, nil, 2, "", "invalid configuration"},
 		{"missing required settings", nil, nil, 2, "", "admin.token: required"},
 		{"audit subcommand", []string{"audit", "--task", "t1", logPath}, nil, 0, `"decision_id":"d1"`, ""},
@@ -129,6 +134,36 @@ func TestMainCommand(t *testing.T) {
 			if tt.name == "audit subcommand" {
 				assert.NotContains(t, stdout.String(), `"d2"`)
 			}
+			if tt.name == "version" {
+				assert.Regexp(t, `^synapse \S+( \S+)* go\S+\n$`, stdout.String())
+			}
 		})
 	}
+}
+
+// The shipped example starts as shipped: the command's config step on
+// synapse/config/example.yaml (run from the repository root, as its header
+// says), then Start, which reads the example's admin token file. Only what
+// belongs to this machine is moved aside: free ports, and the task database
+// and decision log in a temporary directory.
+func TestShippedExampleStarts(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir("../..")
+	cfg, err := config.Load([]string{
+		"--config", "synapse/config/example.yaml",
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--task-db", filepath.Join(dir, "tasks.db"), "--audit", filepath.Join(dir, "audit.log"),
+	}, func(string) string { return "" }, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "synapse/config/example-admin-token", cfg.Admin.TokenFile, "the example's own token file")
+
+	var stdout strings.Builder
+	a, err := app.Start(context.Background(), cfg, &stdout, discardLogger())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
+	assert.Contains(t, stdout.String(), "synapse listening grpc=")
+
+	client := &admin.Client{BaseURL: "http://" + a.Addrs().Admin, Token: config.ExampleAdminToken}
+	_, err = client.List(context.Background())
+	require.NoError(t, err, "the admin API takes the example's token")
 }

@@ -12,18 +12,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hopguard/hopguard/internal/version"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/config"
 )
 
 // Main is the synapse command: `synapse [flags]` serves, `synapse audit`
-// filters a decision log. It returns the exit code.
+// filters a decision log, `synapse --version` prints the version line. It
+// returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) > 0 && args[0] == "audit" {
 		return audit.RunCommand(args[1:], stdin, stdout, stderr, time.Now())
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if errors.Is(err, config.ErrVersion) {
+		fmt.Fprintln(stdout, version.Line("synapse"))
 		return 0
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -180,20 +181,58 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// AdminToken returns the admin token, reading TokenFile when it is set.
+// ExampleAdminToken is the admin token of the shipped example configuration, in
+// synapse/config/example-admin-token. It is public: everyone who can read the repository knows
+// it. The example ships it so that `synapse --config synapse/config/example.yaml` runs as shipped
+// on a developer's machine, and synapse accepts it only while the admin API listens on a
+// loopback address, so a copy of the example that is moved to a reachable address fails to
+// start instead of serving the task API behind a published token. Never use it in production:
+// make a token of your own (e.g. `openssl rand -hex 32 > admin-token`).
+//
+// Why not an admin API that is off unless configured: it is how tasks are made, and a synapse
+// without tasks denies every request, so such an example would start and do nothing useful;
+// and a configuration that names no token at all still refuses to start (Validate), which keeps
+// a forgotten token a loud error rather than a quietly missing API.
+const ExampleAdminToken = "EXAMPLE-ONLY-public-admin-token-NOT-FOR-PRODUCTION"
+
+// AdminToken returns the admin token, reading TokenFile when it is set. It fails when the file
+// cannot be read, when its token is too short, and when the token is ExampleAdminToken on an
+// admin address that is not loopback.
 func (c *Config) AdminToken() (string, error) {
-	if c.Admin.TokenFile == "" {
-		return c.Admin.Token, nil
+	token, field := c.Admin.Token, "admin.token"
+	if c.Admin.TokenFile != "" {
+		field = "admin.tokenFile"
+		b, err := os.ReadFile(c.Admin.TokenFile)
+		if err != nil {
+			if !filepath.IsAbs(c.Admin.TokenFile) {
+				if wd, wdErr := os.Getwd(); wdErr == nil {
+					err = fmt.Errorf("%w (a relative path is read from the working directory, %s)", err, wd)
+				}
+			}
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		token = strings.TrimSpace(string(b))
+		if len(token) < MinAdminTokenLen {
+			return "", fmt.Errorf("%s: the token must be at least %d characters", field, MinAdminTokenLen)
+		}
 	}
-	b, err := os.ReadFile(c.Admin.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("admin.tokenFile: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if len(token) < MinAdminTokenLen {
-		return "", fmt.Errorf("admin.tokenFile: the token must be at least %d characters", MinAdminTokenLen)
+	if token == ExampleAdminToken && !isLoopback(c.Admin.ListenAddr) {
+		return "", fmt.Errorf("%s: the example's public token is accepted only on a loopback admin.listenAddr, not %q: make a token of your own", field, c.Admin.ListenAddr)
 	}
 	return token, nil
+}
+
+// isLoopback reports whether the host of addr (host:port) is a loopback address or localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkHostPort(addr string) error {

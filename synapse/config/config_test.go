@@ -82,11 +82,65 @@ func TestLoadConfigFromEnvAndRoutesFromEnv(t *testing.T) {
 	assert.Equal(t, []config.Route{{PathPrefix: "/v1/", Resource: "llm"}, {PathPrefix: "/mcp/crm", Resource: "mcp:crm"}}, cfg.Routes)
 }
 
-func TestExampleConfigIsValid(t *testing.T) {
-	cfg, err := config.LoadFile("example.yaml")
+// The shipped example loads as shipped, through the command's own config step
+// (flags, file, env, Validate, the admin token file read), run from the
+// repository root as its header says.
+func TestExampleConfigLoadsAsShipped(t *testing.T) {
+	t.Chdir("../..")
+	cfg, err := config.Load([]string{"--config", "synapse/config/example.yaml"}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Len(t, cfg.Routes, 5)
-	assert.Equal(t, "./synapse-admin-token", cfg.Admin.TokenFile)
+	assert.Equal(t, "synapse/config/example-admin-token", cfg.Admin.TokenFile)
+	token, err := cfg.AdminToken()
+	require.NoError(t, err)
+	assert.Equal(t, config.ExampleAdminToken, token)
+
+	cfg, err = config.LoadFile("synapse/config/example.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9193", cfg.Admin.ListenAddr)
+}
+
+// The example's public token is refused once the admin API listens beyond
+// loopback, from the file as from the inline setting.
+func TestExampleTokenOnlyOnLoopback(t *testing.T) {
+	t.Chdir("../..")
+	example := []string{"--config", "synapse/config/example.yaml"}
+	for _, addr := range []string{"127.0.0.1:9193", "[::1]:9193", "localhost:9193"} {
+		_, err := config.Load(append(example, "--admin-addr", addr), env(nil), &bytes.Buffer{})
+		require.NoError(t, err, addr)
+	}
+	for _, addr := range []string{"0.0.0.0:9193", "10.0.0.5:9193", "[::]:9193", "synapse.internal:9193"} {
+		_, err := config.Load(append(example, "--admin-addr", addr), env(nil), &bytes.Buffer{})
+		require.ErrorContains(t, err, "admin.tokenFile: the example's public token is accepted only on a loopback admin.listenAddr", addr)
+	}
+	_, err := config.Load([]string{"--admin-token", config.ExampleAdminToken, "--admin-addr", "0.0.0.0:9193",
+		"--jwks-url", "http://127.0.0.1:8080/jwks", "--issuer", "i"}, env(nil), &bytes.Buffer{})
+	require.ErrorContains(t, err, "admin.token: the example's public token")
+}
+
+// A token file that is missing or too short fails the config step, before
+// anything starts: the admin API is never open.
+func TestLoadReadsTheAdminTokenFile(t *testing.T) {
+	base := []string{"--jwks-url", "http://127.0.0.1:8080/jwks", "--issuer", "i"}
+	_, err := config.Load(append(base, "--admin-token-file", "no-such-admin-token"), env(nil), &bytes.Buffer{})
+	require.ErrorContains(t, err, "invalid configuration")
+	require.ErrorContains(t, err, "admin.tokenFile: open no-such-admin-token")
+	require.ErrorContains(t, err, "a relative path is read from the working directory")
+
+	_, err = config.Load(append(base, "--admin-token-file", writeFile(t, "short", "abc\n")), env(nil), &bytes.Buffer{})
+	require.ErrorContains(t, err, "admin.tokenFile: the token must be at least 16 characters")
+
+	cfg, err := config.Load(append(base, "--admin-token-file", writeFile(t, "token", token+"\n")), env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	got, err := cfg.AdminToken()
+	require.NoError(t, err)
+	assert.Equal(t, token, got)
+}
+
+func TestLoadVersion(t *testing.T) {
+	// --version wins over everything else, even a configuration that could not load.
+	_, err := config.Load([]string{"--version", "--config", "/nonexistent.yaml"}, env(nil), &bytes.Buffer{})
+	require.ErrorIs(t, err, config.ErrVersion)
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -131,7 +185,7 @@ func TestHelpExplains(t *testing.T) {
 	var out bytes.Buffer
 	_, err := config.Load([]string{"--help"}, env(nil), &out)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	for _, want := range []string{"ext_authz", "SYNAPSE_CERBOS_ADDR", "-jwks-url", "synapse audit", "/readyz", "fails closed", "-route"} {
+	for _, want := range []string{"ext_authz", "SYNAPSE_CERBOS_ADDR", "-jwks-url", "synapse audit", "/readyz", "fails closed", "-route", "-version", "synapse --version"} {
 		assert.Contains(t, out.String(), want)
 	}
 }

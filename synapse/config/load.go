@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hopguard/hopguard/internal/version"
 )
 
 // setting is one configuration field reachable from a flag and an env var.
@@ -88,6 +90,7 @@ func settings() []setting {
 
 const usageHeader = `Usage: synapse [flags]
        synapse audit [flags] [FILE]   (filter a decision log; see synapse audit --help)
+       synapse --version              (print the version line and exit)
 
 synapse is hopguard's Envoy ext_authz gRPC server. For every request a gateway
 holds, it verifies the caller's per-resource token, looks up its task, asks
@@ -109,14 +112,20 @@ Once listening it prints one line: synapse listening grpc=... http=... admin=...
 Flags:
 `
 
+// ErrVersion is what Load returns when --version is given: the caller prints
+// the version line; nothing else was read.
+var ErrVersion = errors.New("version requested")
+
 // Load builds the configuration from args (without the program name) and the
-// environment, and validates it. It returns flag.ErrHelp after printing the
-// help to out when asked for it.
+// environment, and validates it, the admin token included (its file is read).
+// It returns flag.ErrHelp after printing the help to out when asked for it,
+// and ErrVersion when asked for --version.
 func Load(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("synapse", flag.ContinueOnError)
 	fs.SetOutput(out)
 	defaults := Default()
 	configPath := fs.String("config", "", "YAML configuration file (env SYNAPSE_CONFIG)")
+	showVersion := version.Flag(fs)
 	var routes routeFlag
 	raw := map[string]*string{}
 	for _, s := range settings() {
@@ -134,6 +143,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Config, er
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *showVersion {
+		return nil, ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (flags only; did you mean `synapse audit`?)", fs.Args())
@@ -175,22 +187,37 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Config, er
 	if flagErr != nil {
 		return nil, flagErr
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	if err := check(cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
 
-// LoadFile reads a YAML configuration over the defaults and validates it.
+// LoadFile reads a YAML configuration over the defaults and validates it, the
+// admin token included, as Load does.
 func LoadFile(path string) (*Config, error) {
 	cfg := Default()
 	if err := loadFile(path, cfg); err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	if err := check(cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
+}
+
+// check validates cfg, then reads the admin token: a token file that is
+// missing, unreadable or too short is a configuration error, reported before
+// anything starts, not a failure of the running server.
+func check(cfg *Config) error {
+	err := cfg.Validate()
+	if err == nil {
+		_, err = cfg.AdminToken()
+	}
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return nil
 }
 
 func loadFile(path string, cfg *Config) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/xds"
 	"github.com/hopguard/hopguard/gateway-configs/istio"
+	"github.com/hopguard/hopguard/internal/version"
 )
 
 const usage = `istio-xds serves Istio's translation of hopguard's Istio manifests to one Envoy.
@@ -32,6 +33,7 @@ SERVING once the snapshot is in place. Every address must be loopback.
 Once bound it prints "listening on HOST:PORT" on stdout. SIGINT or SIGTERM stops it.
 
 Usage: istio-xds --gateway ADDR --synapse ADDR --llm ADDR --mcp NAME=ADDR... [flags]
+       istio-xds --version
 
 Flags:
 `
@@ -78,8 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	})
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	showVersion := version.Flag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Line("istio-xds"))
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -98,7 +98,18 @@ func TestHelpExplains(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(t.Context(), []string{"--help"}, io.Discard, &stderr)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	for _, want := range []string{"ADS", "pilot", "--node-id", "loopback", "SERVING"} {
+	for _, want := range []string{"ADS", "pilot", "--node-id", "loopback", "SERVING", "istio-xds --version", "-version"} {
 		assert.Contains(t, stderr.String(), want)
+	}
+}
+
+// --version prints the version line on stdout before any other flag is checked or anything
+// is bound, and run returns nil: exit 0.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--version", "--addr", "0.0.0.0:0"}} {
+		var stdout, stderr bytes.Buffer
+		require.NoError(t, run(t.Context(), args, &stdout, &stderr), "%v", args)
+		assert.Regexp(t, `^istio-xds \S+( \S+)* go\S+\n$`, stdout.String())
+		assert.Empty(t, stderr.String())
 	}
 }

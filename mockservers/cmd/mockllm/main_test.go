@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/mockservers/internal/serve"
 )
 
 func TestRunServesUntilCancelled(t *testing.T) {
@@ -49,4 +53,17 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	} {
 		assert.Error(t, run(context.Background(), args, io.Discard, io.Discard), "%v", args)
 	}
+}
+
+// --version is answered before anything else is checked or bound (even with a model list it would refuse):
+// serve.Main then prints the version line on stdout and exits 0. --help lists the flag.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--version", "--models", ""}} {
+		var stdout, stderr bytes.Buffer
+		require.ErrorIs(t, run(context.Background(), args, &stdout, &stderr), serve.ErrVersion, "%v", args)
+		assert.Empty(t, stdout.String()+stderr.String())
+	}
+	var stderr bytes.Buffer
+	require.ErrorIs(t, run(context.Background(), []string{"--help"}, io.Discard, &stderr), flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "-version")
 }

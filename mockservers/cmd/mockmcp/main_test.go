@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/mockservers/internal/serve"
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
@@ -62,4 +65,17 @@ func journalEntries(t *testing.T, base string) []journal.Entry {
 func TestRunRequiresAServer(t *testing.T) {
 	err := run(context.Background(), []string{"--addr", "127.0.0.1:0"}, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "unknown MCP server")
+}
+
+// --version is answered before anything else is checked or bound (without --server, or with an unknown one):
+// serve.Main then prints the version line on stdout and exits 0. --help lists the flag.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--version", "--server", "nope"}} {
+		var stdout, stderr bytes.Buffer
+		require.ErrorIs(t, run(context.Background(), args, &stdout, &stderr), serve.ErrVersion, "%v", args)
+		assert.Empty(t, stdout.String()+stderr.String())
+	}
+	var stderr bytes.Buffer
+	require.ErrorIs(t, run(context.Background(), []string{"--help"}, io.Discard, &stderr), flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "-version")
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/agent/identity"
+	"github.com/hopguard/hopguard/mockservers/internal/serve"
 	"github.com/hopguard/hopguard/mockservers/sts"
 )
 
@@ -58,4 +61,17 @@ func TestRunRejectsBadKeyFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, []byte("nope"), 0o600))
 	err := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--key-file", keyFile}, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "no PEM block")
+}
+
+// --version is answered before anything else is checked or bound (even with a key file it could not read):
+// serve.Main then prints the version line on stdout and exits 0. --help lists the flag.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--version", "--key-file", "/nonexistent/key.pem"}} {
+		var stdout, stderr bytes.Buffer
+		require.ErrorIs(t, run(context.Background(), args, &stdout, &stderr), serve.ErrVersion, "%v", args)
+		assert.Empty(t, stdout.String()+stderr.String())
+	}
+	var stderr bytes.Buffer
+	require.ErrorIs(t, run(context.Background(), []string{"--help"}, io.Discard, &stderr), flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "-version")
 }
