@@ -1,142 +1,136 @@
+// Package demo plays the seed's story (scenarios.Story, the very scenario the conformance suite
+// plays behind every gateway) through a running environment: the agent works real tickets
+// through the gateway, every hop is narrated with its decision and reason as it is made, the
+// mock upstreams' journals show that denied hops went nowhere, and the trail is written as a
+// Mermaid sequence diagram.
 package demo
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/hopguard/hopguard/agent/identity"
-	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/narrate"
 	"github.com/hopguard/hopguard/agent/trace"
-	"github.com/hopguard/hopguard/conformance/evidence"
-	"github.com/hopguard/hopguard/mockservers/journal"
-	"github.com/hopguard/hopguard/synapse/admin"
-	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/conformance/scenarios"
+	"github.com/hopguard/hopguard/mockservers/sts"
 )
 
-// Stage is where the acts are played: one gateway in a running environment.
-type Stage struct {
-	GatewayURL string
-	STSURL     string
-	Admin      *admin.Client
-	// Journals of the mock upstreams by resource ("llm", "mcp:payments").
-	Journals map[string]*journal.Client
-	// RunID keeps task ids unique across runs.
-	RunID string
+// Play plays the seed's story through env, narrating every act and hop to out as it happens.
+// The run stops at the first act that fails, as every scenario does.
+func Play(ctx context.Context, env scenarios.Env, out io.Writer) scenarios.Result {
+	return scenarios.Execute(ctx, env, scenarios.Story(), Narrator(out))
 }
 
-// Played is what one act did.
-type Played struct {
-	Act     Act
-	TaskID  string
-	Result  loop.Result
-	Tallies []evidence.Tally
-	// Untouched are the servers the agent was denied at the handshake whose journals stayed
-	// empty: their tool lists never left them.
-	Untouched []string
-	// Problems say where the act did not show what it is there to show.
-	Problems []string
+// Narrator is the observer that tells a scenario as a story: each act's title and intro, each
+// hop as the agent makes it (the token exchanges folded into one line), what the step logs
+// (the task, the operator's revocation, the run's summary), then what the journals show and
+// what went wrong.
+func Narrator(out io.Writer) scenarios.Observer {
+	n := &narrator{w: indent{out}, out: out}
+	return scenarios.Observer{Step: n.step, Hop: n.hop, Log: n.log, Done: n.done}
 }
 
-// Play runs one act, narrating every hop to out as it happens.
-func (s Stage) Play(ctx context.Context, n int, act Act, out io.Writer) (Played, error) {
-	p := Played{Act: act, TaskID: fmt.Sprintf("demo-%s-%d-%s-%s", s.RunID, n, act.As.Name, act.Ticket)}
-	for resource, j := range s.Journals {
-		if err := j.Reset(ctx); err != nil {
-			return p, fmt.Errorf("reset the journal of %s: %w", resource, err)
-		}
-	}
-	if _, err := s.Admin.Create(ctx, tasks.NewTask{ID: p.TaskID, Principal: act.As.Creds.ClientID, AgentID: act.As.AgentID, TicketID: act.Ticket}); err != nil {
-		return p, fmt.Errorf("create the task: %w", err)
-	}
-	fmt.Fprintf(out, "    task %s: %s (%s) on %s\n", p.TaskID, act.As.Creds.ClientID, act.Roles, act.Ticket)
-
-	cfg := loop.Config{
-		GatewayURL:     s.GatewayURL,
-		STSURL:         s.STSURL,
-		Subject:        act.As.Creds,
-		Attestation:    identity.Attestation{AgentID: act.As.AgentID, HarnessVersion: "demo", TaskID: p.TaskID},
-		Ticket:         act.Ticket,
-		Model:          act.Model,
-		FallbackModel:  act.FallbackModel,
-		RequestTimeout: 30 * time.Second,
-		OnHop:          s.narrator(ctx, act, p.TaskID, out),
-	}
-	res, err := loop.Run(ctx, cfg)
-	p.Result = res
-	if err != nil && res.Outcome == loop.Failed {
-		return p, fmt.Errorf("the agent run failed: %w", err)
-	}
-	narrate.NewText(indent{out}).Summary(res)
-
-	entries := map[string][]journal.Entry{}
-	for resource, j := range s.Journals {
-		e, err := j.Entries(ctx)
-		if err != nil {
-			return p, fmt.Errorf("read the journal of %s: %w", resource, err)
-		}
-		entries[resource] = e
-	}
-	p.Tallies = evidence.Compare(res.Hops, entries)
-	for _, t := range p.Tallies {
-		if t.Leaked() {
-			p.Problems = append(p.Problems, fmt.Sprintf("%s: %d allowed, %d denied, %d reached the upstream", t.Call, t.Allowed, t.Denied, t.Reached))
-		}
-	}
-	for _, srv := range res.Servers {
-		if srv.State != loop.ServerDenied {
-			continue
-		}
-		if n := len(entries["mcp:"+srv.Name]); n > 0 {
-			p.Problems = append(p.Problems, fmt.Sprintf("%s was denied at the handshake yet received %d requests", srv.Name, n))
-			continue
-		}
-		p.Untouched = append(p.Untouched, srv.Name)
-	}
-	if act.Expect != nil {
-		if err := act.Expect(res); err != nil {
-			p.Problems = append(p.Problems, strings.Split(err.Error(), "\n")...)
-		}
-	}
-	return p, nil
+type narrator struct {
+	mu     sync.Mutex
+	out    io.Writer
+	w      io.Writer // out, indented under the act
+	tokens []string  // token exchanges not yet told
 }
 
-// narrator prints each hop as the agent makes it (token exchanges folded into one line) and,
-// for the kill-switch act, revokes the task right after the first tool call goes through.
-func (s Stage) narrator(ctx context.Context, act Act, taskID string, out io.Writer) func(trace.Hop) {
-	var (
-		mu      sync.Mutex
-		tokens  []string
-		revoked bool
-	)
-	w := indent{out}
-	return func(h trace.Hop) {
-		mu.Lock()
-		defer mu.Unlock()
-		if h.Plane == trace.PlaneSTS && h.Decision == trace.Allow {
-			if h.Action == "token-exchange" {
-				tokens = append(tokens, h.Target)
+func (n *narrator) step(i int, s scenarios.Step) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.tokens = nil
+	if s.Title == "" {
+		fmt.Fprintf(n.out, "\n==> %d. %s\n", i, s.Name)
+		return
+	}
+	fmt.Fprintf(n.out, "\n==> Act %d: %s\n", i, s.Title)
+	if s.Intro != "" {
+		fmt.Fprintln(n.w, s.Intro)
+	}
+	who := s.As.Creds.ClientID
+	if roles := Roles(who); roles != "" {
+		who += " (" + roles + ")"
+	}
+	fmt.Fprintf(n.w, "%s, agent %s, on %s\n", who, s.As.AgentID, s.Ticket)
+}
+
+func (n *narrator) hop(_ scenarios.Step, h trace.Hop) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if h.Plane == trace.PlaneSTS && h.Decision == trace.Allow {
+		if h.Action == "token-exchange" {
+			n.tokens = append(n.tokens, h.Target)
+		}
+		return
+	}
+	n.flushTokens()
+	fmt.Fprintln(n.w, narrate.Line(h))
+}
+
+func (n *narrator) flushTokens() {
+	if len(n.tokens) > 0 {
+		fmt.Fprintf(n.w, "[sts] bootstrap token exchanged for one token per resource: %s\n", strings.Join(n.tokens, ", "))
+		n.tokens = nil
+	}
+}
+
+func (n *narrator) log(_ scenarios.Step, line string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.flushTokens()
+	fmt.Fprintln(n.w, line)
+}
+
+// done says what the journals show: denied hops stayed at the gateway; then the act's
+// problems, if it had any.
+func (n *narrator) done(res scenarios.StepResult) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.flushTokens()
+	if a := res.Agent; a != nil {
+		for _, t := range a.Tallies {
+			if t.Denied == 0 {
+				continue
 			}
-			return
+			fmt.Fprintf(n.w, "journal: %s: %d denied, %d allowed; the upstream received %d\n", t.Call, t.Denied, t.Allowed, t.Reached)
 		}
-		if len(tokens) > 0 {
-			fmt.Fprintf(w, "[sts] bootstrap token exchanged for one token per resource: %s\n", strings.Join(tokens, ", "))
-			tokens = nil
-		}
-		fmt.Fprintln(w, narrate.Line(h))
-		if act.RevokeAfterFirstToolCall && !revoked && h.Plane == trace.PlaneMCP && h.Action == "tools/call" && h.Decision == trace.Allow {
-			revoked = true
-			if _, err := s.Admin.Revoke(ctx, taskID); err != nil {
-				fmt.Fprintf(w, "!! could not revoke task %s: %v\n", taskID, err)
-				return
-			}
-			fmt.Fprintf(w, ">> the operator revokes task %s (POST /v1/tasks/%s/revoke on synapse's admin API)\n", taskID, taskID)
+		for _, s := range a.Untouched {
+			fmt.Fprintf(n.w, "journal: %s received nothing: its handshake was denied, its tool list never left it\n", s)
 		}
 	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(n.w, "!! %s\n", p)
+	}
+}
+
+// Problems lists what went wrong in the story, act by act ("act 1: ..."), and says so when it
+// stopped before its last act.
+func Problems(res scenarios.Result) []string {
+	var out []string
+	for i, s := range res.Steps {
+		for _, p := range s.Problems {
+			out = append(out, fmt.Sprintf("act %d: %s", i+1, p))
+		}
+	}
+	if len(out) > 0 && len(res.Steps) < len(res.Scenario.Steps) {
+		out = append(out, fmt.Sprintf("the story stopped after act %d of %d", len(res.Steps), len(res.Scenario.Steps)))
+	}
+	return out
+}
+
+// Roles are the roles the STS gives a principal, comma-joined.
+func Roles(clientID string) string {
+	principals := sts.DemoPrincipals()
+	if i := slices.IndexFunc(principals, func(p sts.Principal) bool { return p.ID == clientID }); i >= 0 {
+		return strings.Join(principals[i].Roles, ", ")
+	}
+	return ""
 }
 
 // indent prefixes every line written through it, to set the narration under its act.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hopguard/hopguard/agent/trace"
+	"github.com/hopguard/hopguard/conformance/scenarios"
 )
 
 // policyCodes are the denial codes a Cerbos rule (or Cerbos's default deny) decides; other
@@ -25,22 +26,31 @@ type Evidence struct {
 	LogsDir     string
 }
 
-// WriteTrail writes the Markdown trail of the acts: per act a Mermaid sequence diagram of every
-// hop through gateway, synapse and Cerbos to the upstream or the denial, then a table.
-func WriteTrail(w io.Writer, played []Played, ev Evidence) error {
+// WriteTrail writes the Markdown trail of a played scenario, from what its results carry: per
+// agent step (an act of the story) a Mermaid sequence diagram of every hop through gateway,
+// synapse and Cerbos to the upstream or the denial, then a table.
+func WriteTrail(w io.Writer, played scenarios.Result, ev Evidence) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# hopguard demo trail\n\n")
 	fmt.Fprintf(b, "Every hop the agent made, through %s: the gateway asks synapse, synapse asks Cerbos, and only an allowed hop reaches its upstream.\n\n", ev.GatewayInfo)
 	fmt.Fprintf(b, "- synapse's decision log: `%s`\n- Cerbos's decision log: `%s`\n- component logs: `%s`\n", ev.AuditLog, ev.CerbosLog, ev.LogsDir)
-	for i, p := range played {
-		writeAct(b, i+1, p, ev.Gateway)
+	for i, step := range played.Steps {
+		if step.Agent != nil {
+			writeAct(b, i+1, step, ev.Gateway)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writeAct(b *strings.Builder, n int, p Played, gateway string) {
-	fmt.Fprintf(b, "\n## Act %d: %s\n\n%s\n\nTask `%s`; outcome **%s** after %d model call(s), %d denial(s).\n\n", n, p.Act.Title, p.Act.Intro, p.TaskID, p.Result.Outcome, p.Result.Steps, p.Result.Denials())
+func writeAct(b *strings.Builder, n int, step scenarios.StepResult, gateway string) {
+	p := step.Agent
+	title := firstNonEmpty(step.Step.Title, step.Step.Name)
+	fmt.Fprintf(b, "\n## Act %d: %s\n\n", n, title)
+	if step.Step.Intro != "" {
+		fmt.Fprintf(b, "%s\n\n", step.Step.Intro)
+	}
+	fmt.Fprintf(b, "Task `%s`; outcome **%s** after %d model call(s), %d denial(s).\n\n", p.TaskID, p.Result.Outcome, p.Result.Steps, p.Result.Denials())
 
 	var hops []trace.Hop
 	upstreams := []string{}
@@ -59,7 +69,7 @@ func writeAct(b *strings.Builder, n int, p Played, gateway string) {
 	}
 
 	b.WriteString("```mermaid\nsequenceDiagram\n    autonumber\n")
-	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as %s\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(p.Act.As.Name), mermaid(gateway))
+	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as %s\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(step.Step.As.Name), mermaid(gateway))
 	for _, u := range upstreams {
 		fmt.Fprintf(b, "    participant %s as %s\n", participantID(u), u)
 	}
@@ -82,6 +92,12 @@ func writeAct(b *strings.Builder, n int, p Played, gateway string) {
 	b.WriteString("\nWhat reached the upstreams (from the mocks' journals):\n\n| call | allowed | denied | reached the upstream |\n|---|---|---|---|\n")
 	for _, t := range p.Tallies {
 		fmt.Fprintf(b, "| %s | %d | %d | %d |\n", t.Call, t.Allowed, t.Denied, t.Reached)
+	}
+	if len(step.Problems) > 0 {
+		b.WriteString("\nWhat went wrong:\n\n")
+		for _, problem := range step.Problems {
+			fmt.Fprintf(b, "- %s\n", tableCell(problem))
+		}
 	}
 }
 

@@ -16,30 +16,35 @@ import (
 	"github.com/hopguard/hopguard/conformance/scenarios"
 )
 
-func refundAct() demo.Played {
+// refundAct is the story's first act as its result carries it.
+func refundAct() scenarios.Result {
 	capDenial := &denial.Denial{Code: "refund_cap_exceeded", Reason: "tier-1-support refund cap exceeded", Remediation: map[string]any{"type": "step_up"}}
-	return demo.Played{
-		Act:    demo.Act{Title: "A $9,000 refund", Intro: "alice asks", As: scenarios.Alice},
-		TaskID: "task-1",
-		Result: loop.Result{Outcome: loop.Success, Steps: 2, Servers: []loop.Server{{Name: "payroll", State: loop.ServerDenied}}, Hops: []trace.Hop{
-			{Plane: trace.PlaneSTS, Target: "llm", Action: "token-exchange", Decision: trace.Allow},
-			{Plane: trace.PlaneMCP, Target: "payroll", Action: "initialize", Decision: trace.Deny,
-				Denial: &denial.Denial{Code: "server_not_allowed", Reason: "payroll requires payroll-admin"}},
-			{Plane: trace.PlaneLLM, Target: "gpt-4o", Action: "completion", Decision: trace.Allow, Note: "1 tool call: refund_issue"},
-			{Plane: trace.PlaneMCP, Target: "payments", Action: "tools/call", Tool: "refund_issue", Decision: trace.Deny,
-				Arguments: json.RawMessage(`{"ticket_id":"T-1001","amount_cents":900000}`), Denial: capDenial},
-			{Plane: trace.PlaneMCP, Target: "tickets", Action: "tools/call", Tool: "update_ticket", Decision: trace.Allow, Note: "escalated; #1 | done"},
-			{Plane: trace.PlaneMCP, Target: "tickets", Action: "tools/call", Tool: "add_comment", Decision: trace.Deny,
-				Denial: &denial.Denial{Code: "unauthenticated", Reason: "no bearer token"}},
-		}},
-		Tallies:   []evidence.Tally{{Call: evidence.Call{Resource: "mcp:payments", Tool: "refund_issue"}, Denied: 1}},
-		Untouched: []string{"payroll"},
-	}
+	story := scenarios.Story()
+	return scenarios.Result{Scenario: story, Steps: []scenarios.StepResult{{
+		Name: "01 " + story.Steps[0].Name,
+		Step: scenarios.Step{Name: "alice's agent works T-1001", Title: "A $9,000 refund", Intro: "alice asks", As: scenarios.Alice, Ticket: "T-1001"},
+		Agent: &scenarios.AgentRun{
+			TaskID: "task-1",
+			Result: loop.Result{Outcome: loop.Success, Steps: 2, Servers: []loop.Server{{Name: "payroll", State: loop.ServerDenied}}, Hops: []trace.Hop{
+				{Plane: trace.PlaneSTS, Target: "llm", Action: "token-exchange", Decision: trace.Allow},
+				{Plane: trace.PlaneMCP, Target: "payroll", Action: "initialize", Decision: trace.Deny,
+					Denial: &denial.Denial{Code: "server_not_allowed", Reason: "payroll requires payroll-admin"}},
+				{Plane: trace.PlaneLLM, Target: "gpt-4o", Action: "completion", Decision: trace.Allow, Note: "1 tool call: refund_issue"},
+				{Plane: trace.PlaneMCP, Target: "payments", Action: "tools/call", Tool: "refund_issue", Decision: trace.Deny,
+					Arguments: json.RawMessage(`{"ticket_id":"T-1001","amount_cents":900000}`), Denial: capDenial},
+				{Plane: trace.PlaneMCP, Target: "tickets", Action: "tools/call", Tool: "update_ticket", Decision: trace.Allow, Note: "escalated; #1 | done"},
+				{Plane: trace.PlaneMCP, Target: "tickets", Action: "tools/call", Tool: "add_comment", Decision: trace.Deny,
+					Denial: &denial.Denial{Code: "unauthenticated", Reason: "no bearer token"}},
+			}},
+			Tallies:   []evidence.Tally{{Call: evidence.Call{Resource: "mcp:payments", Tool: "refund_issue"}, Denied: 1}},
+			Untouched: []string{"payroll"},
+		},
+	}}}
 }
 
 func TestWriteTrail(t *testing.T) {
 	var b strings.Builder
-	require.NoError(t, demo.WriteTrail(&b, []demo.Played{refundAct()}, demo.Evidence{Gateway: "Envoy", GatewayInfo: "Envoy 1.40.0", AuditLog: "audit.ndjson"}))
+	require.NoError(t, demo.WriteTrail(&b, refundAct(), demo.Evidence{Gateway: "Envoy", GatewayInfo: "Envoy 1.40.0", AuditLog: "audit.ndjson"}))
 	text := b.String()
 
 	assert.Contains(t, text, "```mermaid\nsequenceDiagram\n")
@@ -67,16 +72,39 @@ func TestWriteTrail(t *testing.T) {
 	assert.Contains(t, text, "| mcp:payments refund_issue | 0 | 1 | 0 |")
 }
 
-func TestStoryExpectations(t *testing.T) {
-	acts := demo.Story()
-	require.Len(t, acts, 3)
+// TestNarrator: the demo tells each act and each hop as it is made, folds the token exchanges
+// into one line, says what the journals show and lists what went wrong.
+func TestNarrator(t *testing.T) {
 	played := refundAct()
-	assert.NoError(t, acts[0].Expect(played.Result), "the refund act accepts a capped refund, a note on the ticket and payroll denied")
+	step := scenarios.Story().Steps[0]
+	var b strings.Builder
+	n := demo.Narrator(&b)
+	n.Step(1, step)
+	n.Log(step, "task t-1: alice as support-agent on T-1001")
+	for _, h := range played.Steps[0].Agent.Result.Hops {
+		n.Hop(step, h)
+	}
+	done := played.Steps[0]
+	done.Problems = []string{"the agent did not write on T-1001 after the denial"}
+	n.Done(done)
+	text := b.String()
 
-	played.Result.Hops[3].Denial = &denial.Denial{Code: "invalid_arguments", Reason: "currency"}
-	err := acts[0].Expect(played.Result)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "not denied for the cap")
+	for _, want := range []string{
+		"==> Act 1: " + step.Title + "\n    " + step.Intro + "\n",
+		"    alice (tier-1-support), agent support-agent, on T-1001\n",
+		"    task t-1: alice as support-agent on T-1001\n",
+		"    [sts] bootstrap token exchanged for one token per resource: llm\n    [mcp payroll] initialize -> DENY",
+		"    [mcp payments] tools/call refund_issue -> DENY refund_cap_exceeded",
+		"    journal: mcp:payments refund_issue: 1 denied, 0 allowed; the upstream received 0\n",
+		"    journal: payroll received nothing: its handshake was denied, its tool list never left it\n",
+		"    !! the agent did not write on T-1001 after the denial\n",
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.NotContains(t, text, "token-exchange")
 
-	assert.Error(t, acts[2].Expect(played.Result), "the kill-switch act wants the hop after the first tool call denied as task_not_active")
+	done.Name = "01 alice's agent works T-1001"
+	problems := demo.Problems(scenarios.Result{Scenario: scenarios.Story(), Steps: []scenarios.StepResult{done}})
+	assert.Equal(t, []string{"act 1: the agent did not write on T-1001 after the denial", "the story stopped after act 1 of 3"}, problems)
+	assert.Empty(t, demo.Problems(played))
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
+	"github.com/hopguard/hopguard/conformance/scenarios"
 )
 
 const usage = `Usage: demo [flags]
@@ -63,7 +64,10 @@ Then the agent plays the story:
      payroll is denied at the handshake
   2. the autonomous triage agent asks for gpt-4o: denied, it is pinned to gpt-4o-mini; payments
      and payroll are denied at the handshake
-  3. the triage agent's task is revoked mid-run: the very next hop is denied
+  3. the triage agent's task is revoked mid-run: every later hop is denied
+
+The story is the conformance suite's scenario "story" (conformance/scenarios), which the suite
+plays behind every gateway; the demo plays the same definition with a narrator.
 
 Every hop is narrated with its decision and reason. The trail (a Mermaid sequence diagram of
 every hop) goes to <out>/trail.md; logs and decision logs stay under <out>/env. Everything
@@ -214,25 +218,15 @@ func play(ctx context.Context, set setting, out io.Writer) error {
 	if reason, ok := h.NotRun[name]; ok {
 		return fmt.Errorf("%s cannot run here: %w", name, reason)
 	}
-	stage, err := newStage(h, name)
+	env, err := storyEnv(h, name)
 	if err != nil {
 		return err
 	}
 
-	var played []demo.Played
-	var problems []string
-	for i, act := range demo.Story() {
-		fmt.Fprintf(out, "\n==> Act %d: %s\n    %s\n", i+1, act.Title, act.Intro)
-		p, err := stage.Play(ctx, i+1, act, out)
-		if err != nil {
-			return fmt.Errorf("act %d: %w", i+1, err)
-		}
-		played = append(played, p)
-		reportEvidence(out, p)
-		for _, problem := range p.Problems {
-			problems = append(problems, fmt.Sprintf("act %d: %s", i+1, problem))
-		}
-	}
+	// The story is scenarios.Story, the scenario the conformance suite plays behind every
+	// gateway; the narrator tells it act by act and hop by hop.
+	played := demo.Play(ctx, env, out)
+	problems := demo.Problems(played)
 
 	trailPath := filepath.Join(set.outDir, "trail.md")
 	if err := writeTrail(trailPath, played, h, set.gateway); err != nil {
@@ -253,46 +247,35 @@ func play(ctx context.Context, set setting, out io.Writer) error {
 	return nil
 }
 
-func newStage(h *harness.Env, gateway string) (demo.Stage, error) {
-	gatewayURL, err := h.GatewayURL(gateway)
-	if err != nil {
-		return demo.Stage{}, err
+// storyEnv is the environment as the story's scenario sees it, behind gateway.
+func storyEnv(h *harness.Env, gateway string) (scenarios.Env, error) {
+	env := scenarios.Env{
+		Gateway:   gateway,
+		AuditLog:  h.AuditLogPath(),
+		CerbosLog: h.CerbosDecisionLogPath(),
+		Control:   h.Runtime,
+		RunID:     "demo-" + strconv.FormatInt(time.Now().Unix(), 36),
 	}
-	stsURL, err := h.STSURL()
-	if err != nil {
-		return demo.Stage{}, err
+	var err error
+	if env.GatewayURL, err = h.GatewayURL(gateway); err != nil {
+		return env, err
 	}
-	admin, err := h.Admin()
-	if err != nil {
-		return demo.Stage{}, err
+	if env.STSURL, err = h.STSURL(); err != nil {
+		return env, err
 	}
-	journals, err := h.JournalsByResource()
-	if err != nil {
-		return demo.Stage{}, err
+	if env.ExpiredSTSURL, err = h.ExpiredSTSURL(); err != nil {
+		return env, err
 	}
-	return demo.Stage{
-		GatewayURL: gatewayURL,
-		STSURL:     stsURL,
-		Admin:      admin,
-		Journals:   journals,
-		RunID:      strconv.FormatInt(time.Now().Unix(), 36),
-	}, nil
+	if env.Admin, err = h.Admin(); err != nil {
+		return env, err
+	}
+	if env.Journals, err = h.JournalsByResource(); err != nil {
+		return env, err
+	}
+	return env, nil
 }
 
-// reportEvidence says what the journals show: denied hops stayed at the gateway.
-func reportEvidence(out io.Writer, p demo.Played) {
-	for _, t := range p.Tallies {
-		if t.Denied == 0 {
-			continue
-		}
-		fmt.Fprintf(out, "    journal: %s: %d denied, %d allowed; the upstream received %d\n", t.Call, t.Denied, t.Allowed, t.Reached)
-	}
-	for _, s := range p.Untouched {
-		fmt.Fprintf(out, "    journal: %s received nothing: its handshake was denied, its tool list never left it\n", s)
-	}
-}
-
-func writeTrail(path string, played []demo.Played, h *harness.Env, gateway gateways.Gateway) error {
+func writeTrail(path string, played scenarios.Result, h *harness.Env, gateway gateways.Gateway) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
