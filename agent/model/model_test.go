@@ -23,8 +23,8 @@ import (
 const llmToken = "llm-token-of-the-agent"
 
 // fakeGateway stands in for gateway + synapse on the model route: it denies
-// with the bodies of DESIGN.md, or swaps the agent's token for the provider
-// key and forwards, as the gateway does after an allow.
+// with the bodies of CONTRACTS.md "Denial responses", or swaps the agent's
+// token for the provider key and forwards, as the gateway does after an allow.
 type fakeGateway struct {
 	upstream http.Handler
 	deny     func(w http.ResponseWriter) bool

@@ -46,8 +46,8 @@ type deniedResponse struct {
 }
 
 // fakeGateway stands in for gateway + synapse in front of one mock MCP
-// server: it writes the denials synapse/respond builds (DESIGN.md "Denials
-// the agent can read") and never forwards a denied request.
+// server: it writes the denials synapse/respond builds (CONTRACTS.md "Denial
+// responses") and never forwards a denied request.
 type fakeGateway struct {
 	upstream http.Handler
 	decide   decide

@@ -69,7 +69,7 @@ type expect struct {
 
 var istio = checktest.Gateway{Name: "istio", Build: checktest.Istio}
 
-// TestScenarios decides every scenario of DESIGN.md ("Conformance") at
+// TestScenarios decides every scenario of docs/ARCHITECTURE.md ("Conformance") at
 // synapse level, with the real Cerbos and the shipped policies, for each
 // gateway's CheckRequest shape.
 func TestScenarios(t *testing.T) {
