@@ -23,6 +23,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/netns"
+	"github.com/hopguard/hopguard/internal/version"
 )
 
 const usage = `Usage: bench [flags]
@@ -82,11 +83,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	total := fs.Duration("deadline", 9*time.Minute, "bound on the whole run")
 	envDir := fs.String("env", "", "keep the running environment (logs, decision logs) in this `directory` (default: in /dev/shm, removed after the run)")
 	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
+	showVersion := version.Flag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Line("bench"))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())

@@ -28,6 +28,7 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 	}{
 		{[]string{"--help"}, 0, "Envoy -> mock upstream"},
 		{[]string{"--help"}, 0, "agentgateway targets: not run: <reason>"},
+		{[]string{"--help"}, 0, "-version"},
 		{[]string{"--rates", "fast"}, 2, "is not a number of requests per second"},
 		{[]string{"extra"}, 2, "unexpected arguments"},
 		{[]string{"--step", "0s"}, 2, "step and timeout must be positive"},
@@ -38,5 +39,16 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 		assert.Equal(t, tc.code, code, "%v", tc.args)
 		assert.Contains(t, stderr.String(), tc.want, "%v", tc.args)
 		assert.Empty(t, stdout.String(), "%v: nothing ran", tc.args)
+	}
+}
+
+// --version prints the version line on stdout and exits 0 before any other flag is checked.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--version", "--rates", "fast"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr, nil) // stops before isolating
+		assert.Equal(t, 0, code, "%v", args)
+		assert.Regexp(t, `^bench \S+( \S+)* go\S+\n$`, stdout.String(), "%v", args)
+		assert.Empty(t, stderr.String(), "%v", args)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/scenarios"
+	"github.com/hopguard/hopguard/internal/version"
 )
 
 const usage = `Usage: demo [flags]
@@ -96,11 +97,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on the whole demo")
 	gatewayName := fs.String("gateway", "", "the `gateway` the agent goes through: "+strings.Join(gateways.Names(), ", ")+" (default agentgateway where it can run, else envoy)")
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
+	showVersion := version.Flag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Line("demo"))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "demo: unexpected arguments %q (see --help)\n", fs.Args())
