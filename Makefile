@@ -9,7 +9,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo conformance test policy-test go-test vet bench fuzz istio-check
+.PHONY: help tools demo up conformance test policy-test go-test vet bench fuzz istio-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,20 @@ GATEWAY ?=
 demo: tools ## bring the environment up and play the story hop by hop behind agentgateway where it can run (trail in out/demo/trail.md); GATEWAY=, RUNTIME=
 	@$(GO) run ./conformance/cmd/demo $(if $(GATEWAY),--gateway=$(GATEWAY))
 
-conformance: tools ## run every scenario behind every gateway; report in out/conformance/report.md (RUNTIME=container: out/conformance/container/)
-	@$(GO) test -count=1 ./conformance
+# `make up`: the environment kept up until Ctrl-C, every endpoint printed and written to
+# out/up/env.json; GATEWAY=envoy (its default), istio, agentgateway or none (your own gateway).
+up: tools ## bring the environment up and keep it until Ctrl-C, printing every endpoint and ready commands; GATEWAY=, RUNTIME=
+	@$(GO) run ./conformance/cmd/up $(if $(GATEWAY),--gateway=$(GATEWAY))
+
+# `make conformance EXTERNAL=mygateway=http://127.0.0.1:8080`: with `make up GATEWAY=none`
+# running and your gateway in front of its endpoints, the scenarios and the bypass corpus run
+# against your gateway instead of the built-in ones (report: out/conformance/external/).
+ifneq ($(EXTERNAL),)
+export HOPGUARD_EXTERNAL := $(EXTERNAL)
+endif
+
+conformance: tools ## every scenario and the bypass corpus behind every gateway (EXTERNAL=name=url: yours); report in out/conformance/report.md and security.md
+	@$(GO) test -count=1 -p 1 ./conformance ./conformance/security
 
 # With agentgateway in bin/, the bench also measures the hop behind it (targets a2, b2;
 # BENCHMARKS.md); elsewhere the report says why they did not run.

@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/netns"
@@ -48,26 +47,17 @@ func run(m *testing.M) int {
 		fmt.Println("conformance: skipped in -short mode (it starts the whole environment)")
 		return 0
 	}
-	root, err := binaries.ModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		return 1
-	}
-	// HOPGUARD_RUNTIME selects the runtime (process by default); the report names it.
-	runtimeName := harness.RuntimeNameFromEnv()
-	// The suite runs in a network namespace of its own, loopback only, where it can.
-	network, code, exited := harness.Isolate(context.Background(), runtimeName, os.Stderr, "conformance")
+	// HOPGUARD_RUNTIME selects the runtime (process by default); the report names it. The
+	// suite runs in a network namespace of its own, loopback only, where it can; with
+	// HOPGUARD_EXTERNAL it runs against `make up`'s environment and the gateways named there.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	started, code, exited := harness.StartSuite(ctx, harness.SuiteOptions{Who: "conformance", Log: os.Stderr, Observe: progress})
+	cancel()
 	if exited {
 		return code
 	}
-	suite.network = network
-	outDir := harness.ReportDir(root, runtimeName)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	suite.gateways = gateways.All(runtimeName, network)
-	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
-		OutDir: outDir, Gateways: suite.gateways, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
-	})
-	cancel()
+	runtimeName, outDir := started.RuntimeName, started.ReportDir
+	suite.network, suite.gateways, suite.env, suite.upErr = started.Network, started.Gateways, started.Env, started.UpErr
 
 	suite.recorder = report.NewRecorder(runtimeName)
 	for _, g := range suite.gateways {
@@ -97,7 +87,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		return 1
 	}
-	fmt.Printf("conformance: report in %s, component logs in %s\n", filepath.Join(outDir, "report.md"), filepath.Join(outDir, "env", "logs"))
+	logs := "(none: the environment did not start)"
+	if suite.env != nil {
+		logs = suite.env.LogsDir()
+	}
+	fmt.Printf("conformance: report in %s, component logs in %s\n", filepath.Join(outDir, "report.md"), logs)
 	return code
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/runtime"
@@ -38,8 +39,12 @@ func ControlHandler(rt runtime.Environment, token string) http.Handler {
 			err = rt.Restart(r.Context(), name)
 		case "ready":
 			err = rt.Ready(r.Context(), name)
+		case "freeze":
+			err = signal(r.Context(), rt, name, syscall.SIGSTOP)
+		case "thaw":
+			err = signal(r.Context(), rt, name, syscall.SIGCONT)
 		default:
-			http.Error(w, "unknown action "+action+": want stop, restart or ready", http.StatusNotFound)
+			http.Error(w, "unknown action "+action+": want stop, restart, ready, freeze or thaw", http.StatusNotFound)
 			return
 		}
 		if err != nil {
@@ -65,6 +70,23 @@ func ControlHandler(rt runtime.Environment, token string) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// signal sends sig to the main process of a running component: SIGSTOP holds it still (it keeps
+// its connections and answers nothing), SIGCONT lets it go on.
+func signal(ctx context.Context, rt runtime.Environment, component string, sig syscall.Signal) error {
+	pids, err := rt.PIDs(ctx)
+	if err != nil {
+		return err
+	}
+	pid, ok := pids[component]
+	if !ok {
+		return fmt.Errorf("%s is not running", component)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("signal %s (process %d): %w", component, pid, err)
+	}
+	return nil
 }
 
 // Attach is the environment that `make up` published at path, for suites that run against it
@@ -155,6 +177,16 @@ func (a *attached) Restart(ctx context.Context, component string) error {
 
 func (a *attached) Ready(ctx context.Context, component string) error {
 	return a.control(ctx, component, "ready")
+}
+
+// Freeze holds a component still (SIGSTOP) through the control API.
+func (a *attached) Freeze(ctx context.Context, component string) error {
+	return a.control(ctx, component, "freeze")
+}
+
+// Thaw lets a frozen component go on (SIGCONT) through the control API.
+func (a *attached) Thaw(ctx context.Context, component string) error {
+	return a.control(ctx, component, "thaw")
 }
 
 func (a *attached) control(ctx context.Context, component, action string) error {

@@ -23,8 +23,25 @@ type freezer interface {
 	thaw(ctx context.Context) error
 }
 
+// holder is a runtime that holds a component still itself: an environment attached from
+// `make up`, whose components are that process's children, through its control API.
+type holder interface {
+	Freeze(ctx context.Context, component string) error
+	Thaw(ctx context.Context, component string) error
+}
+
+// holderFreezer holds Cerbos still through the runtime.
+type holderFreezer struct{ h holder }
+
+func (f holderFreezer) how() string                      { return "SIGSTOP by make up" }
+func (f holderFreezer) freeze(ctx context.Context) error { return f.h.Freeze(ctx, stack.Cerbos) }
+func (f holderFreezer) thaw(ctx context.Context) error   { return f.h.Thaw(ctx, stack.Cerbos) }
+
 // cerbosFreezer is the freezer for Cerbos on the runtime h runs on.
 func cerbosFreezer(h *harness.Env) (freezer, error) {
+	if hr, ok := h.Runtime.(holder); ok {
+		return holderFreezer{hr}, nil
+	}
 	switch h.RuntimeName {
 	case "process":
 		return &signalFreezer{arg: "--set=audit.file.path=" + h.CerbosDecisionLogPath()}, nil

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hopguard/hopguard/conformance/binaries"
-	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
@@ -38,26 +36,18 @@ func run(m *testing.M) int {
 		fmt.Println("security: skipped in -short mode (it starts the whole environment)")
 		return 0
 	}
-	root, err := binaries.ModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "security:", err)
-		return 1
-	}
-	// HOPGUARD_RUNTIME selects the runtime (process by default); the summary names it.
-	runtimeName := harness.RuntimeNameFromEnv()
-	// The suite runs in a network namespace of its own, loopback only, where it can.
-	network, code, exited := harness.Isolate(context.Background(), runtimeName, os.Stderr, "security")
+	// HOPGUARD_RUNTIME selects the runtime (process by default); the summary names it. The
+	// suite runs in a network namespace of its own, loopback only, where it can; with
+	// HOPGUARD_EXTERNAL it runs against `make up`'s environment and the gateways named there.
+	// Its environment has a directory of its own: the scenario suite may run at the same time.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	started, code, exited := harness.StartSuite(ctx, harness.SuiteOptions{Who: "security", Home: "security", Log: os.Stderr, Observe: progress})
 	if exited {
 		return code
 	}
-	reportDir := harness.ReportDir(root, runtimeName)
-	// A directory of its own: the scenario suite may run at the same time in another binary.
-	home := filepath.Join(reportDir, "security")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	all := gateways.All(runtimeName, network)
-	suite.env, suite.upErr = harness.Up(ctx, harness.Options{
-		OutDir: home, BinDir: filepath.Join(home, "bin"), Gateways: all, Observe: progress, NewRuntime: harness.RuntimeByName(runtimeName),
-	})
+	runtimeName, reportDir, all := started.RuntimeName, started.ReportDir, started.Gateways
+	suite.env, suite.upErr = started.Env, started.UpErr
 	suite.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 	if suite.upErr == nil {
 		suite.creds, suite.upErr = newCredentials(ctx)
@@ -88,7 +78,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "security:", err)
 		return 1
 	}
-	fmt.Printf("security: report in %s, component logs in %s\n", filepath.Join(reportDir, summary.MarkdownFile), filepath.Join(home, "env", "logs"))
+	logs := "(none: the environment did not start)"
+	if suite.env != nil {
+		logs = suite.env.LogsDir()
+	}
+	fmt.Printf("security: report in %s, component logs in %s\n", filepath.Join(reportDir, summary.MarkdownFile), logs)
 	return code
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/scenarios"
+	"github.com/hopguard/hopguard/internal/version"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
@@ -73,11 +74,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	gatewayName := fs.String("gateway", "envoy", "the `gateway` in front: "+strings.Join(append(gateways.Names(), noGateway), ", "))
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	startTimeout := fs.Duration("start-timeout", 5*time.Minute, "bound on bringing the environment up")
+	showVersion := version.Flag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Line("up"))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "up: unexpected arguments %q (see --help)\n", fs.Args())

@@ -36,6 +36,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		want     string
 	}{
 		{[]string{"--help"}, 0, "make conformance EXTERNAL=<name>=http://127.0.0.1:<port>"},
+		{[]string{"--help"}, 0, "-version"},
 		{[]string{"--gateway=nginx"}, 2, `no gateway "nginx"`},
 		{[]string{"--runtime=podman"}, 2, `no runtime "podman"`},
 		{[]string{"extra"}, 2, `unexpected arguments ["extra"]`},
@@ -47,6 +48,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		assert.Contains(t, stderr.String(), tt.want, "%v", tt.args)
 		assert.Empty(t, stdout.String(), "%v: nothing started", tt.args)
 	}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run(t.Context(), []string{"--version"}, &stdout, &stderr, stayOnTheHost))
+	assert.True(t, strings.HasPrefix(stdout.String(), "up "), stdout.String())
 }
 
 // TestUpServesUntilInterrupted runs `up` as a user does: it waits for env.json, uses only what
