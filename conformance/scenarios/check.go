@@ -1,12 +1,9 @@
 package scenarios
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -308,31 +305,11 @@ func (r *Run) awaitAudit(from int64, match func(audit.Record) bool) (audit.Recor
 	}
 }
 
-// readAudit reads the NDJSON records after byte offset from.
+// readAudit reads the records after byte offset from (synapse's own reader; a line still
+// being written is left for the next read).
 func readAudit(path string, from int64) ([]audit.Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("seek audit log: %w", err)
-	}
-	var out []audit.Record
-	scanner := bufio.NewScanner(f)
-	scanner.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for scanner.Scan() {
-		line := bytes.TrimSpace(scanner.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var rec audit.Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			continue // a line being written; the next read sees it whole
-		}
-		out = append(out, rec)
-	}
-	return out, scanner.Err()
+	recs, _, err := audit.ReadLog(path, from)
+	return recs, err
 }
 
 func fileSize(path string) int64 {

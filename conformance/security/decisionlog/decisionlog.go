@@ -31,18 +31,9 @@ func Size(path string) (int64, error) {
 }
 
 // Synapse returns synapse's records from offset on, and the offset after the last complete
-// line (a line still being written is left for the next read).
+// line (a line still being written is left for the next read): synapse's own reader.
 func Synapse(path string, offset int64) ([]audit.Record, int64, error) {
-	var out []audit.Record
-	end, err := readLines(path, offset, func(line []byte) error {
-		var r audit.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return fmt.Errorf("synapse audit record: %w", err)
-		}
-		out = append(out, r)
-		return nil
-	})
-	return out, end, err
+	return audit.ReadLog(path, offset)
 }
 
 // CerbosEntry is one decision of Cerbos's log: one CheckResources call.
