@@ -5,45 +5,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
-	agwconfig "github.com/hopguard/hopguard/gateway-configs/agentgateway"
 )
-
-// UngovernedAgentGateway is the baseline behind agentgateway, as Ungoverned is behind Envoy:
-// the governed agentgateway of conformance/gateways, same binary and the same config rendered
-// with agwconfig.Params.WithoutAuthz, which leaves out every route's extAuthz policy and
-// nothing else. It refuses to run wherever the governed one does (no binary, or a network
-// beyond loopback).
-type UngovernedAgentGateway struct {
-	governed gateways.AgentGateway
-}
-
-var _ gateways.Gateway = (*UngovernedAgentGateway)(nil)
-
-// NewUngovernedAgentGateway is the baseline of governed: its runtime and interface list.
-func NewUngovernedAgentGateway(governed gateways.AgentGateway) *UngovernedAgentGateway {
-	return &UngovernedAgentGateway{governed: governed}
-}
-
-// Name implements gateways.Gateway.
-func (*UngovernedAgentGateway) Name() string { return "agentgateway-baseline" }
-
-// Detail implements gateways.Gateway.
-func (u *UngovernedAgentGateway) Detail() string { return u.governed.Detail() + ", extAuthz removed" }
-
-// Component implements gateways.Gateway: the governed agentgateway's component under another
-// name, its config rendered without extAuthz.
-func (u *UngovernedAgentGateway) Component(ctx context.Context) (env.Component, error) {
-	return ungovernedComponent(ctx, &u.governed, u.Name(), gateways.AgentGatewayConfigFile, u.renderConfig)
-}
-
-func (u *UngovernedAgentGateway) renderConfig(l env.Layout) ([]byte, error) {
-	p := gateways.AgentGatewayParams(l, u.Name())
-	p.WithoutAuthz = true
-	return agwconfig.Render(p)
-}
 
 // gatewayNames are the gateways' component names; the agentgateway ones are empty when it does
 // not run.

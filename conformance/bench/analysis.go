@@ -39,16 +39,22 @@ func AgentGatewayTargets(detail string) []Target {
 	}
 }
 
+// The baselines' names: the governed gateways' own, each rendered without ext_authz.
+const (
+	BaselineEnvoy        = "envoy-baseline"
+	BaselineAgentGateway = "agentgateway-baseline"
+)
+
 // gatewayProcess is the gateway process that serves a gateway target, if target is one: the
 // component of the gateway Run puts behind it.
 func gatewayProcess(target string) (string, bool) {
 	switch target {
 	case TargetBaseline:
-		return (&Ungoverned{}).Name(), true
+		return BaselineEnvoy, true
 	case TargetGoverned:
 		return (&gateways.Envoy{}).Name(), true
 	case TargetAgentBaseline:
-		return (&UngovernedAgentGateway{}).Name(), true
+		return BaselineAgentGateway, true
 	case TargetAgentGoverned:
 		return (&gateways.AgentGateway{}).Name(), true
 	}

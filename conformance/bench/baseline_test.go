@@ -33,11 +33,11 @@ func (f *fakeLayout) ModuleRoot() string          { return "/src" }
 // authzFilter is the HTTP filter a governed Envoy asks synapse with.
 const authzFilter = "envoy.filters.http.ext_authz"
 
-func TestUngovernedIsTheGovernedEnvoyUnderItsOwnName(t *testing.T) {
+func TestBaselineIsTheGovernedEnvoyUnderItsOwnName(t *testing.T) {
 	if _, err := binaries.Tool("envoy"); err != nil {
 		t.Skip(err)
 	}
-	u := &Ungoverned{}
+	u := &gateways.Envoy{Named: BaselineEnvoy, WithoutAuthz: true}
 	c, err := u.Component(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "envoy-baseline", c.Name)
@@ -83,9 +83,9 @@ func loopbackOnly() ([]net.Interface, error) {
 	return []net.Interface{{Index: 1, Name: "lo", Flags: net.FlagUp | net.FlagLoopback}}, nil
 }
 
-func TestUngovernedAgentGatewayIsTheGovernedOneUnderItsOwnName(t *testing.T) {
+func TestAgentGatewayBaselineIsTheGovernedOneUnderItsOwnName(t *testing.T) {
 	// The container runtime needs no binary in bin/; the interfaces are loopback only.
-	u := NewUngovernedAgentGateway(gateways.AgentGateway{Runtime: "container", Interfaces: loopbackOnly})
+	u := &gateways.AgentGateway{Runtime: "container", Interfaces: loopbackOnly, Named: BaselineAgentGateway, WithoutAuthz: true}
 	c, err := u.Component(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "agentgateway-baseline", c.Name)
@@ -104,11 +104,11 @@ func TestUngovernedAgentGatewayIsTheGovernedOneUnderItsOwnName(t *testing.T) {
 	assert.NotContains(t, l.ports, "agentgateway/http", "the governed gateway's ports are not used")
 }
 
-func TestUngovernedAgentGatewayRefusesWhereTheGovernedOneDoes(t *testing.T) {
+func TestAgentGatewayBaselineRefusesWhereTheGovernedOneDoes(t *testing.T) {
 	withEth := func() ([]net.Interface, error) {
 		lo, _ := loopbackOnly()
 		return append(lo, net.Interface{Index: 2, Name: "eth0", Flags: net.FlagUp}), nil
 	}
-	_, err := NewUngovernedAgentGateway(gateways.AgentGateway{Runtime: "container", Interfaces: withEth}).Component(context.Background())
+	_, err := (&gateways.AgentGateway{Runtime: "container", Interfaces: withEth, Named: BaselineAgentGateway, WithoutAuthz: true}).Component(context.Background())
 	assert.ErrorContains(t, err, "eth0")
 }

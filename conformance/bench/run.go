@@ -1,9 +1,9 @@
 // Package bench measures what a governed hop costs (`make bench`, BENCHMARKS.md). It brings
 // hopguard's environment up through conformance/harness with two Envoys, one governed and one
-// without ext_authz (Ungoverned), and drives four targets side by side: the ungoverned route,
+// without ext_authz (BaselineEnvoy), and drives four targets side by side: the ungoverned route,
 // the governed route, synapse's Check and Cerbos's CheckResources. Where agentgateway can run
 // (its binary in bin/, a loopback-only network), the two routes are measured behind
-// it too (a2, b2; UngovernedAgentGateway); where it cannot, the report says why. Load is open
+// it too (a2, b2; BaselineAgentGateway); where it cannot, the report says why. Load is open
 // loop at fixed rates (Drive; latency from each request's due time) and closed loop at
 // saturation, in rounds with the targets taking turns; CPU and memory come from /proc
 // (Monitor). Run returns a Report; Write renders report.md and report.json.
@@ -112,10 +112,12 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	began := time.Now()
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
 
-	governed, baseline := &gateways.Envoy{}, &Ungoverned{}
-	// The bench runs on the process runtime (harness.Up's default).
+	// Each baseline is its governed gateway under another name with its config rendered
+	// without ext_authz: the difference between the two is what governing a hop costs. The
+	// bench runs on the process runtime (harness.Up's default).
+	governed, baseline := &gateways.Envoy{}, &gateways.Envoy{Named: BaselineEnvoy, WithoutAuthz: true}
 	agentGoverned := &gateways.AgentGateway{Runtime: "process", Network: opts.Network}
-	agentBaseline := NewUngovernedAgentGateway(*agentGoverned)
+	agentBaseline := &gateways.AgentGateway{Runtime: "process", Network: opts.Network, Named: BaselineAgentGateway, WithoutAuthz: true}
 	required := []gateways.Gateway{governed, baseline}
 	extra := []gateways.Gateway{governed, baseline, agentGoverned, agentBaseline}
 	var compared *ComparedSynapse

@@ -36,6 +36,11 @@ type AgentGateway struct {
 	Network netns.Where
 	// Interfaces lists the network interfaces agentgateway would bind; nil means net.Interfaces.
 	Interfaces func() ([]net.Interface, error)
+	// Named is its name in the environment and the report; empty means "agentgateway".
+	Named string
+	// WithoutAuthz renders its config without the routes' extAuthz: nothing is authorized.
+	// Only the benchmark's baseline uses it, in front of the mocks.
+	WithoutAuthz bool
 }
 
 // HowToInstall names both ways to get agentgateway v1.4.1, for the reasons it is "not run".
@@ -59,14 +64,23 @@ var agentgatewayBehaviour = []string{
 func (*AgentGateway) Profile() Profile { return Profile{Notes: agentgatewayBehaviour} }
 
 // Name implements Gateway.
-func (*AgentGateway) Name() string { return "agentgateway" }
+func (g *AgentGateway) Name() string {
+	if g.Named != "" {
+		return g.Named
+	}
+	return "agentgateway"
+}
 
 // Detail implements Gateway.
 func (g *AgentGateway) Detail() string {
+	d := "agentgateway v1.4.1 (binary in bin/), config from gateway-configs/agentgateway"
 	if g.Runtime == "container" {
-		return "agentgateway v1.4.1 (image), config from gateway-configs/agentgateway"
+		d = "agentgateway v1.4.1 (image), config from gateway-configs/agentgateway"
 	}
-	return "agentgateway v1.4.1 (binary in bin/), config from gateway-configs/agentgateway"
+	if g.WithoutAuthz {
+		d += ", extAuthz removed"
+	}
+	return d
 }
 
 // Component implements Gateway.
@@ -85,7 +99,9 @@ func (g *AgentGateway) Component(context.Context) (env.Component, error) {
 		Program: env.Program{Tool: AgentGatewayTool},
 		Ports:   []string{stack.PortHTTP, stack.PortAdmin, PortStats, PortReadiness},
 		Files: []env.File{{Name: AgentGatewayConfigFile, Render: func(l env.Layout) ([]byte, error) {
-			return agwconfig.Render(AgentGatewayParams(l, name))
+			p := AgentGatewayParams(l, name)
+			p.WithoutAuthz = g.WithoutAuthz
+			return agwconfig.Render(p)
 		}}},
 		Args: func(l env.Layout) []string {
 			return []string{"-f", filepath.Join(l.Dir(name), AgentGatewayConfigFile)}

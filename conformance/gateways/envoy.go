@@ -20,13 +20,25 @@ const EnvoyConfigFile = "envoy.yaml"
 
 // Envoy is upstream Envoy (1.40) with the config of gateway-configs/envoy.
 type Envoy struct {
+	// Named is its name in the environment and the report; empty means "envoy". Two Envoys in
+	// one environment (the benchmark's governed one and its baseline) need two names.
+	Named string
+	// WithoutAuthz renders its config without ext_authz: nothing is authorized. Only the
+	// benchmark's baseline uses it, in front of the mocks.
+	WithoutAuthz bool
+
 	detail string
 }
 
 var _ Gateway = (*Envoy)(nil)
 
 // Name implements Gateway.
-func (*Envoy) Name() string { return "envoy" }
+func (e *Envoy) Name() string {
+	if e.Named != "" {
+		return e.Named
+	}
+	return "envoy"
+}
 
 // Detail implements Gateway.
 func (e *Envoy) Detail() string { return e.detail }
@@ -35,12 +47,17 @@ func (e *Envoy) Detail() string { return e.detail }
 func (e *Envoy) Component(ctx context.Context) (env.Component, error) {
 	name := e.Name()
 	c, version, err := envoyComponent(ctx, name, env.File{Name: EnvoyConfigFile, Render: func(l env.Layout) ([]byte, error) {
-		return envoyconfig.Render(EnvoyParams(l, name))
+		p := EnvoyParams(l, name)
+		p.WithoutAuthz = e.WithoutAuthz
+		return envoyconfig.Render(p)
 	}})
 	if err != nil {
 		return env.Component{}, err
 	}
 	e.detail = "Envoy " + version + ", config from gateway-configs/envoy"
+	if e.WithoutAuthz {
+		e.detail += ", ext_authz removed"
+	}
 	return c, nil
 }
 
