@@ -57,7 +57,7 @@ func writeGuide(out io.Writer, p harness.Published, jsonPath string, network net
 		say("    gateway %-14s %s   (model route %s, MCP routes %s)", g, p.URL(g), p.Routes["llm"], "/mcp/<server>")
 	}
 	if len(p.Gateways) == 0 {
-		say("    no gateway: put yours in front of the upstreams below (README.md, \"Verify your own gateway\")")
+		say("    no gateway: put yours in front of the upstreams below (docs/YOUR-GATEWAY.md)")
 	}
 	say("    synapse ext_authz (gRPC)  %s", p.Endpoints[stack.Synapse][stack.PortGRPC])
 	say("    synapse admin API         %s   (bearer: the admin token)", admin)
@@ -130,7 +130,7 @@ func writeVerifyGuide(out io.Writer, examples []Example) {
 	say("\n==> your gateway: route /v1 to the llm upstream and /mcp/<server> to each MCP upstream above,")
 	say("    ask synapse first over ext_authz gRPC v3 (body as bytes, at most 1 MiB; failure mode deny;")
 	say("    each route names its resource, context extension \"resource\"; the provider key added after")
-	say("    authorization), as README.md \"Verify your own gateway\" says. Worked examples for these addresses:")
+	say("    authorization), as docs/YOUR-GATEWAY.md says. Worked examples for these addresses:")
 	for _, e := range examples {
 		say("    %-13s %s\n                  run: %s", e.Gateway, e.File, e.Run)
 	}
