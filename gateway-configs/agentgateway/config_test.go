@@ -3,6 +3,7 @@ package agentgateway
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -19,6 +20,21 @@ func TestCommittedConfigIsTheDefaultRendering(t *testing.T) {
 	assert.Equal(t, string(want), string(got), "config.yaml is stale: regenerate it with `go generate ./gateway-configs/agentgateway`")
 }
 
+func TestCommittedProviderConfigsAreTheirRenderings(t *testing.T) {
+	examples := Examples()
+	require.Len(t, examples, 3)
+	assert.Equal(t, DefaultParams(), examples["config.yaml"])
+	for file, params := range examples {
+		t.Run(file, func(t *testing.T) {
+			want, err := Render(params)
+			require.NoError(t, err)
+			got, err := os.ReadFile(file)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got), "%s is stale: regenerate it with `go generate ./gateway-configs/agentgateway`", file)
+		})
+	}
+}
+
 func TestRenderedConfigsMatchAgentgatewaySchema(t *testing.T) {
 	schema, err := LoadSchema()
 	require.NoError(t, err)
@@ -29,10 +45,16 @@ func TestRenderedConfigsMatchAgentgatewaySchema(t *testing.T) {
 	ephemeral.GatewayPort, ephemeral.AdminPort, ephemeral.StatsPort, ephemeral.ReadinessPort = 41000, 41001, 41002, 41003
 	ephemeral.SynapseAddr = "127.0.0.1:41004"
 
+	withCA := DefaultParams()
+	withCA.Provider = &Provider{Host: "llm.internal.example", Port: 8443, CAFile: "/etc/hopguard/ca.pem", KeyEnv: "LLM_KEY"}
+
 	for name, params := range map[string]Params{
-		"default ports":    DefaultParams(),
-		"ephemeral ports":  ephemeral,
-		"model route only": noMCP,
+		"default ports":             DefaultParams(),
+		"ephemeral ports":           ephemeral,
+		"model route only":          noMCP,
+		"OpenAI":                    Examples()["config.openai.yaml"],
+		"Anthropic":                 Examples()["config.anthropic.yaml"],
+		"a provider with a CA file": withCA,
 	} {
 		t.Run(name, func(t *testing.T) {
 			config, err := Render(params)
@@ -173,4 +195,132 @@ func TestWithoutAuthzStillRefusesParametersThatOpenAHole(t *testing.T) {
 	p.MaxRequestBytes = 0
 	_, err := Render(p)
 	assert.ErrorContains(t, err, "413")
+}
+
+func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
+	type backend struct {
+		AI struct {
+			Provider     map[string]any `yaml:"provider"`
+			HostOverride string         `yaml:"hostOverride"`
+			PathPrefix   string         `yaml:"pathPrefix"`
+		} `yaml:"ai"`
+		Policies struct {
+			BackendAuth struct {
+				Key string `yaml:"key"`
+			} `yaml:"backendAuth"`
+			BackendTLS *struct {
+				Hostname string `yaml:"hostname"`
+				Root     string `yaml:"root"`
+			} `yaml:"backendTLS"`
+			HTTP struct {
+				Version string `yaml:"version"`
+			} `yaml:"http"`
+		} `yaml:"policies"`
+	}
+	llmBackend := func(t *testing.T, p Params) (backend, string) {
+		t.Helper()
+		config, err := Render(p)
+		require.NoError(t, err)
+		var doc struct {
+			Routes []struct {
+				Name     string    `yaml:"name"`
+				Backends []backend `yaml:"backends"`
+			} `yaml:"routes"`
+		}
+		require.NoError(t, yaml.Unmarshal(config, &doc))
+		require.Equal(t, "llm", doc.Routes[0].Name)
+		require.Len(t, doc.Routes[0].Backends, 1)
+		return doc.Routes[0].Backends[0], string(config)
+	}
+
+	t.Run("the mock, by default: plaintext, the key inline", func(t *testing.T) {
+		b, _ := llmBackend(t, DefaultParams())
+		assert.Equal(t, "127.0.0.1:8089", b.AI.HostOverride)
+		assert.Nil(t, b.Policies.BackendTLS)
+		assert.Equal(t, "sk-hopguard-provider", b.Policies.BackendAuth.Key)
+	})
+	t.Run("OpenAI", func(t *testing.T) {
+		b, text := llmBackend(t, Examples()["config.openai.yaml"])
+		assert.Contains(t, b.AI.Provider, "openAI")
+		assert.Equal(t, "api.openai.com:443", b.AI.HostOverride)
+		assert.Empty(t, b.AI.PathPrefix, "the agent's path goes on as it is")
+		require.NotNil(t, b.Policies.BackendTLS, "TLS to the provider")
+		assert.Equal(t, "api.openai.com", b.Policies.BackendTLS.Hostname)
+		assert.Empty(t, b.Policies.BackendTLS.Root, "the system roots")
+		assert.Equal(t, "${OPENAI_API_KEY}", b.Policies.BackendAuth.Key, "expanded by agentgateway from its environment")
+		assert.Equal(t, "HTTP/1.1", b.Policies.HTTP.Version)
+		assert.NotContains(t, text, "sk-hopguard-provider", "the mock's key is not used")
+		assert.NotContains(t, text, "127.0.0.1:8089", "nor the mock")
+		assert.Equal(t, 1, strings.Count(text, "$"), "one expansion only: agentgateway expands every $ in the file")
+	})
+	t.Run("Anthropic", func(t *testing.T) {
+		b, _ := llmBackend(t, Examples()["config.anthropic.yaml"])
+		assert.Contains(t, b.AI.Provider, "anthropic")
+		assert.Equal(t, "api.anthropic.com:443", b.AI.HostOverride)
+		assert.Equal(t, "/v1", b.AI.PathPrefix, "translated calls go to /v1/messages")
+		require.NotNil(t, b.Policies.BackendTLS)
+		assert.Equal(t, "api.anthropic.com", b.Policies.BackendTLS.Hostname)
+		assert.Equal(t, "${ANTHROPIC_API_KEY}", b.Policies.BackendAuth.Key)
+	})
+	t.Run("a CA file and a port", func(t *testing.T) {
+		p := DefaultParams()
+		p.Provider = &Provider{Host: "localhost", Port: 8443, CAFile: "/tmp/ca.pem", KeyEnv: "K"}
+		b, _ := llmBackend(t, p)
+		assert.Equal(t, "localhost:8443", b.AI.HostOverride)
+		assert.Equal(t, "/tmp/ca.pem", b.Policies.BackendTLS.Root)
+		assert.Equal(t, Provider{Host: "localhost", Port: 8443, CAFile: "/tmp/ca.pem", KeyEnv: "K"}, *p.Provider, "the caller's Provider is left as it was")
+	})
+	t.Run("the routes stay guarded, and the baseline is the same gateway less extAuthz", func(t *testing.T) {
+		p := Examples()["config.openai.yaml"]
+		config, err := Render(p)
+		require.NoError(t, err)
+		p.WithoutAuthz = true
+		baselineYAML, err := Render(p)
+		require.NoError(t, err)
+		var governed, baseline map[string]any
+		require.NoError(t, yaml.Unmarshal(config, &governed))
+		require.NoError(t, yaml.Unmarshal(baselineYAML, &baseline))
+		for _, r := range governed["routes"].([]any) {
+			route := r.(map[string]any)
+			policies := route["policies"].(map[string]any)
+			require.Contains(t, policies, "extAuthz", "route %v", route["name"])
+			delete(route, "policies")
+		}
+		assert.Equal(t, governed, baseline)
+	})
+}
+
+func TestRenderRejectsBadProviders(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Provider)
+		want   string
+	}{
+		{name: "an unknown kind", mutate: func(p *Provider) { p.Kind = "gemini" }, want: "kind"},
+		{name: "an IP address", mutate: func(p *Provider) { p.Host = "203.0.113.7" }, want: "DNS name"},
+		{name: "a host with a port", mutate: func(p *Provider) { p.Host = "api.openai.com:443" }, want: "DNS name"},
+		{name: "a host with YAML", mutate: func(p *Provider) { p.Host = "x}" }, want: "DNS name"},
+		{name: "a port too large", mutate: func(p *Provider) { p.Port = 70000 }, want: "port"},
+		{name: "no key variable", mutate: func(p *Provider) { p.KeyEnv = "" }, want: "environment variable"},
+		{name: "a key, not a variable", mutate: func(p *Provider) { p.KeyEnv = "sk-proj-123" }, want: "environment variable"},
+		{name: "a relative CA file", mutate: func(p *Provider) { p.CAFile = "ca.pem" }, want: "absolute path"},
+		{name: "a CA file agentgateway would expand", mutate: func(p *Provider) { p.CAFile = "/etc/$HOME/ca.pem" }, want: "absolute path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultParams()
+			p.Provider = OpenAI()
+			tt.mutate(p.Provider)
+			_, err := Render(p)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	t.Run("the mock's address and key are not needed", func(t *testing.T) {
+		p := DefaultParams()
+		p.Provider = OpenAI()
+		p.LLMAddr, p.ProviderKey = "", ""
+		_, err := Render(p)
+		assert.NoError(t, err)
+	})
 }

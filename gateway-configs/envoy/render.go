@@ -27,7 +27,36 @@ const (
 	DefaultMaxRequestBytes = 1 << 20
 	// DefaultAuthzTimeout is how long Envoy waits for synapse before failing closed.
 	DefaultAuthzTimeout = 2 * time.Second
+	// DefaultCAFile is the system's root certificates on Debian, Ubuntu and Alpine (the
+	// ca-certificates package): what a Provider's certificate is verified against unless its
+	// CAFile says otherwise. Envoy loads no system roots of its own.
+	DefaultCAFile = "/etc/ssl/certs/ca-certificates.crt"
+	// DefaultProviderPort is HTTPS's port.
+	DefaultProviderPort = 443
 )
+
+// Provider sends the model route to a real model endpoint (an OpenAI-compatible API such as
+// api.openai.com, or Anthropic's api.anthropic.com) over TLS by host name, instead of the mock
+// LLM over plaintext. The provider key is never written into the config: Envoy reads it from
+// the environment variable KeyEnv when it starts (a static generic secret whose data source is
+// environment_variable) and the credential injector filter adds it, after ext_authz, on the
+// model route only. Envoy refuses to start when the variable is not set.
+type Provider struct {
+	// Host is the endpoint's DNS name: Envoy resolves it (LOGICAL_DNS, IPv4 preferred), sends
+	// it as SNI and as the Host header, and requires it among the certificate's DNS names.
+	Host string
+	// Port is the endpoint's port; zero means DefaultProviderPort.
+	Port uint16
+	// CAFile is the PEM bundle the endpoint's certificate must chain to; empty means
+	// DefaultCAFile, the system roots.
+	CAFile string
+	// KeyEnv names the environment variable that holds the provider key, e.g. OPENAI_API_KEY.
+	KeyEnv string
+	// KeyHeader is where the key goes: "authorization" (the default) sends
+	// "Authorization: Bearer <key>" as OpenAI-compatible APIs want it; "x-api-key" sends the bare
+	// key in x-api-key, as Anthropic's Messages API wants it.
+	KeyHeader string
+}
 
 // MCPServer is one MCP upstream, reached through the route /mcp/<Name>.
 type MCPServer struct {
@@ -40,11 +69,16 @@ type Params struct {
 	Listen  netip.AddrPort // where agents connect
 	Admin   netip.AddrPort // Envoy's admin interface; must be a loopback address
 	Synapse netip.AddrPort // synapse's ext_authz gRPC port
-	LLM     netip.AddrPort // the model upstream
+	LLM     netip.AddrPort // the model upstream (the mock LLM, over plaintext); unset with Provider
 
 	MCPServers []MCPServer
 
+	// Provider, when set, sends the model route to a real endpoint over TLS by host name
+	// instead of LLM, its key from an environment variable (see Provider). Nil is the mock.
+	Provider *Provider
+
 	// ProviderKey is added on the LLM route after authorization; empty means DefaultProviderKey.
+	// It is the mock's key: with Provider it must stay empty (the key comes from KeyEnv).
 	ProviderKey string
 	// MaxRequestBytes is the ext_authz body limit; zero means DefaultMaxRequestBytes.
 	MaxRequestBytes int
@@ -61,9 +95,29 @@ type Params struct {
 // A server name becomes part of a path, a cluster name and a YAML scalar: keep it plain.
 var serverNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
+// A provider's host is a DNS name (the certificate is checked for it), lower case: no IP
+// address, no port, no YAML.
+var hostNamePattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// An environment variable's name as a shell writes it.
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 func (p Params) withDefaults() Params {
-	if p.ProviderKey == "" {
+	if p.ProviderKey == "" && p.Provider == nil {
 		p.ProviderKey = DefaultProviderKey
+	}
+	if p.Provider != nil {
+		provider := *p.Provider
+		if provider.Port == 0 {
+			provider.Port = DefaultProviderPort
+		}
+		if provider.CAFile == "" {
+			provider.CAFile = DefaultCAFile
+		}
+		if provider.KeyHeader == "" {
+			provider.KeyHeader = "authorization"
+		}
+		p.Provider = &provider
 	}
 	if p.MaxRequestBytes == 0 {
 		p.MaxRequestBytes = DefaultMaxRequestBytes
@@ -77,7 +131,19 @@ func (p Params) withDefaults() Params {
 // Validate reports every problem with p at once.
 func (p Params) Validate() error {
 	var errs []error
-	for name, ap := range map[string]netip.AddrPort{"listen": p.Listen, "admin": p.Admin, "synapse": p.Synapse, "llm": p.LLM} {
+	addrs := map[string]netip.AddrPort{"listen": p.Listen, "admin": p.Admin, "synapse": p.Synapse}
+	if p.Provider == nil {
+		addrs["llm"] = p.LLM
+	} else {
+		errs = append(errs, p.withDefaults().Provider.validate()...)
+		if p.LLM.IsValid() {
+			errs = append(errs, fmt.Errorf("llm address %s and a provider both name the model upstream: leave the llm address unset", p.LLM))
+		}
+		if p.ProviderKey != "" {
+			errs = append(errs, errors.New("a provider's key comes from its KeyEnv environment variable: leave ProviderKey (the mock's key) empty"))
+		}
+	}
+	for name, ap := range addrs {
 		if !ap.IsValid() || ap.Port() == 0 {
 			errs = append(errs, fmt.Errorf("%s address %q is not a host:port", name, ap))
 		}
@@ -110,14 +176,42 @@ func (p Params) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate reports every problem with a provider whose defaults are filled in.
+func (pr Provider) validate() []error {
+	var errs []error
+	if !hostNamePattern.MatchString(pr.Host) || len(pr.Host) > 253 {
+		errs = append(errs, fmt.Errorf("provider host %q is not a lower-case DNS name (no IP address, no port)", pr.Host))
+	}
+	if !envNamePattern.MatchString(pr.KeyEnv) {
+		errs = append(errs, fmt.Errorf("provider key variable %q is not an environment variable's name", pr.KeyEnv))
+	}
+	if !strings.HasPrefix(pr.CAFile, "/") || strings.ContainsAny(pr.CAFile, "\"\\\r\n") {
+		errs = append(errs, fmt.Errorf("provider CA file %q must be an absolute path without quotes, backslashes or line breaks", pr.CAFile))
+	}
+	if pr.KeyHeader != "authorization" && pr.KeyHeader != "x-api-key" {
+		errs = append(errs, fmt.Errorf("provider key header %q is neither authorization nor x-api-key", pr.KeyHeader))
+	}
+	return errs
+}
+
 // templateData is Params in the shape the template reads.
 type templateData struct {
 	Listen, Admin, Synapse, LLM endpoint
 	MCPServers                  []templateServer
+	Provider                    *templateProvider
 	ProviderKey                 string
 	MaxRequestBytes             int
 	AuthzTimeout                string
 	WithoutAuthz                bool
+}
+
+type templateProvider struct {
+	Host      string
+	Port      uint16
+	CAFile    string
+	KeyEnv    string
+	KeyHeader string
+	KeyPrefix string // "Bearer " for authorization, nothing for x-api-key
 }
 
 type endpoint struct {
@@ -144,12 +238,19 @@ func Render(p Params) ([]byte, error) {
 		Listen:          toEndpoint(p.Listen),
 		Admin:           toEndpoint(p.Admin),
 		Synapse:         toEndpoint(p.Synapse),
-		LLM:             toEndpoint(p.LLM),
 		ProviderKey:     p.ProviderKey,
 		MaxRequestBytes: p.MaxRequestBytes,
 		// Envoy reads durations as protobuf JSON: seconds with up to nine decimals.
 		AuthzTimeout: fmt.Sprintf("%.3fs", p.AuthzTimeout.Seconds()),
 		WithoutAuthz: p.WithoutAuthz,
+	}
+	if pr := p.Provider; pr != nil {
+		data.Provider = &templateProvider{Host: pr.Host, Port: pr.Port, CAFile: pr.CAFile, KeyEnv: pr.KeyEnv, KeyHeader: pr.KeyHeader}
+		if pr.KeyHeader == "authorization" {
+			data.Provider.KeyPrefix = "Bearer "
+		}
+	} else {
+		data.LLM = toEndpoint(p.LLM)
 	}
 	for _, s := range p.MCPServers {
 		data.MCPServers = append(data.MCPServers, templateServer{Name: s.Name, Addr: toEndpoint(s.Addr)})

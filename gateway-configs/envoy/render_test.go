@@ -258,3 +258,255 @@ func TestRenderWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
 		assert.Contains(t, text, cluster, "same clusters")
 	}
 }
+
+// providerParams are sampleParams sending the model route to a real endpoint over TLS.
+func providerParams() envoy.Params {
+	p := sampleParams()
+	p.LLM = netip.AddrPort{}
+	p.Provider = &envoy.Provider{Host: "api.openai.com", KeyEnv: "OPENAI_API_KEY"}
+	return p
+}
+
+// renderedCluster is the part of a rendered cluster the assertions read.
+type renderedCluster struct {
+	Name           string `yaml:"name"`
+	Type           string `yaml:"type"`
+	LoadAssignment struct {
+		Endpoints []struct {
+			LbEndpoints []struct {
+				Endpoint struct {
+					Address struct {
+						SocketAddress struct {
+							Address   string `yaml:"address"`
+							PortValue int    `yaml:"port_value"`
+						} `yaml:"socket_address"`
+					} `yaml:"address"`
+				} `yaml:"endpoint"`
+			} `yaml:"lb_endpoints"`
+		} `yaml:"endpoints"`
+	} `yaml:"load_assignment"`
+	TransportSocket *struct {
+		TypedConfig struct {
+			SNI              string `yaml:"sni"`
+			CommonTLSContext struct {
+				ValidationContext struct {
+					TrustedCA struct {
+						Filename string `yaml:"filename"`
+					} `yaml:"trusted_ca"`
+					SANs []struct {
+						SANType string            `yaml:"san_type"`
+						Matcher map[string]string `yaml:"matcher"`
+					} `yaml:"match_typed_subject_alt_names"`
+				} `yaml:"validation_context"`
+			} `yaml:"common_tls_context"`
+		} `yaml:"typed_config"`
+	} `yaml:"transport_socket"`
+}
+
+func renderedLLMCluster(t *testing.T, config []byte) renderedCluster {
+	t.Helper()
+	var doc struct {
+		StaticResources struct {
+			Clusters []renderedCluster `yaml:"clusters"`
+		} `yaml:"static_resources"`
+	}
+	require.NoError(t, yaml.Unmarshal(config, &doc))
+	for _, c := range doc.StaticResources.Clusters {
+		if c.Name == "llm" {
+			return c
+		}
+	}
+	t.Fatal("no llm cluster")
+	return renderedCluster{}
+}
+
+// TestRenderedProviderConfigIsValidForEnvoy runs envoy --mode validate on the provider
+// rendering, governed and ungoverned, and shows that Envoy refuses it when the key's
+// environment variable is not set: the gateway never starts without the provider key.
+func TestRenderedProviderConfigIsValidForEnvoy(t *testing.T) {
+	envoyBin, err := binaries.Tool("envoy")
+	if err != nil {
+		t.Skipf("not run: real Envoy not available: %v", err)
+	}
+	validate := func(t *testing.T, p envoy.Params, env ...string) (string, error) {
+		config, err := envoy.Render(p)
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "envoy.yaml")
+		require.NoError(t, os.WriteFile(path, config, 0o600))
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn")
+		cmd.Env = append(withoutEnv(os.Environ(), "HOPGUARD_TEST_KEY"), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, withoutAuthz := range []bool{false, true} {
+		for _, header := range []string{"", "x-api-key"} {
+			t.Run(fmt.Sprintf("WithoutAuthz=%t,KeyHeader=%q", withoutAuthz, header), func(t *testing.T) {
+				p := providerParams()
+				p.WithoutAuthz = withoutAuthz
+				p.Provider.KeyHeader = header
+				p.Provider.KeyEnv = "HOPGUARD_TEST_KEY"
+				out, err := validate(t, p, "HOPGUARD_TEST_KEY=sk-from-the-environment")
+				require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
+				assert.Contains(t, out, "OK")
+			})
+		}
+	}
+	t.Run("the key's variable unset", func(t *testing.T) {
+		p := providerParams()
+		p.Provider.KeyEnv = "HOPGUARD_TEST_KEY"
+		out, err := validate(t, p)
+		require.Error(t, err, "Envoy must refuse to start without the provider key:\n%s", out)
+		assert.Contains(t, out, "HOPGUARD_TEST_KEY")
+	})
+}
+
+func withoutEnv(env []string, name string) []string {
+	var kept []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
+	config, err := envoy.Render(providerParams())
+	require.NoError(t, err)
+	text := string(config)
+
+	cluster := renderedLLMCluster(t, config)
+	assert.Equal(t, "LOGICAL_DNS", cluster.Type)
+	address := cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress
+	assert.Equal(t, "api.openai.com", address.Address)
+	assert.Equal(t, 443, address.PortValue)
+	require.NotNil(t, cluster.TransportSocket, "TLS to the provider")
+	tlsContext := cluster.TransportSocket.TypedConfig
+	assert.Equal(t, "api.openai.com", tlsContext.SNI)
+	assert.Equal(t, envoy.DefaultCAFile, tlsContext.CommonTLSContext.ValidationContext.TrustedCA.Filename, "the system roots")
+	require.Len(t, tlsContext.CommonTLSContext.ValidationContext.SANs, 1, "Envoy checks no host name unless told to")
+	assert.Equal(t, "DNS", tlsContext.CommonTLSContext.ValidationContext.SANs[0].SANType)
+	assert.Equal(t, map[string]string{"exact": "api.openai.com"}, tlsContext.CommonTLSContext.ValidationContext.SANs[0].Matcher)
+
+	routes := renderedRoutes(t, config)
+	require.Len(t, routes, 6)
+	llm := routes[0]
+	assert.Equal(t, "llm", llm.Name)
+	assert.Empty(t, llm.RequestHeadersToAdd, "no key in the config")
+	assert.Contains(t, llm.PerFilter, "envoy.filters.http.credential_injector", "the key is injected on the model route")
+	assert.Equal(t, map[string]string{"resource": "llm"}, llm.PerFilter["envoy.filters.http.ext_authz"].CheckSettings.ContextExtensions)
+	for _, r := range routes[1:] {
+		assert.NotContains(t, r.PerFilter, "envoy.filters.http.credential_injector", "%s: no provider key", r.Name)
+		assert.Empty(t, r.RequestHeadersToAdd, r.Name)
+	}
+	assert.Contains(t, text, "host_rewrite_literal: api.openai.com")
+	assert.Contains(t, text, "secret: { environment_variable: OPENAI_API_KEY }")
+	assert.NotContains(t, text, envoy.DefaultProviderKey, "the mock's key is not used")
+	assert.Contains(t, text, `header_value_prefix: "Bearer "`)
+
+	assert.Equal(t, []string{"envoy.filters.http.ext_authz", "envoy.filters.http.credential_injector", "envoy.filters.http.router"},
+		hcmFilters(t, config), "the key is added after ext_authz")
+
+	t.Run("Anthropic's x-api-key, a port and a CA file", func(t *testing.T) {
+		p := providerParams()
+		p.Provider = &envoy.Provider{Host: "api.anthropic.com", Port: 8443, CAFile: "/etc/hopguard/ca.pem", KeyEnv: "ANTHROPIC_API_KEY", KeyHeader: "x-api-key"}
+		config, err := envoy.Render(p)
+		require.NoError(t, err)
+		text := string(config)
+		assert.Contains(t, text, "header: x-api-key")
+		assert.NotContains(t, text, "header_value_prefix", "Anthropic wants the bare key")
+		cluster := renderedLLMCluster(t, config)
+		assert.Equal(t, 8443, cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue)
+		assert.Equal(t, "/etc/hopguard/ca.pem", cluster.TransportSocket.TypedConfig.CommonTLSContext.ValidationContext.TrustedCA.Filename)
+		assert.Equal(t, "api.anthropic.com", cluster.TransportSocket.TypedConfig.SNI)
+	})
+
+	t.Run("without authz the key is still injected, and only there", func(t *testing.T) {
+		p := providerParams()
+		p.WithoutAuthz = true
+		config, err := envoy.Render(p)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"envoy.filters.http.credential_injector", "envoy.filters.http.router"}, hcmFilters(t, config))
+		routes := renderedRoutes(t, config)
+		assert.Equal(t, []string{"envoy.filters.http.credential_injector"}, keys(routes[0].PerFilter))
+		for _, r := range routes[1:] {
+			assert.Nil(t, r.PerFilter, r.Name)
+		}
+	})
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestRenderRejectsBadProviders(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*envoy.Params)
+		want   string
+	}{
+		{name: "an IP address", mutate: func(p *envoy.Params) { p.Provider.Host = "203.0.113.7" }, want: "DNS name"},
+		{name: "a host with a port", mutate: func(p *envoy.Params) { p.Provider.Host = "api.openai.com:443" }, want: "DNS name"},
+		{name: "a host with YAML", mutate: func(p *envoy.Params) { p.Provider.Host = "x}" }, want: "DNS name"},
+		{name: "upper case", mutate: func(p *envoy.Params) { p.Provider.Host = "API.openai.com" }, want: "DNS name"},
+		{name: "no key variable", mutate: func(p *envoy.Params) { p.Provider.KeyEnv = "" }, want: "environment variable"},
+		{name: "a key, not a variable", mutate: func(p *envoy.Params) { p.Provider.KeyEnv = "sk-proj-123" }, want: "environment variable"},
+		{name: "a relative CA file", mutate: func(p *envoy.Params) { p.Provider.CAFile = "ca.pem" }, want: "absolute path"},
+		{name: "a CA file with a quote", mutate: func(p *envoy.Params) { p.Provider.CAFile = `/ca".pem` }, want: "absolute path"},
+		{name: "another key header", mutate: func(p *envoy.Params) { p.Provider.KeyHeader = "x-goog-api-key" }, want: "key header"},
+		{name: "the mock's address too", mutate: func(p *envoy.Params) { p.LLM = netip.MustParseAddrPort("127.0.0.1:18083") }, want: "leave the llm address unset"},
+		{name: "an inline key too", mutate: func(p *envoy.Params) { p.ProviderKey = "sk-inline" }, want: "leave ProviderKey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := providerParams()
+			provider := *p.Provider
+			p.Provider = &provider
+			tt.mutate(&p)
+			_, err := envoy.Render(p)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	t.Run("Validate fills in the defaults too", func(t *testing.T) {
+		assert.NoError(t, providerParams().Validate())
+	})
+	t.Run("the caller's Provider is left as it was", func(t *testing.T) {
+		p := providerParams()
+		_, err := envoy.Render(p)
+		require.NoError(t, err)
+		assert.Equal(t, envoy.Provider{Host: "api.openai.com", KeyEnv: "OPENAI_API_KEY"}, *p.Provider)
+	})
+}
+
+// TestCommittedExamplesAreTheirRenderings keeps envoy.openai.yaml and envoy.anthropic.yaml in
+// step with the template, and has the real Envoy validate them.
+func TestCommittedExamplesAreTheirRenderings(t *testing.T) {
+	examples := envoy.Examples()
+	require.Len(t, examples, 2)
+	envoyBin, envoyErr := binaries.Tool("envoy")
+	for file, params := range examples {
+		t.Run(file, func(t *testing.T) {
+			want, err := envoy.Render(params)
+			require.NoError(t, err)
+			got, err := os.ReadFile(file)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(got), "%s is stale: regenerate it with `go generate ./gateway-configs/envoy`", file)
+			if envoyErr != nil {
+				t.Skipf("not run: envoy --mode validate: real Envoy not available: %v", envoyErr)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", file, "--use-dynamic-base-id", "--log-level", "warn")
+			cmd.Env = append(os.Environ(), params.Provider.KeyEnv+"=sk-from-the-environment")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "envoy --mode validate rejected %s:\n%s", file, out)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 
@@ -21,7 +22,11 @@ x-api-key: <key>; 401 otherwise) and only the listed models (404
 model_not_found otherwise). Replies come from a deterministic scenario
 brain that works the ticket named in the user message.
 
-Once bound it prints "listening on http://HOST:PORT" on stdout.
+With --tls-cert and --tls-key it serves HTTPS instead (HTTP/2 and HTTP/1.1),
+as a real provider does: how a gateway's TLS origination is tested here.
+
+Once bound it prints "listening on http://HOST:PORT" (https:// over TLS) on
+stdout.
 
 Usage: mockllm [flags]
 
@@ -34,9 +39,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := serve.NewFlags("mockllm", usage, "127.0.0.1:18080", stderr)
 	key := fs.String("provider-key", llm.DefaultProviderKey, "the only API `key` accepted")
 	models := fs.String("models", strings.Join(llm.DefaultModels(), ","), "comma-separated `list` of models served")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate chain (PEM `file`); needs --tls-key")
+	keyFile := fs.String("tls-key", "", "the private key (PEM `file`) of --tls-cert")
 	logger, err := fs.Parse(args)
 	if err != nil {
 		return err
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	srv, err := llm.New(llm.Config{
 		ProviderKey: *key,
@@ -47,5 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("mock LLM ready", "models", srv.Models())
+	if *certFile != "" {
+		return runTLS(ctx, tlsOptions{Addr: *fs.Addr, CertFile: *certFile, KeyFile: *keyFile, Handler: srv, Logger: logger, Stdout: stdout})
+	}
 	return serve.Run(ctx, serve.Options{Addr: *fs.Addr, Handler: srv, Logger: logger, Stdout: stdout})
 }

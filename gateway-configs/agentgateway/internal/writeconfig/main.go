@@ -1,4 +1,6 @@
-// Command writeconfig writes config.yaml, the default rendering of the agentgateway config.
+// Command writeconfig writes the committed renderings of the agentgateway config: config.yaml
+// (the default, in front of the mocks) and the same gateway sending the model route to a real
+// provider, config.openai.yaml and config.anthropic.yaml (see Examples).
 package main
 
 import (
@@ -9,13 +11,15 @@ import (
 )
 
 func main() {
-	config, err := agentgateway.Render(agentgateway.DefaultParams())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := os.WriteFile("config.yaml", config, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	for file, params := range agentgateway.Examples() {
+		config, err := agentgateway.Render(params)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := os.WriteFile(file, config, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 }
