@@ -188,33 +188,9 @@ func TestScenarios(t *testing.T) {
 
 func scenarioEnv(t *testing.T, gateway, runID string) scenarios.Env {
 	t.Helper()
-	h := suite.env
-	must := func(s string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	admin, err := h.Admin()
+	env, err := suite.env.Behind(gateway, runID)
 	if err != nil {
 		t.Fatal(err)
-	}
-	journals, err := h.JournalsByResource()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := scenarios.Env{
-		Gateway:       gateway,
-		GatewayURL:    must(h.GatewayURL(gateway)),
-		STSURL:        must(h.STSURL()),
-		ExpiredSTSURL: must(h.ExpiredSTSURL()),
-		Admin:         admin,
-		AuditLog:      h.AuditLogPath(),
-		CerbosLog:     h.CerbosDecisionLogPath(),
-		Control:       h.Runtime,
-		Journals:      journals,
-		RunID:         runID,
 	}
 	return env
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/admin"
@@ -89,3 +90,33 @@ func (h *Env) CerbosDecisionLogPath() string {
 
 // LogsDir holds one log file per component.
 func (h *Env) LogsDir() string { return filepath.Join(h.Runtime.Dir(), "logs") }
+
+// Behind is the environment as the scenarios see it behind the gateway called gateway: its
+// front door, the STSs, the admin API, the journals, the logs and the control of components.
+// runID keeps the run's task ids apart from every other run's.
+func (h *Env) Behind(gateway, runID string) (scenarios.Env, error) {
+	e := scenarios.Env{
+		Gateway:   gateway,
+		AuditLog:  h.AuditLogPath(),
+		CerbosLog: h.CerbosDecisionLogPath(),
+		Control:   h.Runtime,
+		RunID:     runID,
+	}
+	var err error
+	if e.GatewayURL, err = h.GatewayURL(gateway); err != nil {
+		return e, err
+	}
+	if e.STSURL, err = h.STSURL(); err != nil {
+		return e, err
+	}
+	if e.ExpiredSTSURL, err = h.ExpiredSTSURL(); err != nil {
+		return e, err
+	}
+	if e.Admin, err = h.Admin(); err != nil {
+		return e, err
+	}
+	if e.Journals, err = h.JournalsByResource(); err != nil {
+		return e, err
+	}
+	return e, nil
+}

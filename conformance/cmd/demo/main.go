@@ -224,7 +224,7 @@ func play(ctx context.Context, set setting, out io.Writer) error {
 	if reason, ok := h.NotRun[name]; ok {
 		return fmt.Errorf("%s cannot run here: %w", name, reason)
 	}
-	env, err := storyEnv(h, name)
+	env, err := h.Behind(name, "demo-"+strconv.FormatInt(time.Now().Unix(), 36))
 	if err != nil {
 		return err
 	}
@@ -251,34 +251,6 @@ func play(ctx context.Context, set setting, out io.Writer) error {
 		return fmt.Errorf("%d problem(s) in the story (see above)", len(problems))
 	}
 	return nil
-}
-
-// storyEnv is the environment as the story's scenario sees it, behind gateway.
-func storyEnv(h *harness.Env, gateway string) (scenarios.Env, error) {
-	env := scenarios.Env{
-		Gateway:   gateway,
-		AuditLog:  h.AuditLogPath(),
-		CerbosLog: h.CerbosDecisionLogPath(),
-		Control:   h.Runtime,
-		RunID:     "demo-" + strconv.FormatInt(time.Now().Unix(), 36),
-	}
-	var err error
-	if env.GatewayURL, err = h.GatewayURL(gateway); err != nil {
-		return env, err
-	}
-	if env.STSURL, err = h.STSURL(); err != nil {
-		return env, err
-	}
-	if env.ExpiredSTSURL, err = h.ExpiredSTSURL(); err != nil {
-		return env, err
-	}
-	if env.Admin, err = h.Admin(); err != nil {
-		return env, err
-	}
-	if env.Journals, err = h.JournalsByResource(); err != nil {
-		return env, err
-	}
-	return env, nil
 }
 
 func writeTrail(path string, played scenarios.Result, h *harness.Env, gateway gateways.Gateway) error {
