@@ -1,4 +1,5 @@
-// Package container runs an environment as containers with testcontainers-go: the same
+// Package container runs an environment as containers, on the Docker Engine API
+// (github.com/moby/moby/client; the API version is negotiated with the engine): the same
 // description (conformance/env) the process runtime runs, each component in a container of its
 // program's image (see Images). With a Sandbox (Options.NetworkHolder) every container joins the
 // sandbox's network namespace, whose only interface is loopback, and the driver joins it too
@@ -7,8 +8,7 @@
 // source tree read-only at its own path, so the paths a description renders mean the same inside
 // and out. Nothing is ever pulled, and no network is ever created.
 //
-// testcontainers' reaper ("ryuk") is disabled, since its image cannot be pulled offline: the
-// runtime removes its containers on Close and on a failed start. A harness killed outright
+// The runtime removes its containers on Close and on a failed start. A harness killed outright
 // leaves them behind; they carry the label LabelRun and can be removed with
 // `docker rm -f $(docker ps -aq --filter label=org.hopguard.run)`.
 package container
@@ -25,8 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
-
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/runtime"
 )
@@ -37,12 +35,12 @@ const (
 	LabelComponent = "org.hopguard.component"
 )
 
-// TestcontainersLog is the file in the run's logs/ where testcontainers says what it does with
-// each container (created, started, waiting, stopped), each line naming the component.
-const TestcontainersLog = "testcontainers.log"
+// ContainersLog is the file in the run's logs/ where the runtime says what it does with each
+// container (created, started, waiting, ready, stopped, removed), each line naming the component.
+const ContainersLog = "containers.log"
 
-// RyukDisabledEnv is testcontainers' switch for its reaper container.
-const RyukDisabledEnv = "TESTCONTAINERS_RYUK_DISABLED"
+// engineTimeout bounds the first question to the engine, whether it answers.
+const engineTimeout = 10 * time.Second
 
 // Options configure the container runtime.
 type Options struct {
@@ -70,8 +68,8 @@ type Runtime struct {
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
-// New returns a container runtime. It turns testcontainers' reaper off for this process unless
-// TESTCONTAINERS_RYUK_DISABLED says otherwise (testcontainers reads only the environment).
+// New returns a container runtime. It connects to the Docker engine only when it starts an
+// environment: DOCKER_HOST, else the Docker CLI's current context, else the default socket.
 func New(opts Options) (*Runtime, error) {
 	var errs []error
 	if opts.Dir == "" {
@@ -99,20 +97,7 @@ func New(opts Options) (*Runtime, error) {
 		}
 		*p = abs
 	}
-	if err := disableReaper(); err != nil {
-		return nil, fmt.Errorf("container runtime: %w", err)
-	}
 	return &Runtime{opts: opts}, nil
-}
-
-// disableReaper turns testcontainers' reaper off for this process unless
-// TESTCONTAINERS_RYUK_DISABLED says otherwise (testcontainers reads only the environment): its
-// image would be pulled from a public registry, which hopguard never does.
-func disableReaper() error {
-	if _, set := os.LookupEnv(RyukDisabledEnv); set {
-		return nil
-	}
-	return os.Setenv(RyukDisabledEnv, "true")
 }
 
 // Name implements runtime.Runtime.
@@ -126,31 +111,30 @@ func (r *Runtime) Start(ctx context.Context, e env.Environment) (runtime.Environ
 	if err := os.MkdirAll(filepath.Join(r.opts.Dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	tcLog, err := openLog(filepath.Join(r.opts.Dir, "logs", TestcontainersLog))
+	runLog, err := openLog(filepath.Join(r.opts.Dir, "logs", ContainersLog))
 	if err != nil {
 		return nil, err
 	}
-	docker, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(componentLogger{log: tcLog, component: "runtime"}))
-	if err == nil && !docker.Config().RyukDisabled {
-		_ = docker.Close()
-		err = fmt.Errorf("testcontainers' reaper is enabled, and its image cannot be pulled here: set %s=true (the runtime removes its own containers)", RyukDisabledEnv)
-	}
+	// Asked apart from ctx, whose end only stops what follows: a start cancelled already still
+	// returns its environment, for Close.
+	ping, cancel := context.WithTimeout(context.WithoutCancel(ctx), engineTimeout)
+	_, err = engine(ping)
+	cancel()
 	if err != nil {
-		_ = tcLog.Close()
+		runLogger{log: runLog}.printf("%v", err)
+		_ = runLog.Close()
 		return nil, fmt.Errorf("container runtime: %w", err)
 	}
 	layout, err := runtime.NewLayout(e, r.opts.Dir, r.opts.ModuleRoot)
 	if err != nil {
-		_ = docker.Close()
-		_ = tcLog.Close()
+		_ = runLog.Close()
 		return nil, err
 	}
 	follow, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	running := &environment{
 		opts:          r.opts,
 		layout:        layout,
-		docker:        docker,
-		tcLog:         tcLog,
+		runLog:        runLog,
 		runID:         randomID(),
 		user:          containerUser(),
 		follow:        follow,
@@ -167,8 +151,7 @@ type environment struct {
 	*runtime.Supervisor
 	opts   Options
 	layout runtime.Layout
-	docker *testcontainers.DockerProvider
-	tcLog  *componentLog
+	runLog *componentLog // the run's containers.log
 	runID  string
 	user   containerUserSpec
 	// follow outlives Start's context: logs are copied for as long as the containers run.
@@ -189,13 +172,12 @@ func (e *environment) Images() map[string]string {
 	return maps.Clone(e.images)
 }
 
-// Close stops every container, last started first, then lets go of the engine.
+// Close stops and removes every container, last started first.
 func (e *environment) Close(ctx context.Context) error {
 	err := e.Supervisor.Close(ctx)
 	e.release.Do(func() {
 		e.stopFollowing()
-		_ = e.docker.Close()
-		_ = e.tcLog.Close()
+		_ = e.runLog.Close()
 	})
 	return err
 }

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
@@ -32,25 +32,19 @@ var testImages = []string{container.LocalImage("cerbos"), container.LocalImage("
 // `make container-test` sets it): there a missing engine is a failure.
 func requireEngine(t *testing.T) {
 	t.Helper()
-	t.Setenv(container.RyukDisabledEnv, "true")
 	skip := t.Skipf
 	if os.Getenv("HOPGUARD_RUNTIME") == "container" {
 		skip = t.Fatalf
 	}
-	provider, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		skip("container runtime: not run (no Docker engine: %v)", err)
-		return
-	}
-	defer provider.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := provider.Client().Ping(ctx, client.PingOptions{}); err != nil {
+	docker, err := container.Engine(ctx)
+	if err != nil {
 		skip("container runtime: not run (no Docker engine answers: %v)", err)
 		return
 	}
 	for _, image := range testImages {
-		if _, err := provider.Client().ImageInspect(ctx, image); err != nil {
+		if _, err := docker.ImageInspect(ctx, image); err != nil {
 			skip("container runtime: not run (image %s: %v; build it with docker/build-images.sh)", image, err)
 			return
 		}
@@ -178,6 +172,7 @@ func TestStartStopRestartClose(t *testing.T) {
 	status, err := get(t, running, "cerbos", "http", "/_cerbos/health")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, status)
+	assertHardened(t, running.Dir(), "cerbos")
 	cerbosAddr, _ := running.Endpoint("cerbos", "http")
 	assert.True(t, cerbosAddr.Addr().IsLoopback(), "host networking: the container listens on the host's loopback")
 	// A decision is written to the decision log in the component's mounted directory.
@@ -214,6 +209,12 @@ func TestStartStopRestartClose(t *testing.T) {
 	log, err := os.ReadFile(running.LogPath("llm"))
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(string(log), "listening on http://"), "the log holds both runs' output")
+	assert.NotContains(t, string(log), "\x00", "stdout and stderr are demultiplexed: no stream headers in the log")
+	runLog, err := os.ReadFile(filepath.Join(running.Dir(), "logs", container.ContainersLog))
+	require.NoError(t, err)
+	for _, says := range []string{"cerbos: created container", "llm: started container", "llm: waiting for container", "llm: stopping container", "llm: removed container"} {
+		assert.Contains(t, string(runLog), says, "the run's containers.log says what was done with each container")
+	}
 	assert.Equal(t, []runtime.Phase{runtime.Starting, runtime.Ready, runtime.Stopped, runtime.Starting, runtime.Ready, runtime.Stopped}, rec.phases("llm"))
 }
 
@@ -307,13 +308,117 @@ func TestCancelledStartLeavesNothingRunning(t *testing.T) {
 // assertNoContainers checks that no container of the run is left, running or not.
 func assertNoContainers(t *testing.T, runDir string) {
 	t.Helper()
-	provider, err := testcontainers.NewDockerProvider()
+	docker, err := container.Engine(t.Context())
 	require.NoError(t, err)
-	defer provider.Close()
-	list, err := provider.Client().ContainerList(t.Context(), client.ContainerListOptions{
+	list, err := docker.ContainerList(t.Context(), client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("label", container.LabelRun+"="+runDir),
 	})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "containers left behind")
+}
+
+// inspectComponent is what the engine knows of the run's container of component.
+func inspectComponent(t *testing.T, runDir, component string) mobycontainer.InspectResponse {
+	t.Helper()
+	docker, err := container.Engine(t.Context())
+	require.NoError(t, err)
+	list, err := docker.ContainerList(t.Context(), client.ContainerListOptions{
+		Filters: make(client.Filters).Add("label", container.LabelRun+"="+runDir, container.LabelComponent+"="+component),
+	})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 1, "one running container of %s", component)
+	info, err := docker.ContainerInspect(t.Context(), list.Items[0].ID, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	return info.Container
+}
+
+// assertHardened checks the defaults every component's container runs with, its name and what
+// is mounted into it.
+func assertHardened(t *testing.T, runDir, component string) {
+	t.Helper()
+	info := inspectComponent(t, runDir, component)
+	assert.Regexp(t, `^/hopguard-[0-9a-f]{8}-`+component+`$`, info.Name)
+	hc := info.HostConfig
+	require.NotNil(t, hc)
+	assert.Equal(t, []string{"ALL"}, hc.CapDrop, "no capabilities")
+	assert.Contains(t, hc.SecurityOpt, "no-new-privileges")
+	assert.True(t, hc.ReadonlyRootfs, "a read-only root file system")
+	assert.Equal(t, map[string]string{"/tmp": "rw,noexec,nosuid,size=64m"}, hc.Tmpfs)
+	assert.Equal(t, "host", string(hc.NetworkMode), "the host's network without a sandbox")
+	require.NotNil(t, info.Config)
+	assert.NotEqual(t, "", info.Config.User)
+	assert.NotContains(t, []string{"0", "root", "0:0"}, info.Config.User, "never root")
+	root, err := binaries.ModuleRoot()
+	require.NoError(t, err)
+	dir := filepath.Join(runDir, component)
+	mounts := map[string]bool{} // destination: read-write
+	for _, m := range info.Mounts {
+		if m.Source == m.Destination {
+			mounts[m.Destination] = m.RW
+		}
+	}
+	assert.Equal(t, map[string]bool{root: false, dir: true}, mounts, "the source tree read-only and the component's directory, each at its own path")
+	assert.Equal(t, dir, info.Config.WorkingDir)
+}
+
+func TestSandboxHoldsALoopbackOnlyNamespace(t *testing.T) {
+	requireEngine(t)
+	ctx := t.Context()
+	docker, err := container.Engine(ctx)
+	require.NoError(t, err)
+	if _, err := docker.ImageInspect(ctx, container.LocalImage("pause")); err != nil {
+		t.Skipf("image %s: %v; build it with docker/build-images.sh", container.LocalImage("pause"), err)
+	}
+	runDir := t.TempDir()
+	sandbox, err := container.StartSandbox(ctx, runDir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sandbox.Remove(context.Background()) })
+	assert.NotZero(t, sandbox.PID)
+	info, err := docker.ContainerInspect(ctx, sandbox.ID, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "none", string(info.Container.HostConfig.NetworkMode))
+	assert.Equal(t, "sandbox", info.Container.Config.Labels[container.LabelComponent])
+
+	// A member joins the sandbox's namespace: the same one, with loopback only.
+	member, err := container.Run(ctx, container.LocalImage("mockllm"), container.Spec{
+		Cmd:         []string{"--addr=127.0.0.1:18080"},
+		Labels:      map[string]string{container.LabelRun: runDir, container.LabelComponent: "member"},
+		NetworkMode: mobycontainer.NetworkMode("container:" + sandbox.ID),
+	})
+	t.Cleanup(func() { _ = member.Terminate(context.Background()) })
+	require.NoError(t, err)
+	pid, err := member.PID(ctx)
+	require.NoError(t, err)
+	sandboxNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", sandbox.PID))
+	if err != nil {
+		t.Skipf("cannot read the sandbox's network namespace: %v", err)
+	}
+	memberNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	require.NoError(t, err)
+	assert.Equal(t, sandboxNS, memberNS, "the member is in the sandbox's network namespace")
+	dev, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", sandbox.PID))
+	require.NoError(t, err)
+	var interfaces []string
+	for _, line := range strings.Split(string(dev), "\n")[2:] {
+		if name, _, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			interfaces = append(interfaces, name)
+		}
+	}
+	assert.Equal(t, []string{"lo"}, interfaces, "loopback only")
+
+	require.NoError(t, member.Terminate(ctx))
+	require.NoError(t, sandbox.Remove(ctx))
+	assertNoContainers(t, runDir)
+}
+
+func TestRunNeverPulls(t *testing.T) {
+	requireEngine(t)
+	ctr, err := container.Run(t.Context(), "hopguard/never-built:dev", container.Spec{})
+	require.ErrorIs(t, err, container.ErrImageNotPresent)
+	assert.Nil(t, ctr, "nothing is created")
+	docker, err := container.Engine(t.Context())
+	require.NoError(t, err)
+	_, err = docker.ImageInspect(t.Context(), "hopguard/never-built:dev")
+	require.Error(t, err, "and nothing is pulled")
 }

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
-
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/runtime/container"
 )
@@ -17,12 +15,12 @@ import (
 func ExampleRun() {
 	ctx := context.Background()
 	addr := netip.MustParseAddrPort("127.0.0.1:18080")
-	ctr, err := container.Run(ctx, container.LocalImage("mockllm"),
-		testcontainers.WithCmd("--addr="+addr.String()),
-		testcontainers.WithWaitStrategy(container.ForProbe(env.Probe{Kind: env.ProbeHTTP, Path: "/_journal"}, addr, 30*time.Second)),
-	)
+	ctr, err := container.Run(ctx, container.LocalImage("mockllm"), container.Spec{
+		Cmd:   []string{"--addr=" + addr.String()},
+		Ready: container.ForProbe(env.Probe{Kind: env.ProbeHTTP, Path: "/_journal"}, addr, 30*time.Second),
+	})
 	// Run returns what it created even when it failed: terminate it either way.
-	defer func() { _ = testcontainers.TerminateContainer(ctr) }()
+	defer func() { _ = ctr.Terminate(ctx) }()
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
 
 	"github.com/containerd/errdefs"
-	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/hopguard/hopguard/conformance/env"
 )
@@ -99,12 +97,11 @@ func CheckImage(ctx context.Context, p env.Program) error {
 	if err != nil {
 		return err
 	}
-	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(componentLogger{log: io.Discard}))
+	docker, err := engine(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to the Docker engine: %w", err)
+		return err
 	}
-	defer provider.Close()
-	if _, err := provider.Client().ImageInspect(ctx, image.Ref); err != nil {
+	if _, err := docker.ImageInspect(ctx, image.Ref); err != nil {
 		if errdefs.IsNotFound(err) {
 			name, _ := ProgramName(p)
 			return fmt.Errorf("%s: %w; %s", image.Ref, ErrImageNotPresent, image.missingHint(name))

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
-	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/runtime"
@@ -22,11 +21,11 @@ const logDrainTimeout = 5 * time.Second
 
 // instance is one started component container.
 type instance struct {
-	ctr     *testcontainers.DockerContainer
+	ctr     *Container
 	log     *componentLog
 	logs    *logFollower
 	logPath string
-	ready   wait.Strategy
+	ready   Strategy
 }
 
 var _ runtime.Instance = (*instance)(nil)
@@ -58,7 +57,7 @@ func (e *environment) startContainer(ctx context.Context, c env.Component, image
 		logPath: logPath,
 		ready:   ForProbe(c.Ready, e.layout.ReadyAddr(c), e.opts.ReadyTimeout),
 	}
-	inst.ctr, err = Run(ctx, image.Ref, e.options(c, prepared, inst)...)
+	inst.ctr, err = Run(ctx, image.Ref, e.spec(c, prepared, inst))
 	if err == nil {
 		return inst, nil
 	}
@@ -82,73 +81,69 @@ func (i *instance) AwaitReady(ctx context.Context) error {
 	return nil
 }
 
-// options are the component's own container options, applied after Run's defaults.
-func (e *environment) options(c env.Component, prepared runtime.Prepared, inst *instance) []testcontainers.ContainerCustomizer {
+// spec is the component's container: its name, labels, command, environment and user, its
+// directory and the source tree mounted at their own paths, the sandbox's network when there
+// is one, its output followed into its log and its readiness probe.
+func (e *environment) spec(c env.Component, prepared runtime.Prepared, inst *instance) Spec {
 	dir := prepared.Dir
-	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithLogger(componentLogger{log: e.tcLog, component: c.Name}),
-		testcontainers.WithName("hopguard-" + e.runID + "-" + c.Name),
-		testcontainers.WithLabels(map[string]string{LabelRun: e.opts.Dir, LabelComponent: c.Name}),
-		testcontainers.WithEnv(envMap(c.Env)),
-		testcontainers.WithConfigModifier(func(cfg *container.Config) {
-			cfg.User = e.user.user
-			cfg.WorkingDir = dir
-		}),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			// At the same paths as outside: the rendered files and arguments name them so.
-			hc.Mounts = append(hc.Mounts,
-				mount.Mount{Type: mount.TypeBind, Source: e.opts.ModuleRoot, Target: e.opts.ModuleRoot, ReadOnly: true},
-				mount.Mount{Type: mount.TypeBind, Source: dir, Target: dir},
-			)
-		}),
-		testcontainers.WithAdditionalLifecycleHooks(followLogs(e.follow, e.docker.Client(), inst.log, inst.logs)),
+	spec := Spec{
+		Name:   "hopguard-" + e.runID + "-" + c.Name,
+		Cmd:    prepared.Args,
+		Env:    envList(c.Env),
+		Labels: map[string]string{LabelRun: e.opts.Dir, LabelComponent: c.Name},
+		User:   e.user.user,
+		// At the same paths as outside: the rendered files and arguments name them so.
+		WorkingDir: dir,
+		Mounts: []mount.Mount{
+			{Type: mount.TypeBind, Source: e.opts.ModuleRoot, Target: e.opts.ModuleRoot, ReadOnly: true},
+			{Type: mount.TypeBind, Source: dir, Target: dir},
+		},
+		Started: followLogs(e.follow, inst.log, inst.logs),
+		Ready:   inst.ready,
 		// The strategy's own timeout comes first, with its last probe error in the message.
-		testcontainers.WithWaitStrategyAndDeadline(e.opts.ReadyTimeout+5*time.Second, inst.ready),
-	}
-	if prepared.Args != nil {
-		opts = append(opts, testcontainers.WithCmd(prepared.Args...))
+		ReadyDeadline: e.opts.ReadyTimeout + 5*time.Second,
+		Log:           e.runLog,
+		Component:     c.Name,
 	}
 	if holder := e.opts.NetworkHolder; holder != "" {
-		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.NetworkMode = container.NetworkMode("container:" + holder)
-		}))
+		spec.NetworkMode = container.NetworkMode("container:" + holder)
 	}
-	return opts
+	return spec
 }
 
 // PID implements runtime.Instance: the container's first process, as the engine reports it.
 func (i *instance) PID(ctx context.Context) (int, error) {
-	info, err := i.ctr.Inspect(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("inspect container: %w", err)
-	}
-	if info.State == nil || info.State.Pid == 0 {
-		return 0, errors.New("the container has no process")
-	}
-	return info.State.Pid, nil
+	return i.ctr.PID(ctx)
 }
 
 // Stop implements runtime.Instance: it stops the container (SIGTERM, then SIGKILL after grace),
 // copies its last output to its log and removes it.
 func (i *instance) Stop(ctx context.Context, grace time.Duration) error {
 	defer i.log.Close()
-	stopErr := i.ctr.Stop(ctx, &grace)
-	drain, cancel := context.WithTimeout(ctx, logDrainTimeout)
+	stopErr := i.ctr.Stop(ctx, grace)
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), logDrainTimeout)
 	i.logs.wait(drain)
 	cancel()
-	if err := i.ctr.Terminate(ctx); err != nil {
+	if err := i.ctr.Remove(ctx); err != nil {
 		return errors.Join(stopErr, fmt.Errorf("remove container: %w", err))
 	}
 	return stopErr
 }
 
-func envMap(vars []string) map[string]string {
+// envList is vars as the engine takes them, KEY=value, the last of a repeated key winning and
+// a bare KEY meaning KEY= (set, empty), sorted.
+func envList(vars []string) []string {
 	m := make(map[string]string, len(vars))
 	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v
 	}
-	return m
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // nonRootID is the user and group hopguard's images run as (docker/*.Dockerfile).

@@ -12,11 +12,10 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
 )
 
 // componentLog is a log file several goroutines write to: a component's (its container's
-// output, as the process runtime keeps a process's) or the run's testcontainers.log.
+// output, as the process runtime keeps a process's) or the run's containers.log.
 type componentLog struct {
 	mu   sync.Mutex
 	file *os.File
@@ -36,23 +35,30 @@ func (l *componentLog) Write(p []byte) (int, error) {
 	return l.file.Write(p)
 }
 
-// componentLogger is testcontainers' logger for one component: its lines about the container
-// (creating, starting, waiting, its output when it failed) go to the run's testcontainers.log,
-// so the component's own log holds only what the component said.
-type componentLogger struct {
-	log       io.Writer
-	component string
-}
-
-func (l componentLogger) Printf(format string, v ...any) {
-	line := strings.TrimRight(fmt.Sprintf(format, v...), "\n")
-	_, _ = fmt.Fprintf(l.log, "%s %s: %s\n", time.Now().Format(time.RFC3339), l.component, line)
-}
-
 func (l *componentLog) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.file.Close()
+}
+
+// runLogger writes the runtime's lines about one component's container (creating, starting,
+// waiting, stopping, removing) to the run's containers.log, so the component's own log holds
+// only what the component said. A nil log drops them.
+type runLogger struct {
+	log       io.Writer
+	component string
+}
+
+func (l runLogger) printf(format string, v ...any) {
+	if l.log == nil {
+		return
+	}
+	line := strings.TrimRight(fmt.Sprintf(format, v...), "\n")
+	component := l.component
+	if component == "" {
+		component = "runtime"
+	}
+	_, _ = fmt.Fprintf(l.log, "%s %s: %s\n", time.Now().Format(time.RFC3339), component, line)
 }
 
 // logFollower copies a container's output into its log from the moment it starts until it
@@ -62,25 +68,24 @@ type logFollower struct {
 	done    chan struct{}
 }
 
-// followLogs is a lifecycle hook that starts copying once the container has started, before
-// the wait for readiness, so a component that never gets ready has said why in its log.
-func followLogs(ctx context.Context, docker client.APIClient, log io.Writer, f *logFollower) testcontainers.ContainerLifecycleHooks {
-	return testcontainers.ContainerLifecycleHooks{
-		PostStarts: []testcontainers.ContainerHook{func(_ context.Context, c testcontainers.Container) error {
-			rc, err := docker.ContainerLogs(ctx, c.GetContainerID(), client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
-			if err != nil {
-				return fmt.Errorf("follow logs: %w", err)
+// followLogs is a Spec.Started hook: it starts copying once the container has started, before
+// the wait for readiness, so a component that never gets ready has said why in its log. The
+// engine's stream multiplexes stdout and stderr; both go to log.
+func followLogs(ctx context.Context, log io.Writer, f *logFollower) func(context.Context, *Container) error {
+	return func(_ context.Context, c *Container) error {
+		rc, err := c.docker.ContainerLogs(ctx, c.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+		if err != nil {
+			return fmt.Errorf("follow logs: %w", err)
+		}
+		f.started.Store(true)
+		go func() {
+			defer close(f.done)
+			defer rc.Close()
+			if _, err := stdcopy.StdCopy(log, log, rc); err != nil && ctx.Err() == nil {
+				_, _ = fmt.Fprintf(log, "### reading the container's output failed: %v\n", err)
 			}
-			f.started.Store(true)
-			go func() {
-				defer close(f.done)
-				defer rc.Close()
-				if _, err := stdcopy.StdCopy(log, log, rc); err != nil && ctx.Err() == nil {
-					_, _ = fmt.Fprintf(log, "### reading the container's output failed: %v\n", err)
-				}
-			}()
-			return nil
-		}},
+		}()
+		return nil
 	}
 }
 

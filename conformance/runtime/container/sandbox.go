@@ -3,12 +3,9 @@ package container
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
-	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/hopguard/hopguard/conformance/env"
 )
@@ -26,41 +23,33 @@ type Sandbox struct {
 	// ID is the container's id; PID its process on this machine.
 	ID  string
 	PID int
-	ctr *testcontainers.DockerContainer
+	ctr *Container
 }
 
 // StartSandbox starts the sandbox container of the run whose directory is runDir (for its
 // label). The image comes from Images(os.LookupEnv); nothing is pulled.
 func StartSandbox(ctx context.Context, runDir string) (*Sandbox, error) {
-	if err := disableReaper(); err != nil {
-		return nil, fmt.Errorf("network sandbox: %w", err)
-	}
 	image, err := Images(os.LookupEnv)(SandboxProgram)
 	if err != nil {
 		return nil, fmt.Errorf("network sandbox: %w", err)
 	}
-	ctr, err := Run(ctx, image.Ref,
-		// Its one event worth telling, a failure, comes back as the error.
-		testcontainers.WithLogger(componentLogger{log: io.Discard}),
-		testcontainers.WithName("hopguard-"+randomID()+"-sandbox"),
-		testcontainers.WithLabels(map[string]string{LabelRun: runDir, LabelComponent: "sandbox"}),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.NetworkMode = network.NetworkNone
-		}),
-	)
+	// Its one event worth telling, a failure, comes back as the error: no Spec.Log.
+	ctr, err := Run(ctx, image.Ref, Spec{
+		Name:        "hopguard-" + randomID() + "-sandbox",
+		Labels:      map[string]string{LabelRun: runDir, LabelComponent: "sandbox"},
+		NetworkMode: network.NetworkNone,
+	})
 	if err != nil {
-		if ctr != nil {
-			_ = ctr.Terminate(context.WithoutCancel(ctx))
-		}
+		_ = ctr.Terminate(context.WithoutCancel(ctx))
 		name, _ := ProgramName(SandboxProgram)
 		return nil, fmt.Errorf("network sandbox: %w; %s", err, image.missingHint(name))
 	}
-	info, err := ctr.Inspect(ctx)
-	if err != nil || info.State == nil || info.State.Pid == 0 {
+	pid, err := ctr.PID(ctx)
+	if err != nil {
 		_ = ctr.Terminate(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("network sandbox: its process is unknown: %w", err)
 	}
-	return &Sandbox{ID: ctr.GetContainerID(), PID: info.State.Pid, ctr: ctr}, nil
+	return &Sandbox{ID: ctr.ID, PID: pid, ctr: ctr}, nil
 }
 
 // Remove stops and removes the sandbox container.
