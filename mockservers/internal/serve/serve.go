@@ -25,7 +25,8 @@ type Options struct {
 	// Stdout receives exactly one line, "listening on http://HOST:PORT",
 	// once the listener is bound.
 	Stdout io.Writer
-	// BeforeShutdown runs when ctx ends, before the server drains; mocks
+	// BeforeShutdown runs when ctx ends, before the server drains, and again while it drains
+	// (it must be safe to call more than once); mocks
 	// use it to end long-lived streams that would hold the drain up.
 	BeforeShutdown func(context.Context)
 	// ShutdownTimeout bounds the drain; zero means five seconds.
@@ -75,10 +76,7 @@ func Run(ctx context.Context, opts Options) error {
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if opts.BeforeShutdown != nil {
-		opts.BeforeShutdown(shutdownCtx)
-	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := drain(shutdownCtx, srv, opts.BeforeShutdown); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -113,4 +111,30 @@ func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// drainInterval is how often drain calls beforeShutdown again while the server drains.
+const drainInterval = 5 * time.Millisecond
+
+// drain shuts srv down, calling beforeShutdown first and then again every drainInterval until
+// the drain ends: a stream that a client opened just as the shutdown began (an MCP GET
+// stream registered after the first call) is ended too, rather than holding the drain until
+// its timeout. This is what mcp-go's own StreamableHTTPServer.Shutdown does.
+func drain(ctx context.Context, srv *http.Server, beforeShutdown func(context.Context)) error {
+	if beforeShutdown == nil {
+		return srv.Shutdown(ctx)
+	}
+	beforeShutdown(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	tick := time.NewTicker(drainInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			beforeShutdown(ctx)
+		}
+	}
 }
