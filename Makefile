@@ -119,7 +119,7 @@ endif
 # environments of containers at once on a small machine would starve the fault drills' timeouts.
 CONTAINER_TEST_PKGS := ./conformance ./conformance/security ./conformance/runtime/container
 CONTAINER_REPORTS := out/conformance/container
-CONTAINER_TEST_ENV := HOPGUARD_RUNTIME=container TESTCONTAINERS_RYUK_DISABLED=true \
+CONTAINER_TEST_ENV := HOPGUARD_RUNTIME=container \
 	HOPGUARD_IMAGE_CERBOS=$(HOPGUARD_IMAGE_CERBOS) HOPGUARD_IMAGE_ENVOY=$(HOPGUARD_IMAGE_ENVOY) \
 	HOPGUARD_IMAGE_AGENTGATEWAY=$(HOPGUARD_IMAGE_AGENTGATEWAY)
 
