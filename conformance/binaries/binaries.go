@@ -73,7 +73,7 @@ func Build(ctx context.Context, outDir string, pkgs ...string) (map[string]strin
 		return nil, fmt.Errorf("create %s: %w", outDir, err)
 	}
 	args := append([]string{"build", "-o", outDir + string(filepath.Separator)}, pkgs...)
-	cmd := exec.CommandContext(ctx, goCommand(), args...)
+	cmd := exec.CommandContext(ctx, GoCommand(), args...)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -101,7 +101,7 @@ func DownloadModules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, goCommand(), "mod", "download")
+	cmd := exec.CommandContext(ctx, GoCommand(), "mod", "download")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("download Go modules before entering a network namespace (it has no network): %w: %s", err, strings.TrimSpace(string(out)))
@@ -109,7 +109,9 @@ func DownloadModules(ctx context.Context) error {
 	return nil
 }
 
-func goCommand() string {
+// GoCommand is the go command to run: the one of $GOROOT (go test and go run set it) when it is
+// there, else go from PATH.
+func GoCommand() string {
 	if root := os.Getenv("GOROOT"); root != "" {
 		if path := filepath.Join(root, "bin", "go"); fileExists(path) {
 			return path

@@ -73,7 +73,7 @@ func TestExternalGatewayPassesTheSuites(t *testing.T) {
 	}, time.Minute, 100*time.Millisecond, "Envoy listening on %s:\n%s", front, &envoyLog)
 
 	// The suites, as `make conformance EXTERNAL=handmade=<front>` runs them.
-	suites := exec.CommandContext(ctx, goCommand(), "test", "-count=1", "-p", "1", "-run", "^(TestScenarios|TestBypassCorpus)$", "./conformance", "./conformance/security")
+	suites := exec.CommandContext(ctx, binaries.GoCommand(), "test", "-count=1", "-p", "1", "-run", "^(TestScenarios|TestBypassCorpus)$", "./conformance", "./conformance/security")
 	suites.Dir = root
 	suites.Env = append(os.Environ(), gateways.ExternalEnv+"=handmade="+front, harness.PublishedEnv+"="+jsonPath)
 	output, err := suites.CombinedOutput()
@@ -127,18 +127,4 @@ func readJSON(t *testing.T, path string, v any) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, v), path)
-}
-
-func goCommand() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		if path := filepath.Join(root, "bin", "go"); fileExists(path) {
-			return path
-		}
-	}
-	return "go"
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
