@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,13 +15,11 @@ func TestParseCPU(t *testing.T) {
 	got, err := parseCPU(stat)
 	require.NoError(t, err)
 	assert.Equal(t, 3800*time.Millisecond, got, "(250 + 130) ticks at 100 Hz")
-	assert.Equal(t, 1, parentOf(stat))
 
 	_, err = parseCPU([]byte("4242 (short) S 1"))
 	assert.ErrorContains(t, err, "fields after the command name")
 	_, err = parseCPU([]byte("garbage"))
 	assert.ErrorContains(t, err, "no command name")
-	assert.Equal(t, -1, parentOf([]byte("garbage")))
 }
 
 func TestStatusKB(t *testing.T) {
@@ -47,20 +42,3 @@ func TestReadUsageOfThisProcess(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestChildrenByDirFindsAComponentByItsDirectory(t *testing.T) {
-	run := t.TempDir()
-	dir := filepath.Join(run, "synapse")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	cmd := exec.Command("sleep", "30")
-	cmd.Dir = dir
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-
-	got, err := ChildrenByDir(run)
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"synapse": cmd.Process.Pid}, got)
-
-	loads := NewMonitor(got).Watch(context.Background(), func(context.Context) {})
-	require.Contains(t, loads, "synapse")
-	assert.Positive(t, loads["synapse"].RSSEndBytes)
-}

@@ -195,12 +195,12 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	defer closeTargets()
 	report.Method.Mix = Kinds(Hops(benchTicket))
 
-	pids, err := ChildrenByDir(h.Runtime.Dir())
+	pids, err := h.Runtime.PIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if _, ok := pids[synapseComponent]; !ok {
-		return nil, fmt.Errorf("bench: synapse's process not found under %s", h.Runtime.Dir())
+		return nil, fmt.Errorf("bench: synapse's process is not among the environment's %v", pids)
 	}
 	pids["load-generator"] = os.Getpid()
 	monitor := NewMonitor(pids)
