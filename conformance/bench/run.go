@@ -272,11 +272,11 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 	if err != nil {
 		return nil, nil, err
 	}
-	synapseAddr, err := h.Runtime.Endpoint(stack.Synapse, stack.PortGRPC)
+	synapseAddr, err := h.SynapseAddr()
 	if err != nil {
 		return nil, nil, err
 	}
-	cerbosAddr, err := h.Runtime.Endpoint(stack.Cerbos, stack.PortGRPC)
+	cerbosAddr, err := h.CerbosAddr()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 
 	"github.com/hopguard/hopguard/conformance/scenarios"
@@ -31,6 +32,16 @@ func (h *Env) STSURL() (string, error) { return h.URL(stack.STS) }
 
 // ExpiredSTSURL is the STS whose tokens are genuine but already expired.
 func (h *Env) ExpiredSTSURL() (string, error) { return h.URL(stack.ExpiredSTS) }
+
+// SynapseAddr is synapse's ext_authz gRPC address (what a gateway's ext_authz calls).
+func (h *Env) SynapseAddr() (netip.AddrPort, error) {
+	return h.Runtime.Endpoint(stack.Synapse, stack.PortGRPC)
+}
+
+// CerbosAddr is Cerbos's gRPC API (CheckResources).
+func (h *Env) CerbosAddr() (netip.AddrPort, error) {
+	return h.Runtime.Endpoint(stack.Cerbos, stack.PortGRPC)
+}
 
 // Admin is a client of synapse's task API.
 func (h *Env) Admin() (*admin.Client, error) {
