@@ -1,45 +1,28 @@
 package agentgateway_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/gateway-configs/agentgateway"
+	"github.com/hopguard/hopguard/gateway-configs/internal/providertest"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/mockservers/llm"
-	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // keyEnv is the environment variable the tests hand the provider key to agentgateway in.
-const keyEnv = "HOPGUARD_TEST_PROVIDER_KEY"
-
-// agentToken stands for the agent's own credential: ext_authz sees it, the provider never does.
-const agentToken = "agent-token-not-for-the-provider"
+const keyEnv = providertest.KeyEnv
 
 // TestRenderedProviderConfigsAreValidForAgentgateway runs `agentgateway --validate-only` (it
 // binds nothing) on provider renderings: OpenAI and Anthropic, with the system roots or a CA
@@ -64,7 +47,7 @@ func TestRenderedProviderConfigsAreValidForAgentgateway(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "-f", path, "--validate-only")
-		cmd.Env = append(withoutEnv(os.Environ(), keyEnv), env...)
+		cmd.Env = append(providertest.WithoutEnv(os.Environ(), keyEnv), env...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -114,345 +97,53 @@ func TestProviderOverTLSEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Skipf("not run: agentgateway not available: %v", err)
 	}
-	if !runHereIsolated(t) {
+	if !providertest.RunHereIsolated(t, "agentgateway binds every interface") {
 		return
 	}
-	mockllm := mockLLMBinary(t)
-	pki, err := llm.NewTestPKI(t.TempDir(), "localhost")
-	require.NoError(t, err)
-	key := randomKey(t)
-	mockPort, mockJournal := startTLSMock(t, mockllm, pki, pki.CertFile, pki.KeyFile, "localhost", key)
-	authz := startAllowingAuthz(t)
+	provider := providertest.StartProvider(t)
 
 	params := func(caFile string, port uint16) agentgateway.Params {
+		freePort := func() int { return int(providertest.FreeAddr(t).Port()) }
 		p := agentgateway.DefaultParams()
-		p.GatewayPort, p.AdminPort, p.StatsPort, p.ReadinessPort = freePort(t), freePort(t), freePort(t), freePort(t)
-		p.SynapseAddr = authz.addr.String()
+		p.GatewayPort, p.AdminPort, p.StatsPort, p.ReadinessPort = freePort(), freePort(), freePort(), freePort()
+		p.SynapseAddr = provider.Authz.Addr.String()
 		p.MCPServers = nil
 		p.Provider = &agentgateway.Provider{Host: "localhost", Port: int(port), CAFile: caFile, KeyEnv: keyEnv}
 		return p
 	}
+	start := func(t *testing.T, caFile string, port uint16) providertest.RunningGateway {
+		return startAgentgateway(t, bin, params(caFile, port), provider.KeyInEnv())
+	}
 
-	t.Run("the call reaches the provider over TLS with the key from the environment", func(t *testing.T) {
-		gateway := startAgentgateway(t, bin, params(pki.CAFile, mockPort), keyEnv+"="+key)
-		before := len(entries(t, mockJournal))
-
-		status, body := chatCompletion(t, gateway.url)
-
-		require.Equal(t, http.StatusOK, status, "body: %s", body)
-		assert.Contains(t, body, `"choices"`)
-		seen := entries(t, mockJournal)[before:]
-		require.Len(t, seen, 1, "one call reached the provider")
-		assert.Equal(t, "/v1/chat/completions", seen[0].Path)
-		assert.Equal(t, journal.CredentialProviderKey, seen[0].Credential, "the provider saw the key from the environment, and nothing else")
-
-		checks := authz.checks()
-		require.NotEmpty(t, checks, "ext_authz was asked")
-		last := checks[len(checks)-1]
-		assert.Equal(t, "llm", last.resource)
-		assert.Equal(t, "Bearer "+agentToken, last.authorization, "synapse judges the agent's credential")
-		assert.NotContains(t, last.allHeaders, key, "the provider key is added after authorization")
-	})
+	// Both test CAs have the same name, so rustls reports the signature that fails.
+	provider.RunCases(t, start,
+		[]string{"route=default/llm", "http.status=503", "invalid peer certificate"},
+		[]string{"route=default/llm", "http.status=503", `certificate not valid for name \"localhost\"`})
 
 	t.Run("Anthropic: the agent's chat completion reaches /v1/messages as a message, with the key", func(t *testing.T) {
-		p := params(pki.CAFile, mockPort)
+		p := params(provider.PKI.CAFile, provider.Port)
 		p.Provider.Kind = agentgateway.ProviderAnthropic
-		gateway := startAgentgateway(t, bin, p, keyEnv+"="+key)
-		before := len(entries(t, mockJournal))
+		gateway := startAgentgateway(t, bin, p, provider.KeyInEnv())
+		before := len(providertest.Entries(t, provider.Journal))
 
-		status, body := chatCompletion(t, gateway.url)
+		status, body := providertest.ChatCompletion(t, gateway.URL)
 
 		require.Equal(t, http.StatusOK, status, "body: %s", body)
 		assert.Contains(t, body, `"choices"`, "translated back into a chat completion")
-		seen := entries(t, mockJournal)[before:]
+		seen := providertest.Entries(t, provider.Journal)[before:]
 		require.Len(t, seen, 1, "one call reached the provider")
 		assert.Equal(t, "/v1/messages", seen[0].Path)
 		assert.Equal(t, journal.CredentialProviderKey, seen[0].Credential)
 	})
-
-	t.Run("a CA that did not issue the certificate fails the call", func(t *testing.T) {
-		other, err := llm.NewTestPKI(t.TempDir(), "localhost")
-		require.NoError(t, err)
-		gateway := startAgentgateway(t, bin, params(other.CAFile, mockPort), keyEnv+"="+key)
-		before := len(entries(t, mockJournal))
-
-		status, body := chatCompletion(t, gateway.url)
-
-		assert.Equal(t, http.StatusServiceUnavailable, status, "body: %s", body)
-		// Both test CAs have the same name, so rustls reports the signature that fails.
-		gateway.waitForLog(t, "route=default/llm", "http.status=503", "invalid peer certificate")
-		assert.Len(t, entries(t, mockJournal), before, "nothing reached the provider")
-	})
-
-	t.Run("a certificate from the right CA for another host fails the call", func(t *testing.T) {
-		certFile, keyFile, err := pki.IssueServer(t.TempDir(), "elsewhere.example")
-		require.NoError(t, err)
-		otherPort, otherJournal := startTLSMock(t, mockllm, pki, certFile, keyFile, "elsewhere.example", key)
-		gateway := startAgentgateway(t, bin, params(pki.CAFile, otherPort), keyEnv+"="+key)
-
-		status, body := chatCompletion(t, gateway.url)
-
-		assert.Equal(t, http.StatusServiceUnavailable, status, "body: %s", body)
-		gateway.waitForLog(t, "route=default/llm", "http.status=503", `certificate not valid for name \"localhost\"`)
-		assert.Empty(t, entries(t, otherJournal), "nothing reached it")
-	})
-}
-
-// runHereIsolated runs the calling test again, alone, inside a loopback-only network namespace
-// of its own and reports its outcome (false: the caller returns); inside one it returns true.
-// Where no namespace can be made the test is skipped: agentgateway must not run on the host's
-// network.
-func runHereIsolated(t *testing.T) bool {
-	t.Helper()
-	if netns.Current().Isolated {
-		require.NoError(t, netns.Enter(t.Context(), netns.Child{}), "prepare the namespace")
-		return true
-	}
-	if err := netns.CanMakePrivate(); err != nil {
-		t.Skipf("not run: agentgateway binds every interface and no loopback-only network namespace can be made here: %v", err)
-	}
-	// Built here: the namespace has no network, should the build want any.
-	mockllm := mockLLMBinary(t)
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netns.InsideEnv+"="+netns.Private, mockLLMEnv+"="+mockllm)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	if uid := os.Getuid(); uid != 0 {
-		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("ran inside a loopback-only network namespace:\n%s", out)
-	require.NoError(t, err, "the test failed inside its network namespace")
-	if bytes.Contains(out, []byte("--- SKIP: "+t.Name())) {
-		t.Skip("skipped inside its network namespace (see above)")
-	}
-	require.Contains(t, string(out), "--- PASS: "+t.Name())
-	return false
-}
-
-func withoutEnv(env []string, name string) []string {
-	var kept []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			kept = append(kept, kv)
-		}
-	}
-	return kept
-}
-
-func randomKey(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 16)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return "sk-test-" + hex.EncodeToString(b)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
-// mockLLMEnv hands the mockllm binary built on the host to the test run again inside a
-// network namespace.
-const mockLLMEnv = "HOPGUARD_TEST_MOCKLLM"
-
-// mockLLMBinary is mockllm: the binary mockLLMEnv names, else built into a folder of t's.
-func mockLLMBinary(t *testing.T) string {
-	t.Helper()
-	if path := os.Getenv(mockLLMEnv); path != "" {
-		return path
-	}
-	bins, err := binaries.Build(t.Context(), t.TempDir(), "./mockservers/cmd/mockllm")
-	require.NoError(t, err, "build mockllm")
-	return bins["./mockservers/cmd/mockllm"]
-}
-
-// startTLSMock runs mockllm (the binary at mockBin) over TLS with the given certificate (for
-// certHost) on 127.0.0.1, accepting key only. It returns the port and a client of its journal
-// that verifies the certificate against pki's CA, for certHost.
-func startTLSMock(t *testing.T, mockBin string, pki llm.TestPKI, certFile, keyFile, certHost, key string) (uint16, *journal.Client) {
-	t.Helper()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, mockBin, "--addr", "127.0.0.1:0", "--provider-key", key,
-		"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("mockllm stderr:\n%s", stderr.String())
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "mockllm did not announce its address: %s", stderr.String())
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on https://")
-	require.True(t, ok, line)
-	addr := netip.MustParseAddrPort(url)
-
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.CA)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: certHost},
-	}}
-	return addr.Port(), journal.NewClient("https://"+addr.String(), client)
-}
-
-func entries(t *testing.T, c *journal.Client) []journal.Entry {
-	t.Helper()
-	got, err := c.Entries(t.Context())
-	require.NoError(t, err)
-	return got
-}
-
-// runningGateway is an agentgateway a test started: its base URL and its log.
-type runningGateway struct {
-	url, logPath string
-}
-
-// waitForLog waits up to five seconds for a line of the log holding every one of want.
-func (g runningGateway) waitForLog(t *testing.T, want ...string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		log, err := os.ReadFile(g.logPath)
-		require.NoError(t, err)
-		for _, line := range strings.Split(string(log), "\n") {
-			found := true
-			for _, w := range want {
-				found = found && strings.Contains(line, w)
-			}
-			if found {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("no line of agentgateway's log holds all of %q:\n%s", want, log)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // startAgentgateway runs the real agentgateway on the rendered config of p with env added to
-// its environment, and returns the gateway's base URL once it is ready. Callers run inside a
-// loopback-only network namespace.
-func startAgentgateway(t *testing.T, bin string, p agentgateway.Params, env ...string) runningGateway {
+// its environment, and returns once it is ready. Callers run inside a loopback-only network
+// namespace.
+func startAgentgateway(t *testing.T, bin string, p agentgateway.Params, env ...string) providertest.RunningGateway {
 	t.Helper()
 	require.True(t, netns.Current().Isolated, "agentgateway runs only in a loopback-only network namespace")
 	config, err := agentgateway.Render(p)
 	require.NoError(t, err)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config.yaml")
-	require.NoError(t, os.WriteFile(path, config, 0o600))
-	logPath := filepath.Join(dir, "agentgateway.log")
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-f", path)
-	cmd.Env = append(withoutEnv(os.Environ(), keyEnv), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		if t.Failed() {
-			log, _ := os.ReadFile(logPath)
-			t.Logf("agentgateway log:\n%s", log)
-		}
-	})
-
-	ready := fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", p.ReadinessPort)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(ready)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return runningGateway{url: fmt.Sprintf("http://127.0.0.1:%d", p.GatewayPort), logPath: logPath}
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("agentgateway was not ready within 30s:\n%s", log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// chatCompletion sends one chat completion through the gateway as the agent would.
-func chatCompletion(t *testing.T, gateway string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, gateway+"/v1/chat/completions",
-		strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"Work ticket T-1001"}]}`))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+agentToken)
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
-}
-
-// allowingAuthz stands in for synapse: it allows every request with synapse's own allow
-// response (which removes the agent's credential headers) and records what it was shown.
-type allowingAuthz struct {
-	authv3.UnimplementedAuthorizationServer
-	addr netip.AddrPort
-
-	mu   sync.Mutex
-	seen []check
-}
-
-type check struct {
-	resource, authorization, allHeaders string
-}
-
-func (a *allowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	headers := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
-	var all strings.Builder
-	for k, v := range headers {
-		fmt.Fprintf(&all, "%s: %s\n", k, v)
-	}
-	a.mu.Lock()
-	a.seen = append(a.seen, check{
-		resource:      req.GetAttributes().GetContextExtensions()["resource"],
-		authorization: headers["authorization"],
-		allHeaders:    all.String(),
-	})
-	a.mu.Unlock()
-	return respond.Allowed("test-decision"), nil
-}
-
-func (a *allowingAuthz) checks() []check {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]check(nil), a.seen...)
-}
-
-func startAllowingAuthz(t *testing.T) *allowingAuthz {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	a := &allowingAuthz{addr: netip.MustParseAddrPort(ln.Addr().String())}
-	srv := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(srv, a)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return a
+	return providertest.StartAgentgateway(t, bin, config, p.GatewayPort, p.ReadinessPort, env...)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/gateway-configs/envoy"
+	"github.com/hopguard/hopguard/gateway-configs/internal/providertest"
 )
 
 func sampleParams() envoy.Params {
@@ -336,7 +337,7 @@ func TestRenderedProviderConfigIsValidForEnvoy(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn")
-		cmd.Env = append(withoutEnv(os.Environ(), "HOPGUARD_TEST_KEY"), env...)
+		cmd.Env = append(providertest.WithoutEnv(os.Environ(), "HOPGUARD_TEST_KEY"), env...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -360,16 +361,6 @@ func TestRenderedProviderConfigIsValidForEnvoy(t *testing.T) {
 		require.Error(t, err, "Envoy must refuse to start without the provider key:\n%s", out)
 		assert.Contains(t, out, "HOPGUARD_TEST_KEY")
 	})
-}
-
-func withoutEnv(env []string, name string) []string {
-	var kept []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			kept = append(kept, kv)
-		}
-	}
-	return kept
 }
 
 func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {

@@ -3,22 +3,8 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/hopguard/hopguard/gateway-configs/envoy"
+	"github.com/hopguard/hopguard/gateway-configs/internal/renderings"
 )
 
-func main() {
-	for file, params := range envoy.Examples() {
-		config, err := envoy.Render(params)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		if err := os.WriteFile(file, config, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
-}
+func main() { renderings.Main(envoy.Examples(), envoy.Render) }
