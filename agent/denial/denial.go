@@ -5,10 +5,11 @@
 //
 //	{"decision":"deny","reason":"...","code":"...","remediation":{...}}
 //
-// It reaches the agent in one of three envelopes (a JSON-RPC error's data, a
-// tools/call result's _meta, an OpenAI-style error's "hopguard" field); the
-// packages that speak those protocols unwrap the envelope and hand the bytes
-// here.
+// It reaches the agent in one of four envelopes, the route's own error format
+// (a JSON-RPC error's data, a tools/call result's _meta, the "hopguard" field of
+// an OpenAI error or of an Anthropic error); the packages that speak those
+// protocols unwrap the envelope and hand the bytes here, or hand the whole body
+// to FromBody. The gateways' own fail-closed replies use the same envelopes.
 package denial
 
 import (

@@ -22,7 +22,9 @@
 // by policy), action "completion" ("embedding" for embeddings), attributes api, model, stream and
 // max_tokens (the largest of max_tokens, max_completion_tokens and max_output_tokens, when one
 // is present). GET /v1/models is kind "llm", id "models", action "list_models", so a policy must
-// allow listing explicitly. Any other method or path is refused.
+// allow listing explicitly. Any other method or path is refused. Input.Dialect says whose API
+// the path belongs to (Anthropic's for /v1/messages and below, OpenAI's for every other clean
+// path), even when the request is refused, so that synapse/respond denies in that API's format.
 //
 // # MCP plane ("mcp:<server>")
 //

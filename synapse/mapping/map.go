@@ -13,6 +13,10 @@ type Input struct {
 	// token's audience must equal it.
 	Resource string
 	Plane    Plane
+	// Dialect is whose API a model-plane request speaks, read from its path alone, so that a
+	// denial answers in that API's error format. Set whenever the path was clean, even when Map
+	// refuses the request; "" on the MCP plane and when the route was not understood.
+	Dialect Dialect
 	// Token is the bearer token of the Authorization header, "" when there is none.
 	Token string
 	// Checks holds one Cerbos check per JSON-RPC message of an MCP body, or the one check of a
@@ -85,6 +89,9 @@ func mapInto(in *Input, req *authv3.CheckRequest, routes RouteTable) *Error {
 	in.Resource, in.Plane = resource, plane
 	if pathErr != nil {
 		return pathErr
+	}
+	if plane == PlaneModel {
+		in.Dialect = modelDialect(path)
 	}
 	hdrs := headersOf(h)
 	switch plane {

@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"math"
+	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -26,6 +27,29 @@ const (
 // (max_output_tokens), Anthropic messages (max_tokens). The attribute max_tokens is the largest
 // one present, so no field the upstream honours escapes a policy's cap.
 var tokenLimitFields = [...]string{"max_tokens", "max_completion_tokens", "max_output_tokens"}
+
+// Dialect is the API family a model-plane request belongs to.
+type Dialect string
+
+// The dialects of the model plane.
+const (
+	// DialectOpenAI is every model path but Anthropic's: /v1/chat/completions, /v1/responses,
+	// /v1/embeddings, /v1/models, and any other path below /v1 (the default).
+	DialectOpenAI Dialect = "openai"
+	// DialectAnthropic is Anthropic's Messages API: /v1/messages and every path below it
+	// (/v1/messages/count_tokens, /v1/messages/batches, which synapse refuses, but in the
+	// format the caller's SDK reads).
+	DialectAnthropic Dialect = "anthropic"
+)
+
+// modelDialect names the API family of a clean model-route path (no query string): the same
+// split gateway-configs/envoy's fail-closed reply makes on /v1/messages.
+func modelDialect(path string) Dialect {
+	if path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/") {
+		return DialectAnthropic
+	}
+	return DialectOpenAI
+}
 
 // modelAPI names the API of a model-route path. Paths match exactly: no prefix stripping, no
 // trailing slash, no case folding.

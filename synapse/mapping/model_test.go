@@ -178,3 +178,40 @@ func assertRefused(t *testing.T, in *Input, err error, code string) {
 	require.NotNil(t, in)
 	assert.Nil(t, in.Checks)
 }
+
+// The dialect follows the path alone, allowed or refused, so a denial on Anthropic's paths
+// answers in Anthropic's error format.
+func TestModelDialect(t *testing.T) {
+	tests := []struct {
+		name string
+		req  request
+		want Dialect
+	}{
+		{"chat completions", chat(`{"model":"gpt-4o"}`), DialectOpenAI},
+		{"responses", post("llm", "/v1/responses", `{"model":"gpt-4o"}`), DialectOpenAI},
+		{"embeddings", post("llm", "/v1/embeddings", `{"model":"e"}`), DialectOpenAI},
+		{"models", request{method: "GET", path: "/v1/models", resource: "llm"}, DialectOpenAI},
+		{"an unknown OpenAI path, refused", post("llm", "/v1/completions", `{"model":"gpt-4o"}`), DialectOpenAI},
+		{"messages", post("llm", "/v1/messages", `{"model":"claude-x","max_tokens":8}`), DialectAnthropic},
+		{"messages with a query", post("llm", "/v1/messages?beta=true", `{"model":"claude-x"}`), DialectAnthropic},
+		{"messages refused for its body", post("llm", "/v1/messages", `{"model":""}`), DialectAnthropic},
+		{"messages refused for its content type", post("llm", "/v1/messages", `{"model":"c"}`, "content-type", "text/plain"), DialectAnthropic},
+		{"count_tokens, refused", post("llm", "/v1/messages/count_tokens", `{"model":"claude-x"}`), DialectAnthropic},
+		{"a path that only starts like messages", post("llm", "/v1/messagesx", `{"model":"c"}`), DialectOpenAI},
+		{"an unclean path: no dialect", post("llm", "/v1/messages/../messages", `{"model":"c"}`), ""},
+	}
+	for _, tt := range tests {
+		for _, g := range gateways {
+			t.Run(tt.name+"/"+string(g), func(t *testing.T) {
+				in, _ := Map(tt.req.build(g), testRoutes)
+				require.NotNil(t, in)
+				assert.Equal(t, tt.want, in.Dialect)
+			})
+		}
+	}
+	for _, g := range gateways {
+		in, err := Map(mcp("tickets", `{"jsonrpc":"2.0","id":1,"method":"ping"}`).build(g), testRoutes)
+		require.NoError(t, err)
+		assert.Empty(t, in.Dialect, "the MCP plane has no model dialect (%s)", g)
+	}
+}

@@ -12,10 +12,14 @@ import (
 // can tell a gateway denial from the tool's own error.
 const DenialMetaKey = "io.hopguard/denial"
 
-// shape returns the HTTP status and body of a denial in the protocol of the request's plane.
+// shape returns the HTTP status and body of a denial in the protocol of the request's route:
+// JSON-RPC on the MCP plane, Anthropic's error on Anthropic's paths, OpenAI's on every other.
 func shape(in *mapping.Input, d Denial, unavailable bool) (typev3.StatusCode, string) {
-	if in != nil && in.Plane == mapping.PlaneMCP {
+	switch {
+	case in != nil && in.Plane == mapping.PlaneMCP:
 		return mcpShape(in, d, unavailable)
+	case in != nil && in.Dialect == mapping.DialectAnthropic:
+		return anthropicShape(d, unavailable)
 	}
 	return modelShape(d, unavailable)
 }
@@ -40,6 +44,47 @@ func modelShape(d Denial, unavailable bool) (typev3.StatusCode, string) {
 	}
 	return status, marshal(d, func(d Denial) any {
 		return modelError{Error: modelErrorBody{Type: kind, Code: d.Code, Message: d.Reason, Hopguard: d}}
+	})
+}
+
+// anthropicError is Anthropic's error body, which anthropic-sdk-go reads into *anthropic.Error:
+// Type() is error.type, and the whole body, hopguard's field included, is RawJSON().
+type anthropicError struct {
+	Type  string             `json:"type"` // always "error"
+	Error anthropicErrorBody `json:"error"`
+}
+
+type anthropicErrorBody struct {
+	Type     string `json:"type"`
+	Message  string `json:"message"`
+	Hopguard Denial `json:"hopguard"`
+}
+
+// Anthropic's error types of hopguard's denials.
+const (
+	AnthropicPermissionError     = "permission_error"     // a policy or input denial (403)
+	AnthropicAuthenticationError = "authentication_error" // no token, or one synapse rejects (403 too)
+	AnthropicAPIError            = "api_error"            // fail closed (503): not overloaded_error, which invites a retry
+)
+
+// authenticationCodes are the denial codes of a missing or rejected credential: synapse's own
+// (synapse/authz) and the mapper's for a malformed Authorization header.
+var authenticationCodes = map[string]bool{
+	"unauthenticated":                true,
+	"invalid_token":                  true,
+	mapping.CodeInvalidAuthorization: true,
+}
+
+func anthropicShape(d Denial, unavailable bool) (typev3.StatusCode, string) {
+	status, kind := typev3.StatusCode_Forbidden, AnthropicPermissionError
+	switch {
+	case unavailable:
+		status, kind = typev3.StatusCode_ServiceUnavailable, AnthropicAPIError
+	case authenticationCodes[d.Code]:
+		kind = AnthropicAuthenticationError
+	}
+	return status, marshal(d, func(d Denial) any {
+		return anthropicError{Type: "error", Error: anthropicErrorBody{Type: kind, Message: d.Reason, Hopguard: d}}
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -229,4 +230,80 @@ func TestOpenAIClientReadsModelDenial(t *testing.T) {
 	assert.Equal(t, 503, apiErr.StatusCode)
 	assert.Equal(t, "pdp_unavailable", apiErr.Code)
 	assert.Equal(t, calls+1, gatewayCalls.Load(), "x-should-retry: false stops openai-go's retries")
+}
+
+// Through mapping and respond together, a denial on Anthropic's path is Anthropic's error, as
+// anthropic-sdk-go reads it (Type() is error.type; the raw body keeps hopguard's field), and a
+// refusal of the request itself too; OpenAI's paths keep OpenAI's.
+func TestAnthropicPathDeniesInAnthropicsShape(t *testing.T) {
+	pinned := func(in *mapping.Input) (*Denial, bool) {
+		if in.Checks[0].ID == "pdp-down" {
+			return &Denial{Reason: "the policy decision point did not answer", Code: "pdp_unavailable"}, true
+		}
+		return &Denial{Reason: "triage-agent is pinned to gpt-4o-mini", Code: "model_not_allowed"}, false
+	}
+	srv := httptest.NewServer(standInGateway(t, "llm", pinned, http.NotFoundHandler()))
+	t.Cleanup(srv.Close)
+	send := func(path, body, token string) (*http.Response, map[string]any) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("content-type", "application/json")
+		req.Header.Set("anthropic-version", "2023-06-01")
+		if token != "" {
+			req.Header.Set("authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var got map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		return resp, got
+	}
+	anthropicError := func(t *testing.T, got map[string]any) (kind, code string) {
+		t.Helper()
+		assert.Equal(t, "error", got["type"])
+		e, ok := got["error"].(map[string]any)
+		require.True(t, ok, "%v", got)
+		hopguard, ok := e["hopguard"].(map[string]any)
+		require.True(t, ok, "%v", got)
+		assert.Equal(t, "deny", hopguard["decision"])
+		assert.Equal(t, hopguard["reason"], e["message"])
+		kind, _ = e["type"].(string)
+		code, _ = hopguard["code"].(string)
+		return kind, code
+	}
+	messages := `{"model":"%s","max_tokens":64,"messages":[{"role":"user","content":"triage T-2001"}]}`
+
+	t.Run("a policy denial", func(t *testing.T) {
+		resp, got := send("/v1/messages", fmt.Sprintf(messages, "claude-x"), "per-resource-jwt")
+		assert.Equal(t, 403, resp.StatusCode)
+		assert.Equal(t, "false", resp.Header.Get(HeaderShouldRetry))
+		kind, code := anthropicError(t, got)
+		assert.Equal(t, "permission_error", kind)
+		assert.Equal(t, "model_not_allowed", code)
+	})
+	t.Run("fail closed", func(t *testing.T) {
+		resp, got := send("/v1/messages", fmt.Sprintf(messages, "pdp-down"), "per-resource-jwt")
+		assert.Equal(t, 503, resp.StatusCode)
+		assert.Equal(t, "false", resp.Header.Get(HeaderShouldRetry))
+		kind, code := anthropicError(t, got)
+		assert.Equal(t, "api_error", kind)
+		assert.Equal(t, "pdp_unavailable", code)
+	})
+	t.Run("a request the mapper refuses", func(t *testing.T) {
+		resp, got := send("/v1/messages", `{"model":""}`, "per-resource-jwt")
+		assert.Equal(t, 403, resp.StatusCode)
+		_, code := anthropicError(t, got)
+		assert.Equal(t, mapping.CodeInvalidModel, code)
+	})
+	t.Run("OpenAI's path keeps OpenAI's shape", func(t *testing.T) {
+		resp, got := send("/v1/chat/completions", `{"model":"gpt-4o","messages":[]}`, "per-resource-jwt")
+		assert.Equal(t, 403, resp.StatusCode)
+		assert.Equal(t, "false", resp.Header.Get(HeaderShouldRetry))
+		assert.NotContains(t, got, "type")
+		e, ok := got["error"].(map[string]any)
+		require.True(t, ok, "%v", got)
+		assert.Equal(t, "permission_denied", e["type"])
+		assert.Equal(t, "model_not_allowed", e["code"])
+	})
 }

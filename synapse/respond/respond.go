@@ -2,8 +2,9 @@
 // the agent's credential, or a denial shaped so that the client the agent runs can read it.
 // Like synapse/mapping it is pure; the decision itself is made elsewhere (synapse/authz).
 //
-// What stock clients surface was measured (mcp-go v1.2.1, openai-go v3.98.0), and the shapes
-// follow from it. The gateway never forwards a denied request, whatever the status.
+// What stock clients surface was measured (mcp-go v1.2.1, openai-go v3.98.0, anthropic-sdk-go
+// v1.84.0), and the shapes follow from it. The gateway never forwards a denied request, whatever
+// the status.
 //
 //   - Allowed: gRPC OK (always set: agentgateway takes a missing status as OK, Envoy does not),
 //     the Authorization header removed from the upstream request (the gateway adds the provider
@@ -11,7 +12,12 @@
 //     client's response.
 //   - Model plane denied: 403 with an OpenAI-style body {"error": {"type": "permission_denied",
 //     "code", "message", "hopguard": <Denial>}}. openai-go does not retry a 403 and exposes
-//     Message, Code and the "hopguard" extra field.
+//     Message, Code and the "hopguard" extra field. A route synapse could not place gets it too.
+//   - Anthropic's Messages API denied (/v1/messages and below, mapping.DialectAnthropic): 403
+//     with Anthropic's body {"type": "error", "error": {"type": "permission_error", "message",
+//     "hopguard": <Denial>}}; "authentication_error" when the token is missing or rejected (still
+//     403, as on every route). anthropic-sdk-go's *anthropic.Error exposes error.type as Type()
+//     and the whole body as RawJSON(), hopguard's field included.
 //   - MCP request denied: 200 with a JSON-RPC answer for the request's id (a 403 makes mcp-go
 //     report a "legacy SSE server" and never read the body). A tools/call gets a result with
 //     isError, the reason as text for the model, and the Denial as structuredContent and under
@@ -24,10 +30,12 @@
 //     transport specifies for input a server does not accept.
 //   - MCP batch: a JSON array with one answer per request of the batch, each carrying the
 //     denial: nothing of the batch was forwarded, so every request fails with the reason.
-//   - Unavailable (fail closed): 503, x-should-retry: false (openai-go otherwise retries 5xx
-//     twice), the body in the plane's shape, JSON-RPC errors on the MCP plane.
+//   - Unavailable (fail closed): 503, the body in the route's shape (OpenAI's
+//     "service_unavailable", Anthropic's "api_error"), JSON-RPC errors on the MCP plane.
 //   - Every denial: x-hopguard-decision: deny and x-hopguard-decision-id, so logs and metrics
-//     can count denials whatever the status; content-type application/json.
+//     can count denials whatever the status; x-should-retry: false, which the OpenAI and
+//     Anthropic SDKs obey over their own rules (they retry a 5xx twice otherwise, and a denial
+//     is the same denial the next time); content-type application/json.
 //
 // JSON-RPC error codes come from the range -32000..-32019 that protocol 2026-07-28 leaves to
 // implementations, avoiding -32000 and -32001 which SDKs use for closed connections and timeouts.
@@ -49,7 +57,7 @@ import (
 const (
 	HeaderDecision      = "x-hopguard-decision"    // "deny" on every denial, "allow" on the client's response when allowed
 	HeaderDecisionID    = "x-hopguard-decision-id" // the decision's id, on both
-	HeaderShouldRetry   = "x-should-retry"         // "false" on a 503, read by the OpenAI and Anthropic SDKs
+	HeaderShouldRetry   = "x-should-retry"         // "false" on every denial, read by the OpenAI and Anthropic SDKs
 	HeaderAuthorization = "authorization"          // removed from an allowed request
 )
 
@@ -119,10 +127,10 @@ func denial(in *mapping.Input, d Denial, decisionID string, unavailable bool) *a
 		header("content-type", "application/json"),
 		header(HeaderDecision, DecisionDeny),
 		header(HeaderDecisionID, decisionID),
+		header(HeaderShouldRetry, "false"),
 	}
 	if unavailable {
 		grpcCode = codes.Unavailable
-		headers = append(headers, header(HeaderShouldRetry, "false"))
 	}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(grpcCode), Message: d.Code},

@@ -66,13 +66,58 @@ func TestDeniedModel(t *testing.T) {
 			assert.Equal(t, "deny", headers[HeaderDecision])
 			assert.Equal(t, "dec-2", headers[HeaderDecisionID])
 			assert.Equal(t, "application/json", headers["content-type"])
-			assert.NotContains(t, headers, HeaderShouldRetry)
+			assert.Equal(t, "false", headers[HeaderShouldRetry], "a denial is the same denial the next time")
 			assert.JSONEq(t, `{"error":{"type":"permission_denied","code":"refund_over_cap",
 				"message":"refund of 900000 cents exceeds the tier-1 cap of 5000",
 				"hopguard":{"decision":"deny","reason":"refund of 900000 cents exceeds the tier-1 cap of 5000",
 					"code":"refund_over_cap","remediation":{"action":"escalate","to":"tier-2-lead"}}}}`, body)
 		})
 	}
+}
+
+// On Anthropic's paths a denial is Anthropic's error: anthropic-sdk-go reads error.type as the
+// error's Type() and keeps the body, hopguard's field included, as its raw JSON.
+func TestDeniedAnthropic(t *testing.T) {
+	anthropic := &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectAnthropic}
+	tests := []struct {
+		name string
+		d    Denial
+		kind string
+	}{
+		{"a policy denial", overCap, "permission_error"},
+		{"no token", Denial{Reason: "no bearer token", Code: "unauthenticated"}, "authentication_error"},
+		{"a token synapse rejects", Denial{Reason: "token expired", Code: "invalid_token"}, "authentication_error"},
+		{"a malformed Authorization header", Denial{Reason: "not one bearer token", Code: mapping.CodeInvalidAuthorization}, "authentication_error"},
+		{"a request the mapper refused", Denial{Reason: "bad JSON", Code: mapping.CodeInvalidJSON}, "permission_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := Denied(anthropic, tt.d, "dec-6")
+			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
+			status, headers, body := denied(t, resp)
+			assert.Equal(t, 403, status, "403 on every route, authentication failures included")
+			assert.Equal(t, "deny", headers[HeaderDecision])
+			assert.Equal(t, "dec-6", headers[HeaderDecisionID])
+			assert.Equal(t, "false", headers[HeaderShouldRetry])
+			assert.Equal(t, "application/json", headers["content-type"])
+			want := tt.d
+			want.Decision = "deny"
+			hopguard, err := json.Marshal(want)
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"type":"error","error":{"type":"`+tt.kind+`","message":`+jsonString(tt.d.Reason)+`,"hopguard":`+string(hopguard)+`}}`, body)
+		})
+	}
+	t.Run("the OpenAI paths keep OpenAI's shape", func(t *testing.T) {
+		openai := &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectOpenAI}
+		_, _, body := denied(t, Denied(openai, Denial{Reason: "no bearer token", Code: "unauthenticated"}, "dec-7"))
+		assert.JSONEq(t, `{"error":{"type":"permission_denied","code":"unauthenticated","message":"no bearer token",
+			"hopguard":{"decision":"deny","reason":"no bearer token","code":"unauthenticated"}}}`, body)
+	})
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestDeniedMCP(t *testing.T) {
@@ -150,6 +195,7 @@ func TestDeniedMCP(t *testing.T) {
 			assert.Equal(t, tt.status, status)
 			assert.Equal(t, "deny", headers[HeaderDecision])
 			assert.Equal(t, "dec-3", headers[HeaderDecisionID])
+			assert.Equal(t, "false", headers[HeaderShouldRetry])
 			assert.Equal(t, "application/json", headers["content-type"])
 			assert.JSONEq(t, tt.body, body)
 		})
@@ -173,6 +219,11 @@ func TestUnavailable(t *testing.T) {
 			name: "model plane",
 			in:   &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel},
 			body: `{"error":{"type":"service_unavailable","code":"pdp_unavailable","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
+		},
+		{
+			name: "Anthropic's Messages API: api_error",
+			in:   &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectAnthropic},
+			body: `{"type":"error","error":{"type":"api_error","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
 		},
 		{
 			name: "tool call: an error, not a result, since nothing was decided",
