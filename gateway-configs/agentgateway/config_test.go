@@ -82,6 +82,8 @@ func TestSchemaRejectsBrokenConfigs(t *testing.T) {
 		{"context value not a string", "context: {resource: llm}", "context: {resource: [llm]}"},
 		{"typo in a path match", "pathPrefix: /v1", "pathPrefx: /v1"},
 		{"typo in an MCP target", `mcp: {host: "http://127.0.0.1:9001/mcp"}`, `mcp: {hots: "http://127.0.0.1:9001/mcp"}`},
+		{"unknown route type", `ai: {routes: {"*": passthrough}}`, `ai: {routes: {"*": passthru}}`},
+		{"typo in the model routes' policy", `ai: {routes: {"*": passthrough}}`, `ai: {route: {"*": passthrough}}`},
 		// Route objects themselves allow unknown fields in v1.4.1's schema ("match:" instead of
 		// "matches:" passes), which is why TestRoutesAreGuarded checks each route's shape.
 	}
@@ -140,7 +142,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 		} `yaml:"routes"`
 	}
 	require.NoError(t, yaml.Unmarshal(config, &doc))
-	wantResources := []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll"}
+	wantResources := []string{"llm", "llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll"}
 	require.Len(t, doc.Routes, len(wantResources))
 	for i, r := range doc.Routes {
 		authz := r.Policies.ExtAuthz
@@ -150,6 +152,120 @@ func TestRoutesAreGuarded(t *testing.T) {
 		assert.Positive(t, authz.IncludeRequestBody.MaxRequestBytes, "route %s", r.Name)
 		assert.False(t, authz.IncludeRequestBody.AllowPartialMessage, "route %s", r.Name)
 		assert.Equal(t, wantResources[i], authz.Protocol.GRPC.Context["resource"], "route %s", r.Name)
+	}
+}
+
+// modelRoute is a route as TestModelAPIsGoToBackendsOfTheirOwnFormat reads it.
+type modelRoute struct {
+	Name    string `yaml:"name"`
+	Matches []struct {
+		Path map[string]string `yaml:"path"`
+	} `yaml:"matches"`
+	Backends []struct {
+		AI struct {
+			Name         string         `yaml:"name"`
+			Provider     map[string]any `yaml:"provider"`
+			HostOverride string         `yaml:"hostOverride"`
+		} `yaml:"ai"`
+		Policies struct {
+			AI struct {
+				Routes map[string]string `yaml:"routes"`
+			} `yaml:"ai"`
+			BackendAuth struct {
+				Key string `yaml:"key"`
+			} `yaml:"backendAuth"`
+		} `yaml:"policies"`
+	} `yaml:"backends"`
+}
+
+func modelRoutes(t *testing.T, p Params) []modelRoute {
+	t.Helper()
+	config, err := Render(p)
+	require.NoError(t, err)
+	var doc struct {
+		Routes []modelRoute `yaml:"routes"`
+	}
+	require.NoError(t, yaml.Unmarshal(config, &doc))
+	var out []modelRoute
+	for _, r := range doc.Routes {
+		if !strings.HasPrefix(r.Name, "mcp-") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestModelAPIsGoToBackendsOfTheirOwnFormat: on the mock, OpenAI's APIs go to the OpenAI
+// provider and Anthropic's Messages to the Anthropic provider, each passed through ("*":
+// passthrough) so that agentgateway translates no body; TestModelAPIsReachTheMockUnchanged shows
+// it with the real gateway.
+func TestModelAPIsGoToBackendsOfTheirOwnFormat(t *testing.T) {
+	t.Run("the mock", func(t *testing.T) {
+		routes := modelRoutes(t, DefaultParams())
+		require.Len(t, routes, 2)
+		want := []struct{ name, prefix, provider string }{
+			{"llm", "/v1", "openAI"},
+			{"llm-anthropic", "/v1/messages", "anthropic"},
+		}
+		for i, w := range want {
+			r := routes[i]
+			assert.Equal(t, w.name, r.Name)
+			require.Len(t, r.Matches, 1)
+			assert.Equal(t, map[string]string{"pathPrefix": w.prefix}, r.Matches[0].Path)
+			require.Len(t, r.Backends, 1)
+			b := r.Backends[0]
+			assert.Contains(t, b.AI.Provider, w.provider, "route %s", r.Name)
+			assert.Len(t, b.AI.Provider, 1)
+			assert.Equal(t, "127.0.0.1:8089", b.AI.HostOverride, "route %s: the mock", r.Name)
+			assert.Equal(t, map[string]string{"*": "passthrough"}, b.Policies.AI.Routes, "route %s: no body translated", r.Name)
+			assert.Equal(t, "sk-hopguard-provider", b.Policies.BackendAuth.Key, "route %s", r.Name)
+		}
+	})
+	t.Run("OpenAI: everything passes through", func(t *testing.T) {
+		routes := modelRoutes(t, Examples()["config.openai.yaml"])
+		require.Len(t, routes, 1)
+		assert.Equal(t, map[string]string{"*": "passthrough"}, routes[0].Backends[0].Policies.AI.Routes)
+	})
+	t.Run("Anthropic: messages pass through, the agent's chat completions are translated", func(t *testing.T) {
+		routes := modelRoutes(t, Examples()["config.anthropic.yaml"])
+		require.Len(t, routes, 1)
+		assert.Equal(t, map[string]string{"/v1/chat/completions": "completions", "*": "passthrough"}, routes[0].Backends[0].Policies.AI.Routes)
+	})
+}
+
+// TestMCPDeleteAnswersAsTheUpstream: every MCP route turns agentgateway's own 202 to a DELETE
+// into the 200 the upstream gave (TestMCPSessionLifecycleMatchesTheUpstream runs it), governed or
+// not, and changes no other status.
+func TestMCPDeleteAnswersAsTheUpstream(t *testing.T) {
+	for _, withoutAuthz := range []bool{false, true} {
+		p := DefaultParams()
+		p.WithoutAuthz = withoutAuthz
+		config, err := Render(p)
+		require.NoError(t, err)
+		var doc struct {
+			Routes []struct {
+				Name     string `yaml:"name"`
+				Policies struct {
+					Transformations struct {
+						Response struct {
+							Set map[string]string `yaml:"set"`
+						} `yaml:"response"`
+					} `yaml:"transformations"`
+				} `yaml:"policies"`
+			} `yaml:"routes"`
+		}
+		require.NoError(t, yaml.Unmarshal(config, &doc))
+		var mcpRoutes int
+		for _, r := range doc.Routes {
+			set := r.Policies.Transformations.Response.Set
+			if !strings.HasPrefix(r.Name, "mcp-") {
+				assert.Empty(t, set, "route %s", r.Name)
+				continue
+			}
+			mcpRoutes++
+			assert.Equal(t, map[string]string{":status": "request.method == 'DELETE' && response.code == 202 ? 200 : response.code"}, set, "route %s", r.Name)
+		}
+		assert.Equal(t, len(p.MCPServers), mcpRoutes)
 	}
 }
 
@@ -284,7 +400,10 @@ func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
 			route := r.(map[string]any)
 			policies := route["policies"].(map[string]any)
 			require.Contains(t, policies, "extAuthz", "route %v", route["name"])
-			delete(route, "policies")
+			delete(policies, "extAuthz")
+			if len(policies) == 0 {
+				delete(route, "policies")
+			}
 		}
 		assert.Equal(t, governed, baseline)
 	})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -49,12 +50,13 @@ type Params struct {
 
 // Provider kinds: how agentgateway speaks to the endpoint.
 const (
-	// ProviderOpenAI is an OpenAI-compatible API: requests go on as the agent sent them (same
-	// path) with "Authorization: Bearer <key>".
+	// ProviderOpenAI is an OpenAI-compatible API: requests pass through as the agent sent them
+	// (same path, same body) with "Authorization: Bearer <key>".
 	ProviderOpenAI = "openAI"
-	// ProviderAnthropic is Anthropic's Messages API: agentgateway translates the agent's OpenAI
-	// chat completion into a message (and the answer back), sends it to /v1/messages, and puts
-	// the key in x-api-key with the anthropic-version header.
+	// ProviderAnthropic is Anthropic's Messages API: a Messages call passes through unchanged;
+	// agentgateway translates the agent's OpenAI chat completion into a message (and the answer
+	// back) and sends it to /v1/messages; the key goes in x-api-key with the anthropic-version
+	// header.
 	ProviderAnthropic = "anthropic"
 )
 
@@ -187,6 +189,26 @@ func (p Params) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// guard is what the template's "extAuthz" block renders: a route's extAuthz policy.
+type guard struct {
+	Params
+	Resource string // what synapse is told the route is (context_extensions resource)
+	Explain  bool   // write the comments that say why (once, on the first route)
+}
+
+// Guard is the extAuthz policy of a route serving resource, for the template.
+func (p Params) Guard(resource string, explain bool) guard {
+	return guard{Params: p, Resource: resource, Explain: explain}
+}
+
+// QuotedResource is the resource as a YAML scalar: quoted when it holds a colon.
+func (g guard) QuotedResource() string {
+	if strings.ContainsAny(g.Resource, ":#{}[],&*!|>'\"%@`") {
+		return strconv.Quote(g.Resource)
+	}
+	return g.Resource
 }
 
 // Render returns the agentgateway config file for p.
