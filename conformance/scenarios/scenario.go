@@ -8,6 +8,7 @@ package scenarios
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/agent/loop"
@@ -133,6 +134,15 @@ type Want struct {
 	// matching routes (Envoy and Istio do, agentgateway v1.4.1 does not), and either way
 	// nothing reaches an upstream, which rawHop checks for every raw request.
 	OrUnrouted bool
+	// CodeOptionalBehind names the gateways whose own reply may carry no code, their notes
+	// saying why (agentgateway's fail-closed reply is plain text): behind them a denial without
+	// any code passes too; one with a code must still have Code.
+	CodeOptionalBehind []string
+}
+
+// codeOptional says whether, behind gateway, a denial may come without a code.
+func (w Want) codeOptional(gateway string) bool {
+	return slices.Contains(w.CodeOptionalBehind, gateway)
 }
 
 // Step constructors keep the suite readable.

@@ -154,10 +154,19 @@ func oversized() string {
 }
 
 func failClosed() Scenario {
-	// With synapse down the reply is the gateway's own: no policy output, only the marks every
-	// gateway's config adds (x-hopguard-decision: deny, x-should-retry: false).
-	gatewayError := Want{Deny: true, Reason: "denied by the gateway", Status: 503, NoAudit: true}
+	// With synapse down the reply is the gateway's own: no decision id and no audit record, but
+	// the marks every gateway's config adds (x-hopguard-decision: deny, x-should-retry: false)
+	// and, where the gateway can write a body, synapse's shape for the route with the code
+	// authz_unavailable (Envoy's local reply mappers, Istio's EnvoyFilter). agentgateway's
+	// reply may carry no code (its notes say what it answers).
+	gatewayError := Want{Deny: true, Code: "authz_unavailable", Reason: "denied by the gateway", Status: 503, NoAudit: true,
+		CodeOptionalBehind: []string{"agentgateway"}}
 	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503}
+	llmToken := Token{Kind: OtherResourceToken, Resource: "llm"}
+	// Anthropic's Messages API, sent raw: its denials are Anthropic's error shape, which the
+	// agent's OpenAI client does not speak.
+	messages := Hop{Kind: Raw, Method: "POST", Path: "/v1/messages",
+		Body: []byte(`{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Work ticket T-2001."}]}`)}
 	return Scenario{
 		ID:    "fail-closed",
 		Title: "6. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
@@ -166,10 +175,12 @@ func failClosed() Scenario {
 			{Name: "synapse stops", Do: stop(stack.Synapse)},
 			{Name: "alice asks gpt-4o-mini, synapse down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: gatewayError},
 			{Name: "alice opens tickets, synapse down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: gatewayError},
+			{Name: "alice sends an Anthropic message, synapse down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: gatewayError},
 			{Name: "synapse starts again", Do: restart(stack.Synapse)},
 			{Name: "Cerbos stops", Do: stop(stack.Cerbos)},
 			{Name: "alice asks gpt-4o-mini, Cerbos down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: pdpDown},
 			{Name: "alice opens tickets, Cerbos down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: pdpDown},
+			{Name: "alice sends an Anthropic message, Cerbos down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: pdpDown},
 			{Name: "Cerbos starts again", Do: restart(stack.Cerbos)},
 			{Name: "alice asks gpt-4o-mini, all back", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
 		},

@@ -5,6 +5,7 @@ package envoy
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/hopguard/hopguard/synapse/mapping"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 //go:embed envoy.yaml.tmpl
@@ -194,6 +198,21 @@ func (pr Provider) validate() []error {
 	return errs
 }
 
+// failClosedReplies are the local reply mappers of Envoy's own fail-closed 503, in the order
+// Envoy tries them: each gives the routes its path matches the body synapse's own 503 has there
+// (respond.GatewayUnavailableBody), so a client reads the gateway's denial as it reads synapse's.
+// The paths split the routes as synapse does (mapping.Dialect, the MCP plane).
+var failClosedReplies = []struct {
+	route     string
+	pathMatch string // an Envoy StringMatcher in flow YAML; "" matches every path
+	plane     mapping.Plane
+	dialect   mapping.Dialect
+}{
+	{"Anthropic's Messages API: /v1/messages and below", `{ safe_regex: { regex: "^/v1/messages([/?].*)?$" } }`, mapping.PlaneModel, mapping.DialectAnthropic},
+	{"MCP: /mcp/<server>", `{ prefix: /mcp/ }`, mapping.PlaneMCP, ""},
+	{"every other route: OpenAI's paths under /v1", "", mapping.PlaneModel, mapping.DialectOpenAI},
+}
+
 // templateData is Params in the shape the template reads.
 type templateData struct {
 	Listen, Admin, Synapse, LLM endpoint
@@ -203,6 +222,32 @@ type templateData struct {
 	MaxRequestBytes             int
 	AuthzTimeout                string
 	WithoutAuthz                bool
+	FailClosedReplies           []templateReply
+}
+
+// templateReply is one local reply mapper of the fail-closed 503.
+type templateReply struct {
+	Route     string
+	PathMatch string
+	Body      string // a YAML double-quoted scalar
+}
+
+// templateReplies renders failClosedReplies for the template. A body becomes an Envoy format
+// string, where "%" starts a command: none may hold one.
+func templateReplies() ([]templateReply, error) {
+	var out []templateReply
+	for _, r := range failClosedReplies {
+		body := respond.GatewayUnavailableBody(r.plane, r.dialect)
+		if strings.Contains(body, "%") {
+			return nil, fmt.Errorf("the fail-closed body of %s holds %%, a format command to Envoy: %s", r.route, body)
+		}
+		quoted, err := json.Marshal(body) // a JSON string is a YAML double-quoted scalar
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, templateReply{Route: r.route, PathMatch: r.pathMatch, Body: string(quoted)})
+	}
+	return out, nil
 }
 
 type templateProvider struct {
@@ -244,6 +289,11 @@ func Render(p Params) ([]byte, error) {
 		AuthzTimeout: fmt.Sprintf("%.3fs", p.AuthzTimeout.Seconds()),
 		WithoutAuthz: p.WithoutAuthz,
 	}
+	replies, err := templateReplies()
+	if err != nil {
+		return nil, fmt.Errorf("envoy config: %w", err)
+	}
+	data.FailClosedReplies = replies
 	if pr := p.Provider; pr != nil {
 		data.Provider = &templateProvider{Host: pr.Host, Port: pr.Port, CAFile: pr.CAFile, KeyEnv: pr.KeyEnv, KeyHeader: pr.KeyHeader}
 		if pr.KeyHeader == "authorization" {

@@ -3,6 +3,7 @@ package istio
 // The types named by @type in pilot's output must be registered for protojson to decode it.
 import (
 	_ "github.com/cncf/xds/go/udpa/type/v1"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"

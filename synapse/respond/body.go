@@ -185,3 +185,20 @@ func marshal(d Denial, build func(Denial) any) string {
 	}
 	return string(b)
 }
+
+// The gateway's own fail-closed reply, when synapse cannot be reached at all: the gateway
+// configs write it (gateway-configs/envoy's local reply mappers, Istio's EnvoyFilter), since
+// synapse is not there to; synapse itself never sends this code.
+const (
+	CodeAuthzUnavailable   = "authz_unavailable"
+	ReasonAuthzUnavailable = "the authorization service did not answer: denied by the gateway (fail closed)"
+)
+
+// GatewayUnavailableBody is the body of the gateway's own fail-closed 503 on a route of plane
+// and dialect: the body synapse's own 503 has there, with CodeAuthzUnavailable. The gateway
+// knows no JSON-RPC id, so the MCP body answers id null, as synapse does when it has none.
+func GatewayUnavailableBody(plane mapping.Plane, dialect mapping.Dialect) string {
+	in := &mapping.Input{Plane: plane, Dialect: dialect}
+	_, body := shape(in, Denial{Decision: DecisionDeny, Reason: ReasonAuthzUnavailable, Code: CodeAuthzUnavailable}, true)
+	return body
+}

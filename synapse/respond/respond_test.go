@@ -262,3 +262,15 @@ func TestRefusal(t *testing.T) {
 	d := Refusal(&mapping.Error{Code: mapping.CodeDuplicateKey, Reason: "request body: duplicate object key"})
 	assert.Equal(t, Denial{Decision: "deny", Code: "duplicate_key", Reason: "request body: duplicate object key"}, d)
 }
+
+func TestGatewayUnavailableBody(t *testing.T) {
+	output := `{"decision":"deny","reason":"` + ReasonAuthzUnavailable + `","code":"authz_unavailable"}`
+	assert.JSONEq(t, `{"error":{"type":"service_unavailable","code":"authz_unavailable","message":"`+ReasonAuthzUnavailable+`","hopguard":`+output+`}}`,
+		GatewayUnavailableBody(mapping.PlaneModel, mapping.DialectOpenAI))
+	assert.JSONEq(t, `{"type":"error","error":{"type":"api_error","message":"`+ReasonAuthzUnavailable+`","hopguard":`+output+`}}`,
+		GatewayUnavailableBody(mapping.PlaneModel, mapping.DialectAnthropic))
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,"message":"denied: `+ReasonAuthzUnavailable+`","data":`+output+`}}`,
+		GatewayUnavailableBody(mapping.PlaneMCP, ""))
+	assert.Equal(t, GatewayUnavailableBody(mapping.PlaneModel, mapping.DialectOpenAI), GatewayUnavailableBody(mapping.PlaneUnknown, ""),
+		"a route the gateway cannot place gets OpenAI's, as synapse does")
+}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	celfilter "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/stretchr/testify/assert"
@@ -75,35 +78,56 @@ func TestAuthorizationPolicyPutsExtAuthzInTheListener(t *testing.T) {
 	assert.Nil(t, authz)
 }
 
-// The fail-closed reply is marked by Istio's own translation of the EnvoyFilter: with it, the
-// gateway's connection manager holds the mapper of gateway-configs/envoy (a 503 that ext_authz
-// made itself gets x-hopguard-decision: deny and x-should-retry: false, each set once); without
-// it, the reply is unmarked.
-func TestEnvoyFilterMarksTheFailClosedReply(t *testing.T) {
+// The fail-closed reply is made by Istio's own translation of the EnvoyFilter: with it, the
+// gateway's connection manager holds the mappers of gateway-configs/envoy (a 503 that ext_authz
+// made itself because it got no answer gets x-hopguard-decision: deny and x-should-retry: false,
+// each set once, and a JSON body in the route's shape with code authz_unavailable); without it,
+// the reply is bare. The main module's istio tests hold the mappers equal to Envoy's.
+func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	set, err := manifests.Load(manifestDir)
 	require.NoError(t, err)
 
 	managers := httpConnectionManagers(t, translateSet(t, set).Listeners[0])
 	require.Len(t, managers, 1)
 	mappers := managers[0].GetLocalReplyConfig().GetMappers()
-	require.Len(t, mappers, 1)
-	mapper := mappers[0]
+	require.Len(t, mappers, 3, "Anthropic's paths, MCP's, every other")
 
-	conditions := mapper.GetFilter().GetAndFilter().GetFilters()
-	require.Len(t, conditions, 2, "UAEX and 503, both")
-	assert.Equal(t, []string{"UAEX"}, conditions[0].GetResponseFlagFilter().GetFlags(), "only replies ext_authz made itself")
-	status := conditions[1].GetStatusCodeFilter().GetComparison()
-	assert.Equal(t, accesslog.ComparisonFilter_EQ, status.GetOp())
-	assert.EqualValues(t, 503, status.GetValue().GetDefaultValue())
+	wantPaths := []string{"^/v1/messages([/?].*)?$", "/mcp/", ""}
+	wantShapes := []string{`{"type":"error","error":{"type":"api_error"`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,`, `{"error":{"type":"service_unavailable","code":"authz_unavailable"`}
+	for i, mapper := range mappers {
+		conditions := mapper.GetFilter().GetAndFilter().GetFilters()
+		require.GreaterOrEqual(t, len(conditions), 3, "mapper %d: UAEX, 503 and ext_authz_error, all", i)
+		assert.Equal(t, []string{"UAEX"}, conditions[0].GetResponseFlagFilter().GetFlags(), "only replies ext_authz made itself")
+		status := conditions[1].GetStatusCodeFilter().GetComparison()
+		assert.Equal(t, accesslog.ComparisonFilter_EQ, status.GetOp())
+		assert.EqualValues(t, 503, status.GetValue().GetDefaultValue())
+		cel := &celfilter.ExpressionFilter{}
+		require.NoError(t, conditions[2].GetExtensionFilter().GetTypedConfig().UnmarshalTo(cel))
+		assert.Equal(t, "response.code_details == 'ext_authz_error'", cel.GetExpression(), "synapse's own denials (ext_authz_denied) keep their body")
 
-	headers := map[string]string{}
-	for _, h := range mapper.GetHeadersToAdd() {
-		assert.Equal(t, core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, h.GetAppendAction(), "synapse's own 503 already has %s: set it once", h.GetHeader().GetKey())
-		headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+		var path string
+		if len(conditions) == 4 {
+			header := conditions[3].GetHeaderFilter().GetHeader()
+			assert.Equal(t, ":path", header.GetName())
+			path = header.GetStringMatch().GetPrefix() + header.GetStringMatch().GetSafeRegex().GetRegex()
+		}
+		assert.Equal(t, wantPaths[i], path, "mapper %d", i)
+
+		headers := map[string]string{}
+		for _, h := range mapper.GetHeadersToAdd() {
+			assert.Equal(t, core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, h.GetAppendAction())
+			headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+		}
+		assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false"}, headers)
+		assert.Nil(t, mapper.GetStatusCode(), "the status stays the 503 of statusOnError")
+		format := mapper.GetBodyFormatOverride()
+		assert.Equal(t, "application/json", format.GetContentType())
+		body := format.GetTextFormatSource().GetInlineString()
+		assert.True(t, json.Valid([]byte(body)), "mapper %d body: %s", i, body)
+		assert.True(t, strings.HasPrefix(body, wantShapes[i]), "mapper %d body: %s", i, body)
+		assert.Contains(t, body, `"code":"authz_unavailable"`)
+		assert.NotContains(t, body, "%", "a body is an Envoy format string")
 	}
-	assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false"}, headers)
-	assert.Nil(t, mapper.GetStatusCode(), "the status stays the 503 of statusOnError")
-	assert.Nil(t, mapper.GetBody())
 
 	without := translateSet(t, set.Without(manifests.KindEnvoyFilter))
 	managers = httpConnectionManagers(t, without.Listeners[0])
