@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -88,6 +89,23 @@ func synapseDenial(d respond.Denial, unavailable bool) func(w http.ResponseWrite
 	}
 }
 
+// gatewayFailClosed writes the gateway's own 503 when synapse cannot be reached: marked deny,
+// x-should-retry: false, no decision id.
+func gatewayFailClosed(body string) func(w http.ResponseWriter) bool {
+	return func(w http.ResponseWriter) bool {
+		w.Header().Set("X-Hopguard-Decision", "deny")
+		w.Header().Set("X-Should-Retry", "false")
+		if strings.HasPrefix(body, "{") {
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			w.Header().Set("Content-Type", "text/plain")
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, body)
+		return true
+	}
+}
+
 func start(t *testing.T, deny func(w http.ResponseWriter) bool, retries int) (*model.Client, *fakeGateway, *llm.Server) {
 	t.Helper()
 	mock, err := llm.New(llm.Config{ProviderKey: llm.DefaultProviderKey, Models: llm.DefaultModels()})
@@ -154,6 +172,21 @@ func TestDeniedCall(t *testing.T) {
 			deny:    synapseDenial(respond.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable"}, true),
 			retries: 2,
 			want:    denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-llm"},
+		},
+		{
+			// Envoy's local reply mapper and Istio's EnvoyFilter: the body synapse's own 503 has
+			// on the route, code authz_unavailable, and no decision id (synapse made none).
+			name:    "the gateway's own fail-closed 503, synapse unreachable",
+			deny:    gatewayFailClosed(respond.GatewayUnavailableBody(mapping.PlaneModel, mapping.DialectOpenAI)),
+			retries: 2,
+			want:    denial.Denial{Reason: respond.ReasonAuthzUnavailable, Code: respond.CodeAuthzUnavailable},
+		},
+		{
+			// A gateway that cannot write a body (agentgateway's plain text): the marks alone.
+			name:    "the gateway's own fail-closed 503 without a JSON body",
+			deny:    gatewayFailClosed("Authorization service unavailable"),
+			retries: 2,
+			want:    denial.Denial{Reason: "denied by the gateway (HTTP 503)"},
 		},
 		{
 			name: "a gateway's denial header without a policy output",

@@ -12,6 +12,7 @@ import (
 	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/agent/tools"
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
+	"github.com/hopguard/hopguard/synapse/mapping"
 	"github.com/hopguard/hopguard/synapse/respond"
 )
 
@@ -72,6 +73,27 @@ func TestHandshakeDenial(t *testing.T) {
 				return synapseDenial(req, pdpDown, "dec-handshake", true)
 			},
 			want: denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-handshake"},
+		},
+		{
+			// Envoy's local reply mapper and Istio's EnvoyFilter: a JSON-RPC error with id null
+			// (the gateway reads no body), code -32011, the output as data, no decision id.
+			name: "the gateway's own fail-closed 503, synapse unreachable",
+			decide: func(req rpc) *deniedResponse {
+				return &deniedResponse{status: http.StatusServiceUnavailable,
+					header: map[string]string{"Content-Type": "application/json", "X-Hopguard-Decision": "deny", "X-Should-Retry": "false"},
+					body:   []byte(respond.GatewayUnavailableBody(mapping.PlaneMCP, ""))}
+			},
+			want: denial.Denial{Reason: respond.ReasonAuthzUnavailable, Code: respond.CodeAuthzUnavailable},
+		},
+		{
+			// A gateway that cannot write a body (agentgateway's plain text): the marks alone.
+			name: "the gateway's own fail-closed 503 without a JSON body",
+			decide: func(req rpc) *deniedResponse {
+				return &deniedResponse{status: http.StatusServiceUnavailable,
+					header: map[string]string{"Content-Type": "text/plain", "X-Hopguard-Decision": "deny", "X-Should-Retry": "false"},
+					body:   []byte("Authorization service unavailable")}
+			},
+			want: denial.Denial{Reason: "denied by the gateway"},
 		},
 		{
 			// mcp-go maps -32603 to its own ErrInternalError and drops the
