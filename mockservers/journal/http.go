@@ -36,9 +36,6 @@ func (j *Journal) describe(r *http.Request) Entry {
 		Path:       r.URL.Path,
 		Credential: classifyCredential(r.Header, j.cfg.ProviderKeys),
 	}
-	if j.cfg.Describe == nil {
-		return e
-	}
 	var head []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		// A read error only shortens what is described; the mock still sees
@@ -49,7 +46,11 @@ func (j *Journal) describe(r *http.Request) Entry {
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 	}
-	j.cfg.Describe(r, head, &e)
+	e.BodySHA256 = bodyDigest(head)
+	e.Fields = bodyFields(head)
+	if j.cfg.Describe != nil {
+		j.cfg.Describe(r, head, &e)
+	}
 	return e
 }
 

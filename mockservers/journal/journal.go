@@ -40,6 +40,15 @@ type Entry struct {
 	Tool       string     `json:"tool,omitempty"`
 	Model      string     `json:"model,omitempty"`
 	Credential Credential `json:"credential"`
+	// Fields are what the body said, for comparing what different gateways forwarded
+	// (conformance/parity): each member of a JSON object body, and each member of its objects
+	// one level down ("params.name"), as compact JSON with sorted keys; a value longer than
+	// FieldValueLimit is kept as "sha256:<hex>" of that JSON. Empty when the body is not a
+	// JSON object.
+	Fields map[string]string `json:"fields,omitempty"`
+	// BodySHA256 is the hex SHA-256 of the body as it arrived (of its first describeLimit
+	// bytes); empty for a request without a body.
+	BodySHA256 string `json:"body_sha256,omitempty"`
 }
 
 // Describer fills the protocol fields of an entry (MCP method and tool, or
@@ -49,7 +58,8 @@ type Describer func(r *http.Request, body []byte, e *Entry)
 
 // Config tells a Journal how to read the requests of its mock.
 type Config struct {
-	// Describe fills the protocol fields; nil records HTTP fields only.
+	// Describe fills the protocol fields; nil records the HTTP fields and the body's Fields
+	// and digest only.
 	Describe Describer
 	// ProviderKeys are the secrets that count as CredentialProviderKey.
 	ProviderKeys []string

@@ -61,6 +61,8 @@ func TestWrapRecordsAndPassesBodyThrough(t *testing.T) {
 		Path:       "/v1/chat/completions",
 		Model:      "gpt-4o",
 		Credential: CredentialProviderKey,
+		Fields:     map[string]string{"model": `"gpt-4o"`, "messages": `[]`},
+		BodySHA256: "677fdcc165a68aa04fdc62b7b3f69597e23b4706bb4dcb75b9c54c8b2ba947f6",
 	}}, entries, "journal reads are not recorded")
 
 	require.NoError(t, client.Reset(context.Background()))
