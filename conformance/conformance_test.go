@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/conformance/clients"
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/netns"
@@ -183,6 +184,40 @@ func TestScenarios(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestClients plays the client matrix (conformance/clients): hops through every gateway with
+// official client libraries, each with its own API, and compares what the upstreams received
+// behind each gateway (conformance/parity). Both go into the report; a failed cell or a
+// meaning-changing difference fails. It runs after the scenarios since it stops and starts
+// components again.
+func TestClients(t *testing.T) {
+	if suite.upErr != nil {
+		t.Fatalf("the environment did not start: %v", suite.upErr)
+	}
+	res := clients.Run(t.Context(), suite.env, strconv.FormatInt(time.Now().UnixNano(), 36), t.Logf)
+	suite.recorder.SetClientSDKs(res.SDKs)
+	suite.recorder.RecordClientCells(res.Cells...)
+	suite.recorder.RecordParity(res.Parity...)
+	for _, c := range res.Cells {
+		t.Run(c.Gateway+"/"+c.Client+"/"+c.Hop, func(t *testing.T) {
+			t.Logf("%s: %s; surfaced: %s; requests: %q", c.Outcome, c.Played, c.Surfaced, c.Requests)
+			if c.Outcome == report.Fail {
+				t.Error(c.Reason)
+			}
+		})
+	}
+	for _, p := range res.Parity {
+		t.Run("parity/"+p.Hop, func(t *testing.T) {
+			t.Logf("%s: %s; differences: %+v", p.Outcome, p.Reason, p.Differences)
+			if p.Outcome == report.Fail {
+				t.Error(p.Reason)
+			}
+		})
+	}
+	for _, p := range res.Problems {
+		t.Error(p)
 	}
 }
 

@@ -72,6 +72,11 @@ type Report struct {
 	Scenarios   []Scenario  `json:"scenarios"`
 	Results     []Result    `json:"results"`
 	Agreement   []Agreement `json:"agreement"`
+	// ClientSDKs, ClientMatrix and Parity are the client matrix (hops played with official
+	// client libraries) and the upstream parity comparison; empty when they were not run.
+	ClientSDKs   []ClientSDK  `json:"client_sdks,omitempty"`
+	ClientMatrix []ClientCell `json:"client_matrix,omitempty"`
+	Parity       []ParityHop  `json:"parity,omitempty"`
 }
 
 // Recorder collects results while tests run; it is safe for concurrent use.
@@ -81,6 +86,10 @@ type Recorder struct {
 	gateways  []Gateway
 	scenarios []Scenario
 	results   map[[2]string]Result
+
+	clientSDKs  []ClientSDK
+	clientCells []ClientCell
+	parity      []ParityHop
 }
 
 // NewRecorder returns an empty recorder for a run on the named runtime.
@@ -125,6 +134,10 @@ func (r *Recorder) Report(now time.Time) Report {
 		Runtime:     r.runtime,
 		Gateways:    slices.Clone(r.gateways),
 		Scenarios:   slices.Clone(r.scenarios),
+
+		ClientSDKs:   slices.Clone(r.clientSDKs),
+		ClientMatrix: slices.Clone(r.clientCells),
+		Parity:       slices.Clone(r.parity),
 	}
 	for _, s := range r.scenarios {
 		for _, g := range r.gateways {

@@ -96,6 +96,10 @@ func Markdown(rep Report) string {
 			}
 		}
 	}
+	if len(rep.ClientMatrix) > 0 || len(rep.Parity) > 0 {
+		clientMatrixMarkdown(&b, rep)
+		parityMarkdown(&b, rep)
+	}
 	return b.String()
 }
 
