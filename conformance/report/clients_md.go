@@ -99,6 +99,8 @@ func parityMarkdown(b *strings.Builder, rep Report) {
 			result += ": " + cell(p.Reason)
 		case len(p.Differences) == 0:
 			result += ": received alike"
+		default:
+			result += fmt.Sprintf(": %d difference(s), none that changes meaning", len(p.Differences))
 		}
 		fmt.Fprintf(b, "| %s | %s | %s |\n", cell(p.Hop), strings.Join(p.Gateways, ", "), result)
 	}

@@ -28,10 +28,12 @@ func TestClientMatrixAndParityInTheReport(t *testing.T) {
 		report.ParityHop{Hop: "openai-go: allowed call", Gateways: []string{"envoy", "agentgateway"}, Outcome: report.Fail, Reason: "max_tokens differs",
 			Differences: []report.ParityDifference{{Request: "POST /v1/chat/completions", Field: "max_tokens", Values: map[string]string{"envoy": "64"}, MeaningChanging: true, Why: "the bound"}}},
 		report.ParityHop{Hop: "openai-go: streaming call", Gateways: []string{"envoy", "agentgateway"}, Outcome: report.Pass},
+		report.ParityHop{Hop: "MCP: allowed call", Gateways: []string{"envoy", "agentgateway"}, Outcome: report.Pass,
+			Differences: []report.ParityDifference{{Request: "POST /mcp initialize", Field: "params._meta", Values: map[string]string{"agentgateway": "{}"}, Why: "metadata"}}},
 	)
 	rep := rec.Report(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	require.Len(t, rep.ClientMatrix, 3)
-	require.Len(t, rep.Parity, 2)
+	require.Len(t, rep.Parity, 3)
 
 	md := report.Markdown(rep)
 	assert.Contains(t, md, "| openai-go | `github.com/openai/openai-go/v3` | v3.98.0 | chat completions |")
@@ -41,6 +43,7 @@ func TestClientMatrixAndParityInTheReport(t *testing.T) {
 	assert.Contains(t, md, "| 3 / 3 (retried) | a request \\| was sent again |")
 	assert.Contains(t, md, "| openai-go: allowed call | envoy, agentgateway | ❌ fail: max_tokens differs |")
 	assert.Contains(t, md, "| openai-go: streaming call | envoy, agentgateway | ✅ pass: received alike |")
+	assert.Contains(t, md, "| MCP: allowed call | envoy, agentgateway | ✅ pass: 1 difference(s), none that changes meaning |")
 	assert.Contains(t, md, "| openai-go: allowed call | POST /v1/chat/completions | max_tokens | `64` | (absent) | yes | the bound |")
 
 	dir := t.TempDir()
