@@ -467,9 +467,15 @@ func agentgatewayBinary(t *testing.T) string {
 // base URL once it is ready; env is added to its environment. Only inside a loopback-only network namespace.
 func runAgentgateway(t *testing.T, bin string, p agentgateway.Params, env ...string) string {
 	t.Helper()
-	require.True(t, netns.Current().Isolated, "agentgateway runs only in a loopback-only network namespace")
 	config, err := agentgateway.Render(p)
 	require.NoError(t, err)
+	return runAgentgatewayOn(t, bin, p, config, env...)
+}
+
+// runAgentgatewayOn is runAgentgateway on config, a file with p's ports.
+func runAgentgatewayOn(t *testing.T, bin string, p agentgateway.Params, config []byte, env ...string) string {
+	t.Helper()
+	require.True(t, netns.Current().Isolated, "agentgateway runs only in a loopback-only network namespace")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, config, 0o600))
