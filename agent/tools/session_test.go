@@ -68,15 +68,26 @@ func TestHandshakeDenial(t *testing.T) {
 			want: wantPayroll,
 		},
 		{
-			name: "synapse fails closed: 503, x-should-retry false",
+			name: "synapse fails closed: 200 with the JSON-RPC error -32011, x-should-retry false",
 			decide: func(req rpc) *deniedResponse {
 				return synapseDenial(req, pdpDown, "dec-handshake", true)
 			},
 			want: denial.Denial{Reason: "authorization service unavailable", Code: "pdp_unavailable", DecisionID: "dec-handshake"},
 		},
 		{
-			// Envoy's local reply mapper and Istio's EnvoyFilter: a JSON-RPC error with id null
-			// (the gateway reads no body), code -32011, the output as data, no decision id.
+			// Envoy's local reply mapper and Istio's EnvoyFilter on a POST: 200 with a JSON-RPC
+			// error with id null (the gateway reads no body), code -32011, the output as data, no
+			// decision id, the code in x-hopguard-code too.
+			name: "the gateway's own fail-closed reply on an MCP POST: 200, synapse unreachable",
+			decide: func(req rpc) *deniedResponse {
+				return &deniedResponse{status: http.StatusOK,
+					header: map[string]string{"Content-Type": "application/json", "X-Hopguard-Decision": "deny", "X-Should-Retry": "false", "X-Hopguard-Code": respond.CodeAuthzUnavailable},
+					body:   []byte(respond.GatewayUnavailableBody(mapping.PlaneMCP, ""))}
+			},
+			want: denial.Denial{Reason: respond.ReasonAuthzUnavailable, Code: respond.CodeAuthzUnavailable},
+		},
+		{
+			// The same reply with 503, as on an MCP GET or DELETE, or from an older config.
 			name: "the gateway's own fail-closed 503, synapse unreachable",
 			decide: func(req rpc) *deniedResponse {
 				return &deniedResponse{status: http.StatusServiceUnavailable,

@@ -1,10 +1,12 @@
 package clients
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/report"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/mockservers/journal"
@@ -91,5 +93,29 @@ func TestExplainQuotesTheGatewaysNote(t *testing.T) {
 	assert.Contains(t, cells[0].Reason, "Why: agentgateway's own reply")
 	assert.Equal(t, "r", cells[1].Reason, "nothing explains a failure behind envoy")
 	assert.Contains(t, cells[2].Reason, "never reads its body")
+	assert.Equal(t, report.Fail, cells[2].Outcome, "behind Envoy an MCP client must read the code")
 	assert.Empty(t, cells[3].Reason, "a pass needs no explanation")
+}
+
+// Only the MCP clients behind agentgateway with synapse down may end as cannot, and only with
+// agentgateway's note to quote and a failure that is the unreadable code alone.
+func TestCannotOnlyWhereTheGatewaysNotesSaySo(t *testing.T) {
+	unreadable := []string{checkTyped, checkCode}
+	cells := []report.ClientCell{
+		{Client: mcpSessions, Gateway: "agentgateway", Hop: hopSynapseDown, Outcome: report.Fail, Failed: unreadable, Reason: "r"},
+		{Client: mcpStateless, Gateway: "agentgateway", Hop: hopSynapseDown, Outcome: report.Fail, Failed: []string{checkTyped, checkCode, checkOnce}, Reason: "r"},
+		{Client: mcpSessions, Gateway: "agentgateway", Hop: hopCerbosDown, Outcome: report.Fail, Failed: unreadable, Reason: "r"},
+		{Client: mcpSessions, Gateway: "envoy", Hop: hopSynapseDown, Outcome: report.Fail, Failed: unreadable, Reason: "r"},
+		{Client: openaiGo, Gateway: "agentgateway", Hop: hopSynapseDown, Outcome: report.Fail, Failed: unreadable, Reason: "r"},
+	}
+	explain(cells, []gateways.Gateway{&gateways.AgentGateway{}})
+	assert.Equal(t, report.Cannot, cells[0].Outcome, cells[0].Reason)
+	assert.True(t, strings.HasPrefix(cells[0].Reason, "cannot: agentgateway's notes: \"synapse unreachable"), cells[0].Reason)
+	for _, c := range cells[1:] {
+		assert.Equal(t, report.Fail, c.Outcome, "%s / %s / %s", c.Gateway, c.Client, c.Hop)
+	}
+
+	withoutNotes := []report.ClientCell{{Client: mcpSessions, Gateway: "agentgateway", Hop: hopSynapseDown, Outcome: report.Fail, Failed: unreadable, Reason: "r"}}
+	explain(withoutNotes, nil)
+	assert.Equal(t, report.Fail, withoutNotes[0].Outcome, "no note quoted, no exception")
 }

@@ -13,6 +13,8 @@ import (
 	anthropicoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	openaioption "github.com/openai/openai-go/v3/option"
+
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // conn is how a client reaches the gateway: its front door, the credential it presents and the
@@ -112,18 +114,36 @@ func (s openaiSession) complete(ctx context.Context, model string, stream bool) 
 }
 
 // readOpenAIError reads an error as openai-go's caller does: *openai.Error, whose Code is
-// where an OpenAI-style error body puts its code.
+// where an OpenAI-style error body puts its code; else the x-hopguard-code header of the
+// response the error exposes (Response), which a gateway that cannot write the body sets.
 func readOpenAIError(err error) observation {
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {
 		return otherError(err)
 	}
-	return observation{
+	obs := observation{
 		errType:  "*openai.Error",
 		typed:    true,
 		code:     apiErr.Code,
 		surfaced: fmt.Sprintf("*openai.Error %d type=%q code=%q message=%q", apiErr.StatusCode, apiErr.Type, apiErr.Code, clip(apiErr.Message)),
 	}
+	if obs.code == "" {
+		if code := headerCode(apiErr.Response); code != "" {
+			obs.code = code
+			obs.surfaced += fmt.Sprintf(", Response.Header %s=%q", respond.HeaderCode, code)
+		}
+	}
+	return obs
+}
+
+// headerCode reads hopguard's code from the x-hopguard-code header of the response an SDK's
+// error exposes: the gateway's own fail-closed reply carries it, also where the gateway cannot
+// give that reply a body.
+func headerCode(resp *http.Response) string {
+	if resp == nil {
+		return ""
+	}
+	return resp.Header.Get(respond.HeaderCode)
 }
 
 type anthropicSDK struct{}
@@ -205,12 +225,22 @@ func readAnthropicError(err error) observation {
 		return otherError(err)
 	}
 	typ := apiErr.Type()
-	return observation{
+	obs := observation{
 		errType:  "*anthropic.Error",
 		typed:    slices.Contains(anthropicErrorTypes, typ),
 		code:     hopguardCode(apiErr.RawJSON()),
 		surfaced: fmt.Sprintf("*anthropic.Error %d Type()=%q body %s", apiErr.StatusCode, typ, clip(apiErr.RawJSON())),
 	}
+	// A body with no code (a gateway's own reply in plain text): the code from the
+	// x-hopguard-code header of the response the error exposes (Response), read through the
+	// SDK's own type all the same.
+	if obs.code == "" {
+		if code := headerCode(apiErr.Response); code != "" {
+			obs.code, obs.typed = code, true
+			obs.surfaced += fmt.Sprintf(", Response.Header %s=%q", respond.HeaderCode, code)
+		}
+	}
+	return obs
 }
 
 // hopguardCode reads hopguard's code from a model API's error body: the policy output

@@ -27,7 +27,7 @@ const (
 // gateway-configs/envoy in a way the suite allows for, or reaches the same behaviour another way;
 // each was seen in this suite's runs.
 var istioBehaviour = []string{
-	"synapse unreachable: the reply is Istio's own 503 (ext_authz statusOnError) with no body; its extension provider has no setting for that reply, so an EnvoyFilter (gateway-configs/istio/envoyfilter.yaml) merges Envoy's local reply mappers into the gateway: it carries x-hopguard-decision: deny, x-should-retry: false and the route's JSON body with code authz_unavailable, as under Envoy",
+	"synapse unreachable: the reply is Istio's own 503 (ext_authz statusOnError) with no body; its extension provider has no setting for that reply, so an EnvoyFilter (gateway-configs/istio/envoyfilter.yaml) merges Envoy's local reply mappers into the gateway: it carries x-hopguard-decision: deny, x-should-retry: false, x-hopguard-code: authz_unavailable and the route's JSON body with code authz_unavailable, and answers an MCP POST with 200 and the JSON-RPC error (-32011), as under Envoy",
 	"synapse's decisions come from its route table (synapse-routes.yaml): Istio sends no context extensions",
 	"unrouted paths (/admin/config, /mcp/TICKETS, /mcp/tickets/) get 404 from the gateway without an authorization check, as under Envoy",
 	"escaped slashes (/mcp/tickets%2F..%2Fpayroll) are kept as they are (pathWithEscapedSlashesAction KEEP_UNCHANGED), so no route matches: 404, where Envoy's config rejects them with 400",

@@ -14,7 +14,7 @@ func clientMatrixMarkdown(b *strings.Builder, rep Report) {
 		b.WriteString("Not run.\n")
 		return
 	}
-	b.WriteString("Hops played through each gateway with official client libraries other than the agent's, each with its own API (no hopguard code between the SDK and the gateway). A cell passes when an allowed hop works, a denial is readable through the SDK's own error type with hopguard's code, and no request of a denied call is sent twice. Where a failure comes from a client library's or a gateway's own documented behaviour, the cell says so; it still fails.\n\n")
+	b.WriteString("Hops played through each gateway with official client libraries other than the agent's, each with its own API (no hopguard code between the SDK and the gateway). A cell passes when an allowed hop works, a denial is readable through the SDK's own error type with hopguard's code, and no request of a denied call is sent twice. Where a failure comes from a client library's or a gateway's own documented behaviour, the cell says so; it still fails. A cell marked cannot is not a pass either: the gateway cannot express what the cell needs at all, and the cell quotes the gateway's notes that say why; only the cells named in conformance/clients (explained.go) may end so, any other non-passing cell fails the run.\n\n")
 	b.WriteString("| client | module | version | plays |\n|---|---|---|---|\n")
 	for _, s := range rep.ClientSDKs {
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s |\n", cell(s.Name), s.Module, s.Version, cell(s.Speaks))

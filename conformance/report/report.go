@@ -14,11 +14,14 @@ import (
 // Outcome is how one scenario went behind one gateway.
 type Outcome string
 
-// The outcomes. "not run" is never a pass: a gateway that cannot run here says why.
+// The outcomes. "not run" is never a pass: a gateway that cannot run here says why. "cannot"
+// (client matrix only) is never a pass either: a cell the gateway cannot meet at all, which
+// the gateway's notes explain (the cell's Reason quotes them); no other cell may take it.
 const (
 	Pass   Outcome = "pass"
 	Fail   Outcome = "fail"
 	NotRun Outcome = "not run"
+	Cannot Outcome = "cannot"
 )
 
 // Decision is one hop's decision as the client saw it; the tuple compared across gateways.

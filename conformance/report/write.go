@@ -26,7 +26,7 @@ func Write(dir string, rep Report) error {
 	return nil
 }
 
-var outcomeMark = map[Outcome]string{Pass: "✅ pass", Fail: "❌ fail", NotRun: "⏸ not run"}
+var outcomeMark = map[Outcome]string{Pass: "✅ pass", Fail: "❌ fail", NotRun: "⏸ not run", Cannot: "🚫 cannot"}
 
 // Markdown renders the report for people.
 func Markdown(rep Report) string {

@@ -67,12 +67,12 @@ func (r *Run) hop(ctx context.Context, step Step) {
 		if step.Want.Remediation != "" {
 			c.equal(step.Want.Remediation, out.denial.Remediation["type"], "remediation %v", out.denial.Remediation)
 		}
-		if step.Want.Status != 0 {
-			c.equal(step.Want.Status, d.Status, "status of the denied response")
+		if status := step.Want.status(r.env.Gateway); status != 0 {
+			c.equal(status, d.Status, "status of the denied response")
 		}
 		c.isTrue(slices.ContainsFunc(seen, func(s response) bool { return s.denied }), "a denial carries one x-hopguard-decision: deny (responses: %s)", describe(seen))
-		if step.Want.Status == http.StatusServiceUnavailable {
-			c.isTrue(unretryable(seen), "a fail-closed 503 carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
+		if step.Want.FailClosed || step.Want.status(r.env.Gateway) == http.StatusServiceUnavailable {
+			c.isTrue(unretryable(seen), "a fail-closed reply carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
 	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through

@@ -53,8 +53,8 @@ func (r *Run) rawHop(ctx context.Context, step Step, before map[string]int) {
 
 	c.isTrue(refused, "the gateway let %s %s through: %d %s", step.Hop.Method, step.Hop.Path, resp.StatusCode, body)
 	c.isTrue(len(reached) == 0, "%s %s reached an upstream: %s", step.Hop.Method, step.Hop.Path, strings.Join(reached, "; "))
-	if step.Want.Status != 0 {
-		c.equal(step.Want.Status, resp.StatusCode, "status (body %s)", body)
+	if status := step.Want.status(r.env.Gateway); status != 0 {
+		c.equal(status, resp.StatusCode, "status (body %s)", body)
 	}
 	unrouted := resp.StatusCode == http.StatusNotFound && resp.Header.Get(denial.DecisionHeader) == ""
 	noCode := !bytes.Contains(body, []byte(`"code":`))

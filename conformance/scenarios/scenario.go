@@ -125,8 +125,13 @@ type Want struct {
 	Reason string
 	// Remediation is the remediation's type ("step_up").
 	Remediation string
-	// Status is the HTTP status of the denied response; 0 does not check it.
-	Status int
+	// Status is the HTTP status of the denied response; 0 does not check it. StatusBehind
+	// overrides it behind the gateways it names (a gateway's own reply it cannot shape).
+	Status       int
+	StatusBehind map[string]int
+	// FailClosed marks a denial because no decision could be made: it must carry
+	// x-should-retry: false, whatever its status.
+	FailClosed bool
 	// NoAudit is set when synapse cannot have written a record (it is stopped).
 	NoAudit bool
 	// OrUnrouted accepts, instead of Code, the gateway's own 404 for a raw request it routes
@@ -138,6 +143,14 @@ type Want struct {
 	// saying why (agentgateway's fail-closed reply is plain text): behind them a denial without
 	// any code passes too; one with a code must still have Code.
 	CodeOptionalBehind []string
+}
+
+// status is the HTTP status the denied response must have behind gateway; 0 does not check it.
+func (w Want) status(gateway string) int {
+	if s, ok := w.StatusBehind[gateway]; ok {
+		return s
+	}
+	return w.Status
 }
 
 // codeOptional says whether, behind gateway, a denial may come without a code.

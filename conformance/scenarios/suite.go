@@ -158,10 +158,17 @@ func failClosed() Scenario {
 	// the marks every gateway's config adds (x-hopguard-decision: deny, x-should-retry: false)
 	// and, where the gateway can write a body, synapse's shape for the route with the code
 	// authz_unavailable (Envoy's local reply mappers, Istio's EnvoyFilter). agentgateway's
-	// reply may carry no code (its notes say what it answers).
-	gatewayError := Want{Deny: true, Code: "authz_unavailable", Reason: "denied by the gateway", Status: 503, NoAudit: true,
+	// reply may carry no code in its body (its notes say what it answers).
+	// The status is the route plane's: 503 on the model routes; on MCP a request is answered
+	// the MCP-native way, 200 with the JSON-RPC error -32011 (the MCP Go SDK never reads a 5xx's
+	// body), by synapse and by Envoy's and Istio's own reply; agentgateway's own stays 503.
+	gatewayError := Want{Deny: true, Code: "authz_unavailable", Reason: "denied by the gateway", Status: 503, NoAudit: true, FailClosed: true,
 		CodeOptionalBehind: []string{"agentgateway"}}
-	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503}
+	gatewayMCPError := gatewayError
+	gatewayMCPError.Status, gatewayMCPError.StatusBehind = 200, map[string]int{"agentgateway": 503}
+	pdpDown := Want{Deny: true, Code: "pdp_unavailable", Reason: "fail closed", Status: 503, FailClosed: true}
+	pdpDownMCP := pdpDown
+	pdpDownMCP.Status = 200
 	llmToken := Token{Kind: OtherResourceToken, Resource: "llm"}
 	// Anthropic's Messages API, sent raw: its denials are Anthropic's error shape, which the
 	// agent's OpenAI client does not speak.
@@ -174,12 +181,12 @@ func failClosed() Scenario {
 			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
 			{Name: "synapse stops", Do: stop(stack.Synapse)},
 			{Name: "alice asks gpt-4o-mini, synapse down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: gatewayError},
-			{Name: "alice opens tickets, synapse down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: gatewayError},
+			{Name: "alice opens tickets, synapse down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: gatewayMCPError},
 			{Name: "alice sends an Anthropic message, synapse down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: gatewayError},
 			{Name: "synapse starts again", Do: restart(stack.Synapse)},
 			{Name: "Cerbos stops", Do: stop(stack.Cerbos)},
 			{Name: "alice asks gpt-4o-mini, Cerbos down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: pdpDown},
-			{Name: "alice opens tickets, Cerbos down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: pdpDown},
+			{Name: "alice opens tickets, Cerbos down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: pdpDownMCP},
 			{Name: "alice sends an Anthropic message, Cerbos down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: pdpDown},
 			{Name: "Cerbos starts again", Do: restart(stack.Cerbos)},
 			{Name: "alice asks gpt-4o-mini, all back", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},

@@ -3,6 +3,7 @@ package security_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,16 +49,16 @@ func TestFaults(t *testing.T) {
 			tg := target(t, g.Name())
 			probes := prepare(t.Context(), t, tg)
 			for _, d := range []drill{
-				cerbosHung(t),
+				cerbosHung(t, g.Name()),
 				{name: "Cerbos killed, then restarted",
 					inject:  func(ctx context.Context) error { return rt.Stop(ctx, stack.Cerbos) },
 					heal:    func(ctx context.Context) error { return rt.Restart(ctx, stack.Cerbos) },
-					allDeny: true, check: pdpUnavailable, proof: isPDPUnavailable, proofName: "synapse's 503 pdp_unavailable"},
+					allDeny: true, check: pdpUnavailable(g.Name()), proof: isPDPUnavailable, proofName: "synapse's fail-closed pdp_unavailable"},
 				{name: "synapse killed, then restarted",
 					inject:  func(ctx context.Context) error { return rt.Stop(ctx, stack.Synapse) },
 					heal:    func(ctx context.Context) error { return rt.Restart(ctx, stack.Synapse) },
-					allDeny: true, check: gatewayFailsClosed, proof: func(o observation) bool { return gatewayFailsClosed(o) == nil },
-					proofName: "the gateway's own 503"},
+					allDeny: true, check: gatewayFailsClosed(g.Name()), proof: func(o observation) bool { return gatewayFailsClosed(g.Name())(o) == nil },
+					proofName: "the gateway's own fail-closed reply"},
 				{name: "STS down after boot",
 					inject: func(ctx context.Context) error { return rt.Stop(ctx, stack.STS) },
 					heal:   func(ctx context.Context) error { return rt.Restart(ctx, stack.STS) },
@@ -169,7 +170,7 @@ func runDrill(t *testing.T, tg bypass.Target, probes []prepared, d drill) summar
 // cerbosHung holds Cerbos still (SIGSTOP on the process runtime, docker pause on the container
 // runtime): it accepts connections and never answers, so synapse's Cerbos timeout (500 ms) must
 // turn every check into pdp_unavailable.
-func cerbosHung(t *testing.T) drill {
+func cerbosHung(t *testing.T, gateway string) drill {
 	f, err := cerbosFreezer(suite.env)
 	if err != nil {
 		return drill{
@@ -190,40 +191,63 @@ func cerbosHung(t *testing.T) drill {
 		inject:    f.freeze,
 		heal:      f.thaw,
 		allDeny:   true,
-		check:     pdpUnavailable,
+		check:     pdpUnavailable(gateway),
 		proof:     isPDPUnavailable,
-		proofName: "synapse's 503 pdp_unavailable",
+		proofName: "synapse's fail-closed pdp_unavailable",
 	}
 }
 
-// pdpUnavailable: with Cerbos gone, synapse denies whatever would have asked it, with a 503 and
-// the code pdp_unavailable; the rest is refused as always. A gateway's own 503 (its authz call
-// timed out on a machine too busy for synapse to answer within it) is closed too.
-func pdpUnavailable(o observation) error {
-	v := o.verdict
-	switch {
-	case !v.Denied:
-		return fmt.Errorf("%s was not denied", o)
-	case !o.probe.ReachesCerbos, isPDPUnavailable(o), gatewayFailsClosed(o) == nil:
-		return nil
+// pdpUnavailable: with Cerbos gone, synapse denies whatever would have asked it, with the code
+// pdp_unavailable (503, or 200 with the JSON-RPC error for an MCP request); the rest is refused
+// as always. A gateway's own fail-closed reply (its authz call timed out on a machine too busy
+// for synapse to answer within it) is closed too.
+func pdpUnavailable(gateway string) func(observation) error {
+	return func(o observation) error {
+		v := o.verdict
+		switch {
+		case !v.Denied:
+			return fmt.Errorf("%s was not denied", o)
+		case !o.probe.ReachesCerbos, isPDPUnavailable(o), gatewayFailsClosed(gateway)(o) == nil:
+			return nil
+		}
+		return fmt.Errorf("want synapse's fail-closed pdp_unavailable (status %d): %s", failClosedStatus(o, ""), o)
 	}
-	return fmt.Errorf("want synapse's 503 pdp_unavailable: %s", o)
 }
 
 func isPDPUnavailable(o observation) bool {
 	v := o.verdict
-	return o.probe.ReachesCerbos && v.Layer == bypass.LayerSynapse && v.Code == "pdp_unavailable" && v.Status == 503
+	return o.probe.ReachesCerbos && v.Layer == bypass.LayerSynapse && v.Code == "pdp_unavailable" && v.Status == failClosedStatus(o, "")
 }
 
-// gatewayFailsClosed: with synapse gone, the gateway itself denies everything with a 503 that
-// says so: x-hopguard-decision: deny without a decision id (synapse made none) and
-// x-should-retry: false. Every gateway's config adds both (Envoy's local_reply_config, Istio's
-// EnvoyFilter), so a client can tell the denial from an outage and does not retry it.
-func gatewayFailsClosed(o observation) error {
-	if v := o.verdict; v.Layer != bypass.LayerAuthzFailure || v.Status != 503 || o.shouldRetry != "false" {
-		return fmt.Errorf("want the gateway's own 503 denial, marked deny and x-should-retry: false: %s x-should-retry=%q", o, o.shouldRetry)
+// ownMCPReplyStays503 are the gateways whose own fail-closed reply stays 503 on MCP too: they
+// cannot shape it (agentgateway's notes, "synapse unreachable").
+var ownMCPReplyStays503 = []string{"agentgateway"}
+
+// failClosedStatus is the status a fail-closed reply to the probe has: 200 for an MCP POST
+// (every probe's is a JSON-RPC request), answered the MCP-native way with the JSON-RPC error
+// -32011 since the MCP Go SDK never reads a 5xx's body; 503 for anything else. gateway names
+// the gateway whose own reply it is, "" for synapse's.
+func failClosedStatus(o observation, gateway string) int {
+	mcpPost := o.probe.req.Method == "POST" && strings.HasPrefix(o.probe.req.Target, "/mcp/")
+	if mcpPost && !slices.Contains(ownMCPReplyStays503, gateway) {
+		return 200
 	}
-	return nil
+	return 503
+}
+
+// gatewayFailsClosed: with synapse gone, the gateway itself denies everything with a reply that
+// says so: x-hopguard-decision: deny without a decision id (synapse made none) and
+// x-should-retry: false, 503 (200 for an MCP POST behind Envoy and Istio). Every gateway's
+// config adds both marks (Envoy's local_reply_config, Istio's EnvoyFilter, agentgateway's
+// response transformation), so a client can tell the denial from an outage and does not retry it.
+func gatewayFailsClosed(gateway string) func(observation) error {
+	return func(o observation) error {
+		want := failClosedStatus(o, gateway)
+		if v := o.verdict; v.Layer != bypass.LayerAuthzFailure || v.Status != want || o.shouldRetry != "false" {
+			return fmt.Errorf("want the gateway's own %d denial, marked deny and x-should-retry: false: %s x-should-retry=%q", want, o, o.shouldRetry)
+		}
+		return nil
+	}
 }
 
 // cachedKeysOnly: with the STS gone, tokens signed by the key synapse already holds keep

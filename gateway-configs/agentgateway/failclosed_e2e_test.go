@@ -48,7 +48,8 @@ var failClosedHops = []struct {
 
 // TestFailClosedRepliesEndToEnd runs the real agentgateway on the rendered config. With synapse
 // unreachable, agentgateway's own 503 is marked on every route as Envoy's is (x-hopguard-decision:
-// deny and x-should-retry: false once each, no decision id) but keeps agentgateway's plain-text
+// deny, x-should-retry: false and x-hopguard-code: authz_unavailable once each, no decision id)
+// but keeps agentgateway's plain-text
 // body: v1.4.1 cannot give it the route's JSON body (the last subtest shows why). With synapse
 // answering, its own denials (503 and 403) pass with their status, headers and body unchanged.
 func TestFailClosedRepliesEndToEnd(t *testing.T) {
@@ -70,6 +71,7 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, hop.name)
 			assert.Equal(t, []string{"deny"}, resp.Header.Values(denial.DecisionHeader), hop.name)
 			assert.Equal(t, []string{"false"}, resp.Header.Values(respond.HeaderShouldRetry), hop.name)
+			assert.Equal(t, []string{respond.CodeAuthzUnavailable}, resp.Header.Values(respond.HeaderCode), "%s: the code in a header, where the body cannot carry it", hop.name)
 			assert.Empty(t, resp.Header.Values(denial.DecisionIDHeader), "%s: synapse made no decision", hop.name)
 			assert.Equal(t, agentgatewayUnavailable, body, hop.name)
 			_, ok := denial.FromBody([]byte(body))
@@ -90,6 +92,7 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 					assert.Equal(t, []string{"deny"}, resp.Header.Values(denial.DecisionHeader), hop.name)
 					assert.Equal(t, []string{"false"}, resp.Header.Values(respond.HeaderShouldRetry), hop.name)
 					assert.Equal(t, []string{"dec-e2e"}, resp.Header.Values(denial.DecisionIDHeader), hop.name)
+					assert.Empty(t, resp.Header.Values(respond.HeaderCode), "%s: synapse's own 503 keeps its code in the body", hop.name)
 				}
 			})
 		}

@@ -2,6 +2,7 @@ package envoy_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -28,21 +29,28 @@ var failClosedHops = []struct {
 	name, method, path, body string
 	plane                    mapping.Plane
 	dialect                  mapping.Dialect
+	// gatewayStatus is the status of the gateway's own fail-closed reply there: 200 for an MCP
+	// POST (a JSON-RPC answer the MCP Go SDK reads), 503 elsewhere.
+	gatewayStatus int
 }{
-	{"chat completions", "POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[]}`, mapping.PlaneModel, mapping.DialectOpenAI},
-	{"responses", "POST", "/v1/responses", `{"model":"gpt-4o-mini","input":"hi"}`, mapping.PlaneModel, mapping.DialectOpenAI},
-	{"models", "GET", "/v1/models", "", mapping.PlaneModel, mapping.DialectOpenAI},
-	{"Anthropic messages", "POST", "/v1/messages", `{"model":"claude-x","max_tokens":8,"messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic},
-	{"Anthropic messages with a query", "POST", "/v1/messages?beta=true", `{"model":"claude-x","max_tokens":8,"messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic},
-	{"Anthropic count_tokens", "POST", "/v1/messages/count_tokens", `{"model":"claude-x","messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic},
-	{"MCP initialize", "POST", "/mcp/tickets", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`, mapping.PlaneMCP, ""},
-	{"MCP stream", "GET", "/mcp/tickets", "", mapping.PlaneMCP, ""},
+	{"chat completions", "POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[]}`, mapping.PlaneModel, mapping.DialectOpenAI, 503},
+	{"responses", "POST", "/v1/responses", `{"model":"gpt-4o-mini","input":"hi"}`, mapping.PlaneModel, mapping.DialectOpenAI, 503},
+	{"models", "GET", "/v1/models", "", mapping.PlaneModel, mapping.DialectOpenAI, 503},
+	{"Anthropic messages", "POST", "/v1/messages", `{"model":"claude-x","max_tokens":8,"messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic, 503},
+	{"Anthropic messages with a query", "POST", "/v1/messages?beta=true", `{"model":"claude-x","max_tokens":8,"messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic, 503},
+	{"Anthropic count_tokens", "POST", "/v1/messages/count_tokens", `{"model":"claude-x","messages":[]}`, mapping.PlaneModel, mapping.DialectAnthropic, 503},
+	{"MCP initialize", "POST", "/mcp/tickets", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`, mapping.PlaneMCP, "", 200},
+	{"MCP tools/call with a string id", "POST", "/mcp/tickets", `{"jsonrpc":"2.0","id":"call-7","method":"tools/call","params":{"name":"get_ticket"}}`, mapping.PlaneMCP, "", 200},
+	{"MCP notification", "POST", "/mcp/tickets", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, mapping.PlaneMCP, "", 200},
+	{"MCP stream", "GET", "/mcp/tickets", "", mapping.PlaneMCP, "", 503},
+	{"MCP close", "DELETE", "/mcp/tickets", "", mapping.PlaneMCP, "", 503},
 }
 
 // TestFailClosedRepliesEndToEnd runs the real Envoy on the rendered config. With synapse
-// unreachable, Envoy's own 503 carries, on every route, the body synapse's own 503 has there
-// with code authz_unavailable, x-hopguard-decision: deny and x-should-retry: false once each,
-// and no decision id. With synapse answering, its own denials (503 and 403) pass unchanged.
+// unreachable, Envoy's own reply carries, on every route, the body synapse's own fail-closed
+// reply has there with code authz_unavailable, x-hopguard-decision: deny, x-should-retry: false
+// and x-hopguard-code: authz_unavailable once each, and no decision id; its status is 503, 200
+// for an MCP POST. With synapse answering, its own denials (503 and 403) pass unchanged.
 func TestFailClosedRepliesEndToEnd(t *testing.T) {
 	envoyBin, err := binaries.Tool("envoy")
 	if err != nil {
@@ -66,16 +74,17 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 		return providertest.StartEnvoy(t, envoyBin, config, p.Listen, p.Admin).URL
 	}
 
-	t.Run("synapse unreachable: Envoy's own 503 in the route's shape", func(t *testing.T) {
+	t.Run("synapse unreachable: Envoy's own reply in the route's shape", func(t *testing.T) {
 		gateway := start(t, params(providertest.FreeAddr(t))) // nothing listens there
 		for _, hop := range failClosedHops {
 			resp, body := send(t, gateway, hop.method, hop.path, hop.body)
-			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, hop.name)
+			assert.Equal(t, hop.gatewayStatus, resp.StatusCode, hop.name)
 			assert.Equal(t, []string{"deny"}, resp.Header.Values(denial.DecisionHeader), hop.name)
 			assert.Equal(t, []string{"false"}, resp.Header.Values(respond.HeaderShouldRetry), hop.name)
+			assert.Equal(t, []string{respond.CodeAuthzUnavailable}, resp.Header.Values(respond.HeaderCode), hop.name)
 			assert.Empty(t, resp.Header.Values(denial.DecisionIDHeader), "%s: synapse made no decision", hop.name)
 			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), hop.name)
-			assert.JSONEq(t, respond.GatewayUnavailableBody(hop.plane, hop.dialect), body, hop.name)
+			assert.JSONEq(t, answering(respond.GatewayUnavailableBody(hop.plane, hop.dialect), hop.body), body, hop.name)
 			d, ok := denial.FromBody([]byte(body))
 			require.True(t, ok, "%s: %s", hop.name, body)
 			assert.Equal(t, respond.CodeAuthzUnavailable, d.Code, hop.name)
@@ -96,10 +105,26 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 					assert.Equal(t, []string{"deny"}, resp.Header.Values(denial.DecisionHeader), hop.name)
 					assert.Equal(t, []string{"false"}, resp.Header.Values(respond.HeaderShouldRetry), hop.name)
 					assert.Equal(t, []string{"dec-e2e"}, resp.Header.Values(denial.DecisionIDHeader), hop.name)
+					assert.Empty(t, resp.Header.Values(respond.HeaderCode), hop.name)
 				}
 			})
 		}
 	})
+}
+
+// answering is the gateway's fail-closed body for a request: on MCP, a JSON-RPC error for the
+// request's id (null when it has none), which Envoy reads from the body (json_to_metadata).
+func answering(body, request string) string {
+	var reply, req map[string]any
+	if json.Unmarshal([]byte(body), &reply) != nil || json.Unmarshal([]byte(request), &req) != nil {
+		return body
+	}
+	if _, rpc := reply["jsonrpc"]; !rpc {
+		return body
+	}
+	reply["id"] = req["id"]
+	out, _ := json.Marshal(reply)
+	return string(out)
 }
 
 func send(t *testing.T, gateway, method, path, body string) (*http.Response, string) {

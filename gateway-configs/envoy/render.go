@@ -202,16 +202,37 @@ func (pr Provider) validate() []error {
 // Envoy tries them: each gives the routes its path matches the body synapse's own 503 has there
 // (respond.GatewayUnavailableBody), so a client reads the gateway's denial as it reads synapse's.
 // The paths split the routes as synapse does (mapping.Dialect, the MCP plane).
+// An MCP POST gets 200, as synapse answers a JSON-RPC request it cannot decide (the MCP Go SDK
+// never reads a 5xx's body); any other MCP method (GET's stream, DELETE) keeps 503, since no
+// JSON-RPC response is possible there. A POST of a notification gets the 200 too: the gateway
+// does not read the body.
+// The POST's reply answers the request's own JSON-RPC id, read from the body into dynamic
+// metadata by the json_to_metadata filter (an MCP client refuses a response with id null).
 var failClosedReplies = []struct {
 	route     string
 	pathMatch string // an Envoy StringMatcher in flow YAML; "" matches every path
+	method    string // "" matches every method
+	status    int    // the reply's status: 503, Envoy's own, unless set
+	answerID  bool   // the JSON-RPC body answers the request's id
 	plane     mapping.Plane
 	dialect   mapping.Dialect
 }{
-	{"Anthropic's Messages API: /v1/messages and below", `{ safe_regex: { regex: "^/v1/messages([/?].*)?$" } }`, mapping.PlaneModel, mapping.DialectAnthropic},
-	{"MCP: /mcp/<server>", `{ prefix: /mcp/ }`, mapping.PlaneMCP, ""},
-	{"every other route: OpenAI's paths under /v1", "", mapping.PlaneModel, mapping.DialectOpenAI},
+	{"Anthropic's Messages API: /v1/messages and below", `{ safe_regex: { regex: "^/v1/messages([/?].*)?$" } }`, "", 0, false, mapping.PlaneModel, mapping.DialectAnthropic},
+	{"MCP: POST /mcp/<server>, answered 200 with the JSON-RPC error for the request's id", `{ prefix: /mcp/ }`, "POST", 200, true, mapping.PlaneMCP, ""},
+	{"MCP: /mcp/<server>, any other method", `{ prefix: /mcp/ }`, "", 0, false, mapping.PlaneMCP, ""},
+	{"every other route: OpenAI's paths under /v1", "", "", 0, false, mapping.PlaneModel, mapping.DialectOpenAI},
 }
+
+// Where the json_to_metadata filter puts a JSON-RPC request's id: the dynamic metadata the
+// fail-closed reply on an MCP POST reads it from.
+const (
+	JSONRPCIDNamespace = "io.hopguard"
+	JSONRPCIDKey       = "jsonrpc_id"
+)
+
+// jsonrpcIDCommand is the Envoy format command that yields the request's JSON-RPC id, its JSON
+// type kept in a json_format body.
+const jsonrpcIDCommand = "%DYNAMIC_METADATA(" + JSONRPCIDNamespace + ":" + JSONRPCIDKey + ")%"
 
 // templateData is Params in the shape the template reads.
 type templateData struct {
@@ -223,13 +244,20 @@ type templateData struct {
 	AuthzTimeout                string
 	WithoutAuthz                bool
 	FailClosedReplies           []templateReply
+	JSONRPCIDNamespace          string
+	JSONRPCIDKey                string
 }
 
 // templateReply is one local reply mapper of the fail-closed 503.
 type templateReply struct {
 	Route     string
 	PathMatch string
+	Method    string
+	Status    int
 	Body      string // a YAML double-quoted scalar
+	// JSONFormat, when set, is the body as an Envoy json_format (a JSON object, which is YAML
+	// flow), used instead of Body.
+	JSONFormat string
 }
 
 // templateReplies renders failClosedReplies for the template. A body becomes an Envoy format
@@ -245,7 +273,13 @@ func templateReplies() ([]templateReply, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, templateReply{Route: r.route, PathMatch: r.pathMatch, Body: string(quoted)})
+		reply := templateReply{Route: r.route, PathMatch: r.pathMatch, Method: r.method, Status: r.status, Body: string(quoted)}
+		if r.answerID {
+			if reply.JSONFormat, err = answeringID(body); err != nil {
+				return nil, fmt.Errorf("the fail-closed body of %s: %w", r.route, err)
+			}
+		}
+		out = append(out, reply)
 	}
 	return out, nil
 }
@@ -294,6 +328,7 @@ func Render(p Params) ([]byte, error) {
 		return nil, fmt.Errorf("envoy config: %w", err)
 	}
 	data.FailClosedReplies = replies
+	data.JSONRPCIDNamespace, data.JSONRPCIDKey = JSONRPCIDNamespace, JSONRPCIDKey
 	if pr := p.Provider; pr != nil {
 		data.Provider = &templateProvider{Host: pr.Host, Port: pr.Port, CAFile: pr.CAFile, KeyEnv: pr.KeyEnv, KeyHeader: pr.KeyHeader}
 		if pr.KeyHeader == "authorization" {
@@ -310,4 +345,19 @@ func Render(p Params) ([]byte, error) {
 		return nil, fmt.Errorf("envoy config: render template: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// answeringID turns a JSON-RPC body with id null into an Envoy json_format whose id is the
+// request's (jsonrpcIDCommand).
+func answeringID(body string) (string, error) {
+	var reply map[string]any
+	if err := json.Unmarshal([]byte(body), &reply); err != nil {
+		return "", err
+	}
+	if id, ok := reply["id"]; !ok || id != nil {
+		return "", fmt.Errorf("not a JSON-RPC answer with id null: %s", body)
+	}
+	reply["id"] = jsonrpcIDCommand
+	out, err := json.Marshal(reply)
+	return string(out), err
 }

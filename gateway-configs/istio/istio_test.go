@@ -116,7 +116,7 @@ func TestBuildKeepsIstiosExtAuthz(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"envoy.filters.http.rbac", "envoy.filters.http.ext_authz", "envoy.filters.http.grpc_stats",
+		"envoy.filters.http.rbac", "envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.grpc_stats",
 		"envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router",
 	}, names)
 	require.NotNil(t, authz)

@@ -83,7 +83,9 @@ func TestCheckDenials(t *testing.T) {
 				f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
 				f.pdp.EXPECT().Check(mock.Anything, mock.Anything).Return(nil, status.Error(codes.Unavailable, "connection refused")).Once()
 			},
-			httpStatus: 503, wantCode: "pdp_unavailable", wantReason: "policy decision point is unavailable", wantFailure: "pdp",
+			// An MCP request: the JSON-RPC error -32011 with 200, which the MCP Go SDK reads (it
+			// never reads a 503's body).
+			httpStatus: 200, wantCode: "pdp_unavailable", wantReason: "policy decision point is unavailable", wantFailure: "pdp",
 		},
 		{
 			name: "cerbos answers for fewer resources", resource: "llm", method: "POST", path: "/v1/chat/completions",

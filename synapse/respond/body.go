@@ -122,9 +122,13 @@ func mcpShape(in *mapping.Input, d Denial, unavailable bool) (typev3.StatusCode,
 			answered = append(answered, m)
 		}
 	}
+	// A JSON-RPC answer goes out with 200, the fail-closed one too: the MCP Go SDK takes a 5xx
+	// for transient and never reads its body. With nothing to answer (a notification, GET,
+	// DELETE) there is no JSON-RPC response to give: 403 for a denial, 503 when no decision
+	// could be made, as before.
 	status := typev3.StatusCode_OK
 	switch {
-	case unavailable:
+	case len(answered) == 0 && unavailable:
 		status = typev3.StatusCode_ServiceUnavailable
 	case len(answered) == 0:
 		status = typev3.StatusCode_Forbidden
@@ -195,8 +199,10 @@ const (
 )
 
 // GatewayUnavailableBody is the body of the gateway's own fail-closed 503 on a route of plane
-// and dialect: the body synapse's own 503 has there, with CodeAuthzUnavailable. The gateway
-// knows no JSON-RPC id, so the MCP body answers id null, as synapse does when it has none.
+// and dialect: the body synapse's own fail-closed reply has there, with CodeAuthzUnavailable.
+// The MCP body answers id null, as synapse does when it has none; on an MCP POST, Envoy and
+// Istio put the request's id in its place (gateway-configs/envoy: a json_to_metadata filter
+// reads it), since an MCP client refuses an answer with id null.
 func GatewayUnavailableBody(plane mapping.Plane, dialect mapping.Dialect) string {
 	in := &mapping.Input{Plane: plane, Dialect: dialect}
 	_, body := shape(in, Denial{Decision: DecisionDeny, Reason: ReasonAuthzUnavailable, Code: CodeAuthzUnavailable}, true)

@@ -31,7 +31,10 @@
 //   - MCP batch: a JSON array with one answer per request of the batch, each carrying the
 //     denial: nothing of the batch was forwarded, so every request fails with the reason.
 //   - Unavailable (fail closed): 503, the body in the route's shape (OpenAI's
-//     "service_unavailable", Anthropic's "api_error"), JSON-RPC errors on the MCP plane.
+//     "service_unavailable", Anthropic's "api_error"). On the MCP plane, the MCP-native way as
+//     for a denial: 200 with the JSON-RPC error -32011 for each request (the MCP Go SDK v1.8.0
+//     takes a 500, 502, 503, 504 or 429 for transient and never reads its body); 503 with the
+//     error for id null where nothing can be answered (a notification, GET, DELETE).
 //   - Every denial: x-hopguard-decision: deny and x-hopguard-decision-id, so logs and metrics
 //     can count denials whatever the status; x-should-retry: false, which the OpenAI and
 //     Anthropic SDKs obey over their own rules (they retry a 5xx twice otherwise, and a denial
@@ -59,6 +62,11 @@ const (
 	HeaderDecisionID    = "x-hopguard-decision-id" // the decision's id, on both
 	HeaderShouldRetry   = "x-should-retry"         // "false" on every denial, read by the OpenAI and Anthropic SDKs
 	HeaderAuthorization = "authorization"          // removed from an allowed request
+	// HeaderCode carries hopguard's code on the gateway's own fail-closed reply (synapse
+	// unreachable: CodeAuthzUnavailable), set by the gateway configs, for clients that read no
+	// body of a 5xx or a gateway that cannot write one; synapse's own denials carry the code
+	// in their body.
+	HeaderCode = "x-hopguard-code"
 )
 
 // agentCredentialHeaders are removed from every allowed request: the agent's token must never
@@ -112,7 +120,8 @@ func Denied(in *mapping.Input, d Denial, decisionID string) *authv3.CheckRespons
 }
 
 // Unavailable refuses the request because no decision could be made (Cerbos or synapse
-// failed): fail closed, with a 503 the clients must not retry.
+// failed): fail closed, with a 503 the clients must not retry (200 with a JSON-RPC error for
+// an MCP request, see the package comment).
 func Unavailable(in *mapping.Input, d Denial, decisionID string) *authv3.CheckResponse {
 	return denial(in, d, decisionID, true)
 }

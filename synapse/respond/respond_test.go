@@ -211,29 +211,34 @@ func TestUnavailable(t *testing.T) {
 	down := Denial{Reason: "the policy decision point did not answer", Code: "pdp_unavailable"}
 	downJSON := `{"decision":"deny","reason":"the policy decision point did not answer","code":"pdp_unavailable"}`
 	tests := []struct {
-		name string
-		in   *mapping.Input
-		body string
+		name   string
+		in     *mapping.Input
+		status int
+		body   string
 	}{
 		{
-			name: "model plane",
-			in:   &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel},
-			body: `{"error":{"type":"service_unavailable","code":"pdp_unavailable","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
+			name:   "model plane",
+			in:     &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel},
+			status: 503,
+			body:   `{"error":{"type":"service_unavailable","code":"pdp_unavailable","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
 		},
 		{
-			name: "Anthropic's Messages API: api_error",
-			in:   &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectAnthropic},
-			body: `{"type":"error","error":{"type":"api_error","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
+			name:   "Anthropic's Messages API: api_error",
+			in:     &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectAnthropic},
+			status: 503,
+			body:   `{"type":"error","error":{"type":"api_error","message":"the policy decision point did not answer","hopguard":` + downJSON + `}}`,
 		},
 		{
-			name: "tool call: an error, not a result, since nothing was decided",
-			in:   mcpInput(false, mapping.MCPMessage{Method: "tools/call", ID: json.RawMessage(`7`), Tool: "refund_issue"}),
-			body: `{"jsonrpc":"2.0","id":7,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
+			name:   "tool call: an error, not a result, since nothing was decided; 200, which the MCP Go SDK reads",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "tools/call", ID: json.RawMessage(`7`), Tool: "refund_issue"}),
+			status: 200,
+			body:   `{"jsonrpc":"2.0","id":7,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
 		},
 		{
-			name: "notification",
-			in:   mcpInput(false, mapping.MCPMessage{Method: "notifications/initialized"}),
-			body: `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
+			name:   "notification: nothing to answer, 503",
+			in:     mcpInput(false, mapping.MCPMessage{Method: "notifications/initialized"}),
+			status: 503,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,"message":"denied: the policy decision point did not answer","data":` + downJSON + `}}`,
 		},
 	}
 	for _, tt := range tests {
@@ -241,7 +246,7 @@ func TestUnavailable(t *testing.T) {
 			resp := Unavailable(tt.in, down, "dec-4")
 			assert.Equal(t, int32(codes.Unavailable), resp.GetStatus().GetCode())
 			status, headers, body := denied(t, resp)
-			assert.Equal(t, 503, status)
+			assert.Equal(t, tt.status, status)
 			assert.Equal(t, "false", headers[HeaderShouldRetry])
 			assert.Equal(t, "deny", headers[HeaderDecision])
 			assert.Equal(t, "dec-4", headers[HeaderDecisionID])

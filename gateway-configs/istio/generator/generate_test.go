@@ -80,9 +80,10 @@ func TestAuthorizationPolicyPutsExtAuthzInTheListener(t *testing.T) {
 
 // The fail-closed reply is made by Istio's own translation of the EnvoyFilter: with it, the
 // gateway's connection manager holds the mappers of gateway-configs/envoy (a 503 that ext_authz
-// made itself because it got no answer gets x-hopguard-decision: deny and x-should-retry: false,
-// each set once, and a JSON body in the route's shape with code authz_unavailable); without it,
-// the reply is bare. The main module's istio tests hold the mappers equal to Envoy's.
+// made itself because it got no answer gets x-hopguard-decision: deny, x-should-retry: false and
+// x-hopguard-code: authz_unavailable, each set once, and a JSON body in the route's shape with
+// code authz_unavailable; an MCP POST gets status 200, the JSON-RPC error read as such by the MCP
+// Go SDK, which never reads a 5xx's body); without it, the reply is bare. The main module's istio tests hold the mappers equal to Envoy's.
 func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	set, err := manifests.Load(manifestDir)
 	require.NoError(t, err)
@@ -90,10 +91,13 @@ func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	managers := httpConnectionManagers(t, translateSet(t, set).Listeners[0])
 	require.Len(t, managers, 1)
 	mappers := managers[0].GetLocalReplyConfig().GetMappers()
-	require.Len(t, mappers, 3, "Anthropic's paths, MCP's, every other")
+	require.Len(t, mappers, 4, "Anthropic's paths, MCP's POST, MCP's other methods, every other")
 
-	wantPaths := []string{"^/v1/messages([/?].*)?$", "/mcp/", ""}
-	wantShapes := []string{`{"type":"error","error":{"type":"api_error"`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,`, `{"error":{"type":"service_unavailable","code":"authz_unavailable"`}
+	wantPaths := []string{"^/v1/messages([/?].*)?$", "/mcp/", "/mcp/", ""}
+	wantMethods := []string{"", "POST", "", ""}
+	wantStatus := []uint32{0, 200, 0, 0} // 0: the 503 of statusOnError
+	rpc := `{"jsonrpc":"2.0","id":null,"error":{"code":-32011,`
+	wantShapes := []string{`{"type":"error","error":{"type":"api_error"`, rpc, rpc, `{"error":{"type":"service_unavailable","code":"authz_unavailable"`}
 	for i, mapper := range mappers {
 		conditions := mapper.GetFilter().GetAndFilter().GetFilters()
 		require.GreaterOrEqual(t, len(conditions), 3, "mapper %d: UAEX, 503 and ext_authz_error, all", i)
@@ -105,29 +109,59 @@ func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 		require.NoError(t, conditions[2].GetExtensionFilter().GetTypedConfig().UnmarshalTo(cel))
 		assert.Equal(t, "response.code_details == 'ext_authz_error'", cel.GetExpression(), "synapse's own denials (ext_authz_denied) keep their body")
 
-		var path string
-		if len(conditions) == 4 {
+		var path, method string
+		if len(conditions) >= 4 {
 			header := conditions[3].GetHeaderFilter().GetHeader()
 			assert.Equal(t, ":path", header.GetName())
 			path = header.GetStringMatch().GetPrefix() + header.GetStringMatch().GetSafeRegex().GetRegex()
 		}
+		if len(conditions) == 5 {
+			header := conditions[4].GetHeaderFilter().GetHeader()
+			assert.Equal(t, ":method", header.GetName())
+			method = header.GetStringMatch().GetExact()
+		}
 		assert.Equal(t, wantPaths[i], path, "mapper %d", i)
+		assert.Equal(t, wantMethods[i], method, "mapper %d", i)
 
 		headers := map[string]string{}
 		for _, h := range mapper.GetHeadersToAdd() {
 			assert.Equal(t, core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, h.GetAppendAction())
 			headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 		}
-		assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false"}, headers)
-		assert.Nil(t, mapper.GetStatusCode(), "the status stays the 503 of statusOnError")
+		assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false", "x-hopguard-code": "authz_unavailable"}, headers)
+		if wantStatus[i] == 0 {
+			assert.Nil(t, mapper.GetStatusCode(), "mapper %d: the status stays the 503 of statusOnError", i)
+		} else {
+			assert.Equal(t, wantStatus[i], mapper.GetStatusCode().GetValue(), "mapper %d", i)
+		}
 		format := mapper.GetBodyFormatOverride()
 		assert.Equal(t, "application/json", format.GetContentType())
+		if wantStatus[i] == 200 {
+			// The MCP POST's reply answers the request's id, which json_to_metadata reads.
+			fields := format.GetJsonFormat().GetFields()
+			require.NotNil(t, fields, "mapper %d: a json_format body", i)
+			assert.Equal(t, "%DYNAMIC_METADATA(io.hopguard:jsonrpc_id)%", fields["id"].GetStringValue())
+			assert.Equal(t, "2.0", fields["jsonrpc"].GetStringValue())
+			rpcErr := fields["error"].GetStructValue().GetFields()
+			assert.EqualValues(t, -32011, rpcErr["code"].GetNumberValue())
+			assert.Equal(t, "authz_unavailable", rpcErr["data"].GetStructValue().GetFields()["code"].GetStringValue())
+			continue
+		}
 		body := format.GetTextFormatSource().GetInlineString()
 		assert.True(t, json.Valid([]byte(body)), "mapper %d body: %s", i, body)
 		assert.True(t, strings.HasPrefix(body, wantShapes[i]), "mapper %d body: %s", i, body)
 		assert.Contains(t, body, `"code":"authz_unavailable"`)
 		assert.NotContains(t, body, "%", "a body is an Envoy format string")
 	}
+
+	// The json_to_metadata filter that reads a JSON-RPC request's id runs before ext_authz.
+	var filters []string
+	for _, f := range managers[0].GetHttpFilters() {
+		filters = append(filters, f.GetName())
+	}
+	idAt, authzAt := slices.Index(filters, "envoy.filters.http.json_to_metadata"), slices.Index(filters, "envoy.filters.http.ext_authz")
+	require.GreaterOrEqual(t, idAt, 0, "filters: %v", filters)
+	assert.Equal(t, authzAt-1, idAt, "json_to_metadata right before ext_authz: %v", filters)
 
 	without := translateSet(t, set.Without(manifests.KindEnvoyFilter))
 	managers = httpConnectionManagers(t, without.Listeners[0])

@@ -44,7 +44,9 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 }
 
 // The EnvoyFilter must reach the gateway's HTTP connection manager and nothing else, and only add
-// to it: a patch that replaced or removed would drop what pilot made (ext_authz among it).
+// to it: a patch that replaced or removed would drop what pilot made (ext_authz among it). Its
+// second patch inserts the json_to_metadata filter (a JSON-RPC request's id, for the fail-closed
+// reply) right before ext_authz.
 func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	set := loadSet(t)
 
@@ -55,7 +57,7 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, "istio-system", filters[0].Namespace)
 	assert.Equal(t, map[string]string{"istio": "ingressgateway"}, ef.GetWorkloadSelector().GetLabels())
 	assert.Empty(t, ef.GetTargetRefs())
-	require.Len(t, ef.GetConfigPatches(), 1)
+	require.Len(t, ef.GetConfigPatches(), 2)
 	patch := ef.GetConfigPatches()[0]
 	assert.Equal(t, networkingalpha.EnvoyFilter_NETWORK_FILTER, patch.GetApplyTo())
 	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, patch.GetMatch().GetContext())
@@ -65,6 +67,15 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", typed["@type"].GetStringValue())
 	keys := slices.Sorted(maps.Keys(typed))
 	assert.Equal(t, []string{"@type", "local_reply_config"}, keys, "the patch sets the local reply config and nothing else")
+
+	insert := ef.GetConfigPatches()[1]
+	assert.Equal(t, networkingalpha.EnvoyFilter_HTTP_FILTER, insert.GetApplyTo())
+	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, insert.GetMatch().GetContext())
+	filter := insert.GetMatch().GetListener().GetFilterChain().GetFilter()
+	assert.Equal(t, "envoy.filters.network.http_connection_manager", filter.GetName())
+	assert.Equal(t, "envoy.filters.http.ext_authz", filter.GetSubFilter().GetName())
+	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_INSERT_BEFORE, insert.GetPatch().GetOperation())
+	assert.Equal(t, "envoy.filters.http.json_to_metadata", insert.GetPatch().GetValue().GetFields()["name"].GetStringValue())
 }
 
 func TestMeshConfigNamesSynapseFailClosedWithTheWholeBody(t *testing.T) {
