@@ -32,6 +32,9 @@ const (
 	DecisionHeader = "X-Hopguard-Decision"
 	// DecisionIDHeader names the decision in synapse's and Cerbos's logs.
 	DecisionIDHeader = "X-Hopguard-Decision-Id"
+	// CodeHeader carries the denial's code on a gateway's own fail-closed reply, for a gateway
+	// that cannot give that reply a body with it (CONTRACTS.md, "Denial responses").
+	CodeHeader = "X-Hopguard-Code"
 )
 
 // maxOutputBytes bounds the policy output this package parses: a denial is a

@@ -160,5 +160,11 @@ func DenialOf(apiErr *openai.Error) (denial.Denial, bool) {
 	if reason == "" {
 		reason = fmt.Sprintf("denied by the gateway (HTTP %d)", apiErr.StatusCode)
 	}
-	return denial.Denial{Reason: reason, Code: apiErr.Code, DecisionID: decisionID}, true
+	code := apiErr.Code
+	if code == "" && apiErr.Response != nil {
+		// A gateway that cannot give its own fail-closed reply a body (agentgateway v1.4.1)
+		// still names the code in a header.
+		code = apiErr.Response.Header.Get(denial.CodeHeader)
+	}
+	return denial.Denial{Reason: reason, Code: code, DecisionID: decisionID}, true
 }

@@ -92,7 +92,15 @@ func synapseDenial(d respond.Denial, unavailable bool) func(w http.ResponseWrite
 // gatewayFailClosed writes the gateway's own 503 when synapse cannot be reached: marked deny,
 // x-should-retry: false, no decision id.
 func gatewayFailClosed(body string) func(w http.ResponseWriter) bool {
+	return gatewayFailClosedCoded(body, "")
+}
+
+// gatewayFailClosedCoded is gatewayFailClosed with the code in the x-hopguard-code header too.
+func gatewayFailClosedCoded(body, code string) func(w http.ResponseWriter) bool {
 	return func(w http.ResponseWriter) bool {
+		if code != "" {
+			w.Header().Set(denial.CodeHeader, code)
+		}
 		w.Header().Set("X-Hopguard-Decision", "deny")
 		w.Header().Set("X-Should-Retry", "false")
 		if strings.HasPrefix(body, "{") {
@@ -187,6 +195,13 @@ func TestDeniedCall(t *testing.T) {
 			deny:    gatewayFailClosed("Authorization service unavailable"),
 			retries: 2,
 			want:    denial.Denial{Reason: "denied by the gateway (HTTP 503)"},
+		},
+		{
+			// agentgateway v1.4.1: no body it can choose, the code in x-hopguard-code.
+			name:    "the gateway's own fail-closed 503, plain text, the code in a header",
+			deny:    gatewayFailClosedCoded("Authorization service unavailable", respond.CodeAuthzUnavailable),
+			retries: 2,
+			want:    denial.Denial{Reason: "denied by the gateway (HTTP 503)", Code: respond.CodeAuthzUnavailable},
 		},
 		{
 			name: "a gateway's denial header without a policy output",

@@ -36,7 +36,8 @@ func (o *denialObserver) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || !strings.EqualFold(resp.Header.Get(denial.DecisionHeader), "deny") {
 		return resp, err
 	}
-	d := denial.Denial{Reason: "denied by the gateway", DecisionID: resp.Header.Get(denial.DecisionIDHeader)}
+	// The code header is there on a gateway's own fail-closed reply, whatever its body.
+	d := denial.Denial{Reason: "denied by the gateway", Code: resp.Header.Get(denial.CodeHeader), DecisionID: resp.Header.Get(denial.DecisionIDHeader)}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
 		head, readErr := io.ReadAll(io.LimitReader(resp.Body, maxDenialBody))
 		resp.Body = struct {

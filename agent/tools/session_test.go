@@ -107,6 +107,16 @@ func TestHandshakeDenial(t *testing.T) {
 			want: denial.Denial{Reason: "denied by the gateway"},
 		},
 		{
+			// agentgateway v1.4.1: plain text, the code in x-hopguard-code.
+			name: "the gateway's own fail-closed 503, plain text, the code in a header",
+			decide: func(req rpc) *deniedResponse {
+				return &deniedResponse{status: http.StatusServiceUnavailable,
+					header: map[string]string{"Content-Type": "text/plain", "X-Hopguard-Decision": "deny", "X-Should-Retry": "false", denial.CodeHeader: respond.CodeAuthzUnavailable},
+					body:   []byte("Authorization service unavailable")}
+			},
+			want: denial.Denial{Reason: "denied by the gateway", Code: respond.CodeAuthzUnavailable},
+		},
+		{
 			// mcp-go maps -32603 to its own ErrInternalError and drops the
 			// message; the denial is still read from the response.
 			name: "a JSON-RPC error code mcp-go rewrites",
