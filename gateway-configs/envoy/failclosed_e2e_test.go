@@ -3,10 +3,12 @@ package envoy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +77,18 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 	}
 
 	t.Run("synapse unreachable: Envoy's own reply in the route's shape", func(t *testing.T) {
-		gateway := start(t, params(providertest.FreeAddr(t))) // nothing listens there
+		p := params(providertest.FreeAddr(t)) // nothing listens on its synapse
+		gateway := start(t, p)
 		for _, hop := range failClosedHops {
+			before := jsonToMetadataRequests(t, p.Admin)
 			resp, body := send(t, gateway, hop.method, hop.path, hop.body)
+			// json_to_metadata runs on the MCP routes only: it parses an MCP POST's body and
+			// never a model route's (the filter is disabled there; see envoy.yaml.tmpl).
+			if after := jsonToMetadataRequests(t, p.Admin); hop.plane == mapping.PlaneMCP && hop.method == http.MethodPost {
+				assert.Greater(t, after, before, "%s: json_to_metadata read the body", hop.name)
+			} else if hop.plane == mapping.PlaneModel {
+				assert.Equal(t, before, after, "%s: json_to_metadata did not run on the model route", hop.name)
+			}
 			assert.Equal(t, hop.gatewayStatus, resp.StatusCode, hop.name)
 			assert.Equal(t, []string{"deny"}, resp.Header.Values(denial.DecisionHeader), hop.name)
 			assert.Equal(t, []string{"false"}, resp.Header.Values(respond.HeaderShouldRetry), hop.name)
@@ -110,6 +121,27 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 			})
 		}
 	})
+}
+
+// jsonToMetadataRequests is the number of requests Envoy's json_to_metadata filter has handled
+// (the sum of its json_to_metadata.rq.* counters), read from the admin's stats.
+func jsonToMetadataRequests(t *testing.T, admin netip.AddrPort) int {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/stats?filter=^json_to_metadata%%5C.rq%%5C.", admin))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	stats, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	total, counters := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(string(stats)), "\n") {
+		name, value, ok := strings.Cut(line, ": ")
+		require.True(t, ok, "a stats line: %q", line)
+		n, err := strconv.Atoi(value)
+		require.NoError(t, err, name)
+		total, counters = total+n, counters+1
+	}
+	require.NotZero(t, counters, "Envoy has json_to_metadata's counters")
+	return total
 }
 
 // answering is the gateway's fail-closed body for a request: on MCP, a JSON-RPC error for the

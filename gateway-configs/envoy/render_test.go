@@ -502,3 +502,18 @@ func TestCommittedExamplesAreTheirRenderings(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderReadsJSONRPCIDsOnTheMCPRoutesOnly: the json_to_metadata filter is disabled by
+// default and enabled by each MCP route alone, so the model route's bodies and unknown paths
+// are never parsed for an id (the end-to-end test counts it: TestFailClosedRepliesEndToEnd).
+func TestRenderReadsJSONRPCIDsOnTheMCPRoutesOnly(t *testing.T) {
+	for name, p := range map[string]envoy.Params{"mock LLM": sampleParams(), "provider": providerParams()} {
+		config, err := envoy.Render(p)
+		require.NoError(t, err)
+		assert.Contains(t, string(config), "          - name: envoy.filters.http.json_to_metadata\n            disabled: true\n", name)
+		for _, r := range renderedRoutes(t, config) {
+			_, enabled := r.PerFilter["envoy.filters.http.json_to_metadata"]
+			assert.Equal(t, strings.HasPrefix(r.Name, "mcp_"), enabled, "%s: route %s", name, r.Name)
+		}
+	}
+}
