@@ -197,6 +197,18 @@ func TestClients(t *testing.T) {
 	if suite.upErr != nil {
 		t.Fatalf("the environment did not start: %v", suite.upErr)
 	}
+	// The MCP session lifecycle (conformance/clients, lifecycle.go): the upstream reached
+	// directly, then through each gateway.
+	lifecycle := clients.Lifecycle(t.Context(), suite.env, strconv.FormatInt(time.Now().UnixNano(), 36), t.Logf)
+	suite.recorder.RecordLifecycle(lifecycle...)
+	for _, r := range lifecycle {
+		t.Run("session lifecycle/"+r.Target, func(t *testing.T) {
+			t.Logf("%s: %+v", r.Outcome, r.Steps)
+			if r.Outcome != report.Pass {
+				t.Errorf("%s: %s", r.Outcome, r.Reason)
+			}
+		})
+	}
 	res := clients.Run(t.Context(), suite.env, strconv.FormatInt(time.Now().UnixNano(), 36), t.Logf)
 	suite.recorder.SetClientSDKs(res.SDKs)
 	suite.recorder.RecordClientCells(res.Cells...)

@@ -80,6 +80,8 @@ type Report struct {
 	ClientSDKs   []ClientSDK  `json:"client_sdks,omitempty"`
 	ClientMatrix []ClientCell `json:"client_matrix,omitempty"`
 	Parity       []ParityHop  `json:"parity,omitempty"`
+	// Lifecycle is the MCP session lifecycle, the upstream reached directly first.
+	Lifecycle []LifecycleRun `json:"session_lifecycle,omitempty"`
 }
 
 // Recorder collects results while tests run; it is safe for concurrent use.
@@ -93,6 +95,7 @@ type Recorder struct {
 	clientSDKs  []ClientSDK
 	clientCells []ClientCell
 	parity      []ParityHop
+	lifecycle   []LifecycleRun
 }
 
 // NewRecorder returns an empty recorder for a run on the named runtime.
@@ -141,6 +144,7 @@ func (r *Recorder) Report(now time.Time) Report {
 		ClientSDKs:   slices.Clone(r.clientSDKs),
 		ClientMatrix: slices.Clone(r.clientCells),
 		Parity:       slices.Clone(r.parity),
+		Lifecycle:    slices.Clone(r.lifecycle),
 	}
 	for _, s := range r.scenarios {
 		for _, g := range r.gateways {

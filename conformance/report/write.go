@@ -100,6 +100,9 @@ func Markdown(rep Report) string {
 		clientMatrixMarkdown(&b, rep)
 		parityMarkdown(&b, rep)
 	}
+	if len(rep.Lifecycle) > 0 {
+		lifecycleMarkdown(&b, rep)
+	}
 	return b.String()
 }
 
