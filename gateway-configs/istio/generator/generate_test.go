@@ -12,11 +12,13 @@ import (
 	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	celfilter "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/hopguard/hopguard/gateway-configs/istio/generator/manifests"
 	"github.com/hopguard/hopguard/gateway-configs/istio/generator/translate"
@@ -167,6 +169,51 @@ func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	managers = httpConnectionManagers(t, without.Listeners[0])
 	require.Len(t, managers, 1)
 	assert.Nil(t, managers[0].GetLocalReplyConfig(), "pilot itself writes no local reply config")
+}
+
+// json_to_metadata is needed on the MCP routes alone: the EnvoyFilter disables it on the model
+// route (route-level FilterConfig, disabled), and pilot puts that there only because of it. It
+// stays enabled by default: Envoy enables a route's filter only with a FilterConfig holding an
+// empty Any, which Istio refuses (README.md).
+func TestEnvoyFilterDisablesJSONToMetadataOnTheModelRoute(t *testing.T) {
+	set, err := manifests.Load(manifestDir)
+	require.NoError(t, err)
+
+	const name = "envoy.filters.http.json_to_metadata"
+	perRoute := func(res *translate.Resources) map[string]*anypb.Any {
+		require.Len(t, res.Routes, 1)
+		require.Len(t, res.Routes[0].GetVirtualHosts(), 1)
+		out := map[string]*anypb.Any{}
+		for _, r := range res.Routes[0].GetVirtualHosts()[0].GetRoutes() {
+			out[r.GetName()] = r.GetTypedPerFilterConfig()[name]
+		}
+		return out
+	}
+
+	with := perRoute(translateSet(t, set))
+	assert.ElementsMatch(t, []string{"llm", "mcp-tickets", "mcp-crm", "mcp-payments", "mcp-payroll"}, slices.Collect(maps.Keys(with)))
+	for routeName, config := range with {
+		if routeName != "llm" {
+			assert.Nil(t, config, "%s: json_to_metadata runs on an MCP route", routeName)
+			continue
+		}
+		require.NotNil(t, config, "the model route disables json_to_metadata")
+		fc := &route.FilterConfig{}
+		require.NoError(t, config.UnmarshalTo(fc))
+		assert.True(t, fc.GetDisabled())
+		assert.Nil(t, fc.GetConfig())
+	}
+	managers := httpConnectionManagers(t, translateSet(t, set).Listeners[0])
+	require.Len(t, managers, 1)
+	for _, f := range managers[0].GetHttpFilters() {
+		if f.GetName() == name {
+			assert.False(t, f.GetDisabled(), "enabled by default: Istio cannot enable it per route")
+		}
+	}
+
+	for routeName, config := range perRoute(translateSet(t, set.Without(manifests.KindEnvoyFilter))) {
+		assert.Nil(t, config, "%s: pilot itself writes no json_to_metadata config", routeName)
+	}
 }
 
 func translateSet(t *testing.T, set *manifests.Set) *translate.Resources {

@@ -43,10 +43,11 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 	}, kinds)
 }
 
-// The EnvoyFilter must reach the gateway's HTTP connection manager and nothing else, and only add
-// to it: a patch that replaced or removed would drop what pilot made (ext_authz among it). Its
-// second patch inserts the json_to_metadata filter (a JSON-RPC request's id, for the fail-closed
-// reply) right before ext_authz.
+// The EnvoyFilter must reach the gateway's HTTP connection manager and its model route and
+// nothing else, and only add to them: a patch that replaced or removed would drop what pilot made
+// (ext_authz among it). Its second patch inserts the json_to_metadata filter (a JSON-RPC request's
+// id, for the fail-closed reply) right before ext_authz; its third disables that filter on the
+// model route.
 func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	set := loadSet(t)
 
@@ -57,7 +58,7 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, "istio-system", filters[0].Namespace)
 	assert.Equal(t, map[string]string{"istio": "ingressgateway"}, ef.GetWorkloadSelector().GetLabels())
 	assert.Empty(t, ef.GetTargetRefs())
-	require.Len(t, ef.GetConfigPatches(), 2)
+	require.Len(t, ef.GetConfigPatches(), 3)
 	patch := ef.GetConfigPatches()[0]
 	assert.Equal(t, networkingalpha.EnvoyFilter_NETWORK_FILTER, patch.GetApplyTo())
 	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, patch.GetMatch().GetContext())
@@ -76,6 +77,21 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, "envoy.filters.http.ext_authz", filter.GetSubFilter().GetName())
 	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_INSERT_BEFORE, insert.GetPatch().GetOperation())
 	assert.Equal(t, "envoy.filters.http.json_to_metadata", insert.GetPatch().GetValue().GetFields()["name"].GetStringValue())
+
+	// The third disables json_to_metadata on the model route (VirtualService route "llm"): it
+	// merges that route's per-filter config and nothing else.
+	off := ef.GetConfigPatches()[2]
+	assert.Equal(t, networkingalpha.EnvoyFilter_HTTP_ROUTE, off.GetApplyTo())
+	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, off.GetMatch().GetContext())
+	assert.Equal(t, "llm", off.GetMatch().GetRouteConfiguration().GetVhost().GetRoute().GetName())
+	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_MERGE, off.GetPatch().GetOperation())
+	value := off.GetPatch().GetValue().GetFields()
+	assert.Equal(t, []string{"typed_per_filter_config"}, slices.Sorted(maps.Keys(value)))
+	perFilter := value["typed_per_filter_config"].GetStructValue().GetFields()
+	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata"}, slices.Sorted(maps.Keys(perFilter)))
+	config := perFilter["envoy.filters.http.json_to_metadata"].GetStructValue().GetFields()
+	assert.Equal(t, "type.googleapis.com/envoy.config.route.v3.FilterConfig", config["@type"].GetStringValue())
+	assert.True(t, config["disabled"].GetBoolValue())
 }
 
 func TestMeshConfigNamesSynapseFailClosedWithTheWholeBody(t *testing.T) {
