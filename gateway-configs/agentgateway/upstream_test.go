@@ -14,21 +14,18 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/gateway-configs/agentgateway"
+	"github.com/hopguard/hopguard/gateway-configs/internal/providertest"
 	"github.com/hopguard/hopguard/mockservers/llm"
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
-	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // The tests below run the real agentgateway on the default rendering (the one the suites use)
@@ -38,6 +35,10 @@ import (
 // upstreamAgentToken stands for the agent's credential: ext_authz sees it, no upstream does.
 const upstreamAgentToken = "agent-token-not-for-the-upstream"
 
+// bindsEveryInterface is why agentgateway's tests run only inside a loopback-only network
+// namespace (providertest.RunHereIsolated).
+const bindsEveryInterface = "agentgateway binds every interface"
+
 // TestModelAPIsReachTheMockUnchanged: each model API goes to a backend of its own format and
 // its body reaches the mock LLM byte for byte as the client sent it, streaming or not: an
 // Anthropic Messages call goes to /v1/messages as a message (not translated into a chat
@@ -46,14 +47,14 @@ const upstreamAgentToken = "agent-token-not-for-the-upstream"
 // the provider key where its API wants it, never the agent's token.
 func TestModelAPIsReachTheMockUnchanged(t *testing.T) {
 	bin := agentgatewayBinary(t)
-	if !runIsolated(t) {
+	if !providertest.RunHereIsolated(t, bindsEveryInterface) {
 		return
 	}
 	mock, err := llm.New(llm.Config{ProviderKey: llm.DefaultProviderKey, Models: llm.DefaultModels()})
 	require.NoError(t, err)
 	upstream := recordUpstream(t, mock)
-	authz := startStubAuthz(t)
-	p := gatewayParams(t, authz.addr)
+	authz := providertest.StartAllowingAuthz(t)
+	p := gatewayParams(t, authz.Addr.String())
 	p.LLMAddr = upstream.addr
 	gateway := runAgentgateway(t, bin, p)
 
@@ -107,7 +108,7 @@ func TestModelAPIsReachTheMockUnchanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			upstream.reset()
-			checksBefore := len(authz.checks())
+			checksBefore := len(authz.Checks())
 
 			status, answer := send(t, tt.method, gateway+tt.path, tt.body, tt.headers)
 
@@ -132,10 +133,10 @@ func TestModelAPIsReachTheMockUnchanged(t *testing.T) {
 				assert.Equal(t, "2023-06-01", got.header.Get("Anthropic-Version"))
 			}
 
-			checks := authz.checks()[checksBefore:]
+			checks := authz.Checks()[checksBefore:]
 			require.Len(t, checks, 1, "synapse was asked once")
-			assert.Equal(t, "llm", checks[0].resource)
-			assert.Equal(t, tt.path, checks[0].path)
+			assert.Equal(t, "llm", checks[0].Resource)
+			assert.Equal(t, tt.path, checks[0].Path)
 		})
 	}
 }
@@ -147,7 +148,7 @@ func TestModelAPIsReachTheMockUnchanged(t *testing.T) {
 // reaches /v1/messages translated into a message, and its answer comes back as a completion.
 func TestAnthropicProviderPassesMessagesThrough(t *testing.T) {
 	bin := agentgatewayBinary(t)
-	if !runIsolated(t) {
+	if !providertest.RunHereIsolated(t, bindsEveryInterface) {
 		return
 	}
 	const key, keyVar = "sk-ant-test-provider-key", "HOPGUARD_TEST_ANTHROPIC_KEY"
@@ -160,8 +161,8 @@ func TestAnthropicProviderPassesMessagesThrough(t *testing.T) {
 	upstream := recordUpstreamTLS(t, mock, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	_, port, err := net.SplitHostPort(upstream.addr)
 	require.NoError(t, err)
-	authz := startStubAuthz(t)
-	p := gatewayParams(t, authz.addr)
+	authz := providertest.StartAllowingAuthz(t)
+	p := gatewayParams(t, authz.Addr.String())
 	p.Provider = &agentgateway.Provider{Kind: agentgateway.ProviderAnthropic, Host: "localhost", CAFile: pki.CAFile, KeyEnv: keyVar}
 	_, err = fmt.Sscan(port, &p.Provider.Port)
 	require.NoError(t, err)
@@ -203,15 +204,15 @@ func TestAnthropicProviderPassesMessagesThrough(t *testing.T) {
 // stream and holds a session of its own with the upstream.
 func TestMCPSessionLifecycleMatchesTheUpstream(t *testing.T) {
 	bin := agentgatewayBinary(t)
-	if !runIsolated(t) {
+	if !providertest.RunHereIsolated(t, bindsEveryInterface) {
 		return
 	}
 	server, err := mcpserver.New(mcpserver.Config{Name: mcpserver.Tickets})
 	require.NoError(t, err)
 	t.Cleanup(func() { server.Close(context.Background()) })
 	upstream := recordUpstream(t, server)
-	authz := startStubAuthz(t)
-	p := gatewayParams(t, authz.addr)
+	authz := providertest.StartAllowingAuthz(t)
+	p := gatewayParams(t, authz.Addr.String())
 	p.MCPServers = []agentgateway.MCPServer{{Name: "tickets", Addr: upstream.addr}}
 	gateway := runAgentgateway(t, bin, p)
 
@@ -234,8 +235,8 @@ func TestMCPSessionLifecycleMatchesTheUpstream(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, deletes, "the first DELETE ended the upstream's session too; the second did not reach it")
-	for _, c := range authz.checks() {
-		assert.Equal(t, "mcp:tickets", c.resource)
+	for _, c := range authz.Checks() {
+		assert.Equal(t, "mcp:tickets", c.Resource)
 	}
 }
 
@@ -395,46 +396,6 @@ func (u *upstream) reset() {
 	u.seen = nil
 }
 
-// stubAuthz stands in for synapse: it allows every request with synapse's own allow response
-// (which removes the agent's credential headers) and records what it was asked.
-type stubAuthz struct {
-	authv3.UnimplementedAuthorizationServer
-	addr string
-
-	mu   sync.Mutex
-	seen []stubCheck
-}
-
-type stubCheck struct{ resource, path string }
-
-func (a *stubAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	a.mu.Lock()
-	a.seen = append(a.seen, stubCheck{
-		resource: req.GetAttributes().GetContextExtensions()["resource"],
-		path:     req.GetAttributes().GetRequest().GetHttp().GetPath(),
-	})
-	a.mu.Unlock()
-	return respond.Allowed("test-decision"), nil
-}
-
-func (a *stubAuthz) checks() []stubCheck {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]stubCheck(nil), a.seen...)
-}
-
-func startStubAuthz(t *testing.T) *stubAuthz {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	a := &stubAuthz{addr: ln.Addr().String()}
-	srv := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(srv, a)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return a
-}
-
 // gatewayParams are the default rendering on free ports, asking the stand-in at synapse, with
 // no MCP server.
 func gatewayParams(t *testing.T, synapse string) agentgateway.Params {
@@ -529,35 +490,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// runIsolated runs the calling test again, alone, inside a loopback-only network namespace of
-// its own and reports its outcome (false: the caller returns); inside one it returns true. Where
-// no namespace can be made the test is skipped: agentgateway must not run on the host's network.
-func runIsolated(t *testing.T) bool {
-	t.Helper()
-	if netns.Current().Isolated {
-		require.NoError(t, netns.Enter(t.Context(), netns.Child{}), "prepare the namespace")
-		return true
-	}
-	if err := netns.CanMakePrivate(); err != nil {
-		t.Skipf("not run: agentgateway binds every interface and no loopback-only network namespace can be made here: %v", err)
-	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netns.InsideEnv+"="+netns.Private)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	if uid := os.Getuid(); uid != 0 {
-		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("ran inside a loopback-only network namespace:\n%s", out)
-	require.NoError(t, err, "the test failed inside its network namespace")
-	if bytes.Contains(out, []byte("--- SKIP: "+t.Name())) {
-		t.Skip("skipped inside its network namespace (see above)")
-	}
-	require.Contains(t, string(out), "--- PASS: "+t.Name())
-	return false
 }

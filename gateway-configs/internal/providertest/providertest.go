@@ -1,6 +1,7 @@
-// Package providertest is the machinery the gateways' end-to-end provider tests share
+// Package providertest is the machinery the gateways' end-to-end tests share
 // (gateway-configs/envoy and gateway-configs/agentgateway): the mock LLM served over TLS
-// (mockllm --tls-cert --tls-key) and its journal, a stand-in for synapse's ext_authz, free
+// (mockllm --tls-cert --tls-key) and its journal, stand-ins for synapse's ext_authz (one that
+// allows and records, one that denies as synapse would), the fail-closed tests' requests, free
 // ports, the provider key, a gateway process and its log, the agent's calls, and running a
 // test again inside a loopback-only network namespace of its own.
 //
@@ -17,7 +18,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -294,19 +294,12 @@ func ChatCompletion(t *testing.T, gateway string) (int, string) {
 	return Post(t, gateway+"/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"Work ticket T-1001"}]}`)
 }
 
-// Post sends body to url as JSON with the agent's credential.
+// Post sends body (not empty) to url as JSON with the agent's credential.
 func Post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+AgentToken)
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(got)
+	require.NotEmpty(t, body, "a JSON body")
+	resp, got := SendAsAgent(t, url, http.MethodPost, "", body)
+	return resp.StatusCode, got
 }
 
 // AllowingAuthz stands in for synapse: it allows every request with synapse's own allow
@@ -319,10 +312,10 @@ type AllowingAuthz struct {
 	seen []Check
 }
 
-// Check is what one ext_authz check showed: the route's resource, the Authorization header
-// and every header, one "name: value" a line.
+// Check is what one ext_authz check showed: the route's resource, the request's path, the
+// Authorization header and every header, one "name: value" a line.
 type Check struct {
-	Resource, Authorization, AllHeaders string
+	Resource, Path, Authorization, AllHeaders string
 }
 
 func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
@@ -334,6 +327,7 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 	a.mu.Lock()
 	a.seen = append(a.seen, Check{
 		Resource:      req.GetAttributes().GetContextExtensions()["resource"],
+		Path:          req.GetAttributes().GetRequest().GetHttp().GetPath(),
 		Authorization: headers["authorization"],
 		AllHeaders:    all.String(),
 	})
