@@ -97,7 +97,7 @@ func TestProviderOverTLSEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Skipf("not run: agentgateway not available: %v", err)
 	}
-	if !providertest.RunHereIsolated(t, "agentgateway binds every interface") {
+	if !providertest.RunHereIsolated(t, bindsEveryInterface) {
 		return
 	}
 	provider := providertest.StartProvider(t)
