@@ -93,4 +93,3 @@ func statusKB(status []byte, key string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("no %s line", key)
 }
-

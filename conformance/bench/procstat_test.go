@@ -41,4 +41,3 @@ func TestReadUsageOfThisProcess(t *testing.T) {
 	_, err = ReadUsage(-1)
 	assert.Error(t, err)
 }
-

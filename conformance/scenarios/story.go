@@ -148,7 +148,9 @@ func modelAllowed(model string) func(*Run, loop.Result) error {
 }
 
 func llmHop(model string, decision trace.Decision) func(trace.Hop) bool {
-	return func(h trace.Hop) bool { return h.Plane == trace.PlaneLLM && h.Target == model && h.Decision == decision }
+	return func(h trace.Hop) bool {
+		return h.Plane == trace.PlaneLLM && h.Target == model && h.Decision == decision
+	}
 }
 
 func succeeded(_ *Run, res loop.Result) error {
