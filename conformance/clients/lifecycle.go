@@ -1,12 +1,9 @@
 package clients
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"regexp"
@@ -111,19 +108,12 @@ type lifecycleRecorder struct {
 
 func (r *lifecycleRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := exchange{method: req.Method}
-	if req.Method == http.MethodPost && req.Body != nil && req.Body != http.NoBody {
-		body, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
+	if req.Method == http.MethodPost {
+		method, err := peekRPCMethod(req)
 		if err != nil {
 			return nil, err
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		var msg struct {
-			Method string `json:"method"`
-		}
-		if json.Unmarshal(body, &msg) == nil {
-			x.rpcMethod = msg.Method
-		}
+		x.rpcMethod = method
 	}
 	start := time.Now()
 	resp, err := r.next.RoundTrip(req)

@@ -64,14 +64,18 @@ type openaiSDK struct{}
 
 func (openaiSDK) path() string { return "/v1/chat/completions" }
 
-func (openaiSDK) open(c conn) modelSession {
-	key := c.token
-	if key == "" {
-		key = placeholderKey
+// credential is the token an SDK is given for c: c's own, or placeholderKey for a hop with none.
+func credential(c conn) string {
+	if c.token == "" {
+		return placeholderKey
 	}
+	return c.token
+}
+
+func (openaiSDK) open(c conn) modelSession {
 	return openaiSession{openai.NewClient(
 		openaioption.WithBaseURL(c.gatewayURL+"/v1/"),
-		openaioption.WithAPIKey(key),
+		openaioption.WithAPIKey(credential(c)),
 		openaioption.WithHTTPClient(c.http),
 	)}
 }
@@ -151,17 +155,13 @@ type anthropicSDK struct{}
 func (anthropicSDK) path() string { return "/v1/messages" }
 
 func (anthropicSDK) open(c conn) modelSession {
-	token := c.token
-	if token == "" {
-		token = placeholderKey
-	}
 	return anthropicSession{anthropic.NewClient(
 		// No credential or base URL from the environment the tests run in.
 		anthropicoption.WithoutEnvironmentDefaults(),
 		anthropicoption.WithBaseURL(c.gatewayURL+"/"),
 		// A bearer token (Authorization), which is what synapse verifies; an API key would go
 		// in x-api-key.
-		anthropicoption.WithAuthToken(token),
+		anthropicoption.WithAuthToken(credential(c)),
 		anthropicoption.WithHTTPClient(c.http),
 	)}
 }

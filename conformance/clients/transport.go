@@ -57,19 +57,12 @@ type recorder struct {
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	s := sent{method: req.Method, path: req.URL.Path}
-	if req.Body != nil && req.Body != http.NoBody && strings.HasPrefix(req.URL.Path, "/mcp") {
-		body, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
+	if strings.HasPrefix(req.URL.Path, "/mcp") {
+		method, err := peekRPCMethod(req)
 		if err != nil {
 			return nil, err
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		var msg struct {
-			Method string `json:"method"`
-		}
-		if json.Unmarshal(body, &msg) == nil {
-			s.rpcMethod = msg.Method
-		}
+		s.rpcMethod = method
 	}
 	resp, err := r.next.RoundTrip(req)
 	if err != nil {
@@ -117,4 +110,25 @@ func (w withoutCredentials) RoundTrip(req *http.Request) (*http.Response, error)
 	req.Header.Del("Authorization")
 	req.Header.Del("X-Api-Key")
 	return w.next.RoundTrip(req)
+}
+
+// peekRPCMethod reads the JSON-RPC method of req's body ("" for a body that has none) and puts
+// the body back for the transport to send.
+func peekRPCMethod(req *http.Request) (string, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return "", nil
+	}
+	body, err := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	var msg struct {
+		Method string `json:"method"`
+	}
+	if json.Unmarshal(body, &msg) != nil {
+		return "", nil
+	}
+	return msg.Method, nil
 }
