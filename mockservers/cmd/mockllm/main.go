@@ -57,8 +57,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("mock LLM ready", "models", srv.Models())
+	opts := serve.Options{Addr: *fs.Addr, Handler: srv, Logger: logger, Stdout: stdout}
 	if *certFile != "" {
-		return runTLS(ctx, tlsOptions{Addr: *fs.Addr, CertFile: *certFile, KeyFile: *keyFile, Handler: srv, Logger: logger, Stdout: stdout})
+		if err := serve.CheckLoopback(opts.Addr); err != nil {
+			return err // before the certificate, as for plaintext
+		}
+		if opts.TLS, err = serverTLS(*certFile, *keyFile); err != nil {
+			return err
+		}
 	}
-	return serve.Run(ctx, serve.Options{Addr: *fs.Addr, Handler: srv, Logger: logger, Stdout: stdout})
+	return serve.Run(ctx, opts)
 }

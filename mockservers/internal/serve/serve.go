@@ -5,6 +5,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +23,11 @@ type Options struct {
 	Addr    string
 	Handler http.Handler
 	Logger  *slog.Logger
-	// Stdout receives exactly one line, "listening on http://HOST:PORT",
-	// once the listener is bound.
+	// Stdout receives exactly one line, "listening on http://HOST:PORT"
+	// (https:// with TLS), once the listener is bound.
 	Stdout io.Writer
+	// TLS, when set, serves over TLS with it (its Certificates); nil serves plaintext.
+	TLS *tls.Config
 	// BeforeShutdown runs when ctx ends, before the server drains, and again while it drains
 	// (it must be safe to call more than once); mocks
 	// use it to end long-lived streams that would hold the drain up.
@@ -55,9 +58,14 @@ func Run(ctx context.Context, opts Options) error {
 		Handler:           opts.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         opts.TLS,
 	}
-	url := "http://" + ln.Addr().String()
-	logger.Info("listening", "addr", ln.Addr().String())
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", opts.TLS != nil)
 	if opts.Stdout != nil {
 		if _, err := fmt.Fprintf(opts.Stdout, "listening on %s\n", url); err != nil {
 			_ = ln.Close()
@@ -66,7 +74,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if opts.TLS != nil {
+			// The certificates are in TLSConfig, so ServeTLS is given no files.
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
