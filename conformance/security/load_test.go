@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 	"github.com/hopguard/hopguard/synapse/respond"
 )
 

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hopguard/hopguard/agent/identity"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/summary"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/synapse/tasks"

@@ -1,5 +1,5 @@
 // Package bypass is the bypass corpus: requests an attacker would send through the gateway to
-// get an unauthorised action past it, each written byte for byte (conformance/security/rawhttp)
+// get an unauthorised action past it, each written byte for byte (conformance/rawhttp)
 // so the gateway sees exactly the trick. Every case is built so that, were it let through, it
 // would be an unauthorised action (tier-1's $9,000 refund, payroll opened by someone who is not
 // payroll-admin, gpt-4o for the triage agent, a forged or misplaced token): a denial is always
@@ -12,8 +12,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 

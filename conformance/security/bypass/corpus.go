@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
 
 // Corpus returns every case, grouped by category, in report order.

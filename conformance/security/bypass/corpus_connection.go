@@ -1,7 +1,7 @@
 package bypass
 
 import (
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 

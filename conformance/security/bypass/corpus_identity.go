@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/forge"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 )
 
 // forged is Alice's payroll initialize with a forged token: Alice's genuine payroll claims made

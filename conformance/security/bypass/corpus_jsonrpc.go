@@ -3,7 +3,7 @@ package bypass
 import (
 	"strings"
 
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
 
 func batchCases() []Case {

@@ -1,7 +1,7 @@
 package bypass
 
 import (
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
 
 // payrollByPath is Alice's payroll initialize, with her own payroll token, sent to target: a

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
 
 // overLimit is the $9,000 refund padded past the gateway's 1 MiB body limit.

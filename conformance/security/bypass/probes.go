@@ -3,9 +3,9 @@ package bypass
 import (
 	"context"
 
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/forge"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 )
 
 // Bodies the corpus is made of. They are spliced as text, not marshalled, so that escapes,

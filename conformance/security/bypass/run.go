@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/audit"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hopguard/hopguard/conformance/security/rawhttp"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
 
 func TestBytesKeepsTheRequestAsWritten(t *testing.T) {
