@@ -29,6 +29,30 @@ type Config struct {
 	Tasks  TasksConf `yaml:"tasks"`
 	Audit  AuditConf `yaml:"audit"`
 	Log    LogConf   `yaml:"log"`
+	// DecisionCache reuses Cerbos's decisions for identical checks (synapse/authz, cache.go).
+	DecisionCache DecisionCacheConf `yaml:"decisionCache"`
+	// Runtime tunes the Go runtime synapse runs on.
+	Runtime RuntimeConf `yaml:"runtime"`
+}
+
+// DecisionCacheConf bounds the decision cache. A decision is reused only for a check whose every
+// input to Cerbos is the same (principal, roles and attributes, the task and its status as read
+// on this very check, every resource with its attributes and action), so a revoked task is never
+// served from it; what it can serve stale is a policy change, for at most TTL.
+type DecisionCacheConf struct {
+	// TTL is how long a decision is reused, and so the bound on how long a policy change may
+	// take to apply to a check already cached. 0 turns the cache off.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxEntries bounds the cache's size; the least recently used entry goes first.
+	MaxEntries int `yaml:"maxEntries"`
+}
+
+// RuntimeConf tunes the Go runtime.
+type RuntimeConf struct {
+	// GOMAXPROCS is how many CPUs synapse runs Go code on at once. 0 leaves Go's own choice,
+	// which since Go 1.25 is the CPUs the process may use, cgroup quota included; set it lower
+	// to leave cores to Cerbos and the gateway on a shared machine.
+	GOMAXPROCS int `yaml:"gomaxprocs"`
 }
 
 // ListenConf is a listener address.
@@ -96,16 +120,25 @@ type LogConf struct {
 // admin token, the JWKS URL and the issuer have none.
 func Default() *Config {
 	return &Config{
-		GRPC:     ListenConf{ListenAddr: "127.0.0.1:9191"},
-		HTTP:     ListenConf{ListenAddr: "127.0.0.1:9192"},
-		Admin:    AdminConf{ListenAddr: "127.0.0.1:9193"},
-		Cerbos:   CerbosConf{Addr: "127.0.0.1:3593", Timeout: 200 * time.Millisecond},
-		Identity: IdentityConf{ClockSkew: 30 * time.Second, JWKSRefreshInterval: 10 * time.Second},
-		Tasks:    TasksConf{DBPath: "./synapse-tasks.db"},
-		Audit:    AuditConf{Sink: "stdout"},
-		Log:      LogConf{Level: "info"},
+		GRPC:          ListenConf{ListenAddr: "127.0.0.1:9191"},
+		HTTP:          ListenConf{ListenAddr: "127.0.0.1:9192"},
+		Admin:         AdminConf{ListenAddr: "127.0.0.1:9193"},
+		Cerbos:        CerbosConf{Addr: "127.0.0.1:3593", Timeout: 200 * time.Millisecond},
+		Identity:      IdentityConf{ClockSkew: 30 * time.Second, JWKSRefreshInterval: 10 * time.Second},
+		Tasks:         TasksConf{DBPath: "./synapse-tasks.db"},
+		Audit:         AuditConf{Sink: "stdout"},
+		Log:           LogConf{Level: "info"},
+		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
 	}
 }
+
+// DefaultDecisionCacheTTL is the decision cache's default TTL: short enough that a policy change
+// applies within seconds, long enough that an agent's repeated hops (the same model call, the same
+// MCP housekeeping) reach Cerbos once per TTL.
+const DefaultDecisionCacheTTL = 2 * time.Second
+
+// maxDecisionCacheTTL bounds how long a policy change can stay unapplied.
+const maxDecisionCacheTTL = 5 * time.Minute
 
 // MinAdminTokenLen keeps guessable admin tokens out.
 const MinAdminTokenLen = 16
@@ -172,6 +205,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Sink == "" {
 		add(`audit.sink: required: "stdout" or a file path`)
+	}
+	if c.DecisionCache.TTL < 0 || c.DecisionCache.TTL > maxDecisionCacheTTL {
+		add("decisionCache.ttl: must be between 0 (off) and %s, got %s", maxDecisionCacheTTL, c.DecisionCache.TTL)
+	}
+	if c.DecisionCache.TTL > 0 && c.DecisionCache.MaxEntries <= 0 {
+		add("decisionCache.maxEntries: must be positive while the cache is on, got %d", c.DecisionCache.MaxEntries)
+	}
+	if c.Runtime.GOMAXPROCS < 0 {
+		add("runtime.gomaxprocs: must be 0 (Go's choice) or positive, got %d", c.Runtime.GOMAXPROCS)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

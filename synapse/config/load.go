@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,21 @@ func durationSetting(flag, help string, field func(*Config) *time.Duration) sett
 	}
 }
 
+func intSetting(flag, help string, field func(*Config) *int) setting {
+	return setting{
+		flag: flag, help: help,
+		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("not a whole number: %q", v)
+			}
+			*field(c) = n
+			return nil
+		},
+	}
+}
+
 // routesFlag is the one setting that repeats; its env var holds a
 // comma-separated list.
 const routesFlag = "route"
@@ -85,6 +101,9 @@ func settings() []setting {
 		stringSetting("task-db", "task registry database file", func(c *Config) *string { return &c.Tasks.DBPath }),
 		stringSetting("audit", `decision log sink: "stdout" or a file path`, func(c *Config) *string { return &c.Audit.Sink }),
 		stringSetting("log-level", "operational log level: debug, info, warn, error", func(c *Config) *string { return &c.Log.Level }),
+		durationSetting("decision-cache-ttl", "how long a Cerbos decision is reused for an identical check, and so how long a policy change may take to apply; 0 turns the cache off", func(c *Config) *time.Duration { return &c.DecisionCache.TTL }),
+		intSetting("decision-cache-size", "most decisions the cache holds", func(c *Config) *int { return &c.DecisionCache.MaxEntries }),
+		intSetting("gomaxprocs", "CPUs synapse runs Go code on at once; 0 is Go's choice (the CPUs it may use, cgroup quota included)", func(c *Config) *int { return &c.Runtime.GOMAXPROCS }),
 	}
 }
 
