@@ -174,15 +174,29 @@ const recoveryTimeout = 30 * time.Second
 
 // untilAllowed repeats an allowed hop until it goes through: a wait for readiness, not a check.
 func (r *Run) untilAllowed(ctx context.Context, step Step, timeout time.Duration) error {
+	return r.until(ctx, step, timeout, true)
+}
+
+// untilDenied repeats step until it is denied: after Cerbos stops, synapse may still answer a
+// hop from its decision cache until its readiness probe notices (synapse/authz, cache.go).
+func (r *Run) untilDenied(ctx context.Context, step Step, timeout time.Duration) error {
+	return r.until(ctx, step, timeout, false)
+}
+
+func (r *Run) until(ctx context.Context, step Step, timeout time.Duration, allowed bool) error {
+	want := "allowed"
+	if !allowed {
+		want = "denied"
+	}
 	deadline := time.Now().Add(timeout)
 	for {
 		out := r.perform(ctx, step)
 		r.capture.take()
-		if !out.denied() && out.err == nil {
+		if allowed == (!out.denied() && out.err == nil) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("hops still not allowed %s after the restart: %s", timeout, out.denialText())
+			return fmt.Errorf("hops still not %s after %s: %s", want, timeout, out.denialText())
 		}
 		select {
 		case <-ctx.Done():

@@ -184,7 +184,7 @@ func failClosed() Scenario {
 			{Name: "alice opens tickets, synapse down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: gatewayMCPError},
 			{Name: "alice sends an Anthropic message, synapse down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: gatewayError},
 			{Name: "synapse starts again", Do: restart(stack.Synapse)},
-			{Name: "Cerbos stops", Do: stop(stack.Cerbos)},
+			{Name: "Cerbos stops", Do: stopPDP},
 			{Name: "alice asks gpt-4o-mini, Cerbos down", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: pdpDown},
 			{Name: "alice opens tickets, Cerbos down", As: Alice, Ticket: "T-2001", Hop: handshake("tickets"), Want: pdpDownMCP},
 			{Name: "alice sends an Anthropic message, Cerbos down", As: Alice, Ticket: "T-2001", Hop: messages, Token: llmToken, Want: pdpDown},
@@ -196,6 +196,16 @@ func failClosed() Scenario {
 
 func stop(component string) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error { return r.env.Control.Stop(ctx, component) }
+}
+
+// stopPDP stops Cerbos and waits until synapse knows: until its readiness probe notices (a
+// second at most), synapse may answer a hop Cerbos decided a moment ago from its decision cache,
+// as it is meant to; from then on every hop that needs Cerbos fails closed.
+func stopPDP(ctx context.Context, r *Run) error {
+	if err := r.env.Control.Stop(ctx, stack.Cerbos); err != nil {
+		return err
+	}
+	return r.untilDenied(ctx, Step{As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini")}, recoveryTimeout)
 }
 
 // restart starts a component again and waits until hops are decided again: synapse is ready

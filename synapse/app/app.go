@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -101,6 +102,13 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		MinRefreshInterval: cfg.Identity.JWKSRefreshInterval,
 	})
 	m := metrics.New()
+	cache, err := decisionCache(cfg.DecisionCache)
+	if err != nil {
+		return nil, err
+	}
+	// The readiness probe needs the gRPC health server, which needs the service: the service
+	// reads the probe's state through this closure, set before anything is served.
+	var readiness *server.Readiness
 	svc, err := authz.New(authz.Options{
 		Routes:  routes,
 		Tokens:  identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),
@@ -109,6 +117,10 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		Audit:   auditLog,
 		Metrics: m,
 		Log:     log,
+		Cache:   cache,
+		PDPReady: func() error {
+			return readiness.Err()
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +131,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	}
 
 	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
-	readiness := server.NewReadiness(cerbos, a.health, readinessInterval, log)
+	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
 	a.admin = newHTTPServer(adminHandler)
 
@@ -151,9 +163,17 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	a.wg.Go(func() { readiness.Run(probeCtx) })
 
 	log.Info("synapse started", "grpc", a.addrs.GRPC, "http", a.addrs.HTTP, "admin", a.addrs.Admin,
-		"cerbos", cfg.Cerbos.Addr, "audit", cfg.Audit.Sink, "tasks", cfg.Tasks.DBPath, "routes", len(routes))
+		"cerbos", cfg.Cerbos.Addr, "decision_cache_ttl", cfg.DecisionCache.TTL, "gomaxprocs", runtime.GOMAXPROCS(0), "audit", cfg.Audit.Sink, "tasks", cfg.Tasks.DBPath, "routes", len(routes))
 	fmt.Fprintf(stdout, "synapse listening grpc=%s http=%s admin=%s\n", a.addrs.GRPC, a.addrs.HTTP, a.addrs.Admin)
 	return a, nil
+}
+
+// decisionCache is the cache conf asks for, nil when it is off.
+func decisionCache(conf config.DecisionCacheConf) (*authz.DecisionCache, error) {
+	if conf.TTL <= 0 {
+		return nil, nil
+	}
+	return authz.NewDecisionCache(conf.TTL, conf.MaxEntries)
 }
 
 // Addrs returns the bound addresses.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
+	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/checktest"
 	"github.com/hopguard/hopguard/synapse/identity/identitytest"
 	"github.com/hopguard/hopguard/synapse/pdp/cerbostest"
@@ -152,7 +153,7 @@ func TestScenarios(t *testing.T) {
 				if tt.want.allow {
 					require.Equal(t, int32(codes.OK), resp.GetStatus().GetCode(), "denied: %s", resp.GetDeniedResponse().GetBody())
 					assert.Equal(t, "allow", rec.Effect)
-					assert.NotEmpty(t, rec.CerbosCallID)
+					assertCerbosDecided(t, d.syn, rec)
 					return
 				}
 				denied := resp.GetDeniedResponse()
@@ -191,8 +192,13 @@ func TestRevocationHoldsFromTheNextCheck(t *testing.T) {
 		return d.syn.check(t, checktest.Agentgateway("mcp:payments", "POST", "/mcp/payments", d.token(t, worker, "mcp:payments"),
 			checktest.ToolCallBody(t, 3, "refund_issue", map[string]any{"ticket_id": "T-1002", "amount_cents": 4000})))
 	}
-	require.Equal(t, int32(codes.OK), llmCall().GetStatus().GetCode())
-	require.Equal(t, int32(codes.OK), toolCall().GetStatus().GetCode())
+	// Twice each: the second is answered from the decision cache, which must not outlive the
+	// revocation.
+	for range 2 {
+		require.Equal(t, int32(codes.OK), llmCall().GetStatus().GetCode())
+		require.Equal(t, int32(codes.OK), toolCall().GetStatus().GetCode())
+	}
+	assert.True(t, d.syn.auditRecord(t, decisionID(llmCall())).Cached, "the decision cache is on")
 
 	revoked, err := d.syn.admin.Revoke(ctx, worker.task)
 	require.NoError(t, err)
@@ -214,8 +220,15 @@ func TestCerbosDownFailsClosed(t *testing.T) {
 	d := startDemo(t)
 	code, _ := d.syn.get(t, "/readyz")
 	require.Equal(t, 200, code, "ready while Cerbos answers")
+	// Cached before Cerbos goes: once synapse knows Cerbos is gone, nothing is reused.
+	before := d.syn.check(t, checktest.Envoy("llm", "POST", "/v1/chat/completions", d.token(t, alice, "llm"), checktest.ChatBody("gpt-4o")))
+	require.Equal(t, int32(codes.OK), before.GetStatus().GetCode())
 
 	d.cerbos.Stop()
+	require.Eventually(t, func() bool {
+		code, _ := d.syn.get(t, "/readyz")
+		return code == 503
+	}, 10*time.Second, 50*time.Millisecond, "/readyz notices Cerbos is gone")
 	for _, gw := range append(checktest.Gateways, istio) {
 		resp := d.syn.check(t, gw.Build("llm", "POST", "/v1/chat/completions", d.token(t, alice, "llm"), checktest.ChatBody("gpt-4o")))
 		denied := resp.GetDeniedResponse()
@@ -227,10 +240,6 @@ func TestCerbosDownFailsClosed(t *testing.T) {
 		assert.Contains(t, out["reason"], "policy decision point is unavailable", gw.Name)
 		assert.Equal(t, "pdp", d.syn.auditRecord(t, decisionID(resp)).Failure)
 	}
-	require.Eventually(t, func() bool {
-		code, _ := d.syn.get(t, "/readyz")
-		return code == 503
-	}, 10*time.Second, 50*time.Millisecond, "/readyz notices Cerbos is gone")
 	_, metrics := d.syn.get(t, "/metrics")
 	assert.Contains(t, metrics, `synapse_cerbos_errors_total{reason="unavailable"}`)
 	assert.Contains(t, metrics, `synapse_denials_total{code="pdp_unavailable",failure="pdp"}`)
@@ -257,5 +266,77 @@ func TestCerbosDecisionLogCarriesAuditMetadata(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "Cerbos logged the call")
 	for _, want := range []string{id, "x-hopguard-task-id", alice.task, "x-hopguard-agent-id", alice.agent, "x-hopguard-harness-version"} {
 		assert.Contains(t, log, want)
+	}
+}
+
+// assertCerbosDecided checks that rec was decided by Cerbos: by a call of its own, or by reusing,
+// from the decision cache, a decision that made one.
+func assertCerbosDecided(t *testing.T, syn *synapse, rec audit.Record) {
+	t.Helper()
+	if !rec.Cached {
+		assert.NotEmpty(t, rec.CerbosCallID, "a decision that is not cached names its Cerbos call")
+		assert.Empty(t, rec.CachedFrom)
+		return
+	}
+	assert.Empty(t, rec.CerbosCallID, "a cached decision makes no Cerbos call")
+	require.NotEmpty(t, rec.CachedFrom, "a cached decision names the decision it reuses")
+	from := syn.auditRecord(t, rec.CachedFrom)
+	assert.NotEmpty(t, from.CerbosCallID, "the reused decision %s asked Cerbos", rec.CachedFrom)
+	assert.Equal(t, from.Effect, rec.Effect)
+	assert.Equal(t, from.Code, rec.Code)
+}
+
+// TestDecisionCacheReusesOnlyTheSameRequest sends pairs of checks to a synapse with its decision
+// cache on (the default): the second of a pair reuses the first's decision only when every input
+// to Cerbos is the same. A request that differs from a cached one in a single input (another
+// principal, other arguments, another model, another tool, another server) asks Cerbos again.
+func TestDecisionCacheReusesOnlyTheSameRequest(t *testing.T) {
+	d := startDemo(t)
+	refund := func(p person, cents int) *authv3.CheckRequest {
+		return checktest.Envoy("mcp:payments", "POST", "/mcp/payments", d.token(t, p, "mcp:payments"),
+			checktest.ToolCallBody(t, 7, "refund_issue", map[string]any{"ticket_id": "T-1001", "amount_cents": cents, "currency": "USD"}))
+	}
+	chat := func(p person, model string) *authv3.CheckRequest {
+		return checktest.Envoy("llm", "POST", "/v1/chat/completions", d.token(t, p, "llm"), checktest.ChatBody(model))
+	}
+	decide := func(req *authv3.CheckRequest) audit.Record {
+		return d.syn.auditRecord(t, decisionID(d.syn.check(t, req)))
+	}
+	first := decide(refund(alice, 900000)) // over alice's cap: denied with an output
+	require.Equal(t, "deny", first.Effect)
+	require.False(t, first.Cached)
+
+	again := decide(refund(alice, 900000))
+	assert.True(t, again.Cached, "the same request, with a fresh token, reuses the decision")
+	assert.Equal(t, first.DecisionID, again.CachedFrom)
+	assert.Equal(t, first.Code, again.Code)
+	assert.Empty(t, again.CerbosCallID)
+	// Every gateway's CheckRequest for the same hop maps to the same request to Cerbos.
+	viaIstio := decide(checktest.Istio("", "POST", "/mcp/payments", d.token(t, alice, "mcp:payments"),
+		checktest.ToolCallBody(t, 9, "refund_issue", map[string]any{"ticket_id": "T-1001", "amount_cents": 900000, "currency": "USD"})))
+	assert.True(t, viaIstio.Cached, "the same hop through Istio's shape, with another JSON-RPC id, reuses it")
+
+	tests := []struct {
+		name string
+		req  *authv3.CheckRequest
+		want string // effect
+	}{
+		{"another principal (bob, tier-2), same arguments", refund(bob, 900000), "allow"},
+		{"the same principal, other arguments", refund(alice, 4000), "allow"},
+		{"the same principal and amount, another currency", checktest.Envoy("mcp:payments", "POST", "/mcp/payments", d.token(t, alice, "mcp:payments"),
+			checktest.ToolCallBody(t, 7, "refund_issue", map[string]any{"ticket_id": "T-1001", "amount_cents": 900000, "currency": "EUR"})), "deny"},
+		{"another model", chat(alice, "gpt-4o"), ""},
+		{"another tool on the same server", checktest.Envoy("mcp:payments", "POST", "/mcp/payments", d.token(t, alice, "mcp:payments"),
+			checktest.ToolCallBody(t, 7, "refund_status", map[string]any{"ticket_id": "T-1001", "amount_cents": 900000, "currency": "USD"})), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := decide(tt.req)
+			assert.False(t, rec.Cached, "a request that differs asks Cerbos: %+v", rec)
+			assert.NotEmpty(t, rec.CerbosCallID)
+			if tt.want != "" {
+				assert.Equal(t, tt.want, rec.Effect, "code %s: %s", rec.Code, rec.Reason)
+			}
+		})
 	}
 }

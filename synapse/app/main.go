@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -37,6 +38,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		return 2
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	if n := cfg.Runtime.GOMAXPROCS; n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := Run(ctx, cfg, stdout, log); err != nil {

@@ -25,6 +25,10 @@ func appendRecord(dst []byte, r *Record) ([]byte, error) {
 	dst = append(dst, '"')
 	dst = appendField(dst, "decision_id", r.DecisionID, false)
 	dst = appendField(dst, "cerbos_call_id", r.CerbosCallID, true)
+	if r.Cached {
+		dst = append(dst, `,"cached":true`...)
+	}
+	dst = appendField(dst, "cached_from", r.CachedFrom, true)
 	dst = appendField(dst, "effect", r.Effect, false)
 	dst = appendField(dst, "code", r.Code, true)
 	dst = appendField(dst, "reason", r.Reason, true)

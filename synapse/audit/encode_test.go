@@ -21,7 +21,7 @@ func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
 		{name: "zero record", record: Record{}},
 		{name: "minimal allow", record: Record{Time: at, DecisionID: "d1", Effect: EffectAllow, LatencyMS: 0.734}},
 		{name: "every field", record: Record{
-			Time: at, DecisionID: "d2", CerbosCallID: "01JX", Effect: EffectDeny, Code: "PERMISSION_DENIED",
+			Time: at, DecisionID: "d2", CerbosCallID: "01JX", Cached: true, CachedFrom: "d1", Effect: EffectDeny, Code: "PERMISSION_DENIED",
 			Reason: "policy denied", Failure: "pdp", Principal: "spiffe://hopguard/agent/refunds",
 			Roles: []string{"agent", "refunds"}, Actor: "alice", AgentID: "refund-bot", HarnessVersion: "1.2.3",
 			Task: "t-42", TaskStatus: "active", Ticket: "SUP-7", Kind: "mcp:payments",
@@ -32,6 +32,7 @@ func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
 			},
 			LatencyMS: 12.5,
 		}},
+		{name: "cached", record: Record{Time: at, DecisionID: "d3", Cached: true, CachedFrom: "d2", Effect: EffectAllow, LatencyMS: 0.1}},
 		{name: "empty roles and resources are omitted", record: Record{Time: at, Roles: []string{}, Resources: []Resource{}}},
 		{name: "empty strings inside slices", record: Record{Roles: []string{""}, Resources: []Resource{{Actions: []string{""}}}}},
 		{name: "quotes, backslashes and control bytes", record: Record{

@@ -9,6 +9,10 @@ type Record struct {
 	Time         time.Time `json:"time"`
 	DecisionID   string    `json:"decision_id"`
 	CerbosCallID string    `json:"cerbos_call_id,omitempty"`
+	// Cached marks a decision that reused the answer Cerbos gave to decision CachedFrom, for
+	// the very same request (synapse's decision cache); it has no Cerbos call of its own.
+	Cached     bool   `json:"cached,omitempty"`
+	CachedFrom string `json:"cached_from,omitempty"`
 	// Effect is "allow" or "deny".
 	Effect string `json:"effect"`
 	Code   string `json:"code,omitempty"`

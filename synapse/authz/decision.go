@@ -43,15 +43,17 @@ const (
 // decision is everything one Check learnt, for the response, the audit log
 // and the metrics.
 type decision struct {
-	id       string
-	input    *mapping.Input
-	claims   *identity.Claims
-	task     *tasks.Task
-	callID   string
-	allowed  bool
-	failure  string
-	denial   respond.Denial
-	response *authv3.CheckResponse
+	id     string
+	input  *mapping.Input
+	claims *identity.Claims
+	task   *tasks.Task
+	callID string
+	// cachedFrom is the decision whose Cerbos answer this one reused, if any.
+	cachedFrom string
+	allowed    bool
+	failure    string
+	denial     respond.Denial
+	response   *authv3.CheckResponse
 }
 
 func denial(code, reason string) respond.Denial {

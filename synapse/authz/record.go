@@ -35,6 +35,8 @@ func auditRecord(d *decision, now time.Time, latency time.Duration) audit.Record
 		Time:         now.UTC(),
 		DecisionID:   d.id,
 		CerbosCallID: d.callID,
+		Cached:       d.cachedFrom != "",
+		CachedFrom:   d.cachedFrom,
 		Effect:       audit.EffectDeny,
 		Code:         d.denial.Code,
 		Reason:       d.denial.Reason,

@@ -55,6 +55,12 @@ type Options struct {
 	Audit   AuditLog
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// Cache, when set, reuses Cerbos's decisions for identical requests (cache.go); nil asks
+	// Cerbos on every check.
+	Cache *DecisionCache
+	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
+	// decision is reused and the cache is emptied. Nil means no probe runs.
+	PDPReady func() error
 	// NewID returns a fresh decision id; defaults to NewDecisionID.
 	NewID func() string
 	// Now is the clock for audit times and latency; defaults to time.Now.
@@ -150,8 +156,41 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if !s.enrich(ctx, d) {
 		return d
 	}
-	s.ask(ctx, d)
+	ask := pdpRequest(d)
+	if s.opts.Cache == nil {
+		s.ask(ctx, d, ask)
+		return d
+	}
+	key, cacheable := keyOf(ask)
+	if cacheable && s.reuse(d, key) {
+		return d
+	}
+	s.ask(ctx, d, ask)
+	if cacheable && d.failure == "" {
+		s.opts.Cache.put(key, d, s.opts.Now())
+	}
 	return d
+}
+
+// reuse answers d from the cache when Cerbos made this very decision less than the TTL ago and
+// is still answering. While it is not, nothing is reused: a check that needs Cerbos fails
+// closed, whatever Cerbos said a moment before.
+func (s *Service) reuse(d *decision, key cacheKey) bool {
+	if s.opts.PDPReady != nil && s.opts.PDPReady() != nil {
+		s.opts.Cache.purge()
+		return false
+	}
+	cached, ok := s.opts.Cache.get(key, s.opts.Now())
+	if !ok {
+		return false
+	}
+	d.cachedFrom = cached.decisionID
+	if cached.allowed {
+		d.allow()
+	} else {
+		d.deny("", cached.denial)
+	}
+	return true
 }
 
 // checkInput is defence in depth against a mapper bug: every check must be
@@ -223,10 +262,13 @@ func (s *Service) enrich(ctx context.Context, d *decision) bool {
 }
 
 // ask sends every check in one CheckResources call and reads the answer.
-func (s *Service) ask(ctx context.Context, d *decision) {
-	req := pdpRequest(d)
+func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 	resp, err := s.opts.PDP.Check(ctx, req)
 	if err != nil {
+		if s.opts.Cache != nil {
+			// Cerbos may come back with other policies: nothing it said before is reused.
+			s.opts.Cache.purge()
+		}
 		reason := pdp.ErrorReason(err)
 		s.opts.Metrics.PDPError(reason)
 		s.opts.Log.ErrorContext(ctx, "cerbos gave no decision; denied", "decision_id", d.id, "reason", reason, "err", err)

@@ -1,0 +1,92 @@
+package authz
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/respond"
+)
+
+// DecisionCache reuses Cerbos's answers, as the Kubernetes API server's webhook authorizer
+// caches its authorizer's: a decision is reused only for a check whose request to Cerbos is the
+// same in every field Cerbos reads (principal, roles and attributes, the task and its status,
+// every resource with its id, attributes and actions), so the key is the request itself, not a
+// chosen subset of it that a new attribute could slip past.
+//
+// Why that is sound here: Cerbos's answer is a function of that request and the policies, as
+// long as no policy reads the clock or anything outside the request (cache_policies_test.go
+// holds policies/ to that). What is not in the key is fresh on every check: the token is
+// verified and the task is read from the registry before the cache is asked, so a revoked task
+// changes the key and its very next hop goes to Cerbos. A policy change is what the cache can
+// serve stale, for at most the TTL.
+type DecisionCache struct {
+	ttl     time.Duration
+	entries *lru.Cache[cacheKey, cachedDecision]
+}
+
+// cacheKey is the SHA-256 of a request's canonical JSON: arguments can be large, and a key of
+// fixed size keeps the cache's memory bounded by its entry count.
+type cacheKey [sha256.Size]byte
+
+// cachedDecision is what a check reuses: the judged answer, and the decision that asked Cerbos.
+type cachedDecision struct {
+	decisionID string
+	allowed    bool
+	denial     respond.Denial
+	expires    time.Time
+}
+
+// NewDecisionCache returns a cache of at most size decisions, each reused for ttl.
+func NewDecisionCache(ttl time.Duration, size int) (*DecisionCache, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("decision cache: ttl must be positive, got %s", ttl)
+	}
+	entries, err := lru.New[cacheKey, cachedDecision](size)
+	if err != nil {
+		return nil, fmt.Errorf("decision cache: %w", err)
+	}
+	return &DecisionCache{ttl: ttl, entries: entries}, nil
+}
+
+// TTL is how long a decision is reused: the bound on how late a policy change applies.
+func (c *DecisionCache) TTL() time.Duration { return c.ttl }
+
+// keyOf is the key of a request: everything in it but the ids that name this one decision. A
+// request that cannot be encoded is never cached.
+func keyOf(req pdp.Request) (cacheKey, bool) {
+	req.RequestID, req.Metadata.DecisionID = "", ""
+	b, err := json.Marshal(req) // map keys sorted: the same request gives the same bytes
+	if err != nil {
+		return cacheKey{}, false
+	}
+	return sha256.Sum256(b), true
+}
+
+// get returns the decision cached under key, if it has not expired at now.
+func (c *DecisionCache) get(key cacheKey, now time.Time) (cachedDecision, bool) {
+	e, ok := c.entries.Get(key)
+	if !ok {
+		return cachedDecision{}, false
+	}
+	if !now.Before(e.expires) {
+		c.entries.Remove(key)
+		return cachedDecision{}, false
+	}
+	return e, true
+}
+
+// put caches a decision Cerbos has just made.
+func (c *DecisionCache) put(key cacheKey, d *decision, now time.Time) {
+	c.entries.Add(key, cachedDecision{decisionID: d.id, allowed: d.allowed, denial: d.denial, expires: now.Add(c.ttl)})
+}
+
+// purge forgets every decision: Cerbos stopped answering, and may come back with other policies.
+func (c *DecisionCache) purge() { c.entries.Purge() }
+
+// Len is the number of decisions held, expired ones included until they are next looked up.
+func (c *DecisionCache) Len() int { return c.entries.Len() }
