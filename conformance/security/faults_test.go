@@ -3,11 +3,13 @@ package security_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/summary"
 	"github.com/hopguard/hopguard/conformance/stack"
@@ -51,7 +53,12 @@ func TestFaults(t *testing.T) {
 			for _, d := range []drill{
 				cerbosHung(t, g.Name()),
 				{name: "Cerbos killed, then restarted",
-					inject:  func(ctx context.Context) error { return rt.Stop(ctx, stack.Cerbos) },
+					inject: func(ctx context.Context) error {
+						if err := rt.Stop(ctx, stack.Cerbos); err != nil {
+							return err
+						}
+						return synapseKnowsCerbosGone(ctx, h)
+					},
 					heal:    func(ctx context.Context) error { return rt.Restart(ctx, stack.Cerbos) },
 					allDeny: true, check: pdpUnavailable(g.Name()), proof: isPDPUnavailable, proofName: "synapse's fail-closed pdp_unavailable"},
 				{name: "synapse killed, then restarted",
@@ -73,6 +80,13 @@ func TestFaults(t *testing.T) {
 					}
 				})
 			}
+			t.Run("decision cache attacks", func(t *testing.T) {
+				f := cacheAttacks(t, tg)
+				suite.recorder.Fault(f)
+				if !f.Pass {
+					t.Errorf("%s", f.Detail)
+				}
+			})
 			t.Run("revocation survives a synapse restart", func(t *testing.T) {
 				f := revocationAcrossRestart(t, tg, probes)
 				suite.recorder.Fault(f)
@@ -167,6 +181,31 @@ func runDrill(t *testing.T, tg bypass.Target, probes []prepared, d drill) summar
 	return f
 }
 
+// synapseKnowsCerbosGone waits until synapse's readiness says Cerbos does not answer. Until
+// then (its probe runs every second) synapse may answer a hop from its decision cache with what
+// Cerbos decided for the very same request less than the cache's TTL ago (synapse/authz,
+// cache.go): a decision Cerbos made, not a bypass. The fault holds, for the drill, from the
+// moment synapse knows; from then on nothing is reused and every check fails closed.
+func synapseKnowsCerbosGone(ctx context.Context, h *harness.Env) error {
+	base, err := h.URL(stack.Synapse)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: time.Second}
+	return waitFor(ctx, recoveryWait, func() bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+}
+
 // cerbosHung holds Cerbos still (SIGSTOP on the process runtime, docker pause on the container
 // runtime): it accepts connections and never answers, so synapse's Cerbos timeout (500 ms) must
 // turn every check into pdp_unavailable.
@@ -187,8 +226,13 @@ func cerbosHung(t *testing.T, gateway string) drill {
 		}
 	})
 	return drill{
-		name:      "Cerbos hung past synapse's timeout (" + f.how() + "), then resumed",
-		inject:    f.freeze,
+		name: "Cerbos hung past synapse's timeout (" + f.how() + "), then resumed",
+		inject: func(ctx context.Context) error {
+			if err := f.freeze(ctx); err != nil {
+				return err
+			}
+			return synapseKnowsCerbosGone(ctx, suite.env)
+		},
 		heal:      f.thaw,
 		allDeny:   true,
 		check:     pdpUnavailable(gateway),

@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -339,4 +341,57 @@ func TestDecisionCacheReusesOnlyTheSameRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDecisionCacheAppliesAPolicyChangeWithinTheTTL changes the policies under a running Cerbos
+// (watchForChanges on a copy of policies/bundle) while synapse holds an allowed decision in its
+// cache: the first hop after the TTL since that decision asks Cerbos again and gets the new
+// answer. The TTL is the stated bound on how late a policy change applies.
+func TestDecisionCacheAppliesAPolicyChangeWithinTheTTL(t *testing.T) {
+	root := cerbostest.RepoRoot(t)
+	policies := t.TempDir()
+	require.NoError(t, os.CopyFS(policies, os.DirFS(filepath.Join(root, "policies", "bundle"))))
+	shipped, err := os.ReadFile(filepath.Join(root, "policies", "cerbos.yaml"))
+	require.NoError(t, err)
+	watching := strings.Replace(string(shipped), "watchForChanges: false", "watchForChanges: true", 1)
+	require.NotEqual(t, string(shipped), watching, "policies/cerbos.yaml sets watchForChanges: false")
+	conf := filepath.Join(t.TempDir(), "cerbos.yaml")
+	require.NoError(t, os.WriteFile(conf, []byte(watching), 0o600))
+
+	cerbos := cerbostest.Start(t, cerbostest.Options{Config: conf, PolicyDir: policies})
+	iss := identitytest.NewIssuer(t)
+	cfg := testConfig(t, cerbos.GRPCAddr, iss.JWKSURL())
+	const ttl = time.Second
+	cfg.DecisionCache.TTL = ttl
+	syn := startSynapse(t, cfg)
+	_, err = syn.admin.Create(context.Background(), tasks.NewTask{ID: alice.task, Principal: alice.sub, AgentID: alice.agent, TicketID: alice.ticket})
+	require.NoError(t, err)
+	chat := func(harness string) (*authv3.CheckResponse, audit.Record) {
+		tok := iss.Mint(t, identitytest.Token{Subject: alice.sub, Audience: "llm", Roles: []string{alice.role},
+			AgentID: alice.agent, HarnessVersion: harness, TaskID: alice.task})
+		resp := syn.check(t, checktest.Envoy("llm", "POST", "/v1/chat/completions", tok, checktest.ChatBody("gpt-4o-mini")))
+		return resp, syn.auditRecord(t, decisionID(resp))
+	}
+
+	resp, first := chat("test-1")
+	require.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
+	require.False(t, first.Cached)
+	decided := time.Now() // the decision was cached before this
+	_, again := chat("test-1")
+	require.True(t, again.Cached, "the same hop reuses the decision")
+
+	// The policy change: the model route loses its policy, so Cerbos denies every model call.
+	require.NoError(t, os.Remove(filepath.Join(policies, "resource_policies", "llm.yaml")))
+	probe := 0
+	require.Eventually(t, func() bool {
+		probe++ // another harness version: another request, never in the cache
+		resp, _ := chat(fmt.Sprintf("probe-%d", probe))
+		return resp.GetDeniedResponse() != nil
+	}, 30*time.Second, 100*time.Millisecond, "Cerbos applies the policy change")
+
+	time.Sleep(time.Until(decided.Add(ttl)))
+	resp, after := chat("test-1")
+	assert.NotNil(t, resp.GetDeniedResponse(), "the cached hop, one TTL after it was decided, gets the new policy's answer")
+	assert.False(t, after.Cached)
+	assert.NotEmpty(t, after.CerbosCallID)
 }
