@@ -27,7 +27,7 @@ type FailClosed func(ctx context.Context, recovered any) *authv3.CheckResponse
 // NewGRPC builds the ext_authz gRPC server. Its health service reports
 // NOT_SERVING until the readiness probe says otherwise.
 func NewGRPC(authz authv3.AuthorizationServer, failClosed FailClosed, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(recoverInterceptor(failClosed, log))}, opts...)
+	opts = append(defaultServerOptions(failClosed, log), opts...)
 	srv := grpc.NewServer(opts...)
 	authv3.RegisterAuthorizationServer(srv, authz)
 	hs := health.NewServer()
@@ -35,6 +35,23 @@ func NewGRPC(authz authv3.AuthorizationServer, failClosed FailClosed, log *slog.
 	hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	return srv, hs
+}
+
+// staticWindow is the HTTP/2 flow-control window, per stream and per connection, that the
+// gateway may fill. A fixed window turns off gRPC's bandwidth estimator, which otherwise
+// answers nearly every request with a WINDOW_UPDATE and a PING that the gateway must read and
+// acknowledge: more writes and reads per Check on both sides. 1 MiB takes a whole request
+// body at the gateways' limit (max_request_bytes 1 MiB) in one window, and is no more than
+// the estimator may grow to.
+const staticWindow = 1 << 20
+
+// defaultServerOptions come before the caller's options, which may override them.
+func defaultServerOptions(failClosed FailClosed, log *slog.Logger) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(recoverInterceptor(failClosed, log)),
+		grpc.StaticStreamWindowSize(staticWindow),
+		grpc.StaticConnWindowSize(staticWindow),
+	}
 }
 
 // recoverInterceptor keeps a panic from killing synapse or from reaching the
