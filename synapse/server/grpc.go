@@ -45,12 +45,19 @@ func NewGRPC(authz authv3.AuthorizationServer, failClosed FailClosed, log *slog.
 // the estimator may grow to.
 const staticWindow = 1 << 20
 
+// streamWorkers is how many long-lived goroutines serve Checks. A goroutine per Check (gRPC's
+// default) starts with a small stack and grows it again on every call, deep in the call to
+// Cerbos; a worker keeps its grown stack. When every worker is busy, gRPC starts a goroutine
+// for the Check as before, so this bounds nothing.
+const streamWorkers = 16
+
 // defaultServerOptions come before the caller's options, which may override them.
 func defaultServerOptions(failClosed FailClosed, log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverInterceptor(failClosed, log)),
 		grpc.StaticStreamWindowSize(staticWindow),
 		grpc.StaticConnWindowSize(staticWindow),
+		grpc.NumStreamWorkers(streamWorkers),
 	}
 }
 
