@@ -35,6 +35,9 @@ type Options struct {
 	// The suites and the demo pass RuntimeByName(RuntimeNameFromEnv()), so HOPGUARD_RUNTIME
 	// selects theirs; the benchmark keeps nil, since it reads its processes' CPU from /proc.
 	NewRuntime func(RuntimeConfig) (runtime.Runtime, error)
+	// SynapseEnv is added to synapse's environment, after the stack's own: the benchmark turns
+	// synapse's decision cache off with SYNAPSE_DECISION_CACHE_TTL=0s to measure without it.
+	SynapseEnv []string
 }
 
 // RuntimeConfig is what every runtime is given.
@@ -108,6 +111,7 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	description = withEnv(description, stack.Synapse, opts.SynapseEnv)
 
 	binDir := opts.BinDir
 	if binDir == "" {
@@ -226,4 +230,19 @@ func resolver(built map[string]string) func(env.Program) (string, error) {
 			return p.Path, nil
 		}
 	}
+}
+
+// withEnv returns e with extra added to the environment of its component called name.
+func withEnv(e env.Environment, name string, extra []string) env.Environment {
+	if len(extra) == 0 {
+		return e
+	}
+	components := slices.Clone(e.Components)
+	for i, c := range components {
+		if c.Name == name {
+			components[i].Env = append(slices.Clone(c.Env), extra...)
+		}
+	}
+	e.Components = components
+	return e
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/conformance/env"
 )
 
 func TestWhyNotRunning(t *testing.T) {
@@ -59,4 +61,29 @@ func TestRuntimeByNameRefusesAnUnknownRuntime(t *testing.T) {
 func TestReportDirKeepsEachRuntimesReport(t *testing.T) {
 	assert.Equal(t, "/src/out/conformance", ReportDir("/src", "process"))
 	assert.Equal(t, "/src/out/conformance/container", ReportDir("/src", "container"))
+}
+
+func TestWithEnvAddsToOneComponentOnly(t *testing.T) {
+	e := env.Environment{Components: []env.Component{
+		{Name: "cerbos", Env: []string{"GOGC=200"}},
+		{Name: "synapse", Env: []string{"GOMAXPROCS=1"}},
+	}}
+	for _, tc := range []struct {
+		name        string
+		extra       []string
+		wantSynapse []string
+	}{
+		{"nothing to add", nil, []string{"GOMAXPROCS=1"}},
+		{"after the stack's own", []string{"SYNAPSE_DECISION_CACHE_TTL=0s"}, []string{"GOMAXPROCS=1", "SYNAPSE_DECISION_CACHE_TTL=0s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := withEnv(e, "synapse", tc.extra)
+			synapse, _ := got.Component("synapse")
+			cerbos, _ := got.Component("cerbos")
+			assert.Equal(t, tc.wantSynapse, synapse.Env)
+			assert.Equal(t, []string{"GOGC=200"}, cerbos.Env)
+			original, _ := e.Component("synapse")
+			assert.Equal(t, []string{"GOMAXPROCS=1"}, original.Env, "the description given is not changed")
+		})
+	}
 }
