@@ -30,7 +30,7 @@ func agentGatewayNotRun(h *harness.Env, governed, baseline gateways.Gateway) err
 // agentGatewayTargets are a2 and b2. agentgateway's MCP backend is a stateful MCP proxy: a
 // session id it did not issue is unknown to it, so each gateway gets the caller's MCP sessions
 // opened through itself (the governed one's handshakes authorized like any agent's).
-func agentGatewayTargets(ctx context.Context, h *harness.Env, governed, baseline string, hops []Hop, caller Caller, opts Options) ([]target, error) {
+func agentGatewayTargets(ctx context.Context, h *harness.Env, governed, baseline string, hops []Hop, callers Callers, opts Options) ([]target, error) {
 	var out []target
 	for _, g := range []struct {
 		id, name string
@@ -44,11 +44,11 @@ func agentGatewayTargets(ctx context.Context, h *harness.Env, governed, baseline
 			return nil, err
 		}
 		client := httpClient(opts.MaxInFlight)
-		own, err := caller.WithSessionsThrough(ctx, client, url, hops)
+		own, err := callers.WithSessionsThrough(ctx, client, url, hops)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", g.id, err)
 		}
-		out = append(out, target{g.id, GatewayMix(client, url, g.governed, hops, own)})
+		out = append(out, target{id: g.id, mix: GatewayMix(client, url, g.governed, hops, own)})
 	}
 	return out, nil
 }
@@ -62,4 +62,18 @@ func (c Caller) WithSessionsThrough(ctx context.Context, client *http.Client, ga
 	}
 	c.Sessions = sessions
 	return c, nil
+}
+
+// WithSessionsThrough returns cs with each caller's MCP sessions opened anew through the
+// gateway at gatewayURL (Caller.WithSessionsThrough), each with its own hops.
+func (cs Callers) WithSessionsThrough(ctx context.Context, client *http.Client, gatewayURL string, hops []Hop) (Callers, error) {
+	out := make(Callers, len(cs))
+	for name, c := range cs {
+		own, err := c.WithSessionsThrough(ctx, client, gatewayURL, hopsOf(hops, name))
+		if err != nil {
+			return nil, fmt.Errorf("caller %s: %w", name, err)
+		}
+		out[name] = own
+	}
+	return out, nil
 }

@@ -66,6 +66,8 @@ const (
 	GoalRate              = 1000
 	goalSynapseP99us      = 300
 	goalGovernedP99us     = 3000
+	goalHopCPUus          = 600
+	cerbosComponent       = "cerbos"
 	goalSynapseRSSMiB     = 64
 	synapseComponent      = "synapse"
 	mib                   = 1 << 20
@@ -93,76 +95,163 @@ func medianDifference(with, without Step, figure func(Summary) float64) float64 
 	return (diffs[n/2-1] + diffs[n/2]) / 2
 }
 
-// Analyze computes the overheads at every fixed rate and judges the goals.
-func Analyze(steps []Step) ([]Overhead, []Goal) {
-	find := func(target string, rate float64) (Step, bool) {
-		for _, s := range steps {
-			if s.Target == target && s.Rate == rate {
-				return s, true
-			}
-		}
-		return Step{}, false
-	}
-	var rates []float64
-	seen := map[float64]bool{}
-	for _, s := range steps {
-		if s.Rate > 0 && !seen[s.Rate] {
-			seen[s.Rate] = true
-			rates = append(rates, s.Rate)
-		}
-	}
-	var overheads []Overhead
-	for _, rate := range rates {
-		for _, pair := range []struct{ name, with, without string }{
-			{overheadGoverned, TargetGoverned, TargetBaseline},
-			{overheadSynapseItself, TargetSynapse, TargetCerbos},
-			{overheadCompared, TargetCompared, TargetCerbos},
-			{overheadAgentGoverned, TargetAgentGoverned, TargetAgentBaseline},
-		} {
-			w, ok1 := find(pair.with, rate)
-			wo, ok2 := find(pair.without, rate)
-			if !ok1 || !ok2 {
-				continue
-			}
-			overheads = append(overheads, Overhead{
-				Name: pair.name, Rate: rate,
-				P50:      medianDifference(w, wo, func(s Summary) float64 { return s.P50 }),
-				P90:      medianDifference(w, wo, func(s Summary) float64 { return s.P90 }),
-				P99:      medianDifference(w, wo, func(s Summary) float64 { return s.P99 }),
-				WholeP99: w.Latency.P99 - wo.Latency.P99,
-				Clean:    w.Clean() && wo.Clean(),
-			})
-		}
-	}
+// stepKey finds a step: a target at a load, for one mix and cache setting.
+type stepKey struct {
+	mix, cache, target string
+	rate               float64
+}
 
-	overheadGoal := func(name, overhead string, limit float64) Goal {
-		g := Goal{Name: name, Limit: limit, Unit: "µs"}
-		for _, o := range overheads {
-			if o.Name == overhead && o.Rate == GoalRate {
-				g.Measured, g.Met = o.P99, o.Clean && o.P99 <= limit
-				switch {
-				case !o.Clean:
-					g.Note = "a step had failed or unsent requests"
-				case o.P99 < 0:
-					g.Met, g.Note = false, "negative: below this run's noise, no verdict"
-				}
-				return g
+// group is one mix under one cache setting, in the order measured.
+type group struct{ mix, cache string }
+
+// stepIndex finds steps by key, and lists the groups and rates in the order measured.
+type stepIndex struct {
+	steps  map[stepKey]Step
+	groups []group
+	rates  []float64 // fixed rates only
+}
+
+func indexSteps(steps []Step) stepIndex {
+	idx := stepIndex{steps: map[stepKey]Step{}}
+	for _, s := range steps {
+		idx.steps[stepKey{s.Mix, s.Cache, s.Target, s.Rate}] = s
+		if g := (group{s.Mix, s.Cache}); !slices.Contains(idx.groups, g) {
+			idx.groups = append(idx.groups, g)
+		}
+		if s.Rate > 0 && !slices.Contains(idx.rates, s.Rate) {
+			idx.rates = append(idx.rates, s.Rate)
+		}
+	}
+	return idx
+}
+
+func (idx stepIndex) find(g group, target string, rate float64) (Step, bool) {
+	s, ok := idx.steps[stepKey{g.mix, g.cache, target, rate}]
+	return s, ok
+}
+
+// overheadPairs are the differences reported: the target with the layer, the one without.
+func overheadPairs() []struct{ name, with, without string } {
+	return []struct{ name, with, without string }{
+		{overheadGoverned, TargetGoverned, TargetBaseline},
+		{overheadSynapseItself, TargetSynapse, TargetCerbos},
+		{overheadCompared, TargetCompared, TargetCerbos},
+		{overheadAgentGoverned, TargetAgentGoverned, TargetAgentBaseline},
+	}
+}
+
+// Analyze computes the overheads and the CPU per governed hop for every mix and cache setting
+// at every fixed rate, and judges the goals.
+func Analyze(steps []Step) ([]Overhead, []HopCPU, []Goal) {
+	idx := indexSteps(steps)
+	var overheads []Overhead
+	var cpu []HopCPU
+	for _, g := range idx.groups {
+		for _, rate := range idx.rates {
+			overheads = append(overheads, groupOverheads(idx, g, rate)...)
+			if c, ok := hopCPU(idx, g, rate); ok {
+				cpu = append(cpu, c)
 			}
 		}
-		g.Note = fmt.Sprintf("not measured: no steps at %d/s", GoalRate)
-		return g
 	}
-	goals := []Goal{
-		overheadGoal(fmt.Sprintf("synapse's own overhead (c − d), p99 at %d/s", GoalRate), overheadSynapseItself, goalSynapseP99us),
-		overheadGoal(fmt.Sprintf("a governed hop (b − a), p99 at %d/s", GoalRate), overheadGoverned, goalGovernedP99us),
+	return overheads, cpu, goals(idx, overheads, cpu)
+}
+
+func groupOverheads(idx stepIndex, g group, rate float64) []Overhead {
+	var out []Overhead
+	for _, pair := range overheadPairs() {
+		w, ok1 := idx.find(g, pair.with, rate)
+		wo, ok2 := idx.find(g, pair.without, rate)
+		if !ok1 || !ok2 {
+			continue
+		}
+		out = append(out, Overhead{
+			Mix: g.mix, Cache: g.cache, Name: pair.name, Rate: rate,
+			P50:      medianDifference(w, wo, func(s Summary) float64 { return s.P50 }),
+			P90:      medianDifference(w, wo, func(s Summary) float64 { return s.P90 }),
+			P99:      medianDifference(w, wo, func(s Summary) float64 { return s.P99 }),
+			WholeP99: w.Latency.P99 - wo.Latency.P99,
+			Clean:    w.Clean() && wo.Clean(),
+		})
 	}
-	rss := Goal{Name: fmt.Sprintf("synapse resident memory at %d/s (steps b and c)", GoalRate), Limit: goalSynapseRSSMiB, Unit: "MiB"}
+	return out
+}
+
+// hopCPU is the CPU per governed hop of step b, by component; Envoy's ext_authz share needs
+// step a at the same load.
+func hopCPU(idx stepIndex, g group, rate float64) (HopCPU, bool) {
+	b, ok := idx.find(g, TargetGoverned, rate)
+	if !ok {
+		return HopCPU{}, false
+	}
+	envoy, _ := gatewayProcess(TargetGoverned)
+	out := HopCPU{
+		Mix: g.mix, Cache: g.cache, Rate: rate,
+		Cerbos: b.CPUPerRequest(cerbosComponent), Synapse: b.CPUPerRequest(synapseComponent), Envoy: b.CPUPerRequest(envoy),
+	}
+	baseline, _ := gatewayProcess(TargetBaseline)
+	if a, ok := idx.find(g, TargetBaseline, rate); ok && a.Processes[baseline] != (ProcessLoad{}) {
+		out.EnvoyAuthz = max(0, out.Envoy-a.CPUPerRequest(baseline))
+	}
+	out.Total = out.Cerbos + out.Synapse + out.EnvoyAuthz
+	return out, true
+}
+
+// goals judges the goals, each on the mix and cache setting it is about.
+func goals(idx stepIndex, overheads []Overhead, cpu []HopCPU) []Goal {
+	agentOn, fixedOff := group{MixAgent, CacheOn}, group{MixFixed, CacheOff}
+	out := []Goal{
+		overheadGoal(fmt.Sprintf("agent trace, cache on: a governed hop (b − a), p99 at %d/s", GoalRate), overheads, agentOn, overheadGoverned, goalGovernedP99us),
+		cpuGoal(fmt.Sprintf("agent trace, cache on: CPU per governed hop (Cerbos + synapse + Envoy's ext_authz) at %d/s", GoalRate), cpu, agentOn, goalHopCPUus),
+		overheadGoal(fmt.Sprintf("fixed mix, cache off: a governed hop (b − a), p99 at %d/s", GoalRate), overheads, fixedOff, overheadGoverned, goalGovernedP99us),
+		overheadGoal(fmt.Sprintf("fixed mix, cache off: synapse's own share (c − d), p99 at %d/s", GoalRate), overheads, fixedOff, overheadSynapseItself, goalSynapseP99us),
+	}
+	return append(out, rssGoal(idx))
+}
+
+func overheadGoal(name string, overheads []Overhead, g group, overhead string, limit float64) Goal {
+	goal := Goal{Name: name, Limit: limit, Unit: "µs"}
+	for _, o := range overheads {
+		if o.Mix != g.mix || o.Cache != g.cache || o.Name != overhead || o.Rate != GoalRate {
+			continue
+		}
+		goal.Measured, goal.Met = o.P99, o.Clean && o.P99 <= limit
+		switch {
+		case !o.Clean:
+			goal.Note = "a step had failed or unsent requests"
+		case o.P99 < 0:
+			goal.Met, goal.Note = false, "negative: below this run's noise, no verdict"
+		}
+		return goal
+	}
+	goal.Note = fmt.Sprintf("not measured: no %s mix with the cache %s at %d/s", g.mix, g.cache, GoalRate)
+	return goal
+}
+
+func cpuGoal(name string, cpu []HopCPU, g group, limit float64) Goal {
+	goal := Goal{Name: name, Limit: limit, Unit: "µs"}
+	for _, c := range cpu {
+		if c.Mix == g.mix && c.Cache == g.cache && c.Rate == GoalRate {
+			goal.Measured = c.Total
+			goal.Met = c.Total > 0 && c.Total <= limit
+			return goal
+		}
+	}
+	goal.Note = fmt.Sprintf("not measured: no %s mix with the cache %s at %d/s", g.mix, g.cache, GoalRate)
+	return goal
+}
+
+// rssGoal is synapse's peak resident memory over every step at the goal rate where it serves.
+func rssGoal(idx stepIndex) Goal {
+	rss := Goal{Name: fmt.Sprintf("synapse resident memory at %d/s (steps b and c, every mix and setting)", GoalRate), Limit: goalSynapseRSSMiB, Unit: "MiB"}
 	measured := false
-	for _, target := range []string{TargetGoverned, TargetSynapse} {
-		if s, ok := find(target, GoalRate); ok {
-			if p, ok := s.Processes[synapseComponent]; ok {
-				measured = true
-				rss.Measured = max(rss.Measured, float64(p.RSSMaxBytes)/mib)
+	for _, g := range idx.groups {
+		for _, target := range []string{TargetGoverned, TargetSynapse} {
+			if s, ok := idx.find(g, target, GoalRate); ok {
+				if p, ok := s.Processes[synapseComponent]; ok {
+					measured = true
+					rss.Measured = max(rss.Measured, float64(p.RSSMaxBytes)/mib)
+				}
 			}
 		}
 	}
@@ -170,5 +259,5 @@ func Analyze(steps []Step) ([]Overhead, []Goal) {
 	if !measured {
 		rss.Note = "not measured"
 	}
-	return overheads, append(goals, rss)
+	return rss
 }

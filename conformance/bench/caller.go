@@ -15,7 +15,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
-// The benchmark's principal: a tier-1 support agent working one ticket (CONTRACTS.md).
+// The fixed mix's principal: a tier-1 support agent working one ticket (CONTRACTS.md).
 const (
 	benchSubject        = "alice"
 	benchRole           = "tier-1-support"
@@ -27,7 +27,7 @@ const (
 // tokenLifetime outlives any benchmark run (the STS's own tokens live five minutes).
 const tokenLifetime = time.Hour
 
-// CallerSetup is what NewCaller needs from a running environment.
+// CallerSetup is what NewCallers needs from a running environment.
 type CallerSetup struct {
 	Admin *admin.Client
 	// SigningKeyPEM is the STS's key: tokens are minted with it directly, exactly as the STS
@@ -38,47 +38,87 @@ type CallerSetup struct {
 	// handshakes are authorized like any agent's).
 	GatewayURL string
 	HTTP       *http.Client
-	Hops       []Hop
 }
 
-// NewCaller registers the benchmark's task, mints its tokens and opens its MCP sessions.
-func NewCaller(ctx context.Context, s CallerSetup) (Caller, error) {
-	task, err := s.Admin.Create(ctx, tasks.NewTask{Principal: benchSubject, AgentID: benchAgentID, TicketID: benchTicket})
-	if err != nil {
-		return Caller{}, fmt.Errorf("register the benchmark's task: %w", err)
-	}
-	c := Caller{
-		Subject: benchSubject, Roles: []string{benchRole}, AgentID: benchAgentID, HarnessVersion: benchHarnessVersion,
-		Task: task, Tokens: map[string]string{},
-	}
+// Callers are a mix's principals ready to send, by name (Hop.Caller).
+type Callers map[string]Caller
+
+// of is the caller that sends h.
+func (cs Callers) of(h Hop) Caller { return cs[h.Caller] }
+
+// NewCallers registers a task for each of mix's principals (revoking it where the principal
+// says so), mints their tokens and opens their MCP sessions.
+func NewCallers(ctx context.Context, s CallerSetup, mix Mix) (Callers, error) {
 	key, err := sts.ParseKeyPEM(s.SigningKeyPEM)
 	if err != nil {
-		return Caller{}, fmt.Errorf("benchmark tokens: %w", err)
+		return nil, fmt.Errorf("benchmark tokens: %w", err)
 	}
 	signer, err := sts.New(sts.Config{Key: key, Issuer: s.Issuer})
 	if err != nil {
-		return Caller{}, fmt.Errorf("benchmark tokens: %w", err)
+		return nil, fmt.Errorf("benchmark tokens: %w", err)
+	}
+	out := Callers{}
+	for _, p := range mix.Principals {
+		hops := hopsOf(mix.Hops, p.Name)
+		c, err := newCaller(ctx, s, signer, p, hops)
+		if err != nil {
+			return nil, fmt.Errorf("caller %s: %w", p.Name, err)
+		}
+		out[p.Name] = c
+	}
+	for _, h := range mix.Hops {
+		if _, ok := out[h.Caller]; !ok {
+			return nil, fmt.Errorf("mix %s: hop %s is sent by %q, not one of its principals", mix.Name, h.Kind, h.Caller)
+		}
+	}
+	return out, nil
+}
+
+func hopsOf(hops []Hop, caller string) []Hop {
+	var out []Hop
+	for _, h := range hops {
+		if h.Caller == caller {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func newCaller(ctx context.Context, s CallerSetup, signer *sts.Server, p Principal, hops []Hop) (Caller, error) {
+	task, err := s.Admin.Create(ctx, tasks.NewTask{Principal: p.Subject, AgentID: p.AgentID, TicketID: p.Ticket})
+	if err != nil {
+		return Caller{}, fmt.Errorf("register its task: %w", err)
+	}
+	c := Caller{
+		Name: p.Name, Subject: p.Subject, Roles: []string{p.Role}, AgentID: p.AgentID, HarnessVersion: benchHarnessVersion,
+		Task: task, Tokens: map[string]string{},
 	}
 	now := time.Now()
-	for _, h := range s.Hops {
+	for _, h := range hops {
 		if _, ok := c.Tokens[h.Resource]; ok {
 			continue
 		}
 		tok, err := signer.Sign(sts.Claims{
 			Claims: jwt.Claims{
-				Issuer: s.Issuer, Subject: benchSubject, Audience: jwt.Audience{h.Resource},
+				Issuer: s.Issuer, Subject: p.Subject, Audience: jwt.Audience{h.Resource},
 				IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-				Expiry: jwt.NewNumericDate(now.Add(tokenLifetime)), ID: "bench-" + h.Resource,
+				Expiry: jwt.NewNumericDate(now.Add(tokenLifetime)), ID: "bench-" + p.Name + "-" + h.Resource,
 			},
-			Roles: c.Roles, AgentID: benchAgentID, HarnessVersion: benchHarnessVersion, TaskID: task.ID,
+			Roles: c.Roles, AgentID: p.AgentID, HarnessVersion: benchHarnessVersion, TaskID: task.ID,
 		})
 		if err != nil {
 			return Caller{}, fmt.Errorf("token for %s: %w", h.Resource, err)
 		}
 		c.Tokens[h.Resource] = tok
 	}
-	if c.Sessions, err = openSessions(ctx, s.HTTP, s.GatewayURL, s.Hops, c.Tokens); err != nil {
+	if c.Sessions, err = openSessions(ctx, s.HTTP, s.GatewayURL, hops, c.Tokens); err != nil {
 		return Caller{}, err
+	}
+	// Revoked after its sessions are open, as the operator does mid-run.
+	if p.Revoked {
+		if c.Task, err = s.Admin.Revoke(ctx, task.ID); err != nil {
+			return Caller{}, fmt.Errorf("revoke its task: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -88,7 +128,7 @@ func NewCaller(ctx context.Context, s CallerSetup) (Caller, error) {
 func openSessions(ctx context.Context, client *http.Client, gatewayURL string, hops []Hop, tokens map[string]string) (map[string]string, error) {
 	sessions := map[string]string{}
 	for _, h := range hops {
-		if h.Server == "" || sessions[h.Server] != "" {
+		if !h.InSession || sessions[h.Server] != "" {
 			continue
 		}
 		id, err := openSession(ctx, client, gatewayURL+h.Path, tokens[h.Resource])

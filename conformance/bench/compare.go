@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/gateways"
@@ -24,6 +25,9 @@ type ComparedSynapse struct {
 	Binary string
 	// Secrets are its own (its admin token); the signing key is not used by synapse.
 	Secrets stack.Secrets
+	// Env is added to its environment, as harness.Options.SynapseEnv is to the current one's
+	// (the decision cache's setting), so the two run alike.
+	Env []string
 }
 
 var _ gateways.Gateway = (*ComparedSynapse)(nil)
@@ -57,5 +61,6 @@ func (c *ComparedSynapse) Component(context.Context) (env.Component, error) {
 	}
 	out := renameComponent(own, ComparedSynapseName)
 	out.Program = env.Program{Path: c.Binary}
+	out.Env = append(slices.Clone(out.Env), c.Env...)
 	return out, nil
 }

@@ -60,6 +60,8 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		p("| %s | %s | %s | %s |", g.Name, quantity(g.Limit, g.Unit), quantity(g.Measured, g.Unit), met)
 	}
 	p("")
+	writeAnswer(p, r)
+	writeHopCPU(p, r)
 	p("## Targets")
 	p("")
 	for _, t := range r.Targets {
@@ -68,21 +70,117 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("")
 	p("agentgateway targets: %s", r.AgentGateway)
 	p("")
-	p("Mix: %s, in turn (a third each). Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission); only the generator's own timer oversleep (up to about 1 ms) is not charged. Saturation: %d senders back to back, latency from each send.",
-		strings.Join(r.Method.Mix, ", "), r.Method.SaturationWorkers)
+	p("## Mixes and cache settings")
+	p("")
+	for _, m := range r.Method.Mixes {
+		p("- **%s** mix (%d hops, sent in turn, over and over): %s. Kinds: %s.", m.Name, m.Hops, m.Description, strings.Join(m.Kinds, ", "))
+	}
+	for _, c := range r.Method.Caches {
+		p("- synapse's decision cache **%s**: SYNAPSE_DECISION_CACHE_TTL=%s.", c.Name, c.TTL)
+	}
+	p("")
+	p("The environment is brought up afresh for each cache setting (synapse is started with the setting; everything else is the same), and every mix is measured in it. Latency in ms; at a fixed rate it counts from when each request was due, so a stall cannot hide (no coordinated omission); only the generator's own timer oversleep (up to about 1 ms) is not charged. Saturation: %d senders back to back, latency from each send.",
+		r.Method.SaturationWorkers)
 	p("")
 	kept := "in memory, removed after the run"
 	if r.Method.EnvironmentKept {
 		kept = "kept"
 	}
-	p("Each step: %.0f s measured, in %d rounds with the targets in turn (a burst of noise falls on all alike), each round after a %.1f s warmup; at most %d requests in flight; %.0f s timeout. Environment (logs, decision logs) in %s (%s).",
+	p("Each step: %.0f s measured, in %d rounds with the targets in turn (a burst of noise falls on all alike), each round after a %.2f s warmup; at most %d requests in flight; %.0f s timeout. Environment (logs, decision logs) in %s and its like for the other settings (%s).",
 		r.Method.StepSeconds, r.Method.Rounds, r.Method.WarmupSeconds, r.Method.MaxInFlight, r.Method.TimeoutSeconds, r.Method.EnvironmentDir, kept)
 	p("")
-	p("## Latency and throughput")
+	for _, g := range indexSteps(r.Steps).groups {
+		writeGroup(p, r, g)
+	}
+	writeErrors(p, r)
+}
+
+// writeAnswer is the overheads the issue asks about, one row per mix, cache setting and load.
+func writeAnswer(p func(string, ...any), r *Report) {
+	var names []string
+	for _, pair := range overheadPairs() {
+		if slices.ContainsFunc(r.Overheads, func(o Overhead) bool { return o.Name == pair.name }) {
+			names = append(names, pair.name)
+		}
+	}
+	p("## The answer: what governance adds, per mix and cache setting")
+	p("")
+	p("Median over the %d rounds of each round's difference of percentiles, in ms (details per mix and setting below).", r.Method.Rounds)
+	p("")
+	header, rule := "| mix | cache | load |", "|---|---|---|"
+	for _, n := range names {
+		header += fmt.Sprintf(" %s p50 | %s p99 |", shortOverhead(n), shortOverhead(n))
+		rule += "---:|---:|"
+	}
+	p("%s", header)
+	p("%s", rule)
+	for _, g := range indexSteps(r.Steps).groups {
+		for _, rate := range indexSteps(r.Steps).rates {
+			row := fmt.Sprintf("| %s | %s | %s |", g.mix, g.cache, loadName(rate))
+			for _, n := range names {
+				cell := " – | – |"
+				for _, o := range r.Overheads {
+					if o.Mix == g.mix && o.Cache == g.cache && o.Rate == rate && o.Name == n {
+						cell = fmt.Sprintf(" %s | %s |", msNum(o.P50), msNum(o.P99))
+						if !o.Clean {
+							cell = fmt.Sprintf(" %s | %s (failures) |", msNum(o.P50), msNum(o.P99))
+						}
+					}
+				}
+				row += cell
+			}
+			p("%s", row)
+		}
+	}
+	p("")
+}
+
+// shortOverhead is the formula in an overhead's name ("governed hop (b − a)" -> "b − a").
+func shortOverhead(name string) string {
+	open, end := strings.LastIndex(name, "("), strings.LastIndex(name, ")")
+	if open < 0 || end < open {
+		return name
+	}
+	return name[open+1 : end]
+}
+
+// writeHopCPU is the CPU one governed hop through Envoy costs, by component.
+func writeHopCPU(p func(string, ...any), r *Report) {
+	p("## CPU per governed hop (µs per request of b)")
+	p("")
+	p("| mix | cache | load | Cerbos | synapse | Envoy (whole process) | Envoy's ext_authz share (b's Envoy − a's) | total: Cerbos + synapse + ext_authz share |")
+	p("|---|---|---|---:|---:|---:|---:|---:|")
+	for _, c := range r.HopCPU {
+		p("| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", c.Mix, c.Cache, loadName(c.Rate), c.Cerbos, c.Synapse, c.Envoy, c.EnvoyAuthz, c.Total)
+	}
+	p("")
+	p("Each process's CPU time over the requests b answered while it ran; Envoy's ext_authz share is what the governed Envoy spends beyond the baseline Envoy at the same load (0 when noise puts it below).")
+	p("")
+}
+
+// writeGroup renders the figures of one mix under one cache setting.
+func writeGroup(p func(string, ...any), r *Report, g group) {
+	var steps []Step
+	for _, s := range r.Steps {
+		if s.Mix == g.mix && s.Cache == g.cache {
+			steps = append(steps, s)
+		}
+	}
+	p("## %s mix, cache %s", g.mix, g.cache)
+	p("")
+	writeSteps(p, r, steps)
+	writeOverheads(p, r, g)
+	writeGatewayCPU(p, r, steps)
+	writeByKind(p, r, g.mix, steps)
+	writeProcesses(p, r, steps)
+}
+
+func writeSteps(p func(string, ...any), r *Report, steps []Step) {
+	p("### Latency and throughput")
 	p("")
 	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | send lag p99 | synapse CPU | synapse CPU per request | synapse RSS |")
 	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, s := range r.Steps {
+	for _, s := range steps {
 		syn, ok := s.Processes[s.synapseProcess()]
 		cpu, perRequest, rss := "–", "–", "–"
 		// Only where synapse serves the step; elsewhere its CPU is its idle probes.
@@ -105,13 +203,19 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("")
 	p("Send lag: how late requests left against the schedule, timer oversleep included (it counts in the latency, less the oversleep). Synapse columns: the synapse serving the step (the compared build for c2). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
 	p("")
-	p("## Overheads (differences of percentiles, same run)")
+}
+
+func writeOverheads(p func(string, ...any), r *Report, g group) {
+	p("### Overheads (differences of percentiles, same run)")
 	p("")
 	p("Median over the %d rounds of each round's difference (a burst in one round cannot move it); the last column is the difference of the whole steps' p99.", r.Method.Rounds)
 	p("")
 	p("| load | overhead | p50 | p90 | p99 | whole-step p99 | clean |")
 	p("|---|---|---:|---:|---:|---:|---|")
 	for _, o := range r.Overheads {
+		if o.Mix != g.mix || o.Cache != g.cache {
+			continue
+		}
 		clean := "yes"
 		if !o.Clean {
 			clean = "no: failures"
@@ -119,27 +223,23 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		p("| %s | %s | %s | %s | %s | %s | %s |", loadName(o.Rate), o.Name, msNum(o.P50), msNum(o.P90), msNum(o.P99), msNum(o.WholeP99), clean)
 	}
 	p("")
-	writeGatewayCPU(p, r)
-	writeByKind(p, r)
-	writeProcesses(p, r)
-	writeErrors(p, r)
 }
 
 // writeGatewayCPU shows each gateway's CPU time per answered request: what its ext_authz work
 // costs the gateway itself, beside what the hop costs in latency.
-func writeGatewayCPU(p func(string, ...any), r *Report) {
+func writeGatewayCPU(p func(string, ...any), r *Report, steps []Step) {
 	var ids []string
 	for _, t := range r.Targets {
 		if _, ok := gatewayProcess(t.ID); ok {
 			ids = append(ids, t.ID)
 		}
 	}
-	p("## Gateway CPU per request (µs)")
+	p("### Gateway CPU per request (µs)")
 	p("")
 	p("| load | %s |", strings.Join(ids, " | "))
 	p("|---|%s", strings.Repeat("---:|", len(ids)))
 	var loads []float64
-	for _, s := range r.Steps {
+	for _, s := range steps {
 		if !slices.Contains(loads, s.Rate) {
 			loads = append(loads, s.Rate)
 		}
@@ -148,7 +248,7 @@ func writeGatewayCPU(p func(string, ...any), r *Report) {
 		row := "| " + loadName(rate) + " |"
 		for _, id := range ids {
 			cell := " – |"
-			for _, s := range r.Steps {
+			for _, s := range steps {
 				if s.Target == id && s.Rate == rate {
 					process, _ := gatewayProcess(id)
 					if _, ok := s.Processes[process]; ok {
@@ -174,20 +274,26 @@ func gatewayProcessList(ids []string) string {
 	return strings.Join(parts, ", ")
 }
 
-func writeByKind(p func(string, ...any), r *Report) {
-	p("## p99 by request kind (ms)")
+func writeByKind(p func(string, ...any), r *Report, mix string, steps []Step) {
+	var kinds []string
+	for _, m := range r.Method.Mixes {
+		if m.Name == mix {
+			kinds = m.Kinds
+		}
+	}
+	p("### p99 by request kind (ms)")
 	p("")
 	header := "| load | target |"
 	rule := "|---|---|"
-	for _, k := range r.Method.Mix {
+	for _, k := range kinds {
 		header += " " + k + " |"
 		rule += "---:|"
 	}
 	p("%s", header)
 	p("%s", rule)
-	for _, s := range r.Steps {
+	for _, s := range steps {
 		row := fmt.Sprintf("| %s | %s |", loadName(s.Rate), s.Target)
-		for _, k := range r.Method.Mix {
+		for _, k := range kinds {
 			row += " " + msNum(s.ByKind[k].P99) + " |"
 		}
 		p("%s", row)
@@ -197,9 +303,9 @@ func writeByKind(p func(string, ...any), r *Report) {
 
 // writeProcesses shows every process's CPU and memory at the goal rate: on two shared cores,
 // who takes the CPU explains the latency.
-func writeProcesses(p func(string, ...any), r *Report) {
+func writeProcesses(p func(string, ...any), r *Report, steps []Step) {
 	var names []string
-	for _, s := range r.Steps {
+	for _, s := range steps {
 		for name := range s.Processes {
 			if !slices.Contains(names, name) {
 				names = append(names, name)
@@ -207,7 +313,7 @@ func writeProcesses(p func(string, ...any), r *Report) {
 		}
 	}
 	slices.Sort(names)
-	p("## CPU (%% of one core) and peak RSS (MiB) per process at %d/s", GoalRate)
+	p("### CPU (%% of one core) and peak RSS (MiB) per process at %d/s", GoalRate)
 	p("")
 	p("| process | %s |", strings.Join(targetIDs(r), " | "))
 	p("|---|%s", strings.Repeat("---:|", len(r.Targets)))
@@ -215,7 +321,7 @@ func writeProcesses(p func(string, ...any), r *Report) {
 		row := "| " + name + " |"
 		for _, id := range targetIDs(r) {
 			cell := " – |"
-			for _, s := range r.Steps {
+			for _, s := range steps {
 				if pl, ok := s.Processes[name]; ok && s.Target == id && s.Rate == GoalRate {
 					cell = fmt.Sprintf(" %.0f%% / %.0f |", pl.CPUPercent, float64(pl.RSSMaxBytes)/mib)
 				}
@@ -231,7 +337,7 @@ func writeErrors(p func(string, ...any), r *Report) {
 	var lines []string
 	for _, s := range r.Steps {
 		for _, e := range s.Errors {
-			lines = append(lines, fmt.Sprintf("- %s at %s: %s", s.Target, loadName(s.Rate), e))
+			lines = append(lines, fmt.Sprintf("- %s mix, cache %s, %s at %s: %s", s.Mix, s.Cache, s.Target, loadName(s.Rate), e))
 		}
 	}
 	if len(lines) == 0 {

@@ -17,9 +17,12 @@ type Report struct {
 	// where it can, and a network with loopback only).
 	AgentGateway string `json:"agentgateway_targets"`
 	Steps        []Step `json:"steps"`
-	// Overheads are the differences the issue asks about, per load level.
+	// Overheads are the differences the issue asks about, per mix, cache setting and load.
 	Overheads []Overhead `json:"overheads"`
-	Goals     []Goal     `json:"goals"`
+	// HopCPU is the CPU one governed hop (target b) costs, by component, per mix, cache setting
+	// and load.
+	HopCPU []HopCPU `json:"cpu_per_governed_hop"`
+	Goals  []Goal   `json:"goals"`
 }
 
 // Machine says where the figures come from.
@@ -38,18 +41,35 @@ type Machine struct {
 
 // Method is how the load was applied.
 type Method struct {
-	Mix               []string  `json:"mix"`
-	Rates             []float64 `json:"rates_per_second"`
-	StepSeconds       float64   `json:"step_seconds"`
-	WarmupSeconds     float64   `json:"warmup_seconds"`
-	Rounds            int       `json:"rounds"`
-	MaxInFlight       int       `json:"max_in_flight"`
-	SaturationWorkers int       `json:"saturation_workers"`
-	TimeoutSeconds    float64   `json:"timeout_seconds"`
+	// Mixes and Caches are what was measured: every mix under every cache setting.
+	Mixes             []MixInfo   `json:"mixes"`
+	Caches            []CacheInfo `json:"decision_cache_settings"`
+	Rates             []float64   `json:"rates_per_second"`
+	StepSeconds       float64     `json:"step_seconds"`
+	WarmupSeconds     float64     `json:"warmup_seconds"`
+	Rounds            int         `json:"rounds"`
+	MaxInFlight       int         `json:"max_in_flight"`
+	SaturationWorkers int         `json:"saturation_workers"`
+	TimeoutSeconds    float64     `json:"timeout_seconds"`
 	// EnvironmentDir held the components' directories and logs; EnvironmentKept says whether it
 	// is still there (by default it is in memory and removed after the run).
 	EnvironmentDir  string `json:"environment_dir"`
 	EnvironmentKept bool   `json:"environment_kept"`
+}
+
+// MixInfo describes one request mix.
+type MixInfo struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Hops        int      `json:"hops"`
+	Kinds       []string `json:"kinds"`
+}
+
+// CacheInfo is one setting of synapse's decision cache: on or off, and the TTL synapse was
+// given (SYNAPSE_DECISION_CACHE_TTL).
+type CacheInfo struct {
+	Name string `json:"name"`
+	TTL  string `json:"ttl"`
 }
 
 // Target is one of the four things measured.
@@ -61,6 +81,9 @@ type Target struct {
 
 // Step is one target at one load.
 type Step struct {
+	// Mix and Cache say which mix was sent and how synapse's decision cache was set.
+	Mix    string `json:"mix"`
+	Cache  string `json:"cache"`
 	Target string `json:"target"`
 	// Rate is the offered rate per second; 0 is saturation (closed loop).
 	Rate       float64 `json:"rate"`
@@ -122,6 +145,8 @@ func summarize(h *Histogram) Summary {
 // of each round's difference (the two ran seconds apart, under the same noise), which a burst
 // in one round cannot move; WholeP99 is the difference of the whole steps' p99.
 type Overhead struct {
+	Mix      string  `json:"mix"`
+	Cache    string  `json:"cache"`
 	Name     string  `json:"name"`
 	Rate     float64 `json:"rate"`
 	P50      float64 `json:"p50_us"`
@@ -140,4 +165,19 @@ type Goal struct {
 	Unit     string  `json:"unit"`
 	Met      bool    `json:"met"`
 	Note     string  `json:"note,omitempty"`
+}
+
+// HopCPU is the CPU time one governed hop through Envoy costs, in microseconds per answered
+// request of step b, by component. Envoy is the governed Envoy's whole process; EnvoyAuthz is
+// its part that ext_authz adds (b's Envoy less a's baseline Envoy, at the same load). Total is
+// what governance adds: Cerbos + synapse + EnvoyAuthz.
+type HopCPU struct {
+	Mix        string  `json:"mix"`
+	Cache      string  `json:"cache"`
+	Rate       float64 `json:"rate"`
+	Cerbos     float64 `json:"cerbos_us"`
+	Synapse    float64 `json:"synapse_us"`
+	Envoy      float64 `json:"envoy_us"`
+	EnvoyAuthz float64 `json:"envoy_ext_authz_us"`
+	Total      float64 `json:"total_us"`
 }

@@ -14,6 +14,7 @@ import (
 
 func step(target string, rate, p50, p99 float64, synapseCPU float64, rssMiB uint64) Step {
 	s := Step{
+		Mix: MixFixed, Cache: CacheOff,
 		Target: target, Rate: rate, Sent: 1000, Throughput: max(rate, 1000),
 		Latency: Summary{Count: 1000, P50: p50, P90: p50, P99: p99, Max: p99},
 		ByKind:  map[string]Summary{KindCompletion: {P99: p99}},
@@ -35,17 +36,19 @@ func TestAnalyzeJudgesTheGoalsAtTheGoalRate(t *testing.T) {
 		step(TargetCerbos, 1000, 1200, 2400, 0, 0),
 		step(TargetBaseline, 0, 3000, 9000, 0, 0),
 	}
-	overheads, goals := Analyze(steps)
+	overheads, _, goals := Analyze(steps)
 	require.Len(t, overheads, 2, "saturation has no overhead: the two never ran at the same rate")
-	assert.Equal(t, Overhead{Name: overheadGoverned, Rate: 1000, P50: 1000, P90: 1000, P99: 2500, WholeP99: 2500, Clean: true}, overheads[0])
-	assert.Equal(t, Overhead{Name: overheadSynapseItself, Rate: 1000, P50: 300, P90: 300, P99: 200, WholeP99: 200, Clean: true}, overheads[1])
+	assert.Equal(t, Overhead{Mix: MixFixed, Cache: CacheOff, Name: overheadGoverned, Rate: 1000, P50: 1000, P90: 1000, P99: 2500, WholeP99: 2500, Clean: true}, overheads[0])
+	assert.Equal(t, Overhead{Mix: MixFixed, Cache: CacheOff, Name: overheadSynapseItself, Rate: 1000, P50: 300, P90: 300, P99: 200, WholeP99: 200, Clean: true}, overheads[1])
 
-	require.Len(t, goals, 3)
-	assert.True(t, goals[0].Met, "synapse's own p99 overhead 0.2 ms <= 0.3 ms")
-	assert.InDelta(t, 200, goals[0].Measured, 1e-9)
-	assert.True(t, goals[1].Met, "governed hop 2.5 ms <= 3 ms")
-	assert.False(t, goals[2].Met, "70 MiB > 64 MiB")
-	assert.InDelta(t, 70, goals[2].Measured, 1e-9)
+	require.Len(t, goals, 5)
+	assert.True(t, goals[goalFixedOffSynapse].Met, "synapse's own p99 overhead 0.2 ms <= 0.3 ms")
+	assert.InDelta(t, 200, goals[goalFixedOffSynapse].Measured, 1e-9)
+	assert.True(t, goals[goalFixedOffHop].Met, "governed hop 2.5 ms <= 3 ms")
+	assert.False(t, goals[goalRSS].Met, "70 MiB > 64 MiB")
+	assert.InDelta(t, 70, goals[goalRSS].Measured, 1e-9)
+	assert.False(t, goals[goalAgentOnHop].Met, "no agent trace with the cache on was measured")
+	assert.Contains(t, goals[goalAgentOnHop].Note, "not measured: no agent mix with the cache on")
 }
 
 func TestOverheadsAreTheMedianOfTheRoundsDifferences(t *testing.T) {
@@ -61,25 +64,25 @@ func TestOverheadsAreTheMedianOfTheRoundsDifferences(t *testing.T) {
 	// A 48 ms burst in c's third round moves the whole-step p99, not the median of the rounds.
 	c.Rounds = rounds(2200, 2300, 50000, 2250)
 	d.Rounds = rounds(2000, 2000, 2100, 2000)
-	overheads, goals := Analyze([]Step{c, d})
+	overheads, _, goals := Analyze([]Step{c, d})
 	require.Len(t, overheads, 1)
 	assert.InDelta(t, 275, overheads[0].P99, 1e-9, "median of 200, 300, 47900, 250")
 	assert.InDelta(t, 48000, overheads[0].WholeP99, 1e-9)
-	assert.True(t, goals[0].Met)
+	assert.True(t, goals[goalFixedOffSynapse].Met)
 
 	d.Rounds = rounds(3000, 3000, 3000, 3000)
-	_, goals = Analyze([]Step{c, d})
-	assert.False(t, goals[0].Met, "a negative overhead is noise, not a pass")
-	assert.Contains(t, goals[0].Note, "below this run's noise")
+	_, _, goals = Analyze([]Step{c, d})
+	assert.False(t, goals[goalFixedOffSynapse].Met, "a negative overhead is noise, not a pass")
+	assert.Contains(t, goals[goalFixedOffSynapse].Note, "below this run's noise")
 }
 
 func TestAnalyzeDoesNotCountAGoalMetWhenRequestsFailed(t *testing.T) {
 	governed := step(TargetGoverned, 1000, 1100, 1200, 40, 30)
 	governed.Failed = 3
-	_, goals := Analyze([]Step{step(TargetBaseline, 1000, 1000, 1000, 0, 0), governed})
-	assert.False(t, goals[1].Met)
-	assert.Contains(t, goals[1].Note, "failed or unsent")
-	assert.Contains(t, goals[0].Note, "not measured")
+	_, _, goals := Analyze([]Step{step(TargetBaseline, 1000, 1000, 1000, 0, 0), governed})
+	assert.False(t, goals[goalFixedOffHop].Met)
+	assert.Contains(t, goals[goalFixedOffHop].Note, "failed or unsent")
+	assert.Contains(t, goals[goalFixedOffSynapse].Note, "not measured")
 }
 
 func TestCPUPerRequest(t *testing.T) {
@@ -99,9 +102,9 @@ func TestWriteProducesBothReports(t *testing.T) {
 	r := &Report{
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Duration: "2m30s",
 		Machine: Machine{CPU: "Test CPU", Cores: 2}, Targets: Targets(), Steps: steps,
-		Method: Method{Mix: Kinds(Hops(benchTicket)), Rates: []float64{1000}, SaturationWorkers: 16},
+		Method: Method{Mixes: []MixInfo{fixedInfo()}, Rates: []float64{1000}, SaturationWorkers: 16},
 	}
-	r.Overheads, r.Goals = Analyze(steps)
+	r.Overheads, r.HopCPU, r.Goals = Analyze(steps)
 	dir := t.TempDir()
 	require.NoError(t, Write(dir, r))
 
@@ -109,8 +112,8 @@ func TestWriteProducesBothReports(t *testing.T) {
 	require.NoError(t, err)
 	text := string(md)
 	assert.Contains(t, text, "| 1000/s | b Envoy + ext_authz | 1000 | 0 | 0 | 1000 | 2.000 | 2.000 | 9.000 | 9.000 |")
-	assert.Contains(t, text, "| a governed hop (b − a), p99 at 1000/s | 3.000 ms | 7.000 ms | **no** |")
-	assert.Contains(t, text, "- b at 1000/s: completion: status 503")
+	assert.Contains(t, text, "| fixed mix, cache off: a governed hop (b − a), p99 at 1000/s | 3.000 ms | 7.000 ms | **no** |")
+	assert.Contains(t, text, "- fixed mix, cache off, b at 1000/s: completion: status 503")
 	assert.Contains(t, text, "| synapse | – | 40% / 30 | 41% / 30 | – |")
 	assert.Equal(t, 1, strings.Count(text, "# What a governed hop costs"))
 
@@ -145,7 +148,7 @@ func TestAnalyzeGivesTheHopBehindAgentgatewayLikeTheOneBehindEnvoy(t *testing.T)
 	b2 := step(TargetAgentGoverned, 1000, 2400, 9000, 40, 30)
 	a2.Rounds = []Summary{{P99: 2000}, {P99: 2000}, {P99: 2000}}
 	b2.Rounds = []Summary{{P99: 4000}, {P99: 30000}, {P99: 4400}}
-	overheads, goals := Analyze([]Step{a, b, a2, b2})
+	overheads, _, goals := Analyze([]Step{a, b, a2, b2})
 	require.Len(t, overheads, 2)
 	assert.Equal(t, overheadGoverned, overheads[0].Name)
 	agent := overheads[1]
@@ -154,15 +157,15 @@ func TestAnalyzeGivesTheHopBehindAgentgatewayLikeTheOneBehindEnvoy(t *testing.T)
 	assert.InDelta(t, 6900, agent.WholeP99, 1e-9)
 	assert.True(t, agent.Clean)
 
-	require.Len(t, goals, 3, "the goals are about Envoy and synapse only")
-	assert.InDelta(t, 2500, goals[1].Measured, 1e-9, "the governed-hop goal is b − a, never b2 − a2")
+	require.Len(t, goals, 5, "the goals are about Envoy and synapse only")
+	assert.InDelta(t, 2500, goals[goalFixedOffHop].Measured, 1e-9, "the governed-hop goal is b − a, never b2 − a2")
 }
 
 func TestReportSaysWhetherAgentgatewayRan(t *testing.T) {
 	base := func() *Report {
 		steps := []Step{step(TargetBaseline, 1000, 1000, 2000, 0, 0), step(TargetGoverned, 1000, 2000, 4500, 40, 30)}
-		r := &Report{Targets: Targets(), Steps: steps, Method: Method{Mix: Kinds(Hops(benchTicket)), Rates: []float64{1000}}}
-		r.Overheads, r.Goals = Analyze(steps)
+		r := &Report{Targets: Targets(), Steps: steps, Method: Method{Mixes: []MixInfo{fixedInfo()}, Rates: []float64{1000}}}
+		r.Overheads, r.HopCPU, r.Goals = Analyze(steps)
 		return r
 	}
 
@@ -187,7 +190,7 @@ func TestReportSaysWhetherAgentgatewayRan(t *testing.T) {
 	b2 := step(TargetAgentGoverned, 1000, 2400, 5000, 40, 30)
 	b2.Processes["agentgateway"] = ProcessLoad{CPUPercent: 30}
 	ran.Steps = append(ran.Steps, step(TargetAgentBaseline, 1000, 1100, 2100, 0, 0), b2)
-	ran.Overheads, ran.Goals = Analyze(ran.Steps)
+	ran.Overheads, ran.HopCPU, ran.Goals = Analyze(ran.Steps)
 	var out strings.Builder
 	WriteMarkdown(&out, ran)
 	text := out.String()
@@ -196,4 +199,147 @@ func TestReportSaysWhetherAgentgatewayRan(t *testing.T) {
 	assert.Contains(t, text, "| 1000/s | b2 agentgateway + extAuthz | 1000 | 0 | 0 | 1000 | 2.400 |")
 	assert.Contains(t, text, "| 1000/s | governed hop behind agentgateway (b2 − a2) | 1.300 | 1.300 | 2.900 | 2.900 | yes |")
 	assert.Contains(t, text, "| 1000/s | – | – | – | 300 |", "b2's gateway: 30% of a core over 1000 answers/s")
+}
+
+// The goals in the order Analyze gives them.
+const (
+	goalAgentOnHop = iota
+	goalAgentOnCPU
+	goalFixedOffHop
+	goalFixedOffSynapse
+	goalRSS
+)
+
+func fixedInfo() MixInfo {
+	return MixInfo{Name: MixFixed, Hops: 3, Kinds: Kinds(Hops(benchTicket))}
+}
+
+// in puts s in a mix and cache setting.
+func in(mix, cache string, s Step) Step {
+	s.Mix, s.Cache = mix, cache
+	return s
+}
+
+// withCPU sets a process's CPU on s.
+func withCPU(s Step, process string, percent float64) Step {
+	s.Processes[process] = ProcessLoad{CPUPercent: percent}
+	return s
+}
+
+func TestAnalyzeKeepsEachMixAndCacheSettingApart(t *testing.T) {
+	var steps []Step
+	for _, g := range []struct {
+		mix, cache string
+		bP99       float64
+	}{
+		{MixFixed, CacheOn, 2500},
+		{MixFixed, CacheOff, 5000},
+		{MixAgent, CacheOn, 2200},
+		{MixAgent, CacheOff, 4000},
+	} {
+		steps = append(steps,
+			in(g.mix, g.cache, step(TargetBaseline, 1000, 1000, 1000, 0, 0)),
+			in(g.mix, g.cache, step(TargetGoverned, 1000, 1500, 1000+g.bP99, 30, 30)),
+		)
+	}
+	overheads, cpu, goals := Analyze(steps)
+	require.Len(t, overheads, 4)
+	require.Len(t, cpu, 4)
+	for i, want := range []struct {
+		mix, cache string
+		p99        float64
+	}{
+		{MixFixed, CacheOn, 2500}, {MixFixed, CacheOff, 5000}, {MixAgent, CacheOn, 2200}, {MixAgent, CacheOff, 4000},
+	} {
+		assert.Equal(t, want.mix, overheads[i].Mix, i)
+		assert.Equal(t, want.cache, overheads[i].Cache, i)
+		assert.InDelta(t, want.p99, overheads[i].P99, 1e-9, i)
+		assert.Equal(t, want.mix, cpu[i].Mix, i)
+	}
+	for _, tc := range []struct {
+		goal     int
+		measured float64
+		met      bool
+	}{
+		{goalAgentOnHop, 2200, true},
+		{goalFixedOffHop, 5000, false},
+	} {
+		assert.InDelta(t, tc.measured, goals[tc.goal].Measured, 1e-9, goals[tc.goal].Name)
+		assert.Equal(t, tc.met, goals[tc.goal].Met, goals[tc.goal].Name)
+	}
+}
+
+func TestHopCPUByComponent(t *testing.T) {
+	envoy, _ := gatewayProcess(TargetGoverned)
+	baseline, _ := gatewayProcess(TargetBaseline)
+	for _, tc := range []struct {
+		name                            string
+		cerbos, synapse, envoyB, envoyA float64 // % of a core at 1000/s
+		wantAuthz, wantTotal            float64 // µs
+		withBaseline                    bool
+	}{
+		{name: "cache on", cerbos: 5, synapse: 20, envoyB: 40, envoyA: 24, wantAuthz: 160, wantTotal: 410, withBaseline: true},
+		{name: "cache off", cerbos: 72, synapse: 40, envoyB: 40, envoyA: 24, wantAuthz: 160, wantTotal: 1280, withBaseline: true},
+		{name: "noise puts Envoy below the baseline", cerbos: 10, synapse: 20, envoyB: 20, envoyA: 24, wantAuthz: 0, wantTotal: 300, withBaseline: true},
+		{name: "no baseline step", cerbos: 10, synapse: 20, envoyB: 40, wantAuthz: 0, wantTotal: 300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := in(MixAgent, CacheOn, step(TargetGoverned, 1000, 1500, 2000, tc.synapse, 30))
+			b = withCPU(withCPU(b, cerbosComponent, tc.cerbos), envoy, tc.envoyB)
+			steps := []Step{b}
+			if tc.withBaseline {
+				steps = append(steps, withCPU(in(MixAgent, CacheOn, step(TargetBaseline, 1000, 1000, 1000, 0, 0)), baseline, tc.envoyA))
+			}
+			_, cpu, goals := Analyze(steps)
+			require.Len(t, cpu, 1)
+			assert.InDelta(t, tc.cerbos*10, cpu[0].Cerbos, 1e-6)
+			assert.InDelta(t, tc.synapse*10, cpu[0].Synapse, 1e-6)
+			assert.InDelta(t, tc.envoyB*10, cpu[0].Envoy, 1e-6)
+			assert.InDelta(t, tc.wantAuthz, cpu[0].EnvoyAuthz, 1e-6)
+			assert.InDelta(t, tc.wantTotal, cpu[0].Total, 1e-6)
+			assert.Equal(t, tc.wantTotal <= goalHopCPUus, goals[goalAgentOnCPU].Met)
+		})
+	}
+}
+
+func TestMarkdownShowsEachMixAndCacheSetting(t *testing.T) {
+	envoy, _ := gatewayProcess(TargetGoverned)
+	var steps []Step
+	for _, cache := range []string{CacheOn, CacheOff} {
+		for _, mix := range []string{MixFixed, MixAgent} {
+			b := withCPU(in(mix, cache, step(TargetGoverned, 1000, 2000, 4000, 30, 30)), envoy, 40)
+			steps = append(steps,
+				in(mix, cache, step(TargetBaseline, 1000, 1000, 1500, 0, 0)), b,
+				in(mix, cache, step(TargetSynapse, 1000, 1500, 2600, 41, 30)),
+				in(mix, cache, step(TargetCerbos, 1000, 1200, 2400, 0, 0)),
+			)
+		}
+	}
+	r := &Report{
+		Targets: Targets(), Steps: steps,
+		Method: Method{
+			Mixes:  []MixInfo{fixedInfo(), {Name: MixAgent, Hops: 44, Kinds: []string{KindInitialize, KindCompletion}}},
+			Caches: []CacheInfo{{CacheOn, "2s"}, {CacheOff, "0s"}},
+			Rates:  []float64{1000}, Rounds: 4,
+		},
+	}
+	r.Overheads, r.HopCPU, r.Goals = Analyze(steps)
+	var out strings.Builder
+	WriteMarkdown(&out, r)
+	text := out.String()
+	for _, want := range []string{
+		"| mix | cache | load | b − a p50 | b − a p99 | c − d p50 | c − d p99 |",
+		"| fixed | on | 1000/s | 1.000 | 2.500 | 0.300 | 0.200 |",
+		"| agent | off | 1000/s | 1.000 | 2.500 | 0.300 | 0.200 |",
+		"| agent | on | 1000/s | 500 | 300 | 400 | 0 | 800 |",
+		"## fixed mix, cache on",
+		"## agent mix, cache off",
+		"| load | target | initialize | completion |",
+		"- **agent** mix (44 hops",
+		"SYNAPSE_DECISION_CACHE_TTL=0s",
+		"| agent trace, cache on: a governed hop (b − a), p99 at 1000/s | 3.000 ms | 2.500 ms | yes |",
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.Equal(t, 4, strings.Count(text, "### Latency and throughput"), "one section per mix and setting")
 }

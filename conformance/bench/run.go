@@ -6,7 +6,10 @@
 // it too (a2, b2; BaselineAgentGateway); where it cannot, the report says why. Load is open
 // loop at fixed rates (Drive; latency from each request's due time) and closed loop at
 // saturation, in rounds with the targets taking turns; CPU and memory come from /proc
-// (Monitor). Run returns a Report; Write renders report.md and report.json.
+// (Monitor). Each request mix (FixedMix, the issue's three requests; AgentMix, the demo's story
+// as synapse decided it) is measured under each setting of synapse's decision cache, the
+// environment brought up once per setting. Run returns a Report; Write renders report.md and
+// report.json.
 package bench
 
 import (
@@ -32,6 +35,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/synapse/admin"
+	"github.com/hopguard/hopguard/synapse/config"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
@@ -62,19 +66,61 @@ type Options struct {
 	// CompareSynapse, when set, is another synapse binary measured beside the current one
 	// (target c2): a before/after of a change from one run.
 	CompareSynapse string
+	// Mixes are the request mixes measured (MixNames), each at every load.
+	Mixes []string
+	// Caches are the settings of synapse's decision cache measured: the environment is
+	// brought up once per setting, and every mix is measured in each.
+	Caches []CacheSetting
 	// Progress receives a line per phase and step.
 	Progress io.Writer
 }
 
-// DefaultOptions are what `make bench` runs: 4 loads x 4 targets x 4 rounds x (2 s + 0.5 s
-// warmup), under three minutes of load.
+// DefaultOptions are what `make bench` runs: 2 cache settings x 2 mixes x 4 loads x 6 targets
+// (4 without agentgateway) x 4 rounds x (1 s + 0.25 s warmup), about eight minutes of load.
+// The step is half what it was with one mix and one setting, to keep the run near ten minutes.
 func DefaultOptions(outDir string) Options {
 	return Options{
 		OutDir: outDir, Rates: []float64{100, 500, 1000},
-		Step: 8 * time.Second, Warmup: 500 * time.Millisecond, Rounds: 4,
+		Step: 4 * time.Second, Warmup: 250 * time.Millisecond, Rounds: 4,
 		MaxInFlight: 512, SaturationWorkers: 16, Timeout: 2 * time.Second,
+		Mixes: MixNames(), Caches: CacheSettings(),
 		Progress: io.Discard,
 	}
+}
+
+// CacheSetting is one setting of synapse's decision cache the run measures under.
+type CacheSetting struct {
+	// Name is "on" or "off" (--cache).
+	Name string
+	// TTL is what synapse is given (SYNAPSE_DECISION_CACHE_TTL); 0 turns the cache off.
+	TTL time.Duration
+}
+
+// The cache settings.
+const (
+	CacheOn  = "on"
+	CacheOff = "off"
+)
+
+// CacheSettings are both settings, on (synapse's default TTL) first.
+func CacheSettings() []CacheSetting {
+	return []CacheSetting{{CacheOn, config.DefaultDecisionCacheTTL}, {CacheOff, 0}}
+}
+
+// CacheSettingByName returns the setting called name.
+func CacheSettingByName(name string) (CacheSetting, error) {
+	for _, c := range CacheSettings() {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return CacheSetting{}, fmt.Errorf("unknown cache setting %q (want on or off)", name)
+}
+
+// env is synapse's environment for the setting: explicit either way, so a value in the
+// benchmark's own environment cannot leak into synapse's.
+func (c CacheSetting) env() []string {
+	return []string{"SYNAPSE_DECISION_CACHE_TTL=" + c.TTL.String()}
 }
 
 // Validate says what is wrong with o.
@@ -97,21 +143,65 @@ func (o Options) Validate() error {
 	if o.MaxInFlight < 1 || o.SaturationWorkers < 1 {
 		errs = append(errs, errors.New("max in flight and saturation workers must be at least 1"))
 	}
+	if len(o.Mixes) == 0 || len(o.Caches) == 0 {
+		errs = append(errs, errors.New("at least one mix and one cache setting"))
+	}
+	for _, m := range o.Mixes {
+		if _, err := MixByName(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// Run brings hopguard's environment up with both gateways, measures every target at every load
-// and returns the report. Everything it started is stopped before it returns.
-func Run(ctx context.Context, opts Options) (report *Report, err error) {
+// Run brings hopguard's environment up once per cache setting, with both gateways, measures
+// every mix on every target at every load and returns the report. Everything it started is
+// stopped before it returns.
+func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
+	mixes := make([]Mix, 0, len(opts.Mixes))
+	for _, name := range opts.Mixes {
+		m, err := MixByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		mixes = append(mixes, m)
+	}
 	began := time.Now()
-	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
+	report := &Report{
+		Started: began,
+		Method: Method{
+			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(), Rounds: opts.Rounds,
+			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
+			EnvironmentKept: opts.EnvDir != "",
+		},
+	}
+	for _, m := range mixes {
+		report.Method.Mixes = append(report.Method.Mixes, MixInfo{Name: m.Name, Description: m.Description, Hops: len(m.Hops), Kinds: Kinds(m.Hops)})
+	}
+	for _, c := range opts.Caches {
+		report.Method.Caches = append(report.Method.Caches, CacheInfo{Name: c.Name, TTL: c.TTL.String()})
+	}
+	for i, cache := range opts.Caches {
+		if err := runPhase(ctx, opts, cache, mixes, i == 0, report); err != nil {
+			return nil, fmt.Errorf("bench: cache %s: %w", cache.Name, err)
+		}
+	}
+	report.Overheads, report.HopCPU, report.Goals = Analyze(report.Steps)
+	report.Machine.LoadAfter = loadAverage()
+	report.Duration = time.Since(began).Round(time.Second).String()
+	return report, nil
+}
 
+// runPhase brings the environment up with synapse's decision cache set to cache, measures
+// every mix in it and tears it down; the first phase also describes the machine and targets.
+func runPhase(ctx context.Context, opts Options, cache CacheSetting, mixes []Mix, first bool, report *Report) (err error) {
+	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
 	// Each baseline is its governed gateway under another name with its config rendered
 	// without ext_authz: the difference between the two is what governing a hop costs. The
 	// bench runs on the process runtime (harness.Up's default).
@@ -124,35 +214,37 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if opts.CompareSynapse != "" {
 		secrets, err := stack.NewSecrets()
 		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			return err
 		}
-		compared = &ComparedSynapse{Binary: opts.CompareSynapse, Secrets: secrets}
+		compared = &ComparedSynapse{Binary: opts.CompareSynapse, Secrets: secrets, Env: cache.env()}
 		required = append(required, compared)
 		extra = append(extra, compared)
 	}
-	envDir, removeEnv, err := environmentDir(opts.EnvDir)
+	envDir, removeEnv, err := environmentDir(opts.EnvDir, cache.Name)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return err
 	}
 	defer removeEnv()
-	say("==> bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys, two agentgateways where they can run) in %s", envDir)
+	say("==> synapse's decision cache %s (SYNAPSE_DECISION_CACHE_TTL=%s): bringing the environment up on 127.0.0.1 (Cerbos, STS, mocks, synapse, two Envoys, two agentgateways where they can run) in %s",
+		cache.Name, cache.TTL, envDir)
 	h, err := harness.Up(ctx, harness.Options{
-		OutDir:   envDir,
-		BinDir:   filepath.Join(opts.OutDir, "bin"),
-		Gateways: extra,
-		Observe:  observe(opts.Progress),
+		OutDir:     envDir,
+		BinDir:     filepath.Join(opts.OutDir, "bin"),
+		Gateways:   extra,
+		Observe:    observe(opts.Progress),
+		SynapseEnv: cache.env(),
 	})
 	defer func() {
 		if closeErr := h.Close(context.WithoutCancel(ctx)); closeErr != nil && err == nil {
-			err = fmt.Errorf("bench: stop the environment: %w", closeErr)
+			err = fmt.Errorf("stop the environment: %w", closeErr)
 		}
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return err
 	}
 	for _, g := range required {
 		if reason, ok := h.NotRun[g.Name()]; ok {
-			return nil, fmt.Errorf("bench: %s cannot run here: %w", g.Name(), reason)
+			return fmt.Errorf("%s cannot run here: %w", g.Name(), reason)
 		}
 	}
 	// agentgateway is optional: where it cannot run, the rest is measured and the report says why.
@@ -164,22 +256,43 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 		names.agentGoverned, names.agentBaseline = agentGoverned.Name(), agentBaseline.Name()
 	}
 	say("    agentgateway targets: %s", agentStatus)
+	if first {
+		if err := describeRun(ctx, report, governed, agentGoverned, compared, names, agentStatus, envDir); err != nil {
+			return err
+		}
+	} else if agentStatus != report.AgentGateway {
+		report.AgentGateway += fmt.Sprintf("; with the cache %s: %s", cache.Name, agentStatus)
+	}
 
+	pids, err := h.Runtime.PIDs(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := pids[synapseComponent]; !ok {
+		return fmt.Errorf("synapse's process is not among the environment's %v", pids)
+	}
+	pids["load-generator"] = os.Getpid()
+	monitor := NewMonitor(pids)
+	for _, mix := range mixes {
+		steps, err := measureMix(ctx, h, names, compared, monitor, mix, cache, opts)
+		if err != nil {
+			return fmt.Errorf("mix %s: %w", mix.Name, err)
+		}
+		report.Steps = append(report.Steps, steps...)
+	}
+	return nil
+}
+
+// describeRun fills in what the report says about the machine and the targets.
+func describeRun(ctx context.Context, report *Report, governed *gateways.Envoy, agentGoverned *gateways.AgentGateway, compared *ComparedSynapse, names gatewayNames, agentStatus, envDir string) error {
 	cerbosPath, err := binaries.Tool("cerbos")
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return err
 	}
-	report = &Report{
-		Started: began,
-		Machine: describeMachine(ctx, cerbosPath, governed.Detail()),
-		Method: Method{
-			Rates: opts.Rates, StepSeconds: opts.Step.Seconds(), WarmupSeconds: opts.Warmup.Seconds(), Rounds: opts.Rounds,
-			MaxInFlight: opts.MaxInFlight, SaturationWorkers: opts.SaturationWorkers, TimeoutSeconds: opts.Timeout.Seconds(),
-			EnvironmentDir: envDir, EnvironmentKept: opts.EnvDir != "",
-		},
-		Targets:      Targets(),
-		AgentGateway: agentStatus,
-	}
+	report.Machine = describeMachine(ctx, cerbosPath, governed.Detail())
+	report.Method.EnvironmentDir = envDir
+	report.Targets = Targets()
+	report.AgentGateway = agentStatus
 	if names.agentGoverned != "" {
 		report.Machine.AgentGateway = agentGoverned.Detail()
 		// In the order they are measured: right after a and b.
@@ -188,55 +301,49 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 	if compared != nil {
 		report.Targets = append(report.Targets, Target{TargetCompared, "synapse Check, compared build", "Check over gRPC on " + compared.Detail() + ", beside c"})
 	}
-	targets, closeTargets, err := prepare(ctx, h, names, compared, opts)
+	return nil
+}
+
+// measureMix measures one mix on every target at every load, then saturation.
+func measureMix(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, monitor *Monitor, mix Mix, cache CacheSetting, opts Options) ([]Step, error) {
+	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
+	targets, closeTargets, err := prepare(ctx, h, names, compared, mix, opts)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	defer closeTargets()
-	report.Method.Mix = Kinds(Hops(benchTicket))
-
-	pids, err := h.Runtime.PIDs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if _, ok := pids[synapseComponent]; !ok {
-		return nil, fmt.Errorf("bench: synapse's process is not among the environment's %v", pids)
-	}
-	pids["load-generator"] = os.Getpid()
-	monitor := NewMonitor(pids)
-
-	say("==> measuring: %d loads x %d targets, %s each in %d rounds (targets in turn), each round after a %s warmup",
-		len(opts.Rates)+1, len(targets), opts.Step, opts.Rounds, opts.Warmup)
+	say("==> measuring the %s mix (%d hops), cache %s: %d loads x %d targets, %s each in %d rounds (targets in turn), each round after a %s warmup",
+		mix.Name, len(mix.Hops), cache.Name, len(opts.Rates)+1, len(targets), opts.Step, opts.Rounds, opts.Warmup)
+	var out []Step
 	for _, rate := range append(slices.Clone(opts.Rates), 0) {
 		steps, err := measureLoad(ctx, monitor, targets, rate, opts)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			return nil, err
 		}
-		for _, step := range steps {
-			say("    %s", step.line())
+		for i := range steps {
+			steps[i].Mix, steps[i].Cache = mix.Name, cache.Name
+			say("    %s", steps[i].line())
 		}
-		report.Steps = append(report.Steps, steps...)
+		out = append(out, steps...)
 	}
-	report.Overheads, report.Goals = Analyze(report.Steps)
-	report.Machine.LoadAfter = loadAverage()
-	report.Duration = time.Since(began).Round(time.Second).String()
-	return report, nil
+	return out, nil
 }
 
 // memoryFS is where the environment goes by default: a tmpfs on every Linux this runs on.
 const memoryFS = "/dev/shm"
 
-// environmentDir returns the directory the environment runs in and how to remove it: dir when
-// given (kept), else a fresh one in memory (removed), else a fresh temporary one (removed).
-func environmentDir(dir string) (string, func(), error) {
+// environmentDir returns the directory the environment of one phase runs in and how to remove
+// it: <dir>/<phase> when dir is given (kept), else a fresh one in memory (removed), else a fresh
+// temporary one (removed).
+func environmentDir(dir, phase string) (string, func(), error) {
 	if dir != "" {
-		return dir, func() {}, nil
+		return filepath.Join(dir, "cache-"+phase), func() {}, nil
 	}
 	parent := memoryFS
 	if info, err := os.Stat(parent); err != nil || !info.IsDir() {
 		parent = ""
 	}
-	tmp, err := os.MkdirTemp(parent, "hopguard-bench-")
+	tmp, err := os.MkdirTemp(parent, "hopguard-bench-cache-"+phase+"-")
 	if err != nil {
 		return "", nil, fmt.Errorf("environment directory: %w", err)
 	}
@@ -251,7 +358,7 @@ type target struct {
 
 // prepare sets up the caller and the four request mixes; it checks each request once, so a
 // misconfigured run fails here with the reason instead of measuring errors.
-func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, opts Options) ([]target, func(), error) {
+func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, mix Mix, opts Options) ([]target, func(), error) {
 	admin, err := h.Admin()
 	if err != nil {
 		return nil, nil, err
@@ -264,11 +371,11 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 	if err != nil {
 		return nil, nil, err
 	}
-	hops := Hops(benchTicket)
-	caller, err := NewCaller(ctx, CallerSetup{
+	hops := mix.Hops
+	callers, err := NewCallers(ctx, CallerSetup{
 		Admin: admin, SigningKeyPEM: h.Secrets.SigningKeyPEM, Issuer: stack.Issuer,
-		GatewayURL: governedURL, HTTP: http.DefaultClient, Hops: hops,
-	})
+		GatewayURL: governedURL, HTTP: http.DefaultClient,
+	}, mix)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -295,19 +402,19 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 			_ = c.Close()
 		}
 	}
-	cerbosMix, err := CerbosMix(svcv1.NewCerbosServiceClient(cerbosConn), hops, caller)
+	cerbosMix, err := CerbosMix(svcv1.NewCerbosServiceClient(cerbosConn), hops, callers)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
 	targets := []target{
-		{TargetBaseline, GatewayMix(httpClient(opts.MaxInFlight), baselineURL, false, hops, caller)},
-		{TargetGoverned, GatewayMix(httpClient(opts.MaxInFlight), governedURL, true, hops, caller)},
-		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, caller)},
+		{TargetBaseline, GatewayMix(httpClient(opts.MaxInFlight), baselineURL, false, hops, callers)},
+		{TargetGoverned, GatewayMix(httpClient(opts.MaxInFlight), governedURL, true, hops, callers)},
+		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, callers)},
 		{TargetCerbos, cerbosMix},
 	}
 	if names.agentGoverned != "" {
-		agent, err := agentGatewayTargets(ctx, h, names.agentGoverned, names.agentBaseline, hops, caller, opts)
+		agent, err := agentGatewayTargets(ctx, h, names.agentGoverned, names.agentBaseline, hops, callers, opts)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -316,7 +423,7 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 		targets = slices.Insert(targets, 2, agent...)
 	}
 	if compared != nil {
-		conn, err := comparedClient(ctx, h, compared, caller)
+		conn, err := comparedClient(ctx, h, compared, callers)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -324,7 +431,7 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 		conns = append(conns, conn)
 		// Right after c, so the two builds are measured under the same conditions.
 		c := slices.IndexFunc(targets, func(t target) bool { return t.id == TargetSynapse })
-		targets = slices.Insert(targets, c+1, target{TargetCompared, SynapseMix(authv3.NewAuthorizationClient(conn), hops, caller)})
+		targets = slices.Insert(targets, c+1, target{TargetCompared, SynapseMix(authv3.NewAuthorizationClient(conn), hops, callers)})
 	}
 	for _, t := range targets {
 		for _, r := range t.mix {
@@ -340,17 +447,24 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 	return targets, closeAll, nil
 }
 
-// comparedClient registers the caller's task (same id) with the compared synapse and connects
-// to it.
-func comparedClient(ctx context.Context, h *harness.Env, compared *ComparedSynapse, caller Caller) (*grpc.ClientConn, error) {
+// comparedClient registers the callers' tasks (same ids, revoked where they are) with the
+// compared synapse and connects to it.
+func comparedClient(ctx context.Context, h *harness.Env, compared *ComparedSynapse, callers Callers) (*grpc.ClientConn, error) {
 	adminAddr, err := h.Runtime.Endpoint(ComparedSynapseName, stack.PortAdmin)
 	if err != nil {
 		return nil, err
 	}
 	admin := &admin.Client{BaseURL: "http://" + adminAddr.String(), Token: compared.Secrets.AdminToken}
-	t := caller.Task
-	if _, err := admin.Create(ctx, tasks.NewTask{ID: t.ID, Principal: t.Principal, AgentID: t.AgentID, TicketID: t.TicketID}); err != nil {
-		return nil, fmt.Errorf("register the task with the compared synapse: %w", err)
+	for _, c := range callers {
+		t := c.Task
+		if _, err := admin.Create(ctx, tasks.NewTask{ID: t.ID, Principal: t.Principal, AgentID: t.AgentID, TicketID: t.TicketID}); err != nil {
+			return nil, fmt.Errorf("register task %s with the compared synapse: %w", t.ID, err)
+		}
+		if t.Status == tasks.StatusRevoked {
+			if _, err := admin.Revoke(ctx, t.ID); err != nil {
+				return nil, fmt.Errorf("revoke task %s with the compared synapse: %w", t.ID, err)
+			}
+		}
 	}
 	grpcAddr, err := h.Runtime.Endpoint(ComparedSynapseName, stack.PortGRPC)
 	if err != nil {
@@ -380,8 +494,8 @@ func (s Step) line() string {
 		load = fmt.Sprintf("%.0f/s", s.Rate)
 	}
 	syn := s.Processes[s.synapseProcess()]
-	line := fmt.Sprintf("%-2s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
-		s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
+	line := fmt.Sprintf("%-6s cache %-3s %-2s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
+		s.Mix, s.Cache, s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
 		syn.CPUPercent, float64(syn.RSSMaxBytes)/mib)
 	if len(s.Errors) > 0 {
 		line += "\n        first error: " + s.Errors[0]

@@ -52,6 +52,7 @@ func BenchmarkSynapseCheck(b *testing.B) {
 	require.NoError(b, err)
 	hops := Hops(benchTicket)
 	caller := Caller{
+		Name:    benchCaller,
 		Subject: benchSubject, Roles: []string{benchRole}, AgentID: benchAgentID, HarnessVersion: benchHarnessVersion,
 		Task: task, Tokens: map[string]string{}, Sessions: map[string]string{"payments": "s-1", "tickets": "s-2"},
 	}
@@ -64,7 +65,7 @@ func BenchmarkSynapseCheck(b *testing.B) {
 	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = conn.Close() })
-	mix := SynapseMix(authv3.NewAuthorizationClient(conn), hops, caller)
+	mix := SynapseMix(authv3.NewAuthorizationClient(conn), hops, Callers{benchCaller: caller})
 	for _, r := range mix {
 		require.NoError(b, r.Do(ctx), r.Kind)
 	}

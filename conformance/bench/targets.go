@@ -28,9 +28,12 @@ import (
 // MCPProtocolVersion is the protocol the benchmark's MCP sessions were opened with.
 const MCPProtocolVersion = "2025-11-25"
 
-// Caller is who sends the mix: one principal with a task, a token per resource, and an open MCP
-// session per server (the mock servers refuse tools/list outside a session).
+// Caller is one principal of a mix, ready to send: its task, a token per resource, and an open
+// MCP session per server it works within (the mock servers refuse tools/list outside a
+// session).
 type Caller struct {
+	// Name is the principal's (Principal.Name, Hop.Caller).
+	Name           string
 	Subject        string
 	Roles          []string
 	AgentID        string
@@ -44,21 +47,24 @@ type Caller struct {
 // agent does. Through a governed gateway each hop must get the policies' decision (the
 // x-hopguard-decision header says which); through the ungoverned one it must reach the
 // upstream and come back 200 with no decision at all.
-func GatewayMix(client *http.Client, baseURL string, governed bool, hops []Hop, c Caller) []Request {
+func GatewayMix(client *http.Client, baseURL string, governed bool, hops []Hop, callers Callers) []Request {
 	mix := make([]Request, 0, len(hops))
 	for _, h := range hops {
+		c := callers.of(h)
 		body := []byte(h.Body)
 		header := http.Header{}
 		header.Set("Content-Type", "application/json")
 		header.Set("Authorization", "Bearer "+c.Tokens[h.Resource])
 		if h.Server != "" {
 			header.Set("Accept", "application/json, text/event-stream")
+		}
+		if h.InSession {
 			header.Set("Mcp-Session-Id", c.Sessions[h.Server])
 			header.Set("Mcp-Protocol-Version", MCPProtocolVersion)
 		}
-		want := ""
+		want, status := "", http.StatusOK
 		if governed {
-			want = "deny"
+			want, status = "deny", h.GovernedStatus()
 			if h.Allowed {
 				want = "allow"
 			}
@@ -80,8 +86,8 @@ func GatewayMix(client *http.Client, baseURL string, governed bool, hops []Hop, 
 			if copyErr != nil {
 				return fmt.Errorf("read response: %w", copyErr)
 			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("status %d", resp.StatusCode)
+			if resp.StatusCode != status {
+				return fmt.Errorf("status %d, want %d", resp.StatusCode, status)
 			}
 			if got := resp.Header.Get(respond.HeaderDecision); got != want {
 				return fmt.Errorf("decision %q, want %q", got, want)
@@ -96,9 +102,11 @@ func GatewayMix(client *http.Client, baseURL string, governed bool, hops []Hop, 
 // forwards (the MCP session ones included) and the body as raw_body.
 func CheckRequest(h Hop, c Caller) *authv3.CheckRequest {
 	req := checktest.Envoy(h.Resource, h.Method, h.Path, c.Tokens[h.Resource], h.Body)
+	headers := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
 	if h.Server != "" {
-		headers := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
 		headers["accept"] = "application/json, text/event-stream"
+	}
+	if h.InSession {
 		headers["mcp-session-id"] = c.Sessions[h.Server]
 		headers["mcp-protocol-version"] = MCPProtocolVersion
 	}
@@ -107,10 +115,10 @@ func CheckRequest(h Hop, c Caller) *authv3.CheckRequest {
 
 // SynapseMix calls synapse's Check directly, as the gateway does, and expects the policies'
 // decision for each hop.
-func SynapseMix(client authv3.AuthorizationClient, hops []Hop, c Caller) []Request {
+func SynapseMix(client authv3.AuthorizationClient, hops []Hop, callers Callers) []Request {
 	mix := make([]Request, 0, len(hops))
 	for _, h := range hops {
-		req := CheckRequest(h, c)
+		req := CheckRequest(h, callers.of(h))
 		mix = append(mix, Request{Kind: h.Kind, Do: func(ctx context.Context) error {
 			resp, err := client.Check(ctx, req)
 			if err != nil {
@@ -163,10 +171,11 @@ func CerbosRequest(h Hop, c Caller) (*requestv1.CheckResourcesRequest, error) {
 // CerbosMix calls Cerbos's CheckResources directly with the calls synapse makes, the audit
 // metadata included, and expects the policies' decision: every action allowed, or a denial
 // that carries the rule's output.
-func CerbosMix(client svcv1.CerbosServiceClient, hops []Hop, c Caller) ([]Request, error) {
+func CerbosMix(client svcv1.CerbosServiceClient, hops []Hop, callers Callers) ([]Request, error) {
 	var ids atomic.Uint64
 	mix := make([]Request, 0, len(hops))
 	for _, h := range hops {
+		c := callers.of(h)
 		req, err := CerbosRequest(h, c)
 		if err != nil {
 			return nil, err

@@ -24,12 +24,15 @@ import (
 
 func testCaller() Caller {
 	return Caller{
+		Name:    benchCaller,
 		Subject: benchSubject, Roles: []string{benchRole}, AgentID: benchAgentID, HarnessVersion: benchHarnessVersion,
 		Task:     tasks.Task{ID: "task-1", Principal: benchSubject, AgentID: benchAgentID, TicketID: benchTicket, Status: tasks.StatusActive},
 		Tokens:   map[string]string{"llm": "tok-llm", "mcp:payments": "tok-pay", "mcp:tickets": "tok-tix"},
 		Sessions: map[string]string{"payments": "s-pay", "tickets": "s-tix"},
 	}
 }
+
+func testCallers() Callers { return Callers{benchCaller: testCaller()} }
 
 func TestGatewayMixExpectsEachGatewaysOutcome(t *testing.T) {
 	var decision string
@@ -48,7 +51,7 @@ func TestGatewayMixExpectsEachGatewaysOutcome(t *testing.T) {
 	hops := Hops(benchTicket)
 	ctx := context.Background()
 
-	ungoverned := GatewayMix(srv.Client(), srv.URL, false, hops, testCaller())
+	ungoverned := GatewayMix(srv.Client(), srv.URL, false, hops, testCallers())
 	for _, r := range ungoverned {
 		assert.NoError(t, r.Do(ctx), "%s through the baseline: upstream answered", r.Kind)
 	}
@@ -56,7 +59,7 @@ func TestGatewayMixExpectsEachGatewaysOutcome(t *testing.T) {
 	for _, r := range ungoverned {
 		assert.ErrorContains(t, r.Do(ctx), `decision "allow", want ""`, "a decision at the baseline means it is governed")
 	}
-	governed := GatewayMix(srv.Client(), srv.URL, true, hops, testCaller())
+	governed := GatewayMix(srv.Client(), srv.URL, true, hops, testCallers())
 	require.Equal(t, KindRefundDenied, governed[1].Kind)
 	assert.NoError(t, governed[0].Do(ctx))
 	assert.ErrorContains(t, governed[1].Do(ctx), `decision "allow", want "deny"`, "an allowed refund is a failure")
@@ -82,10 +85,10 @@ func (f fakeAuthz) Check(_ context.Context, req *authv3.CheckRequest, _ ...grpc.
 
 func TestSynapseMixExpectsThePoliciesDecision(t *testing.T) {
 	ctx := context.Background()
-	allowAll := SynapseMix(fakeAuthz{code: codes.OK}, Hops(benchTicket), testCaller())
+	allowAll := SynapseMix(fakeAuthz{code: codes.OK}, Hops(benchTicket), testCallers())
 	assert.NoError(t, allowAll[0].Do(ctx))
 	assert.ErrorContains(t, allowAll[1].Do(ctx), "allowed true, want false")
-	denyAll := SynapseMix(fakeAuthz{code: codes.PermissionDenied}, Hops(benchTicket), testCaller())
+	denyAll := SynapseMix(fakeAuthz{code: codes.PermissionDenied}, Hops(benchTicket), testCallers())
 	assert.NoError(t, denyAll[1].Do(ctx))
 	assert.ErrorContains(t, denyAll[2].Do(ctx), "allowed false, want true")
 }
@@ -148,16 +151,16 @@ func (f fakeCerbos) CheckResources(_ context.Context, req *requestv1.CheckResour
 
 func TestCerbosMixExpectsTheDenialWithItsOutput(t *testing.T) {
 	ctx := context.Background()
-	mix, err := CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_DENY}, Hops(benchTicket), testCaller())
+	mix, err := CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_DENY}, Hops(benchTicket), testCallers())
 	require.NoError(t, err)
 	assert.ErrorContains(t, mix[1].Do(ctx), "denied without the rule's output")
 	assert.ErrorContains(t, mix[0].Do(ctx), "allowed false, want true")
 
-	mix, err = CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_DENY, outputs: 1}, Hops(benchTicket), testCaller())
+	mix, err = CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_DENY, outputs: 1}, Hops(benchTicket), testCallers())
 	require.NoError(t, err)
 	assert.NoError(t, mix[1].Do(ctx))
 
-	mix, err = CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_ALLOW}, Hops(benchTicket), testCaller())
+	mix, err = CerbosMix(fakeCerbos{effect: effectv1.Effect_EFFECT_ALLOW}, Hops(benchTicket), testCallers())
 	require.NoError(t, err)
 	assert.NoError(t, mix[2].Do(ctx))
 }

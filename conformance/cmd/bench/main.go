@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,12 +37,24 @@ Measures, in one run on this machine, side by side:
 and, where agentgateway can run, a and b behind agentgateway instead of Envoy:
   a2 agentgateway -> mock upstream, extAuthz removed
   b2 the same routes with extAuthz -> synapse -> Cerbos
-with a fixed mix (an allowed completion, a refund denied with the policy's output, tools/list)
-at each fixed rate (open loop, latency from each request's due time) and at saturation
-(closed loop). Each step is split into rounds with the targets taking turns, so that noise from
-other work on the machine falls on all of them alike. Reports p50/p90/p99/max latency, throughput, and the CPU and resident memory of
-synapse and of every other process. All traffic stays on 127.0.0.1; every step is bounded in
-time and count. Needs ./bin/cerbos and ./bin/envoy (make tools).
+with each request mix (--mix):
+  fixed  the issue's three requests in turn: an allowed completion, a refund denied with the
+         policy's output, tools/list on the tickets server
+  agent  the agent trace: the demo's story replayed as synapse decided it (its audit log, 44
+         hops in order per principal: alice's and the triage agent's completions, MCP
+         initialize and tools/list, tool calls, and the denials among them)
+under each setting of synapse's decision cache (--cache):
+  on     SYNAPSE_DECISION_CACHE_TTL=2s (synapse's default)
+  off    SYNAPSE_DECISION_CACHE_TTL=0s
+the environment brought up afresh for each setting, at each fixed rate (open loop, latency from
+each request's due time) and at saturation (closed loop). Each step is split into rounds with
+the targets taking turns, so that noise from other work on the machine falls on all of them
+alike. Reports, per mix and cache setting, p50/p90/p99/max latency, throughput, b − a and c − d
+at each rate, the CPU per governed hop by component (Cerbos, synapse, Envoy), and the CPU and
+resident memory of every process. All traffic stays on 127.0.0.1; every step is bounded in time
+and count. The defaults take about ten minutes (2 settings x 2 mixes x 4 loads x 6 targets x
+4 rounds x 1.25 s, plus start-up); --mix, --cache and --rates measure less. Needs
+./bin/cerbos and ./bin/envoy (make tools).
 
 a2 and b2 need agentgateway in ./bin/agentgateway (make tools installs it where it can), and a
 network whose sole interface is loopback, since it binds every interface: the benchmark runs
@@ -80,7 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	inFlight := fs.Int("max-in-flight", defaults.MaxInFlight, "requests in flight at most at a fixed rate")
 	workers := fs.Int("saturation-workers", defaults.SaturationWorkers, "senders back to back at saturation")
 	timeout := fs.Duration("timeout", defaults.Timeout, "bound on each request")
-	total := fs.Duration("deadline", 9*time.Minute, "bound on the whole run")
+	total := fs.Duration("deadline", 15*time.Minute, "bound on the whole run (the defaults take about ten minutes)")
+	mixes := fs.String("mix", strings.Join(defaults.Mixes, ","), "request `mixes` to measure, comma-separated: fixed (the issue's three requests), agent (the demo's story as synapse decided it)")
+	caches := fs.String("cache", cacheNames(defaults.Caches), "synapse decision cache `settings` to measure, comma-separated: on (its default TTL), off (SYNAPSE_DECISION_CACHE_TTL=0s); the environment is brought up once per setting")
 	envDir := fs.String("env", "", "keep the running environment (logs, decision logs) in this `directory` (default: in /dev/shm, removed after the run)")
 	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
 	showVersion := version.Flag(fs)
@@ -103,6 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
+	cacheSettings, err := parseCaches(*caches)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
 	if *outDir == "" {
 		root, err := binaries.ModuleRoot()
 		if err != nil {
@@ -115,6 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup, Rounds: *rounds,
 		MaxInFlight: *inFlight, SaturationWorkers: *workers, Timeout: *timeout, Progress: stdout,
 		CompareSynapse: *compare, EnvDir: *envDir,
+		Mixes: splitList(*mixes), Caches: cacheSettings,
 	}
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
@@ -146,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 		if !g.Met {
 			verdict = "NOT met"
 		}
-		fmt.Fprintf(stdout, "    %-60s %s (%s)\n", g.Name, verdict, describe(g))
+		fmt.Fprintf(stdout, "    %-90s %s (%s)\n", g.Name, verdict, describe(g))
 	}
 	fmt.Fprintf(stdout, "\n    report: %s\n            %s\n", filepath.Join(*outDir, "report.md"), filepath.Join(*outDir, "report.json"))
 	return 0
@@ -178,4 +199,35 @@ func joinRates(rates []float64) string {
 		parts[i] = strconv.FormatFloat(r, 'f', -1, 64)
 	}
 	return strings.Join(parts, ",")
+}
+
+// splitList splits a comma-separated flag, dropping blanks and repeats.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseCaches(s string) ([]bench.CacheSetting, error) {
+	var out []bench.CacheSetting
+	for _, name := range splitList(s) {
+		c, err := bench.CacheSettingByName(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func cacheNames(settings []bench.CacheSetting) string {
+	names := make([]string, len(settings))
+	for i, c := range settings {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,13 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 		{[]string{"extra"}, 2, "unexpected arguments"},
 		{[]string{"--step", "0s"}, 2, "step and timeout must be positive"},
 		{[]string{"--max-in-flight", "0"}, 2, "max in flight"},
+		{[]string{"--help"}, 0, "-mix mixes"},
+		{[]string{"--help"}, 0, "-cache settings"},
+		{[]string{"--help"}, 0, "(default \"fixed,agent\")"},
+		{[]string{"--help"}, 0, "(default \"on,off\")"},
+		{[]string{"--mix", "bursty"}, 2, `unknown mix "bursty"`},
+		{[]string{"--mix", ","}, 2, "at least one mix and one cache setting"},
+		{[]string{"--cache", "maybe"}, 2, `unknown cache setting "maybe"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr, nil) // each stops before isolating
@@ -51,4 +59,26 @@ func TestVersion(t *testing.T) {
 		assert.Regexp(t, `^bench \S+( \S+)* go\S+\n$`, stdout.String(), "%v", args)
 		assert.Empty(t, stderr.String(), "%v", args)
 	}
+}
+
+func TestParseCaches(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{in: "on,off", want: []string{"on", "off"}},
+		{in: " off ", want: []string{"off"}},
+		{in: "off,off,on", want: []string{"off", "on"}},
+		{in: "on,sometimes", err: "unknown cache setting"},
+	} {
+		got, err := parseCaches(tc.in)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, strings.Split(cacheNames(got), ","), tc.in)
+	}
+	assert.Equal(t, []string{"fixed", "agent"}, splitList("fixed, agent,,fixed"))
 }
