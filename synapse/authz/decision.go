@@ -22,6 +22,7 @@ const (
 	codePolicyDenied            = "policy_denied"
 	codeInvalidRequest          = "invalid_request"
 	codeInternal                = "internal_error"
+	codeClientCancelled         = "client_cancelled"
 )
 
 const (
@@ -38,6 +39,8 @@ const (
 	failureEnrichment          = "enrichment"
 	failurePDP                 = "pdp"
 	failureInternal            = "internal"
+	// failureClientCancelled: the caller went away before the check was decided.
+	failureClientCancelled = "client_cancelled"
 )
 
 // decision is everything one Check learnt, for the response, the audit log

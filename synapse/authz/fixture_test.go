@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -46,6 +47,7 @@ func (a *auditRecorder) only(t *testing.T) audit.Record {
 }
 
 type fixture struct {
+	logs    *logBuffer
 	iss     *identitytest.Issuer
 	pdp     *MockPDP
 	tasks   *MockTaskStore
@@ -57,6 +59,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
+		logs:    &logBuffer{},
 		iss:     identitytest.NewIssuer(t),
 		pdp:     NewMockPDP(t),
 		tasks:   NewMockTaskStore(t),
@@ -71,12 +74,30 @@ func newFixture(t *testing.T) *fixture {
 		PDP:     f.pdp,
 		Audit:   f.audit,
 		Metrics: f.metrics,
-		Log:     slog.New(slog.DiscardHandler),
+		Log:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		NewID:   func() string { return decisionID },
 	})
 	require.NoError(t, err)
 	f.svc = svc
 	return f
+}
+
+// logBuffer keeps the service's log lines for a test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // alice is a tier-1 support agent run by the triage harness on task-1.

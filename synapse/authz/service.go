@@ -226,6 +226,7 @@ func (s *Service) authenticate(ctx context.Context, d *decision) bool {
 	case err == nil:
 		d.claims = claims
 		return true
+	case errors.Is(err, identity.ErrKeysUnavailable) && s.clientGone(ctx, d):
 	case errors.Is(err, identity.ErrKeysUnavailable):
 		s.opts.Log.ErrorContext(ctx, "token keys unavailable; denied", "decision_id", d.id, "err", err)
 		d.unavailable(failureIdentityUnavailable, denial(codeIdentityUnavailable, "the token issuer's keys are unavailable, so the token cannot be verified: denied (fail closed)"))
@@ -247,6 +248,8 @@ func (s *Service) enrich(ctx context.Context, d *decision) bool {
 	switch {
 	case errors.Is(err, tasks.ErrNotFound):
 		return true
+	case err != nil && s.clientGone(ctx, d):
+		return false
 	case err != nil:
 		s.opts.Log.ErrorContext(ctx, "task registry failed; denied", "decision_id", d.id, "task", id, "err", err)
 		d.unavailable(failureEnrichment, denial(codeTaskRegistryUnavailable, "the task registry is unavailable: denied (fail closed)"))
@@ -261,9 +264,25 @@ func (s *Service) enrich(ctx context.Context, d *decision) bool {
 	return true
 }
 
+// clientGone ends d when the caller cancelled the check (the client closed its connection and
+// the gateway its ext_authz call): what failed then is the client's leaving, not the registry,
+// the key set or Cerbos, and it must not read as their outage in the audit, the metrics or the
+// error log, or any client could raise false alarms at will.
+func (s *Service) clientGone(ctx context.Context, d *decision) bool {
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		return false
+	}
+	s.opts.Log.DebugContext(ctx, "the caller cancelled the check; not decided", "decision_id", d.id)
+	d.deny(failureClientCancelled, denial(codeClientCancelled, "the request was cancelled before it was decided"))
+	return true
+}
+
 // ask sends every check in one CheckResources call and reads the answer.
 func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 	resp, err := s.opts.PDP.Check(ctx, req)
+	if err != nil && s.clientGone(ctx, d) {
+		return
+	}
 	if err != nil {
 		if s.opts.Cache != nil {
 			// Cerbos may come back with other policies: nothing it said before is reused.

@@ -144,21 +144,55 @@ func TestBatchNeedsEveryCheckAllowed(t *testing.T) {
 	assert.Len(t, rec.Resources, 2)
 }
 
-// The decision is logged even when the gateway gave up on the request.
-func TestCancelledRequestIsStillAudited(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	raw := f.alice(t, "llm")
-	f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
-	f.pdp.EXPECT().Check(mock.Anything, mock.Anything).RunAndReturn(func(ctx context.Context, _ pdp.Request) (*pdp.Response, error) {
-		cancel()
-		return nil, ctx.Err()
-	}).Once()
-	resp, err := f.svc.Check(ctx, checktest.Envoy("llm", "POST", "/v1/chat/completions", raw, checktest.ChatBody("gpt-4o")))
-	require.NoError(t, err)
-	assertDenied(t, resp, 503)
-	assert.Equal(t, "pdp_unavailable", f.audit.only(t).Code)
-	assert.Equal(t, 1.0, counter(t, f.metrics, "synapse_cerbos_errors_total", map[string]string{"reason": "canceled"}))
+// A caller that goes away mid-check (the client closed its connection, the gateway cancelled
+// its ext_authz call) is audited as client_cancelled, whatever step it interrupted: not as an
+// outage of the registry or of Cerbos, not counted as a Cerbos error, not logged as an error.
+// A Cerbos call that times out while the caller waits is an outage.
+func TestCancelledCheckIsTheClients(t *testing.T) {
+	tests := []struct {
+		name        string
+		expect      func(f *fixture, cancel context.CancelFunc)
+		wantCode    string
+		wantFailure string
+		wantStatus  int
+	}{
+		{name: "cancelled while the task registry answers", expect: func(f *fixture, cancel context.CancelFunc) {
+			f.tasks.EXPECT().Get(mock.Anything, "task-1").RunAndReturn(func(ctx context.Context, _ string) (tasks.Task, error) {
+				cancel()
+				return tasks.Task{}, ctx.Err()
+			}).Once()
+		}, wantCode: "client_cancelled", wantFailure: "client_cancelled", wantStatus: 403},
+		{name: "cancelled while Cerbos decides", expect: func(f *fixture, cancel context.CancelFunc) {
+			f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
+			f.pdp.EXPECT().Check(mock.Anything, mock.Anything).RunAndReturn(func(ctx context.Context, _ pdp.Request) (*pdp.Response, error) {
+				cancel()
+				return nil, ctx.Err()
+			}).Once()
+		}, wantCode: "client_cancelled", wantFailure: "client_cancelled", wantStatus: 403},
+		{name: "Cerbos times out, the caller still waiting", expect: func(f *fixture, _ context.CancelFunc) {
+			f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
+			f.pdp.EXPECT().Check(mock.Anything, mock.Anything).Return(nil, context.DeadlineExceeded).Once()
+		}, wantCode: "pdp_unavailable", wantFailure: "pdp", wantStatus: 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			raw := f.alice(t, "llm")
+			tt.expect(f, cancel)
+			resp, err := f.svc.Check(ctx, checktest.Envoy("llm", "POST", "/v1/chat/completions", raw, checktest.ChatBody("gpt-4o")))
+			require.NoError(t, err)
+			assertDenied(t, resp, tt.wantStatus)
+			rec := f.audit.only(t) // logged even when the gateway gave up on the request
+			assert.Equal(t, tt.wantCode, rec.Code)
+			assert.Equal(t, tt.wantFailure, rec.Failure)
+			if tt.wantCode == "client_cancelled" {
+				assert.NotContains(t, f.logs.String(), "level=ERROR")
+				assert.Zero(t, counter(t, f.metrics, "synapse_cerbos_errors_total", nil))
+			}
+		})
+	}
 }
 
 func TestFailClosedAfterPanic(t *testing.T) {
