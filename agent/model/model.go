@@ -102,6 +102,24 @@ func (c *Client) Complete(ctx context.Context, modelName string, messages []open
 	return completion, nil
 }
 
+// ListModels lists the models the gateway lets the agent see (GET /v1/models), by id. A listing
+// the gateway denies returns a *denial.Error.
+func (c *Client) ListModels(ctx context.Context) ([]string, error) {
+	tok, err := c.token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list models: token: %w", err)
+	}
+	page, err := c.oc.Models.List(ctx, option.WithAPIKey(tok))
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", classify(err))
+	}
+	ids := make([]string, 0, len(page.Data))
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}
+
 // classify turns an API error into a *denial.Error when the gateway denied
 // the call, and otherwise into an error whose text carries the API's message
 // (openai.Error's own text is only the HTTP status).

@@ -168,6 +168,8 @@ func matches(h Hop) func(journal.Entry) bool {
 		switch h.Kind {
 		case Model:
 			return e.Model == h.Model
+		case ListModels:
+			return e.HTTPMethod == http.MethodGet && e.Path == "/v1/models"
 		case Handshake:
 			return e.MCPMethod == "initialize" || e.MCPMethod == "server/discover"
 		case ListTools:
@@ -242,6 +244,8 @@ func hopAction(h Hop) string {
 	switch h.Kind {
 	case Model:
 		return "completion"
+	case ListModels:
+		return "list_models"
 	case Handshake:
 		return "initialize"
 	case ListTools:

@@ -32,6 +32,8 @@ func (r *Run) perform(ctx context.Context, step Step) outcome {
 	switch step.Hop.Kind {
 	case Model:
 		return r.modelCall(ctx, step)
+	case ListModels:
+		return r.listModels(ctx, step)
 	case Handshake:
 		_, out := r.session(ctx, step, true)
 		return out
@@ -85,6 +87,22 @@ func (r *Run) modelCall(ctx context.Context, step Step) outcome {
 		return fromError(err)
 	}
 	return outcome{note: completion.Model}
+}
+
+func (r *Run) listModels(ctx context.Context, step Step) outcome {
+	token, err := r.tokenFunc(ctx, step)
+	if err != nil {
+		return outcome{err: err}
+	}
+	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.httpClient(step)})
+	if err != nil {
+		return outcome{err: err}
+	}
+	ids, err := client.ListModels(ctx)
+	if err != nil {
+		return fromError(err)
+	}
+	return outcome{note: strings.Join(ids, ",")}
 }
 
 // session returns the open session of the step's actor, ticket and server, opening one when

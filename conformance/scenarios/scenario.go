@@ -62,6 +62,8 @@ type HopKind int
 const (
 	// Model is a chat completion asking for Hop.Model.
 	Model HopKind = iota + 1
+	// ListModels lists the models (GET /v1/models).
+	ListModels
 	// Handshake opens an MCP session with Hop.Server; the session stays open for later steps
 	// of the same actor and ticket.
 	Handshake
@@ -176,7 +178,7 @@ func (h Hop) Resource() string {
 	if h.Kind == Raw {
 		return ""
 	}
-	if h.Kind == Model || h.Kind == Agent {
+	if h.Kind == Model || h.Kind == ListModels || h.Kind == Agent {
 		return "llm"
 	}
 	return "mcp:" + h.Server

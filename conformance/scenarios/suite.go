@@ -75,6 +75,7 @@ func modelPinning() Scenario {
 			{Name: "bob asks gpt-4o", As: Bob, Ticket: "T-2001", Hop: completion("gpt-4o"), Want: allow()},
 			{Name: "alice asks an unknown model", As: Alice, Ticket: "T-2001", Hop: completion("gpt-5-ultra"), Want: notAllowed},
 			{Name: "alice asks GPT-4o (ids are exact)", As: Alice, Ticket: "T-2001", Hop: completion("GPT-4o"), Want: notAllowed},
+			{Name: "alice lists the models (GET /v1/models)", As: Alice, Ticket: "T-2001", Hop: Hop{Kind: ListModels}, Want: allow()},
 		},
 	}
 }
