@@ -34,27 +34,13 @@ func cacheAttacks(t *testing.T, tg bypass.Target) summary.Fault {
 		f.Pass, f.Detail = false, fmt.Sprintf(format, args...)
 		return f
 	}
+	id, token, err := newTask(ctx, tg.Gateway, "cache", "T-1001")
+	if err != nil {
+		return fail("%v", err)
+	}
 	admin, err := h.Admin()
 	if err != nil {
 		return fail("%v", err)
-	}
-	sts, err := h.STSURL()
-	if err != nil {
-		return fail("%v", err)
-	}
-	id := fmt.Sprintf("%s-cache-%s-%s", suite.runID, tg.Gateway, strconv.FormatInt(time.Now().UnixNano(), 36))
-	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: bypass.Alice.Creds.ClientID, AgentID: bypass.Alice.AgentID, TicketID: "T-1001"}); err != nil {
-		return fail("create task %s: %v", id, err)
-	}
-	token := func(who scenarios.Actor, audience string) (string, error) {
-		src, err := identity.NewSource(identity.SourceConfig{
-			STS: &identity.STSClient{TokenURL: sts + "/oauth2/token"}, Subject: who.Creds,
-			Attestation: identity.Attestation{AgentID: who.AgentID, HarnessVersion: "security", TaskID: id},
-		})
-		if err != nil {
-			return "", err
-		}
-		return src.Token(ctx, audience)
 	}
 	aliceLLM, err := token(bypass.Alice, "llm")
 	if err != nil {
@@ -169,4 +155,39 @@ func awaitRecord(ctx context.Context, path string, offset int64, id string) (aud
 		return audit.Record{}, fmt.Errorf("synapse's audit log has no decision %s: %w", id, err)
 	}
 	return found, nil
+}
+
+// tokenSource mints a principal's token for an audience, naming the task newTask made.
+type tokenSource func(who scenarios.Actor, audience string) (string, error)
+
+// newTask makes a task of Alice's on ticket, of this run and gateway only, and a source of tokens
+// that name it.
+func newTask(ctx context.Context, gateway, label, ticket string) (string, tokenSource, error) {
+	h := suite.env
+	admin, err := h.Admin()
+	if err != nil {
+		return "", nil, err
+	}
+	sts, err := h.STSURL()
+	if err != nil {
+		return "", nil, err
+	}
+	id := fmt.Sprintf("%s-%s-%s-%s", suite.runID, label, gateway, strconv.FormatInt(time.Now().UnixNano(), 36))
+	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: bypass.Alice.Creds.ClientID, AgentID: bypass.Alice.AgentID, TicketID: ticket}); err != nil {
+		return "", nil, fmt.Errorf("create task %s: %w", id, err)
+	}
+	return id, func(who scenarios.Actor, audience string) (string, error) {
+		src, err := identity.NewSource(identity.SourceConfig{
+			STS: &identity.STSClient{TokenURL: sts + "/oauth2/token"}, Subject: who.Creds,
+			Attestation: identity.Attestation{AgentID: who.AgentID, HarnessVersion: "security", TaskID: id},
+		})
+		if err != nil {
+			return "", err
+		}
+		tok, err := src.Token(ctx, audience)
+		if err != nil {
+			return "", fmt.Errorf("%s's token for %s: %w", who.Name, audience, err)
+		}
+		return tok, nil
+	}, nil
 }
