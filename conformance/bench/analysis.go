@@ -188,6 +188,7 @@ func hopCPU(idx stepIndex, g group, rate float64) (HopCPU, bool) {
 	out := HopCPU{
 		Mix: g.mix, Cache: g.cache, Rate: rate,
 		Cerbos: b.CPUPerRequest(cerbosComponent), Synapse: b.CPUPerRequest(synapseComponent), Envoy: b.CPUPerRequest(envoy),
+		CachedShare: b.CachedShare(),
 	}
 	baseline, _ := gatewayProcess(TargetBaseline)
 	if a, ok := idx.find(g, TargetBaseline, rate); ok && a.Processes[baseline] != (ProcessLoad{}) {

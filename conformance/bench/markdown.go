@@ -73,7 +73,11 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("## Mixes and cache settings")
 	p("")
 	for _, m := range r.Method.Mixes {
-		p("- **%s** mix (%d hops, sent in turn, over and over): %s. Kinds: %s.", m.Name, m.Hops, m.Description, strings.Join(m.Kinds, ", "))
+		note := ""
+		if m.Note != "" {
+			note = " Note: " + m.Note + "."
+		}
+		p("- **%s** mix (%d hops, sent in turn, over and over): %s. Kinds: %s.%s", m.Name, m.Hops, m.Description, strings.Join(m.Kinds, ", "), note)
 	}
 	for _, c := range r.Method.Caches {
 		p("- synapse's decision cache **%s**: SYNAPSE_DECISION_CACHE_TTL=%s.", c.Name, c.TTL)
@@ -148,13 +152,13 @@ func shortOverhead(name string) string {
 func writeHopCPU(p func(string, ...any), r *Report) {
 	p("## CPU per governed hop (µs per request of b)")
 	p("")
-	p("| mix | cache | load | Cerbos | synapse | Envoy (whole process) | Envoy's ext_authz share (b's Envoy − a's) | total: Cerbos + synapse + ext_authz share |")
-	p("|---|---|---|---:|---:|---:|---:|---:|")
+	p("| mix | cache | load | Cerbos | synapse | Envoy (whole process) | Envoy's ext_authz share (b's Envoy − a's) | total: Cerbos + synapse + ext_authz share | decisions from the cache |")
+	p("|---|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, c := range r.HopCPU {
-		p("| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", c.Mix, c.Cache, loadName(c.Rate), c.Cerbos, c.Synapse, c.Envoy, c.EnvoyAuthz, c.Total)
+		p("| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %s |", c.Mix, c.Cache, loadName(c.Rate), c.Cerbos, c.Synapse, c.Envoy, c.EnvoyAuthz, c.Total, percent(c.CachedShare))
 	}
 	p("")
-	p("Each process's CPU time over the requests b answered while it ran; Envoy's ext_authz share is what the governed Envoy spends beyond the baseline Envoy at the same load (0 when noise puts it below).")
+	p("Each process's CPU time over the requests b answered while it ran; Envoy's ext_authz share is what the governed Envoy spends beyond the baseline Envoy at the same load (0 when noise puts it below). Decisions from the cache: the share of synapse's audit log lines written during b's rounds marked cached (no call to Cerbos).")
 	p("")
 }
 
@@ -178,16 +182,20 @@ func writeGroup(p func(string, ...any), r *Report, g group) {
 func writeSteps(p func(string, ...any), r *Report, steps []Step) {
 	p("### Latency and throughput")
 	p("")
-	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | send lag p99 | synapse CPU | synapse CPU per request | synapse RSS |")
-	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	p("| load | target | sent | failed | unsent | throughput/s | p50 | p90 | p99 | max | send lag p99 | synapse CPU | synapse CPU per request | synapse RSS | decisions from the cache |")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range steps {
 		syn, ok := s.Processes[s.synapseProcess()]
-		cpu, perRequest, rss := "–", "–", "–"
+		cpu, perRequest, rss, cached := "–", "–", "–", "–"
 		// Only where synapse serves the step; elsewhere its CPU is its idle probes.
 		serves := slices.Contains([]string{TargetGoverned, TargetAgentGoverned, TargetSynapse, TargetCompared}, s.Target)
 		if ok && serves {
 			cpu = fmt.Sprintf("%.0f%%", syn.CPUPercent)
 			perRequest = fmt.Sprintf("%.0f µs", s.CPUPerRequest(s.synapseProcess()))
+		}
+		// The audit log read is the current synapse's, not the compared build's.
+		if serves && s.Target != TargetCompared {
+			cached = percent(s.CachedShare())
 		}
 		if ok {
 			rss = fmt.Sprintf("%.1f MiB", float64(syn.RSSMaxBytes)/mib)
@@ -196,9 +204,9 @@ func writeSteps(p func(string, ...any), r *Report, steps []Step) {
 		if s.Rate > 0 {
 			lag = msNum(s.Lag.P99)
 		}
-		p("| %s | %s %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |",
+		p("| %s | %s %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
 			loadName(s.Rate), s.Target, targetName(r, s.Target), s.Sent, s.Failed, s.Unsent, s.Throughput,
-			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), lag, cpu, perRequest, rss)
+			msNum(s.Latency.P50), msNum(s.Latency.P90), msNum(s.Latency.P99), msNum(s.Latency.Max), lag, cpu, perRequest, rss, cached)
 	}
 	p("")
 	p("Send lag: how late requests left against the schedule, timer oversleep included (it counts in the latency, less the oversleep). Synapse columns: the synapse serving the step (the compared build for c2). CPU per request: the process's CPU time over the requests answered, the figure least moved by other work on the machine.")
@@ -373,6 +381,14 @@ func loadName(rate float64) string {
 		return "saturation"
 	}
 	return fmt.Sprintf("%.0f/s", rate)
+}
+
+// percent formats a share in percent; a negative one is unknown.
+func percent(share float64) string {
+	if share < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", share)
 }
 
 func msNum(us float64) string { return fmt.Sprintf("%.3f", us/1000) }

@@ -48,8 +48,10 @@ type Mix struct {
 	// Name selects it (--mix): MixFixed or MixAgent.
 	Name        string
 	Description string
-	Principals  []Principal
-	Hops        []Hop
+	// Note says what to keep in mind when reading its figures.
+	Note       string
+	Principals []Principal
+	Hops       []Hop
 }
 
 // The mixes.

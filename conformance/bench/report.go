@@ -61,6 +61,7 @@ type Method struct {
 type MixInfo struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description"`
+	Note        string   `json:"note,omitempty"`
 	Hops        int      `json:"hops"`
 	Kinds       []string `json:"kinds"`
 }
@@ -98,6 +99,19 @@ type Step struct {
 	Lag       Summary                `json:"send_lag"`
 	Processes map[string]ProcessLoad `json:"processes"`
 	Errors    []string               `json:"errors,omitempty"`
+	// Decisions are the lines synapse's audit log gained during the step's rounds (warmups
+	// included); CachedDecisions those that reused a cached decision instead of asking Cerbos.
+	Decisions       uint64 `json:"synapse_decisions"`
+	CachedDecisions uint64 `json:"synapse_cached_decisions"`
+}
+
+// CachedShare is the share of synapse's decisions during the step that came from its decision
+// cache, in percent; -1 when synapse decided nothing.
+func (s Step) CachedShare() float64 {
+	if s.Decisions == 0 {
+		return -1
+	}
+	return 100 * float64(s.CachedDecisions) / float64(s.Decisions)
 }
 
 // synapseProcess is the synapse that serves the step: the compared build for c2.
@@ -180,4 +194,7 @@ type HopCPU struct {
 	Envoy      float64 `json:"envoy_us"`
 	EnvoyAuthz float64 `json:"envoy_ext_authz_us"`
 	Total      float64 `json:"total_us"`
+	// CachedShare is the share of b's decisions synapse took from its cache, in percent (-1:
+	// none counted).
+	CachedShare float64 `json:"cached_share_percent"`
 }

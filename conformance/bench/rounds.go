@@ -18,6 +18,8 @@ type tally struct {
 	out    Outcome
 	rounds []Summary
 	procs  map[string]*processTally
+	// decisions and cached count synapse's audit log lines written during the rounds.
+	decisions, cached uint64
 }
 
 type processTally struct {
@@ -51,7 +53,7 @@ func (t *tally) step(target string, rate float64) Step {
 		Target: target, Rate: rate,
 		Sent: t.out.Sent, Failed: t.out.Failed, Unsent: t.out.Unsent, Throughput: t.out.Throughput(),
 		ByKind: map[string]Summary{}, Processes: map[string]ProcessLoad{}, Errors: t.out.Errors,
-		Rounds: t.rounds,
+		Rounds: t.rounds, Decisions: t.decisions, CachedDecisions: t.cached,
 	}
 	if t.out.All != nil {
 		s.Latency = summarize(t.out.All)
@@ -72,14 +74,19 @@ func (t *tally) step(target string, rate float64) Step {
 	return s
 }
 
-// measureLoad runs every target at one load, in rounds, and returns a step per target.
-func measureLoad(ctx context.Context, monitor *Monitor, targets []target, rate float64, opts Options) ([]Step, error) {
+// measureLoad runs every target at one load, in rounds, and returns a step per target. Each
+// round's decisions are read from synapse's audit log (audit; nil reads none).
+func measureLoad(ctx context.Context, monitor *Monitor, audit *auditTail, targets []target, rate float64, opts Options) ([]Step, error) {
 	slice := opts.Step / time.Duration(opts.Rounds)
 	load := Load{Rate: rate, Workers: opts.MaxInFlight, Duration: slice, Warmup: opts.Warmup, Timeout: opts.Timeout}
 	if rate == 0 {
 		load.Workers = opts.SaturationWorkers
 	}
 	tallies := make([]tally, len(targets))
+	// What was decided before this load is no round's.
+	if _, _, err := audit.read(); err != nil {
+		return nil, err
+	}
 	for range opts.Rounds {
 		for i, t := range targets {
 			var out Outcome
@@ -90,6 +97,12 @@ func measureLoad(ctx context.Context, monitor *Monitor, targets []target, rate f
 				return nil, fmt.Errorf("target %s at %v/s: %w", t.id, rate, err)
 			}
 			tallies[i].add(out, loads, time.Since(began))
+			decisions, cached, err := audit.read()
+			if err != nil {
+				return nil, err
+			}
+			tallies[i].decisions += decisions
+			tallies[i].cached += cached
 		}
 	}
 	steps := make([]Step, len(targets))

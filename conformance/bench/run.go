@@ -182,7 +182,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		},
 	}
 	for _, m := range mixes {
-		report.Method.Mixes = append(report.Method.Mixes, MixInfo{Name: m.Name, Description: m.Description, Hops: len(m.Hops), Kinds: Kinds(m.Hops)})
+		report.Method.Mixes = append(report.Method.Mixes, MixInfo{Name: m.Name, Description: m.Description, Note: m.Note, Hops: len(m.Hops), Kinds: Kinds(m.Hops)})
 	}
 	for _, c := range opts.Caches {
 		report.Method.Caches = append(report.Method.Caches, CacheInfo{Name: c.Name, TTL: c.TTL.String()})
@@ -273,8 +273,9 @@ func runPhase(ctx context.Context, opts Options, cache CacheSetting, mixes []Mix
 	}
 	pids["load-generator"] = os.Getpid()
 	monitor := NewMonitor(pids)
+	audit := &auditTail{path: h.AuditLogPath()}
 	for _, mix := range mixes {
-		steps, err := measureMix(ctx, h, names, compared, monitor, mix, cache, opts)
+		steps, err := measureMix(ctx, h, names, compared, monitor, audit, mix, cache, opts)
 		if err != nil {
 			return fmt.Errorf("mix %s: %w", mix.Name, err)
 		}
@@ -305,7 +306,7 @@ func describeRun(ctx context.Context, report *Report, governed *gateways.Envoy, 
 }
 
 // measureMix measures one mix on every target at every load, then saturation.
-func measureMix(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, monitor *Monitor, mix Mix, cache CacheSetting, opts Options) ([]Step, error) {
+func measureMix(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, monitor *Monitor, audit *auditTail, mix Mix, cache CacheSetting, opts Options) ([]Step, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Progress, format+"\n", args...) }
 	targets, closeTargets, err := prepare(ctx, h, names, compared, mix, opts)
 	if err != nil {
@@ -316,7 +317,7 @@ func measureMix(ctx context.Context, h *harness.Env, names gatewayNames, compare
 		mix.Name, len(mix.Hops), cache.Name, len(opts.Rates)+1, len(targets), opts.Step, opts.Rounds, opts.Warmup)
 	var out []Step
 	for _, rate := range append(slices.Clone(opts.Rates), 0) {
-		steps, err := measureLoad(ctx, monitor, targets, rate, opts)
+		steps, err := measureLoad(ctx, monitor, audit, targets, rate, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -497,6 +498,9 @@ func (s Step) line() string {
 	line := fmt.Sprintf("%-6s cache %-3s %-2s @ %-10s %6d sent %4d failed %4d unsent  %7.0f/s  p50 %s  p99 %s  synapse %3.0f%% cpu %5.1f MiB",
 		s.Mix, s.Cache, s.Target, load, s.Sent, s.Failed, s.Unsent, s.Throughput, ms(s.Latency.P50), ms(s.Latency.P99),
 		syn.CPUPercent, float64(syn.RSSMaxBytes)/mib)
+	if share := s.CachedShare(); share >= 0 {
+		line += fmt.Sprintf("  %3.0f%% cached", share)
+	}
 	if len(s.Errors) > 0 {
 		line += "\n        first error: " + s.Errors[0]
 	}

@@ -137,8 +137,10 @@ func AgentMix() (Mix, error) {
 	return Mix{
 		Name:        MixAgent,
 		Description: fmt.Sprintf("the demo's story replayed as synapse decided it (%d hops from its audit log, in order, per principal: completions, MCP handshakes, tool calls and denials in the story's proportions; conformance/bench/trace.go)", len(hops)),
-		Principals:  principals,
-		Hops:        hops,
+		Note: "the same four callers replay the trace over and over, so every check recurs within the cache's TTL: with the cache on this is its best case (one agent repeating its completions), " +
+			"while many agents on distinct tasks at the same rate would miss more; the share of decisions from the cache is given with each step",
+		Principals: principals,
+		Hops:       hops,
 	}, nil
 }
 
