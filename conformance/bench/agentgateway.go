@@ -28,7 +28,7 @@ func agentGatewayNotRun(h *harness.Env, governed, baseline gateways.Gateway) err
 }
 
 // agentGatewayTargets are a2 and b2. agentgateway's MCP backend is a stateful MCP proxy: a
-// session id it did not issue is unknown to it, so each gateway gets the caller's MCP sessions
+// session id it did not issue is unknown to it, so each gateway gets the callers' MCP sessions
 // opened through itself (the governed one's handshakes authorized like any agent's).
 func agentGatewayTargets(ctx context.Context, h *harness.Env, governed, baseline string, hops []Hop, callers Callers, opts Options) ([]target, error) {
 	var out []target

@@ -357,7 +357,7 @@ type target struct {
 	mix []Request
 }
 
-// prepare sets up the caller and the four request mixes; it checks each request once, so a
+// prepare sets up the mix's callers and each target's requests; it checks each request once, so a
 // misconfigured run fails here with the reason instead of measuring errors.
 func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *ComparedSynapse, mix Mix, opts Options) ([]target, func(), error) {
 	admin, err := h.Admin()

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	total := fs.Duration("deadline", 15*time.Minute, "bound on the whole run (the defaults take about ten minutes)")
 	mixes := fs.String("mix", strings.Join(defaults.Mixes, ","), "request `mixes` to measure, comma-separated: fixed (the issue's three requests), agent (the demo's story as synapse decided it)")
 	caches := fs.String("cache", cacheNames(defaults.Caches), "synapse decision cache `settings` to measure, comma-separated: on (its default TTL), off (SYNAPSE_DECISION_CACHE_TTL=0s); the environment is brought up once per setting")
-	envDir := fs.String("env", "", "keep the running environment (logs, decision logs) in this `directory` (default: in /dev/shm, removed after the run)")
+	envDir := fs.String("env", "", "keep the running environments (logs, decision logs) in this `directory`, one cache-<setting> subdirectory per cache setting (default: in /dev/shm, removed after the run)")
 	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
 	showVersion := version.Flag(fs)
 	if err := fs.Parse(args); err != nil {
