@@ -60,6 +60,7 @@ func defaultDialOptions() []grpc.DialOption {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStaticStreamWindowSize(staticWindow),
 		grpc.WithStaticConnWindowSize(staticWindow),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newVTCodec())),
 	}
 }
 
