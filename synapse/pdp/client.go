@@ -109,16 +109,21 @@ func (c *Client) Ready(ctx context.Context) error {
 }
 
 func headers(m Metadata) metadata.MD {
-	md := metadata.MD{}
-	for k, v := range map[string]string{
-		HeaderDecisionID:     m.DecisionID,
-		HeaderAgentID:        m.AgentID,
-		HeaderHarnessVersion: m.HarnessVersion,
-		HeaderTaskID:         m.TaskID,
+	md := make(metadata.MD, 4)
+	// One backing array for the four values: each key holds a one-element slice of it.
+	values := make([]string, 0, 4)
+	for _, h := range [...]struct{ key, value string }{
+		{HeaderDecisionID, m.DecisionID},
+		{HeaderAgentID, m.AgentID},
+		{HeaderHarnessVersion, m.HarnessVersion},
+		{HeaderTaskID, m.TaskID},
 	} {
-		if v != "" {
-			md.Set(k, headerValue(v))
+		if h.value == "" {
+			continue
 		}
+		// The keys are lower case already, which is all metadata.MD.Set would add.
+		values = append(values, headerValue(h.value))
+		md[h.key] = values[len(values)-1 : len(values) : len(values)]
 	}
 	return md
 }
@@ -128,8 +133,11 @@ const maxHeaderValue = 256
 
 // headerValue makes a value safe for a gRPC header (printable ASCII): token
 // claims are signed but not otherwise constrained, and a value gRPC refuses
-// would turn into a failed decision.
+// would turn into a failed decision. At most maxHeaderValue bytes are kept.
 func headerValue(v string) string {
+	if n := min(len(v), maxHeaderValue); isPrintableASCII(v[:n]) {
+		return v[:n] // what the rune-by-rune copy below would give, without copying
+	}
 	var b strings.Builder
 	for _, r := range v {
 		if b.Len() >= maxHeaderValue {
@@ -141,6 +149,15 @@ func headerValue(v string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrorReason names the kind of a Check error, for logs and a metric label.
