@@ -110,14 +110,15 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	// reads the probe's state through this closure, set before anything is served.
 	var readiness *server.Readiness
 	svc, err := authz.New(authz.Options{
-		Routes:  routes,
-		Tokens:  identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),
-		Tasks:   store,
-		PDP:     cerbos,
-		Audit:   auditLog,
-		Metrics: m,
-		Log:     log,
-		Cache:   cache,
+		Routes:    routes,
+		Tokens:    identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),
+		Tasks:     store,
+		PDP:       cerbos,
+		Audit:     auditLog,
+		Metrics:   m,
+		Log:       log,
+		Cache:     cache,
+		Admission: admission(cfg.Admission),
 		PDPReady: func() error {
 			return readiness.Err()
 		},
@@ -174,6 +175,14 @@ func decisionCache(conf config.DecisionCacheConf) (*authz.DecisionCache, error) 
 		return nil, nil
 	}
 	return authz.NewDecisionCache(conf.TTL, conf.MaxEntries)
+}
+
+// admission is the admission control conf asks for, nil when it is off.
+func admission(conf config.AdmissionConf) *authz.Admission {
+	if conf.Slots <= 0 {
+		return nil
+	}
+	return &authz.Admission{Slots: conf.Slots, MaxWaiting: conf.MaxWaiting, MaxWait: conf.MaxWait}
 }
 
 // Addrs returns the bound addresses.

@@ -23,6 +23,7 @@ const (
 	codeInvalidRequest          = "invalid_request"
 	codeInternal                = "internal_error"
 	codeClientCancelled         = "client_cancelled"
+	codePrincipalBusy           = "principal_busy"
 )
 
 const (
@@ -41,6 +42,8 @@ const (
 	failureInternal            = "internal"
 	// failureClientCancelled: the caller went away before the check was decided.
 	failureClientCancelled = "client_cancelled"
+	// failureAdmission: the principal had too many checks waiting for Cerbos.
+	failureAdmission = "admission"
 )
 
 // decision is everything one Check learnt, for the response, the audit log

@@ -58,6 +58,9 @@ type Options struct {
 	// Cache, when set, reuses Cerbos's decisions for identical requests (cache.go); nil asks
 	// Cerbos on every check.
 	Cache *DecisionCache
+	// Admission, when set, bounds the checks asking Cerbos at once and serves principals in
+	// turn (admission.go); nil lets every check ask at once.
+	Admission *Admission
 	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
 	// decision is reused and the cache is emptied. Nil means no probe runs.
 	PDPReady func() error
@@ -157,19 +160,43 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 		return d
 	}
 	ask := pdpRequest(d)
-	if s.opts.Cache == nil {
-		s.ask(ctx, d, ask)
-		return d
+	var key cacheKey
+	cacheable := false
+	if s.opts.Cache != nil {
+		key, cacheable = keyOf(ask)
+		if cacheable && s.reuse(d, key) {
+			return d
+		}
 	}
-	key, cacheable := keyOf(ask)
-	if cacheable && s.reuse(d, key) {
+	release, admitted := s.admit(ctx, d)
+	if !admitted {
 		return d
 	}
 	s.ask(ctx, d, ask)
+	release()
 	if cacheable && d.failure == "" {
 		s.opts.Cache.put(key, d, s.opts.Now())
 	}
 	return d
+}
+
+// admit waits for the principal's turn to ask Cerbos (Options.Admission). A principal with too
+// many checks in line is refused: its flood is its own doing, not an outage.
+func (s *Service) admit(ctx context.Context, d *decision) (release func(), ok bool) {
+	if s.opts.Admission == nil {
+		return func() {}, true
+	}
+	release, err := s.opts.Admission.acquire(ctx, d.claims.Subject)
+	switch {
+	case err == nil:
+		return release, true
+	case s.clientGone(ctx, d):
+	default:
+		s.opts.Log.WarnContext(ctx, "principal has too many checks in line; denied", "decision_id", d.id, "principal", d.claims.Subject)
+		d.deny(failureAdmission, denial(codePrincipalBusy,
+			"too many of this principal's checks are waiting for the policy decision point: denied; send fewer at once"))
+	}
+	return nil, false
 }
 
 // reuse answers d from the cache when Cerbos made this very decision less than the TTL ago and

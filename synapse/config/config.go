@@ -31,6 +31,9 @@ type Config struct {
 	Log    LogConf   `yaml:"log"`
 	// DecisionCache reuses Cerbos's decisions for identical checks (synapse/authz, cache.go).
 	DecisionCache DecisionCacheConf `yaml:"decisionCache"`
+	// Admission bounds the checks asking Cerbos at once, served to principals in turn
+	// (synapse/authz, admission.go).
+	Admission AdmissionConf `yaml:"admission"`
 	// Runtime tunes the Go runtime synapse runs on.
 	Runtime RuntimeConf `yaml:"runtime"`
 }
@@ -45,6 +48,18 @@ type DecisionCacheConf struct {
 	TTL time.Duration `yaml:"ttl"`
 	// MaxEntries bounds the cache's size; the least recently used entry goes first.
 	MaxEntries int `yaml:"maxEntries"`
+}
+
+// AdmissionConf keeps one principal's flood of checks from delaying everyone else's.
+type AdmissionConf struct {
+	// Slots is how many checks may ask Cerbos at once; when all are taken, the freed ones go to
+	// the waiting principals in turn. 0 turns admission off.
+	Slots int `yaml:"slots"`
+	// MaxWaiting is how many checks of one principal may wait for a slot; more are denied
+	// principal_busy.
+	MaxWaiting int `yaml:"maxWaiting"`
+	// MaxWait bounds a check's wait for a slot; past it the check is denied principal_busy.
+	MaxWait time.Duration `yaml:"maxWait"`
 }
 
 // RuntimeConf tunes the Go runtime.
@@ -129,6 +144,7 @@ func Default() *Config {
 		Audit:         AuditConf{Sink: "stdout"},
 		Log:           LogConf{Level: "info"},
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
+		Admission:     AdmissionConf{Slots: 4, MaxWaiting: 64, MaxWait: 250 * time.Millisecond},
 	}
 }
 
@@ -211,6 +227,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DecisionCache.TTL > 0 && c.DecisionCache.MaxEntries <= 0 {
 		add("decisionCache.maxEntries: must be positive while the cache is on, got %d", c.DecisionCache.MaxEntries)
+	}
+	if c.Admission.Slots < 0 {
+		add("admission.slots: must be 0 (off) or positive, got %d", c.Admission.Slots)
+	}
+	if c.Admission.Slots > 0 && (c.Admission.MaxWaiting <= 0 || c.Admission.MaxWait <= 0) {
+		add("admission: maxWaiting and maxWait must be positive while admission is on, got %d and %s", c.Admission.MaxWaiting, c.Admission.MaxWait)
 	}
 	if c.Runtime.GOMAXPROCS < 0 {
 		add("runtime.gomaxprocs: must be 0 (Go's choice) or positive, got %d", c.Runtime.GOMAXPROCS)

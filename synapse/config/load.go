@@ -103,6 +103,9 @@ func settings() []setting {
 		stringSetting("log-level", "operational log level: debug, info, warn, error", func(c *Config) *string { return &c.Log.Level }),
 		durationSetting("decision-cache-ttl", "how long a Cerbos decision is reused for an identical check, and so how long a policy change may take to apply; 0 turns the cache off", func(c *Config) *time.Duration { return &c.DecisionCache.TTL }),
 		intSetting("decision-cache-size", "most decisions the cache holds", func(c *Config) *int { return &c.DecisionCache.MaxEntries }),
+		intSetting("admission-slots", "checks asking Cerbos at once, served to principals in turn when all are taken; 0 turns admission off", func(c *Config) *int { return &c.Admission.Slots }),
+		intSetting("admission-max-waiting", "checks of one principal that may wait for a slot; more are denied principal_busy", func(c *Config) *int { return &c.Admission.MaxWaiting }),
+		durationSetting("admission-max-wait", "longest wait of a check for a slot; past it the check is denied principal_busy", func(c *Config) *time.Duration { return &c.Admission.MaxWait }),
 		intSetting("gomaxprocs", "CPUs synapse runs Go code on at once; 0 is Go's choice (the CPUs it may use, cgroup quota included)", func(c *Config) *int { return &c.Runtime.GOMAXPROCS }),
 	}
 }
