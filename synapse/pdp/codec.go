@@ -18,9 +18,10 @@ type vtMessage interface {
 }
 
 // vtCodec encodes and decodes Cerbos's messages with their generated vtprotobuf code instead
-// of protobuf's table-driven reflection: for the refund hop's CheckResourcesRequest, 9 µs and
-// 29 allocations against 1.6 µs and one; its response, 7.7 µs against 3 µs. Messages without
-// that code (the health check) go through gRPC's own proto codec.
+// of protobuf's table-driven reflection: the refund hop's CheckResourcesRequest is encoded in
+// about a third of the time with 3 allocations instead of 33, a denial decoded in half the time
+// (BenchmarkCodec, checks included). Messages without that code (the health check) go through
+// gRPC's own proto codec.
 //
 // The wire bytes are the same protobuf; what differs is that vtprotobuf does not check that
 // strings are UTF-8, which protobuf does for every proto3 string both ways, nor limit how deeply
