@@ -48,7 +48,8 @@ func TestClassifyTellsTheLayers(t *testing.T) {
 	}{
 		{"no response", nil, true, LayerGateway, "", "", 0},
 		{"gateway 404", &rawhttp.Response{Status: 404, Header: hdr()}, true, LayerGateway, "", "", 404},
-		{"authz unavailable", &rawhttp.Response{Status: 503, Header: hdr("X-Hopguard-Decision", "deny")}, true, LayerAuthzFailure, "", "", 503},
+		{"authz unavailable", &rawhttp.Response{Status: 503, Header: hdr("X-Hopguard-Decision", "deny", "X-Hopguard-Code", "authz_unavailable")}, true, LayerAuthzFailure, "", "", 503},
+		{"the gateway's own refusal, marked", &rawhttp.Response{Status: 426, Header: hdr("X-Hopguard-Decision", "deny")}, true, LayerGateway, "", "", 426},
 		{"synapse tool denial at 200", &rawhttp.Response{Status: 200,
 			Header: hdr("X-Hopguard-Decision", "deny", "X-Hopguard-Decision-Id", "d1"),
 			Body:   []byte(`{"jsonrpc":"2.0","id":3,"result":{"isError":true,"structuredContent":{"decision":"deny","code":"refund_cap_exceeded"}}}`)},

@@ -15,6 +15,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/audit"
+	"github.com/hopguard/hopguard/synapse/respond"
 )
 
 // Timeouts of one case.
@@ -35,6 +36,9 @@ type Target struct {
 	// AuditLog is synapse's decision log.
 	AuditLog string
 	Creds    *Credentials
+	// MarksOwnRefusals says the gateway marks the replies it makes itself for a request it
+	// refuses (x-hopguard-decision: deny), so an unmarked refusal is a problem.
+	MarksOwnRefusals bool
 	// HTTP2 sends each case over cleartext HTTP/2 (prior knowledge) instead of HTTP/1.1; a case
 	// that only exists in HTTP/1.1 (pipelining, framing, upgrades) is skipped.
 	HTTP2 bool
@@ -57,6 +61,9 @@ type Result struct {
 	DecisionID string `json:"decision_id,omitempty"`
 	// Upstream lists what reached an upstream ("mcp:payments POST /mcp tools/call refund_issue").
 	Upstream []string `json:"upstream,omitempty"`
+	// Marked: the response carries x-hopguard-decision: deny (every refusal should, the
+	// gateway's own included); false with no response at all.
+	Marked bool `json:"marked,omitempty"`
 	// Audited: synapse's audit log holds this decision with the effect the client saw.
 	Audited bool `json:"audited"`
 	// Expected: the denial is one the case expects.
@@ -143,6 +150,9 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 	if len(res.Upstream) > 0 {
 		problems = append(problems, "REACHED AN UPSTREAM: "+strings.Join(res.Upstream, "; "))
 	}
+	if res.Denied && res.Status != 0 && !res.Marked && tg.MarksOwnRefusals {
+		problems = append(problems, fmt.Sprintf("the refusal (status %d) carries no x-hopguard-decision: deny", res.Status))
+	}
 	if res.Layer == LayerSynapse && !res.Audited {
 		problems = append(problems, "synapse's audit log has no denial "+res.DecisionID)
 	}
@@ -195,6 +205,9 @@ type Verdict struct {
 	Status int
 	// Code is synapse's denial code, read from the body; DecisionID synapse's decision id.
 	Code, DecisionID string
+	// Marked says the response carries x-hopguard-decision: deny, as every refusal should,
+	// the gateway's own included.
+	Marked bool
 }
 
 // Judge reads the verdict from a response; nil means the connection closed without one, which
@@ -205,14 +218,15 @@ func Judge(resp *rawhttp.Response) Verdict {
 	}
 	v := Verdict{Layer: LayerNone, Status: resp.Status, DecisionID: resp.Header.Get(denial.DecisionIDHeader)}
 	decision := strings.ToLower(resp.Header.Get(denial.DecisionHeader))
+	v.Marked = decision == "deny"
 	switch {
 	case v.DecisionID != "":
 		if decision == "deny" {
 			v.Denied, v.Layer, v.Code = true, LayerSynapse, denialCode(resp.Body)
 		}
-	case decision == "deny":
+	case decision == "deny" && resp.Header.Get(respond.HeaderCode) == "authz_unavailable":
 		v.Denied, v.Layer = true, LayerAuthzFailure
-	case resp.Status >= 400:
+	case decision == "deny" || resp.Status >= 400:
 		v.Denied, v.Layer = true, LayerGateway
 	}
 	return v
@@ -220,7 +234,7 @@ func Judge(resp *rawhttp.Response) Verdict {
 
 func classify(res *Result, resp *rawhttp.Response) {
 	v := Judge(resp)
-	res.Denied, res.Layer, res.Status, res.Code, res.DecisionID = v.Denied, v.Layer, v.Status, v.Code, v.DecisionID
+	res.Denied, res.Layer, res.Status, res.Code, res.DecisionID, res.Marked = v.Denied, v.Layer, v.Status, v.Code, v.DecisionID, v.Marked
 }
 
 // denialCode finds the policy output in any of synapse's envelopes (an OpenAI-style error, a
