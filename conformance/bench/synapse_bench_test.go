@@ -26,8 +26,15 @@ import (
 // verification, task registry, audit to a file, Cerbos client) against the real Cerbos, and
 // calls Check over gRPC with the benchmark's mix. It is the profile behind `make bench`'s
 // figures: go test -bench SynapseCheck -cpuprofile cpu.out ./conformance/bench, then look at
-// the frames under synapse's packages (the client's share is in the same profile).
+// the frames under synapse's packages (the client's share is in the same profile). With the
+// decision cache on, the mix repeats within its TTL and nearly every check is answered from the
+// cache without a Cerbos call; cache=off profiles the call to Cerbos.
 func BenchmarkSynapseCheck(b *testing.B) {
+	b.Run("cache=off", func(b *testing.B) { benchmarkSynapseCheck(b, 0) })
+	b.Run("cache=on", func(b *testing.B) { benchmarkSynapseCheck(b, config.DefaultDecisionCacheTTL) })
+}
+
+func benchmarkSynapseCheck(b *testing.B, cacheTTL time.Duration) {
 	cerbos := cerbostest.Start(b, cerbostest.Options{})
 	issuer := identitytest.NewIssuer(b)
 	dir := b.TempDir()
@@ -38,6 +45,7 @@ func BenchmarkSynapseCheck(b *testing.B) {
 	cfg.Identity.JWKSURL, cfg.Identity.Issuer = issuer.JWKSURL(), issuer.Issuer
 	cfg.Tasks.DBPath = filepath.Join(dir, "tasks.db")
 	cfg.Audit.Sink = filepath.Join(dir, "audit.ndjson")
+	cfg.DecisionCache.TTL = cacheTTL
 	require.NoError(b, cfg.Validate())
 
 	ctx, cancel := context.WithCancel(context.Background())
