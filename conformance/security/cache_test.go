@@ -163,6 +163,11 @@ type tokenSource func(who scenarios.Actor, audience string) (string, error)
 // newTask makes a task of Alice's on ticket, of this run and gateway only, and a source of tokens
 // that name it.
 func newTask(ctx context.Context, gateway, label, ticket string) (string, tokenSource, error) {
+	return newTaskOf(ctx, bypass.Alice, gateway, label, ticket)
+}
+
+// newTaskOf makes a task of owner's on ticket, as newTask does for Alice.
+func newTaskOf(ctx context.Context, owner scenarios.Actor, gateway, label, ticket string) (string, tokenSource, error) {
 	h := suite.env
 	admin, err := h.Admin()
 	if err != nil {
@@ -173,7 +178,7 @@ func newTask(ctx context.Context, gateway, label, ticket string) (string, tokenS
 		return "", nil, err
 	}
 	id := fmt.Sprintf("%s-%s-%s-%s", suite.runID, label, gateway, strconv.FormatInt(time.Now().UnixNano(), 36))
-	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: bypass.Alice.Creds.ClientID, AgentID: bypass.Alice.AgentID, TicketID: ticket}); err != nil {
+	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: owner.Creds.ClientID, AgentID: owner.AgentID, TicketID: ticket}); err != nil {
 		return "", nil, fmt.Errorf("create task %s: %w", id, err)
 	}
 	return id, func(who scenarios.Actor, audience string) (string, error) {
