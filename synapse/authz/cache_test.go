@@ -28,9 +28,10 @@ const cacheTTL = 2 * time.Second
 // cached is a Service with its decision cache on, and every collaborator under the test's
 // control: the clock, Cerbos's answer, the task's status and synapse's readiness.
 type cached struct {
-	iss   *identitytest.Issuer
-	audit *auditRecorder
-	svc   *authz.Service
+	iss     *identitytest.Issuer
+	audit   *auditRecorder
+	metrics *metrics.Metrics
+	svc     *authz.Service
 
 	mu      sync.Mutex
 	now     time.Time
@@ -44,7 +45,7 @@ type cached struct {
 
 func newCached(t *testing.T) *cached {
 	t.Helper()
-	c := &cached{iss: identitytest.NewIssuer(t), audit: &auditRecorder{}, now: time.Unix(1_800_000_000, 0),
+	c := &cached{iss: identitytest.NewIssuer(t), audit: &auditRecorder{}, metrics: metrics.New(), now: time.Unix(1_800_000_000, 0),
 		effect: pdp.EffectAllow, status: tasks.StatusActive}
 	cache, err := authz.NewDecisionCache(cacheTTL, 100)
 	require.NoError(t, err)
@@ -55,7 +56,7 @@ func newCached(t *testing.T) *cached {
 		Tasks:    taskFunc(c.task),
 		PDP:      pdpFunc(c.check),
 		Audit:    c.audit,
-		Metrics:  metrics.New(),
+		Metrics:  c.metrics,
 		Log:      slog.New(slog.DiscardHandler),
 		Cache:    cache,
 		PDPReady: c.ready,
@@ -169,6 +170,7 @@ func TestDecisionCache(t *testing.T) {
 			assert.Equal(t, "d2", second.DecisionID, "a reused decision is a decision of its own")
 			assert.Equal(t, tt.wantCached, second.Cached)
 			if tt.wantCached {
+				assert.Equal(t, 1.0, counter(t, c.metrics, "synapse_decisions_from_cache_total", nil))
 				assert.Equal(t, "d1", second.CachedFrom)
 				assert.Empty(t, second.CerbosCallID, "no Cerbos call of its own")
 				assert.Equal(t, 1, c.calls)

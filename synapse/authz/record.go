@@ -20,7 +20,7 @@ func (s *Service) record(ctx context.Context, d *decision, start time.Time) {
 		s.opts.Log.ErrorContext(ctx, "audit write failed", "decision_id", d.id, "err", err)
 	}
 
-	m := metrics.Decision{Effect: rec.Effect, Code: rec.Code, Failure: rec.Failure, Latency: latency}
+	m := metrics.Decision{Effect: rec.Effect, Code: rec.Code, Failure: rec.Failure, Latency: latency, Cached: rec.Cached}
 	for _, r := range rec.Resources {
 		m.Checks = append(m.Checks, metrics.Check{Kind: r.Kind, Actions: r.Actions})
 	}

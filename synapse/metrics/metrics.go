@@ -28,6 +28,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	denials   *prometheus.CounterVec
 	pdpErrors *prometheus.CounterVec
+	cached    prometheus.Counter
 	kinds     *boundedLabel
 	actions   *boundedLabel
 	codes     *boundedLabel
@@ -55,12 +56,16 @@ func New() *Metrics {
 			Name: "synapse_cerbos_errors_total",
 			Help: "Cerbos calls that returned no decision, by reason (timeout, unavailable, ...).",
 		}, []string{"reason"}),
+		cached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "synapse_decisions_from_cache_total",
+			Help: "Checks answered from the decision cache, with the decision Cerbos made for the same request (no Cerbos call); synapse_checks_total counts them too.",
+		}),
 		kinds:   newBoundedLabel(maxLabelValues),
 		actions: newBoundedLabel(maxLabelValues),
 		codes:   newBoundedLabel(maxLabelValues),
 	}
 	m.registry.MustRegister(
-		m.checks, m.latency, m.denials, m.pdpErrors,
+		m.checks, m.latency, m.denials, m.pdpErrors, m.cached,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -85,6 +90,8 @@ type Decision struct {
 	Failure string
 	Checks  []Check
 	Latency time.Duration
+	// Cached says the decision came from the decision cache.
+	Cached bool
 }
 
 // Check is one resource and the actions asked on it.
@@ -101,6 +108,9 @@ func (m *Metrics) ObserveDecision(d Decision) {
 		for _, a := range c.Actions {
 			m.checks.WithLabelValues(d.Effect, kind, m.actions.value(a)).Inc()
 		}
+	}
+	if d.Cached {
+		m.cached.Inc()
 	}
 	if d.Effect != "allow" {
 		m.denials.WithLabelValues(m.codes.value(d.Code), d.Failure).Inc()
