@@ -73,11 +73,7 @@ func (r *Run) perform(ctx context.Context, step Step) outcome {
 }
 
 func (r *Run) modelCall(ctx context.Context, step Step) outcome {
-	token, err := r.tokenFunc(ctx, step)
-	if err != nil {
-		return outcome{err: err}
-	}
-	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.httpClient(step)})
+	client, err := r.modelClient(ctx, step)
 	if err != nil {
 		return outcome{err: err}
 	}
@@ -89,12 +85,17 @@ func (r *Run) modelCall(ctx context.Context, step Step) outcome {
 	return outcome{note: completion.Model}
 }
 
-func (r *Run) listModels(ctx context.Context, step Step) outcome {
+// modelClient is the agent's model client for the step's actor and token, through the gateway.
+func (r *Run) modelClient(ctx context.Context, step Step) (*model.Client, error) {
 	token, err := r.tokenFunc(ctx, step)
 	if err != nil {
-		return outcome{err: err}
+		return nil, err
 	}
-	client, err := model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.httpClient(step)})
+	return model.New(model.Config{BaseURL: r.env.GatewayURL + loop.DefaultLLMPath, Token: token, HTTPClient: r.httpClient(step)})
+}
+
+func (r *Run) listModels(ctx context.Context, step Step) outcome {
+	client, err := r.modelClient(ctx, step)
 	if err != nil {
 		return outcome{err: err}
 	}
