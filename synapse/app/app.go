@@ -111,6 +111,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	var readiness *server.Readiness
 	svc, err := authz.New(authz.Options{
 		Routes:    routes,
+		Limits:    cfg.Limits.Mapping(),
 		Tokens:    identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),
 		Tasks:     store,
 		PDP:       cerbos,

@@ -49,6 +49,7 @@ type AuditLog interface {
 // Options are the Service's collaborators; all but NewID and Now are required.
 type Options struct {
 	Routes  mapping.RouteTable
+	Limits  mapping.Limits // what one request may cost before Cerbos is asked; zero fields are mapping's defaults
 	Tokens  TokenVerifier
 	Tasks   TaskStore
 	PDP     PDP
@@ -133,7 +134,7 @@ func (s *Service) FailClosed(ctx context.Context, recovered any) *authv3.CheckRe
 func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decision {
 	d := &decision{id: s.opts.NewID(), input: &mapping.Input{}}
 
-	in, err := mapping.Map(req, s.opts.Routes)
+	in, err := mapping.MapWithLimits(req, s.opts.Routes, s.opts.Limits)
 	if in != nil {
 		d.input = in
 	}
@@ -308,6 +309,14 @@ func (s *Service) clientGone(ctx context.Context, d *decision) bool {
 func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 	resp, err := s.opts.PDP.Check(ctx, req)
 	if err != nil && s.clientGone(ctx, d) {
+		return
+	}
+	if errors.Is(err, pdp.ErrRequestTooLarge) {
+		// The request is larger than Cerbos accepts: the caller's doing, denied as mapping
+		// denies a request too complex to check, not an outage (no purge, no PDP error).
+		s.opts.Log.WarnContext(ctx, "request too large for cerbos; denied", "decision_id", d.id, "err", err)
+		d.deny(failureRequest, respond.Refusal(&mapping.Error{Code: mapping.CodeRequestTooComplex,
+			Reason: "the request is larger than the policy decision point accepts; send smaller tool arguments or fewer messages at once"}))
 		return
 	}
 	if err != nil {

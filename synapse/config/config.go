@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hopguard/hopguard/synapse/mapping"
 )
 
 // Config is everything synapse needs to run.
@@ -36,6 +38,68 @@ type Config struct {
 	Admission AdmissionConf `yaml:"admission"`
 	// Runtime tunes the Go runtime synapse runs on.
 	Runtime RuntimeConf `yaml:"runtime"`
+	// Limits bound the work one request may cause before Cerbos is asked, and what Cerbos is
+	// asked (synapse/mapping, limits.go).
+	Limits LimitsConf `yaml:"limits"`
+}
+
+// LimitsConf bounds what one request may cost. A request over a limit is denied as soon as the
+// limit is passed while its body is read (body_too_large, json_too_deep, batch_too_large, or
+// request_too_complex), without asking Cerbos. MaxBodyBytes and MaxDepth hold on both planes,
+// the others on the MCP plane, whose body becomes Cerbos attributes.
+type LimitsConf struct {
+	MaxBodyBytes     int `yaml:"maxBodyBytes"`     // longest body decoded
+	MaxDepth         int `yaml:"maxDepth"`         // deepest nesting of objects and arrays
+	MaxBatch         int `yaml:"maxBatch"`         // most JSON-RPC messages in one batch
+	MaxValues        int `yaml:"maxValues"`        // most JSON values in one MCP body
+	MaxObjectMembers int `yaml:"maxObjectMembers"` // most members of one object
+	MaxArrayElements int `yaml:"maxArrayElements"` // most elements of one array
+	MaxStringBytes   int `yaml:"maxStringBytes"`   // longest string, key or value, unescaped
+	// MaxCheckBytes bounds a request's checks as Cerbos receives them; at most
+	// mapping.MaxCheckBytesCeiling, so that a request always fits what Cerbos accepts.
+	MaxCheckBytes int `yaml:"maxCheckBytes"`
+}
+
+// Mapping returns the limits as synapse/mapping takes them.
+func (l LimitsConf) Mapping() mapping.Limits {
+	return mapping.Limits{
+		MaxBodyBytes: l.MaxBodyBytes, MaxDepth: l.MaxDepth, MaxBatch: l.MaxBatch, MaxValues: l.MaxValues,
+		MaxObjectMembers: l.MaxObjectMembers, MaxArrayElements: l.MaxArrayElements,
+		MaxStringBytes: l.MaxStringBytes, MaxCheckBytes: l.MaxCheckBytes,
+	}
+}
+
+func defaultLimits() LimitsConf {
+	d := mapping.DefaultLimits()
+	return LimitsConf{
+		MaxBodyBytes: d.MaxBodyBytes, MaxDepth: d.MaxDepth, MaxBatch: d.MaxBatch, MaxValues: d.MaxValues,
+		MaxObjectMembers: d.MaxObjectMembers, MaxArrayElements: d.MaxArrayElements,
+		MaxStringBytes: d.MaxStringBytes, MaxCheckBytes: d.MaxCheckBytes,
+	}
+}
+
+// validate requires every limit to be set: a limit of 0 would read as "off" to a reader of
+// the configuration, and no limit is ever off.
+func (l LimitsConf) validate() []error {
+	var errs []error
+	for _, f := range []struct {
+		name  string
+		value int
+	}{
+		{"maxBodyBytes", l.MaxBodyBytes}, {"maxDepth", l.MaxDepth}, {"maxBatch", l.MaxBatch},
+		{"maxValues", l.MaxValues}, {"maxObjectMembers", l.MaxObjectMembers},
+		{"maxArrayElements", l.MaxArrayElements}, {"maxStringBytes", l.MaxStringBytes},
+		{"maxCheckBytes", l.MaxCheckBytes},
+	} {
+		if f.value <= 0 {
+			errs = append(errs, fmt.Errorf("limits.%s: must be positive, got %d", f.name, f.value))
+		}
+	}
+	if l.MaxCheckBytes > mapping.MaxCheckBytesCeiling {
+		errs = append(errs, fmt.Errorf("limits.maxCheckBytes: must be at most %d, so that every request fits the %d bytes Cerbos accepts, got %d",
+			mapping.MaxCheckBytesCeiling, mapping.CerbosMaxRequestBytes, l.MaxCheckBytes))
+	}
+	return errs
 }
 
 // DecisionCacheConf bounds the decision cache. A decision is reused only for a check whose every
@@ -145,6 +209,7 @@ func Default() *Config {
 		Log:           LogConf{Level: "info"},
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
 		Admission:     AdmissionConf{Slots: 4, MaxWaiting: 64, MaxWait: 250 * time.Millisecond},
+		Limits:        defaultLimits(),
 	}
 }
 
@@ -234,6 +299,7 @@ func (c *Config) Validate() error {
 	if c.Admission.Slots > 0 && (c.Admission.MaxWaiting <= 0 || c.Admission.MaxWait <= 0) {
 		add("admission: maxWaiting and maxWait must be positive while admission is on, got %d and %s", c.Admission.MaxWaiting, c.Admission.MaxWait)
 	}
+	errs = append(errs, c.Limits.validate()...)
 	if c.Runtime.GOMAXPROCS < 0 {
 		add("runtime.gomaxprocs: must be 0 (Go's choice) or positive, got %d", c.Runtime.GOMAXPROCS)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/synapse/config"
+	"github.com/hopguard/hopguard/synapse/mapping"
 )
 
 const token = "0123456789abcdef-admin"
@@ -204,4 +205,42 @@ func TestAdminTokenFromFile(t *testing.T) {
 	cfg.Admin.TokenFile = filepath.Join(t.TempDir(), "missing")
 	_, err = cfg.AdminToken()
 	require.ErrorContains(t, err, "admin.tokenFile")
+}
+
+func TestLimitsDefaultsAndOverrides(t *testing.T) {
+	cfg, err := config.Load(required, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, mapping.DefaultLimits(), cfg.Limits.Mapping(), "every limit at mapping's default")
+
+	path := writeFile(t, "synapse.yaml", "limits: {maxValues: 500, maxObjectMembers: 50, maxCheckBytes: 65536}\n")
+	cfg, err = config.Load(append([]string{"--config", path, "--limits-max-object-members", "60"}, required...),
+		env(map[string]string{"SYNAPSE_LIMITS_MAX_ARRAY_ELEMENTS": "70", "SYNAPSE_LIMITS_MAX_OBJECT_MEMBERS": "55"}), &bytes.Buffer{})
+	require.NoError(t, err)
+	got := cfg.Limits.Mapping()
+	assert.Equal(t, 500, got.MaxValues, "from the file")
+	assert.Equal(t, 70, got.MaxArrayElements, "from the env")
+	assert.Equal(t, 60, got.MaxObjectMembers, "the flag over the env over the file")
+	assert.Equal(t, 65536, got.MaxCheckBytes)
+	assert.Equal(t, mapping.DefaultMaxStringBytes, got.MaxStringBytes, "untouched")
+}
+
+func TestLimitsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"zero", []string{"--limits-max-values", "0"}, "limits.maxValues: must be positive"},
+		{"negative", []string{"--limits-max-string-bytes", "-1"}, "limits.maxStringBytes: must be positive"},
+		{"past what Cerbos accepts", []string{"--limits-max-check-bytes", "3145729"}, "limits.maxCheckBytes: must be at most 3145728"},
+		{"not a number", []string{"--limits-max-depth", "deep"}, "--limits-max-depth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(append(append([]string{}, required...), tt.args...), env(nil), &bytes.Buffer{})
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+	_, err := config.Load(append(append([]string{}, required...), "--limits-max-check-bytes", "3145728"), env(nil), &bytes.Buffer{})
+	require.NoError(t, err, "the ceiling itself is allowed")
 }

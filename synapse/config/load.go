@@ -106,6 +106,14 @@ func settings() []setting {
 		intSetting("admission-slots", "checks asking Cerbos at once, served to principals in turn when all are taken; 0 turns admission off", func(c *Config) *int { return &c.Admission.Slots }),
 		intSetting("admission-max-waiting", "checks of one principal that may wait for a slot; more are denied principal_busy", func(c *Config) *int { return &c.Admission.MaxWaiting }),
 		durationSetting("admission-max-wait", "longest wait of a check for a slot; past it the check is denied principal_busy", func(c *Config) *time.Duration { return &c.Admission.MaxWait }),
+		intSetting("limits-max-body-bytes", "longest request body synapse decodes; longer is denied body_too_large", func(c *Config) *int { return &c.Limits.MaxBodyBytes }),
+		intSetting("limits-max-depth", "deepest nesting of JSON objects and arrays in a body; deeper is denied json_too_deep", func(c *Config) *int { return &c.Limits.MaxDepth }),
+		intSetting("limits-max-batch", "most JSON-RPC messages in one MCP batch; more is denied batch_too_large", func(c *Config) *int { return &c.Limits.MaxBatch }),
+		intSetting("limits-max-values", "most JSON values in one MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxValues }),
+		intSetting("limits-max-object-members", "most members of one JSON object in an MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxObjectMembers }),
+		intSetting("limits-max-array-elements", "most elements of one JSON array in an MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxArrayElements }),
+		intSetting("limits-max-string-bytes", "longest JSON string (key or value, unescaped) in an MCP body; longer is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxStringBytes }),
+		intSetting("limits-max-check-bytes", "most bytes of checks one request sends Cerbos (an upper bound on their encoding); more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxCheckBytes }),
 		intSetting("gomaxprocs", "CPUs synapse runs Go code on at once; 0 is Go's choice (the CPUs it may use, cgroup quota included)", func(c *Config) *int { return &c.Runtime.GOMAXPROCS }),
 	}
 }

@@ -159,3 +159,16 @@ func TestBatchLimit(t *testing.T) {
 	_, _, err = Decode([]byte(body), Limits{MaxBatch: 2})
 	assert.NoError(t, err)
 }
+
+// The JSON limits hold over the whole body, batch included, and a body over one fails as a
+// whole: no message of it is read.
+func TestDecodeHoldsTheJSONLimits(t *testing.T) {
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}` // four values
+	lim := Limits{JSON: strictjson.Limits{MaxValues: 9}}
+	msgs, _, err := Decode([]byte("["+ping+","+ping+"]"), lim)
+	require.NoError(t, err)
+	assert.Len(t, msgs, 2)
+	msgs, _, err = Decode([]byte("["+ping+","+ping+`,{"jsonrpc":"2.0"}]`), lim)
+	require.ErrorIs(t, err, strictjson.ErrTooComplex)
+	assert.Nil(t, msgs)
+}

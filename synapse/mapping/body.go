@@ -5,21 +5,15 @@ import (
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
-	"github.com/hopguard/hopguard/synapse/strictjson"
 )
 
-// Limits on what one request may carry. The gateway's own body limit (Envoy
+// Defaults of Limits on what one request may carry. The gateway's own body limit (Envoy
 // max_request_bytes, agentgateway maxRequestBytes) is normally lower and answers 413 first.
 const (
 	MaxBodyBytes = 4 << 20 // longest body synapse decodes
 	MaxJSONDepth = 64      // deepest JSON nesting (chat tool schemas nest, tool arguments rarely)
 	MaxBatch     = 32      // most JSON-RPC messages in one batch, each one Cerbos check
 )
-
-func jsonLimits() strictjson.Limits {
-	return strictjson.Limits{MaxBytes: MaxBodyBytes, MaxDepth: MaxJSONDepth}
-}
 
 // partialBodyHeader is set by Envoy on the check request: "true" when it sent only the first
 // max_request_bytes of the body (allow_partial_message). Envoy drops the client's own copy.
@@ -33,7 +27,7 @@ const partialBodyHeader = "x-envoy-auth-partial-body"
 // and size = the body's byte length, or -1 when it was truncated. So the body is complete only
 // when no partial flag is set, size is not -1, and a positive size equals the length. A lossy
 // conversion of invalid UTF-8 is refused by bodyBytes: it does not always change the length.
-func requiredBody(h *authv3.AttributeContext_HttpRequest, hdrs headers) ([]byte, *Error) {
+func requiredBody(h *authv3.AttributeContext_HttpRequest, hdrs headers, maxBytes int) ([]byte, *Error) {
 	data, err := bodyBytes(h)
 	if err != nil {
 		return nil, err
@@ -50,8 +44,8 @@ func requiredBody(h *authv3.AttributeContext_HttpRequest, hdrs headers) ([]byte,
 	if len(data) == 0 {
 		return nil, deny(CodeBodyMissing, "the request has no body; the gateway must send it (include the request body in ext_authz)")
 	}
-	if len(data) > MaxBodyBytes {
-		return nil, deny(CodeBodyTooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+	if len(data) > maxBytes {
+		return nil, deny(CodeBodyTooLarge, "the request body is larger than %d bytes", maxBytes)
 	}
 	return data, nil
 }

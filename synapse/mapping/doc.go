@@ -63,6 +63,10 @@
 //     more than 4 MiB (synapse/strictjson explains why encoding/json alone cannot do this);
 //   - "Model", "ARGUMENTS" or any other case variant of a member synapse reads, and, in the
 //     JSON-RPC envelope, any member the specification does not define;
+//   - an MCP body over the Limits on the work it may cause: more JSON values, members of one
+//     object, elements of one array or bytes of one string than allowed, or checks larger than
+//     synapse sends Cerbos (request_too_complex). The limits are checked while the body is read,
+//     so such a body costs no more than the limits allow, whatever its size;
 //   - a number in tool arguments or token limits beyond ±(2^53-1), or one that overflows (1e400):
 //     Cerbos compares doubles, and such a number has no double that equals it. Within the range a
 //     number becomes the float64 structpb would hold; a string stays a string ("9000" is not

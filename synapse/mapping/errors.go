@@ -41,6 +41,10 @@ const (
 	CodeCaseVariantKey             = "case_variant_key"    // "Model" or "Arguments" where "model" or "arguments" is read
 	CodeJSONTooDeep                = "json_too_deep"       // nesting beyond the limit
 	CodeNumberOutOfRange           = "number_out_of_range" // a number no double holds exactly (beyond ±2^53-1, or infinite)
+	// CodeRequestTooComplex: more JSON values, object members, array elements or string bytes
+	// than Limits allow, or checks larger than synapse sends Cerbos. The caller's request, not an
+	// outage: it is refused before Cerbos is asked.
+	CodeRequestTooComplex = "request_too_complex"
 
 	// The model plane.
 	CodeInvalidModel = "invalid_model" // "model" missing, not a string, empty or too long
@@ -84,6 +88,8 @@ func bodyError(err error) *Error {
 		code = CodeJSONTooDeep
 	case errors.Is(err, strictjson.ErrTooLarge):
 		code = CodeBodyTooLarge
+	case errors.Is(err, strictjson.ErrTooComplex):
+		code = CodeRequestTooComplex
 	case errors.Is(err, jsonrpc.ErrEmptyBatch):
 		code = CodeEmptyBatch
 	case errors.Is(err, jsonrpc.ErrBatchTooLarge):

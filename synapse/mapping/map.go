@@ -60,15 +60,21 @@ type MCPMessage struct {
 // Batch and Messages filled in as far as they were understood, so the denial can be shaped for
 // the client, and the error is always an *Error.
 func Map(req *authv3.CheckRequest, routes RouteTable) (*Input, error) {
+	return MapWithLimits(req, routes, DefaultLimits())
+}
+
+// MapWithLimits is Map with the limits on what one request may cost (Limits); a zero field of
+// lim takes its default. A request over a limit is refused as soon as the limit is passed.
+func MapWithLimits(req *authv3.CheckRequest, routes RouteTable, lim Limits) (*Input, error) {
 	in := &Input{}
-	if err := mapInto(in, req, routes); err != nil {
+	if err := mapInto(in, req, routes, lim.withDefaults()); err != nil {
 		in.Checks = nil
 		return in, err
 	}
 	return in, nil
 }
 
-func mapInto(in *Input, req *authv3.CheckRequest, routes RouteTable) *Error {
+func mapInto(in *Input, req *authv3.CheckRequest, routes RouteTable, lim Limits) *Error {
 	attrs := req.GetAttributes()
 	h := attrs.GetRequest().GetHttp()
 	if h == nil {
@@ -96,11 +102,14 @@ func mapInto(in *Input, req *authv3.CheckRequest, routes RouteTable) *Error {
 	hdrs := headersOf(h)
 	switch plane {
 	case PlaneModel:
-		err = mapModel(in, h, hdrs, path)
+		err = mapModel(in, h, hdrs, path, lim)
 	default:
-		err = mapMCP(in, h, hdrs, server)
+		err = mapMCP(in, h, hdrs, server, lim)
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkChecks(in.Checks, lim.MaxCheckBytes); err != nil {
 		return err
 	}
 	if err := refuseUpgrade(hdrs); err != nil {

@@ -27,10 +27,10 @@ const (
 	MaxToolName   = 128
 )
 
-func mapMCP(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, server string) *Error {
+func mapMCP(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, server string, lim Limits) *Error {
 	switch method := h.GetMethod(); method {
 	case "POST":
-		return mapJSONRPC(in, h, hdrs, server)
+		return mapJSONRPC(in, h, hdrs, server, lim)
 	case "GET", "DELETE":
 		action := ActionStream
 		if method == "DELETE" {
@@ -51,15 +51,15 @@ func mapMCP(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, ser
 	}
 }
 
-func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, server string) *Error {
+func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, server string, lim Limits) *Error {
 	if err := checkJSONContent(hdrs); err != nil {
 		return err
 	}
-	body, err := requiredBody(h, hdrs)
+	body, err := requiredBody(h, hdrs, lim.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	msgs, batch, derr := jsonrpc.Decode(body, jsonrpc.Limits{JSON: jsonLimits(), MaxBatch: MaxBatch})
+	msgs, batch, derr := jsonrpc.Decode(body, jsonrpc.Limits{JSON: lim.mcpJSON(), MaxBatch: lim.MaxBatch})
 	in.Batch = batch
 	if derr != nil {
 		return bodyError(derr)

@@ -67,10 +67,10 @@ func modelAPI(path string) (api, action string, ok bool) {
 	return "", "", false
 }
 
-func mapModel(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, path string) *Error {
+func mapModel(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, path string, lim Limits) *Error {
 	switch h.GetMethod() {
 	case "POST":
-		return mapModelCall(in, h, hdrs, path)
+		return mapModelCall(in, h, hdrs, path, lim)
 	case "GET":
 		if path != "/v1/models" {
 			return deny(CodeUnknownModelAPI, "GET %s is not a model API synapse knows", clip(path))
@@ -85,7 +85,7 @@ func mapModel(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, p
 	}
 }
 
-func mapModelCall(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, path string) *Error {
+func mapModelCall(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, path string, lim Limits) *Error {
 	api, action, ok := modelAPI(path)
 	if !ok {
 		return deny(CodeUnknownModelAPI, "POST %s is not a model API synapse knows", clip(path))
@@ -93,11 +93,11 @@ func mapModelCall(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs header
 	if err := checkJSONContent(hdrs); err != nil {
 		return err
 	}
-	body, err := requiredBody(h, hdrs)
+	body, err := requiredBody(h, hdrs, lim.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	fields, derr := strictjson.DecodeMembers(body, jsonLimits(), "model", "stream",
+	fields, derr := strictjson.DecodeMembers(body, lim.modelJSON(), "model", "stream",
 		tokenLimitFields[0], tokenLimitFields[1], tokenLimitFields[2])
 	if derr != nil {
 		return bodyError(derr)

@@ -19,6 +19,15 @@ import (
 // DefaultTimeout bounds one CheckResources call when none is configured.
 const DefaultTimeout = 200 * time.Millisecond
 
+// MaxRequestBytes is the largest CheckResources request Cerbos accepts: its gRPC server's
+// default maximum message size. A larger one is not sent.
+const MaxRequestBytes = 4 << 20
+
+// ErrRequestTooLarge means the request is larger than Cerbos accepts (it was not sent, or
+// Cerbos refused it unread, gRPC ResourceExhausted). It is the caller's request that is too big,
+// not Cerbos that is down: a denial of the request, never an outage.
+var ErrRequestTooLarge = errors.New("request too large for Cerbos")
+
 // Client is a Cerbos client over gRPC.
 type Client struct {
 	conn    *grpc.ClientConn
@@ -60,7 +69,10 @@ func defaultDialOptions() []grpc.DialOption {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStaticStreamWindowSize(staticWindow),
 		grpc.WithStaticConnWindowSize(staticWindow),
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newVTCodec())),
+		// gRPC measures the encoded message it is about to send, so a request Cerbos would
+		// refuse fails here, before a byte of it is sent (ResourceExhausted, as Cerbos's own
+		// refusal).
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newVTCodec()), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
 	}
 }
 
@@ -84,6 +96,9 @@ func (c *Client) Check(ctx context.Context, req Request) (*Response, error) {
 	ctx = metadata.NewOutgoingContext(ctx, headers(req.Metadata))
 
 	out, err := c.cerbos.CheckResources(ctx, in)
+	if status.Code(err) == codes.ResourceExhausted {
+		return nil, fmt.Errorf("cerbos CheckResources: %w: %w", ErrRequestTooLarge, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cerbos CheckResources: %w", err)
 	}
@@ -173,6 +188,8 @@ func ErrorReason(err error) string {
 		return "invalid_response"
 	case errors.Is(err, ErrInvalidRequest):
 		return "invalid_request"
+	case errors.Is(err, ErrRequestTooLarge):
+		return "request_too_large"
 	}
 	switch status.Code(err) {
 	case codes.DeadlineExceeded:

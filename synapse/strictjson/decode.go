@@ -16,10 +16,23 @@ const (
 // comparing every pair (no allocation) to a set of folded keys (linear time on big objects).
 const smallObject = 16
 
-// Limits bound the resources one document may use.
+// Limits bound the resources one document may use. The counts are checked as the document is
+// read, so a document over a limit is refused as soon as the limit is passed: the work spent on
+// it is bounded by the limits, not by its size.
 type Limits struct {
 	MaxBytes int // longest document accepted, in bytes
 	MaxDepth int // deepest nesting of arrays and objects; a scalar document has depth 0
+	// MaxValues bounds the values of the whole document: every object, array, string, number,
+	// true, false and null, at any depth (an object's keys are not values). Zero or negative:
+	// bounded by MaxBytes alone, since every value takes a byte at least.
+	MaxValues int
+	// MaxMembers bounds the members of one object; zero or negative: bounded by MaxBytes alone.
+	MaxMembers int
+	// MaxElements bounds the elements of one array; zero or negative: bounded by MaxBytes alone.
+	MaxElements int
+	// MaxString bounds one string, key or value, in bytes once unescaped; zero or negative:
+	// bounded by MaxBytes alone.
+	MaxString int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -29,7 +42,20 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	l.MaxValues = orBytes(l.MaxValues, l.MaxBytes)
+	l.MaxMembers = orBytes(l.MaxMembers, l.MaxBytes)
+	l.MaxElements = orBytes(l.MaxElements, l.MaxBytes)
+	l.MaxString = orBytes(l.MaxString, l.MaxBytes)
 	return l
+}
+
+// orBytes is a count limit n, or maxBytes when n is not set: no document of maxBytes holds
+// more values, members, elements or string bytes than that.
+func orBytes(n, maxBytes int) int {
+	if n <= 0 {
+		return maxBytes
+	}
+	return n
 }
 
 // Decode parses data as exactly one JSON value (surrounding whitespace allowed) and returns it
@@ -64,6 +90,9 @@ func DecodeMembers(data []byte, lim Limits, names ...string) (map[string]any, er
 	if d.pos >= len(d.data) || d.data[d.pos] != '{' {
 		return nil, d.errAt(d.pos, ErrSyntax, "expected a JSON object")
 	}
+	if err := d.countValue(); err != nil {
+		return nil, err
+	}
 	m, err := d.object(false, names)
 	if err != nil {
 		return nil, err
@@ -75,10 +104,11 @@ func DecodeMembers(data []byte, lim Limits, names ...string) (map[string]any, er
 }
 
 type decoder struct {
-	data     []byte
-	pos      int
-	depth    int
-	maxDepth int
+	data   []byte
+	pos    int
+	depth  int
+	values int // values read so far
+	lim    Limits
 	// keys holds the keys of the objects being parsed, innermost last, for duplicate detection.
 	// Each slice aliases data, or a decoded copy when the key had escapes.
 	keys   [][]byte
@@ -87,7 +117,7 @@ type decoder struct {
 
 func newDecoder(data []byte, lim Limits) (*decoder, error) {
 	lim = lim.withDefaults()
-	d := &decoder{data: data, maxDepth: lim.MaxDepth}
+	d := &decoder{data: data, lim: lim}
 	d.keys = d.keyBuf[:0]
 	if len(data) > lim.MaxBytes {
 		return nil, d.errAt(lim.MaxBytes, ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", len(data), lim.MaxBytes))
@@ -131,6 +161,9 @@ func (d *decoder) value(keep bool) (any, error) {
 	if d.pos >= len(d.data) {
 		return nil, d.unexpected()
 	}
+	if err := d.countValue(); err != nil {
+		return nil, err
+	}
 	switch c := d.data[d.pos]; {
 	case c == '{':
 		if keep {
@@ -166,6 +199,14 @@ func (d *decoder) value(keep bool) (any, error) {
 	}
 }
 
+// countValue counts the value at d.pos against Limits.MaxValues.
+func (d *decoder) countValue() error {
+	if d.values++; d.values > d.lim.MaxValues {
+		return d.errAt(d.pos, ErrTooComplex, fmt.Sprintf("more than %d values", d.lim.MaxValues))
+	}
+	return nil
+}
+
 func (d *decoder) literal(word string, v any, keep bool) (any, error) {
 	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
 		return nil, d.unexpected()
@@ -179,8 +220,8 @@ func (d *decoder) literal(word string, v any, keep bool) (any, error) {
 
 func (d *decoder) enter() error {
 	d.depth++
-	if d.depth > d.maxDepth {
-		return d.errAt(d.pos, ErrTooDeep, fmt.Sprintf("more than %d levels", d.maxDepth))
+	if d.depth > d.lim.MaxDepth {
+		return d.errAt(d.pos, ErrTooDeep, fmt.Sprintf("more than %d levels", d.lim.MaxDepth))
 	}
 	return nil
 }
@@ -204,12 +245,17 @@ func (d *decoder) object(keep bool, names []string) (map[string]any, error) {
 		d.depth--
 		return m, nil
 	}
-	for {
+	for members := 1; ; members++ {
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.unexpected()
 		}
 		keyAt := d.pos
+		// Checked before the key is read: a wide object stops here, before its keys cost a
+		// duplicate check each.
+		if members > d.lim.MaxMembers {
+			return nil, d.errAt(keyAt, ErrTooComplex, fmt.Sprintf("an object with more than %d members", d.lim.MaxMembers))
+		}
 		key, err := d.readString()
 		if err != nil {
 			return nil, err
@@ -311,7 +357,10 @@ func (d *decoder) array(keep bool) ([]any, error) {
 		d.depth--
 		return a, nil
 	}
-	for {
+	for elements := 1; ; elements++ {
+		if elements > d.lim.MaxElements {
+			return nil, d.errAt(d.pos, ErrTooComplex, fmt.Sprintf("an array with more than %d elements", d.lim.MaxElements))
+		}
 		v, err := d.value(keep)
 		if err != nil {
 			return nil, err

@@ -15,8 +15,11 @@
 //   - Invalid UTF-8 and lone UTF-16 surrogates: encoding/json silently replaces them with U+FFFD.
 //     Decode rejects them.
 //   - Trailing data after the value, a byte-order mark, NaN, comments: rejected as syntax errors.
-//   - Resource use: the document size and the nesting depth are bounded (Limits), and the work is
-//     linear in the input, so a hostile body cannot exhaust the stack or the CPU.
+//   - Resource use: the document size, the nesting depth, the number of values, the members of
+//     an object, the elements of an array and the length of a string are bounded (Limits), each
+//     checked as the document is read, and the work is linear in the input, so a hostile body
+//     cannot exhaust the stack or the CPU, nor cost more than the limits allow before it is
+//     refused.
 //
 // Numbers are returned as json.Number (the literal text, as with Decoder.UseNumber) so that the
 // caller decides how to represent them; nothing is rounded here.

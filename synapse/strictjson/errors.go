@@ -20,6 +20,9 @@ var (
 	ErrTooDeep = errors.New("JSON nested too deeply")
 	// ErrTooLarge: the document is longer than Limits.MaxBytes.
 	ErrTooLarge = errors.New("JSON document too large")
+	// ErrTooComplex: more values, object members, array elements or string bytes than Limits
+	// allow.
+	ErrTooComplex = errors.New("JSON document too complex")
 )
 
 // Error reports why and where a document was rejected.

@@ -1,15 +1,29 @@
 package strictjson
 
 import (
+	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// readString reads the string whose opening quote is at d.pos and returns its decoded content.
-// Without escapes the result aliases d.data and nothing is allocated.
+// readString reads the string whose opening quote is at d.pos and returns its decoded content,
+// refusing one longer than Limits.MaxString once decoded. Without escapes the result aliases
+// d.data and nothing is allocated.
 func (d *decoder) readString() ([]byte, error) {
+	at := d.pos
+	s, err := d.scanString()
+	if err != nil {
+		return nil, err
+	}
+	if len(s) > d.lim.MaxString {
+		return nil, d.errAt(at, ErrTooComplex, fmt.Sprintf("a string of %d bytes, more than %d", len(s), d.lim.MaxString))
+	}
+	return s, nil
+}
+
+func (d *decoder) scanString() ([]byte, error) {
 	start := d.pos + 1
 	for i := start; i < len(d.data); {
 		switch c := d.data[i]; {
