@@ -45,14 +45,15 @@ type Config struct {
 
 // LimitsConf bounds what one request may cost. A request over a limit is denied as soon as the
 // limit is passed while its body is read (body_too_large, json_too_deep, batch_too_large, or
-// request_too_complex), without asking Cerbos. MaxBodyBytes and MaxDepth hold on both planes,
-// the others on the MCP plane, whose body becomes Cerbos attributes.
+// request_too_complex), without asking Cerbos. MaxBodyBytes, MaxDepth, MaxObjectMembers and
+// MaxCheckBytes hold on both planes, the others on the MCP plane, whose body becomes Cerbos
+// attributes.
 type LimitsConf struct {
 	MaxBodyBytes     int `yaml:"maxBodyBytes"`     // longest body decoded
 	MaxDepth         int `yaml:"maxDepth"`         // deepest nesting of objects and arrays
 	MaxBatch         int `yaml:"maxBatch"`         // most JSON-RPC messages in one batch
 	MaxValues        int `yaml:"maxValues"`        // most JSON values in one MCP body
-	MaxObjectMembers int `yaml:"maxObjectMembers"` // most members of one object
+	MaxObjectMembers int `yaml:"maxObjectMembers"` // most members of one object, on both planes
 	MaxArrayElements int `yaml:"maxArrayElements"` // most elements of one array
 	MaxStringBytes   int `yaml:"maxStringBytes"`   // longest string, key or value, unescaped
 	// MaxCheckBytes bounds a request's checks as Cerbos receives them; at most

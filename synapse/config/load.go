@@ -110,7 +110,7 @@ func settings() []setting {
 		intSetting("limits-max-depth", "deepest nesting of JSON objects and arrays in a body; deeper is denied json_too_deep", func(c *Config) *int { return &c.Limits.MaxDepth }),
 		intSetting("limits-max-batch", "most JSON-RPC messages in one MCP batch; more is denied batch_too_large", func(c *Config) *int { return &c.Limits.MaxBatch }),
 		intSetting("limits-max-values", "most JSON values in one MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxValues }),
-		intSetting("limits-max-object-members", "most members of one JSON object in an MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxObjectMembers }),
+		intSetting("limits-max-object-members", "most members of one JSON object in a body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxObjectMembers }),
 		intSetting("limits-max-array-elements", "most elements of one JSON array in an MCP body; more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxArrayElements }),
 		intSetting("limits-max-string-bytes", "longest JSON string (key or value, unescaped) in an MCP body; longer is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxStringBytes }),
 		intSetting("limits-max-check-bytes", "most bytes of checks one request sends Cerbos (an upper bound on their encoding); more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxCheckBytes }),

@@ -29,11 +29,12 @@ const MaxCheckBytesCeiling = CerbosMaxRequestBytes - CerbosMaxRequestBytes/4
 // its size: code body_too_large for MaxBodyBytes, json_too_deep for MaxDepth, batch_too_large
 // for MaxBatch, and request_too_complex for the rest.
 //
-// MaxBodyBytes, MaxDepth and MaxCheckBytes hold on both planes; the others on the MCP plane,
-// where every value of the body is read and tool arguments become attributes. A model call's
-// body is only validated (nothing but model, stream and the token limits is kept or sent to
-// Cerbos), at a cost linear in its size, and a chat history legitimately holds long strings and
-// many messages.
+// MaxBodyBytes, MaxDepth, MaxObjectMembers and MaxCheckBytes hold on both planes; the others on
+// the MCP plane, where every value of the body is read and tool arguments become attributes. A
+// model call's body is only validated (nothing but model, stream and the token limits is kept
+// or sent to Cerbos), at a cost linear in its size, and a chat history legitimately holds long
+// strings and many messages; but each key of a wide object costs a duplicate check (an 80,000-key
+// object took 18 ms), so the members of an object are bounded there too.
 //
 // A zero or negative field takes its default (synapse/config refuses them), and MaxCheckBytes is
 // held to MaxCheckBytesCeiling.
@@ -88,9 +89,10 @@ func orDefault(n, def int) int {
 	return n
 }
 
-// modelJSON is what a model call's body is held to: its size and depth.
+// modelJSON is what a model call's body is held to: its size, its depth and the members of an
+// object.
 func (l Limits) modelJSON() strictjson.Limits {
-	return strictjson.Limits{MaxBytes: l.MaxBodyBytes, MaxDepth: l.MaxDepth}
+	return strictjson.Limits{MaxBytes: l.MaxBodyBytes, MaxDepth: l.MaxDepth, MaxMembers: l.MaxObjectMembers}
 }
 
 // mcpJSON is what an MCP body is held to: every limit.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -161,13 +162,22 @@ func TestDefaultLimitsFitTheDemo(t *testing.T) {
 	assert.Less(t, ChecksSize(in.Checks), DefaultMaxCheckBytes/4)
 }
 
-// A model call's body is held to its size and depth only: nothing but a few scalars of it is
-// kept, and a chat history legitimately holds long strings and arrays.
+// A model call's body is held to its size, its depth and the members of an object only:
+// nothing but a few scalars of it is kept, and a chat history legitimately holds long strings
+// and arrays.
 func TestModelCallsAreNotHeldToTheMCPLimits(t *testing.T) {
 	long := strings.Repeat("x", DefaultMaxStringBytes+1)
 	wide := strings.TrimSuffix(strings.Repeat(`{"role":"user","content":"hi"},`, DefaultMaxArrayElements+1), ",")
 	_, err := Map(chat(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"`+long+`"},`+wide+`]}`).build(envoy), testRoutes)
 	require.NoError(t, err)
+
+	withMetadata := func(members int) *authv3.CheckRequest {
+		return chat(`{"model":"gpt-4o-mini","metadata":` + objectArgs(members) + `,"messages":[]}`).build(envoy)
+	}
+	_, err = Map(withMetadata(DefaultMaxObjectMembers), testRoutes)
+	require.NoError(t, err)
+	in, err := Map(withMetadata(DefaultMaxObjectMembers+1), testRoutes)
+	assertRefused(t, in, err, CodeRequestTooComplex)
 }
 
 func TestLimitsDefaults(t *testing.T) {

@@ -78,3 +78,67 @@ func FuzzDecode(f *testing.F) {
 
 // equalJSON compares two decoded documents.
 func equalJSON(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// FuzzDecodeLimits holds the count limits to their meaning: a document Decode accepts under
+// small limits has no more values, members, elements or string bytes than they allow, and one
+// it refuses as too complex but accepts without them has more of one of them. No other
+// refusal appears or disappears with them.
+func FuzzDecodeLimits(f *testing.F) {
+	for _, s := range []string{`[0,0,0]`, `[0,0,0,0]`, `{"a":1,"b":2,"c":3}`, `{"a":1,"b":2,"c":3,"d":4}`,
+		`"abcdef"`, `"abc\u00e9f"`, `[[0],[0,[0]]]`, `{"abcdefg":0}`, `[[[[[[[[0]]]]]]]]`} {
+		f.Add([]byte(s))
+	}
+	lim := Limits{MaxDepth: 32, MaxValues: 8, MaxMembers: 3, MaxElements: 3, MaxString: 6}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Decode(data, lim)
+		loose, looseErr := Decode(data, Limits{MaxDepth: 32})
+		switch {
+		case err == nil:
+			if looseErr != nil {
+				t.Fatalf("accepted under the limits, refused without them: %v", looseErr)
+			}
+			if m := measure(got); !m.within(lim) {
+				t.Fatalf("accepted %q, which passes the limits: %+v", data, m)
+			}
+		case errors.Is(err, ErrTooComplex):
+			if looseErr == nil && measure(loose).within(lim) {
+				t.Fatalf("refused %q as too complex, which is within the limits: %v", data, err)
+			}
+		case looseErr == nil:
+			t.Fatalf("refused %q with %v under the limits, accepted without them", data, err)
+		}
+	})
+}
+
+// shape is what the count limits bound in a decoded document.
+type shape struct{ values, members, elements, str int }
+
+func (s shape) within(l Limits) bool {
+	return s.values <= l.MaxValues && s.members <= l.MaxMembers && s.elements <= l.MaxElements && s.str <= l.MaxString
+}
+
+func measure(v any) shape {
+	s := shape{values: 1}
+	switch v := v.(type) {
+	case string:
+		s.str = len(v)
+	case map[string]any:
+		s.members = len(v)
+		for k, e := range v {
+			s.str = max(s.str, len(k))
+			s = s.add(measure(e))
+		}
+	case []any:
+		s.elements = len(v)
+		for _, e := range v {
+			s = s.add(measure(e))
+		}
+	}
+	return s
+}
+
+// add counts the values of an inner value and keeps the largest of the rest.
+func (s shape) add(in shape) shape {
+	return shape{values: s.values + in.values, members: max(s.members, in.members),
+		elements: max(s.elements, in.elements), str: max(s.str, in.str)}
+}
