@@ -209,7 +209,7 @@ func Default() *Config {
 		Audit:         AuditConf{Sink: "stdout"},
 		Log:           LogConf{Level: "info"},
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
-		Admission:     AdmissionConf{Slots: 4, MaxWaiting: 64, MaxWait: 250 * time.Millisecond},
+		Admission:     AdmissionConf{Slots: 16, MaxWaiting: 256, MaxWait: 250 * time.Millisecond},
 		Limits:        defaultLimits(),
 	}
 }
