@@ -85,7 +85,9 @@ func TestAuthorizationPolicyPutsExtAuthzInTheListener(t *testing.T) {
 // made itself because it got no answer gets x-hopguard-decision: deny, x-should-retry: false and
 // x-hopguard-code: authz_unavailable, each set once, and a JSON body in the route's shape with
 // code authz_unavailable; an MCP POST gets status 200, the JSON-RPC error read as such by the MCP
-// Go SDK, which never reads a 5xx's body); without it, the reply is bare. The main module's istio tests hold the mappers equal to Envoy's.
+// Go SDK, which never reads a 5xx's body), and a last mapper that marks the replies the gateway
+// makes itself for a request it refuses; without it, the reply is bare. The main module's istio
+// tests hold the mappers equal to Envoy's.
 func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	set, err := manifests.Load(manifestDir)
 	require.NoError(t, err)
@@ -93,7 +95,19 @@ func TestEnvoyFilterMakesTheFailClosedReply(t *testing.T) {
 	managers := httpConnectionManagers(t, translateSet(t, set).Listeners[0])
 	require.Len(t, managers, 1)
 	mappers := managers[0].GetLocalReplyConfig().GetMappers()
-	require.Len(t, mappers, 4, "Anthropic's paths, MCP's POST, MCP's other methods, every other")
+	require.Len(t, mappers, 5, "Anthropic's paths, MCP's POST, MCP's other methods, every other; then the gateway's own refusals")
+	refusals := mappers[4]
+	mappers = mappers[:4]
+	cel := &celfilter.ExpressionFilter{}
+	require.NoError(t, refusals.GetFilter().GetExtensionFilter().GetTypedConfig().UnmarshalTo(cel))
+	assert.Equal(t, "!('x-hopguard-decision' in response.headers) && (response.code < 500 || response.code == 501)", cel.GetExpression(),
+		"the gateway's own refusals are marked, not synapse's replies nor an allowed request's upstream 5xx")
+	marks := map[string]string{}
+	for _, h := range refusals.GetHeadersToAdd() {
+		marks[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	assert.Equal(t, map[string]string{"x-hopguard-decision": "deny", "x-should-retry": "false"}, marks)
+	assert.Nil(t, refusals.GetBodyFormatOverride(), "the refusal keeps its own body")
 
 	wantPaths := []string{"^/v1/messages([/?].*)?$", "/mcp/", "/mcp/", ""}
 	wantMethods := []string{"", "POST", "", ""}
