@@ -55,15 +55,10 @@ func cacheAttacks(t *testing.T, tg bypass.Target) summary.Fault {
 		return fail("carol's token: %v", err)
 	}
 	chat := func(tok string) rawhttp.Request {
-		return rawhttp.Request{Method: "POST", Target: "/v1/chat/completions",
-			Body:   []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Work ticket T-1001."}]}`),
-			Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + tok}, {Name: "Content-Type", Value: "application/json"}}}
+		return modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Work ticket T-1001."}]}`))
 	}
 	refund := func(cents int) rawhttp.Request {
-		return rawhttp.Request{Method: "POST", Target: "/mcp/payments",
-			Body: fmt.Appendf(nil, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"refund_issue","arguments":{"ticket_id":"T-1001","amount_cents":%d,"reason":"cache drill"}}}`, cents),
-			Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + alicePay}, {Name: "Content-Type", Value: "application/json"},
-				{Name: "Accept", Value: "application/json, text/event-stream"}}}
+		return mcpPost("payments", alicePay, fmt.Appendf(nil, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"refund_issue","arguments":{"ticket_id":"T-1001","amount_cents":%d,"reason":"cache drill"}}}`, cents))
 	}
 	from, err := decisionlog.Size(h.AuditLogPath())
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
 	"github.com/hopguard/hopguard/conformance/security/summary"
@@ -37,10 +36,7 @@ func TestClientCancelledMidCheck(t *testing.T) {
 			require.NoError(t, err)
 			tok, err := token(bypass.Alice, "mcp:payments")
 			require.NoError(t, err)
-			req := rawhttp.Request{Method: "POST", Target: "/mcp/payments",
-				Body: []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"refund_issue","arguments":{"ticket_id":"T-1001","amount_cents":4000,"reason":"a client that leaves"}}}`),
-				Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + tok}, {Name: "Content-Type", Value: "application/json"},
-					{Name: "Accept", Value: "application/json, text/event-stream"}}}
+			req := mcpPost("payments", tok, []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"refund_issue","arguments":{"ticket_id":"T-1001","amount_cents":4000,"reason":"a client that leaves"}}}`))
 			auditFrom, err := decisionlog.Size(h.AuditLogPath())
 			require.NoError(t, err)
 			synapseLog := filepath.Join(h.LogsDir(), stack.Synapse+".log")

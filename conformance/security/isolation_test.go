@@ -96,9 +96,7 @@ func victimHops(ctx context.Context, t *testing.T, addr, token string, from int)
 	defer tick.Stop()
 	for end := time.Now().Add(isolationPhase); time.Now().Before(end); {
 		i := from + len(run.latencies)
-		req := rawhttp.Request{Method: "POST", Target: "/v1/chat/completions",
-			Body:   fmt.Appendf(nil, `{"model":"gpt-4o-mini","max_tokens":%d,"messages":[{"role":"user","content":"Work ticket T-1001."}]}`, 16+i),
-			Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + token}, {Name: "Content-Type", Value: "application/json"}}}
+		req := modelPost("/v1/chat/completions", token, fmt.Appendf(nil, `{"model":"gpt-4o-mini","max_tokens":%d,"messages":[{"role":"user","content":"Work ticket T-1001."}]}`, 16+i))
 		start := time.Now()
 		o := send(ctx, addr, prepared{Probe: bypass.Probe{Name: "alice's model call"}, req: req})
 		run.latencies = append(run.latencies, time.Since(start))
@@ -132,9 +130,7 @@ func flood(ctx context.Context, addr, token string) int {
 			for n := 0; ctx.Err() == nil; n++ {
 				body := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"get_ticket","arguments":{"ticket_id":"T-2001","nonce":"%d-%d",%s}}}`,
 					n, w, n, strings.Join(padding, ","))
-				req := rawhttp.Request{Method: "POST", Target: "/mcp/tickets", Body: body,
-					Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + token}, {Name: "Content-Type", Value: "application/json"},
-						{Name: "Accept", Value: "application/json, text/event-stream"}}}
+				req := mcpPost("tickets", token, body)
 				_, _ = rawhttp.Send(ctx, addr, req, sendTimeout)
 				mu.Lock()
 				sent++

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
 	"github.com/hopguard/hopguard/conformance/security/summary"
@@ -54,9 +53,7 @@ func TestLimitsRefuseRequestsTooComplexToCheck(t *testing.T) {
 			var details []string
 			for _, c := range complexArguments() {
 				body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_charge","arguments":` + c.args + `}}`
-				req := rawhttp.Request{Method: "POST", Target: "/mcp/payments", Body: []byte(body),
-					Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + tok}, {Name: "Content-Type", Value: "application/json"},
-						{Name: "Accept", Value: "application/json, text/event-stream"}}}
+				req := mcpPost("payments", tok, []byte(body))
 				f.Probes++
 				o := send(ctx, tg.Addr, prepared{Probe: bypass.Probe{Name: c.name}, req: req})
 				require.NoError(t, o.err, c.name)

@@ -1,0 +1,18 @@
+package security_test
+
+import "github.com/hopguard/hopguard/conformance/rawhttp"
+
+// modelPost is a model call to path with the caller's bearer token, as the agent sends it.
+func modelPost(path, token string, body []byte) rawhttp.Request {
+	return rawhttp.Request{Method: "POST", Target: path, Body: body, Header: []rawhttp.Field{
+		{Name: "Authorization", Value: "Bearer " + token}, {Name: "Content-Type", Value: "application/json"},
+	}}
+}
+
+// mcpPost is a stateless MCP request to server with the caller's bearer token.
+func mcpPost(server, token string, body []byte) rawhttp.Request {
+	return rawhttp.Request{Method: "POST", Target: "/mcp/" + server, Body: body, Header: []rawhttp.Field{
+		{Name: "Authorization", Value: "Bearer " + token}, {Name: "Content-Type", Value: "application/json"},
+		{Name: "Accept", Value: "application/json, text/event-stream"},
+	}}
+}
