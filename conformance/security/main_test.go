@@ -128,11 +128,9 @@ func overHTTP2(gateway string) string { return gateway + " h2" }
 
 // target is one running gateway as the corpus and the drills see it.
 // marksOwnRefusals are the gateways whose configs mark every reply they make themselves for a
-// request they refuse (a local reply mapper in gateway-configs/envoy and gateway-configs/istio).
-// agentgateway v1.4.1 leaves its 404 for an unknown path and its 413 for a body over the limit
-// unmarked: its gateway-level response transformation is chosen from the request alone, so it
-// cannot tell its own refusals from the upstream's answers.
-var marksOwnRefusals = map[string]bool{"envoy": true, "istio": true}
+// request they refuse (Envoy's and Istio's local reply mappers, agentgateway's gateway-level
+// response transformation), so that an unmarked refusal behind them is a problem.
+var marksOwnRefusals = map[string]bool{"envoy": true, "istio": true, "agentgateway": true}
 
 func target(t *testing.T, gateway string) bypass.Target {
 	t.Helper()
