@@ -25,7 +25,7 @@ func countingMix(calls *atomic.Int64, failEvery int64) []Request {
 func TestOpenLoopSendsExactlyTheScheduledRequests(t *testing.T) {
 	var calls atomic.Int64
 	out, err := Drive(context.Background(), countingMix(&calls, 4), Load{
-		Rate: 2000, Workers: 8, Duration: 50 * time.Millisecond, Warmup: 10 * time.Millisecond, Timeout: time.Second,
+		Rate: 2000, Workers: 8, Duration: 50 * time.Millisecond, Warmup: 10 * time.Millisecond, Timeout: 10 * time.Second,
 	})
 	require.NoError(t, err)
 	assert.EqualValues(t, 100, out.Sent, "rate x duration, warmup not counted")
