@@ -3,12 +3,12 @@ package pdp_test
 import (
 	"context"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/internal/cpubench"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/pdp/cerbostest"
 )
@@ -38,38 +38,8 @@ func BenchmarkClientCheck(b *testing.B) {
 		_, err := client.Check(ctx, req)
 		require.NoError(b, err)
 	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		start := cpuTime(b)
-		for b.Loop() {
-			if _, err := client.Check(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+	cpubench.SerialAndParallel(b, func() error {
+		_, err := client.Check(ctx, req)
+		return err
 	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetParallelism(4)
-		start := cpuTime(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := client.Check(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	})
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,9 +3,7 @@ package server_test
 import (
 	"context"
 	"net"
-	"syscall"
 	"testing"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -16,6 +14,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/hopguard/hopguard/internal/cpubench"
 	"github.com/hopguard/hopguard/synapse/server"
 )
 
@@ -70,38 +69,8 @@ func BenchmarkCheck(b *testing.B) {
 		_, err := client.Check(ctx, req)
 		require.NoError(b, err)
 	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		start := cpuTime(b)
-		for b.Loop() {
-			if _, err := client.Check(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+	cpubench.SerialAndParallel(b, func() error {
+		_, err := client.Check(ctx, req)
+		return err
 	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetParallelism(4)
-		start := cpuTime(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := client.Check(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	})
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
