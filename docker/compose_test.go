@@ -137,7 +137,7 @@ func TestComposeEnvoyConfigIsCurrent(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, envoy, "--mode", "validate", "-c", envoyConfigPath, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
+	out, err := exec.CommandContext(ctx, envoy, "--mode", "validate", "-c", envoyConfigPath, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
 	require.NoError(t, err, "envoy rejected docker/compose/envoy.yaml:\n%s", out)
 }
 

@@ -114,7 +114,7 @@ func TestIstioBootstrapIsADSOnlyAndValidForEnvoy(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
+	out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
 	require.NoError(t, err, "envoy --mode validate rejected the bootstrap:\n%s", out)
 	assert.Equal(t, []string{"-c", filepath.Join(l.Dir("istio"), gateways.IstioBootstrapFile), "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warning"}, gateway.Args(l))
 }

@@ -55,7 +55,7 @@ func TestRenderedConfigIsValidForEnvoy(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn").CombinedOutput()
+			out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
 			require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
 			assert.Contains(t, string(out), "OK")
 		})
@@ -337,7 +337,7 @@ func TestRenderedProviderConfigIsValidForEnvoy(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, config, 0o600))
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--log-level", "warn")
+		cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn")
 		cmd.Env = append(providertest.WithoutEnv(os.Environ(), "HOPGUARD_TEST_KEY"), env...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -495,7 +495,7 @@ func TestCommittedExamplesAreTheirRenderings(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", file, "--use-dynamic-base-id", "--log-level", "warn")
+			cmd := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", file, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn")
 			cmd.Env = append(os.Environ(), params.Provider.KeyEnv+"=sk-from-the-environment")
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "envoy --mode validate rejected %s:\n%s", file, out)

@@ -203,7 +203,7 @@ type RunningGateway struct {
 func StartEnvoy(t *testing.T, bin string, config []byte, listen, admin netip.AddrPort, env ...string) RunningGateway {
 	t.Helper()
 	args := func(path string) []string {
-		return []string{"-c", path, "--use-dynamic-base-id", "--log-level", "warn"}
+		return []string{"-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn"}
 	}
 	return startGateway(t, "Envoy", bin, args, config, env, fmt.Sprintf("http://%s/ready", admin), "http://"+listen.String())
 }
