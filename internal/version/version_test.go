@@ -100,3 +100,35 @@ func TestFlag(t *testing.T) {
 	assert.True(t, *v)
 	assert.Equal(t, Usage, fs.Lookup("version").Usage)
 }
+
+func TestParseCommand(t *testing.T) {
+	tests := []struct {
+		name             string
+		args             []string
+		wantExit         int
+		wantDone         bool
+		wantOut, wantErr string
+	}{
+		{name: "flags only", args: []string{"-n", "3"}},
+		{name: "help", args: []string{"--help"}, wantDone: true, wantErr: "Usage"},
+		{name: "bad flag", args: []string{"--nope"}, wantExit: 2, wantDone: true, wantErr: "flag provided but not defined"},
+		{name: "version", args: []string{"--version"}, wantDone: true, wantOut: "cmd "},
+		{name: "positional", args: []string{"x"}, wantExit: 2, wantDone: true, wantErr: `cmd: unexpected arguments ["x"] (see --help)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			fs := flag.NewFlagSet("cmd", flag.ContinueOnError)
+			fs.SetOutput(&stderr)
+			fs.Int("n", 0, "a number")
+			showVersion := Flag(fs)
+			exit, done := ParseCommand(fs, showVersion, "cmd", tt.args, &stdout, &stderr)
+			if exit != tt.wantExit || done != tt.wantDone {
+				t.Fatalf("ParseCommand(%q) = %d, %t; want %d, %t", tt.args, exit, done, tt.wantExit, tt.wantDone)
+			}
+			if !strings.HasPrefix(stdout.String(), tt.wantOut) || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("stdout %q, stderr %q; want %q and %q", stdout.String(), stderr.String(), tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}

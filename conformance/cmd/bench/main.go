@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,19 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	envDir := fs.String("env", "", "keep the running environments (logs, decision logs) in this `directory`, one cache-<setting> subdirectory per cache setting (default: in /dev/shm, removed after the run)")
 	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
 	showVersion := version.Flag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version.Line("bench"))
-		return 0
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
-		return 2
+	if exit, done := version.ParseCommand(fs, showVersion, "bench", args, stdout, stderr); done {
+		return exit
 	}
 	parsed, err := parseRates(*rates)
 	if err != nil {

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,19 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	gatewayName := fs.String("gateway", "", "the `gateway` the agent goes through: "+strings.Join(gateways.Names(), ", ")+" (default agentgateway where it can run, else envoy)")
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	showVersion := version.Flag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version.Line("demo"))
-		return 0
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "demo: unexpected arguments %q (see --help)\n", fs.Args())
-		return 2
+	if exit, done := version.ParseCommand(fs, showVersion, "demo", args, stdout, stderr); done {
+		return exit
 	}
 	if *runtimeName == "" {
 		*runtimeName = "process"

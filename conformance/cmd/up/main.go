@@ -75,19 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	startTimeout := fs.Duration("start-timeout", 5*time.Minute, "bound on bringing the environment up")
 	showVersion := version.Flag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version.Line("up"))
-		return 0
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "up: unexpected arguments %q (see --help)\n", fs.Args())
-		return 2
+	if exit, done := version.ParseCommand(fs, showVersion, "up", args, stdout, stderr); done {
+		return exit
 	}
 	if err := harness.CheckRuntimeName(*runtimeName); err != nil {
 		fmt.Fprintf(stderr, "up: --runtime: %v\n", err)
