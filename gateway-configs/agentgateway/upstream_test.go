@@ -24,6 +24,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/gateway-configs/agentgateway"
 	"github.com/hopguard/hopguard/gateway-configs/internal/providertest"
+	"github.com/hopguard/hopguard/internal/syncbuf"
 	"github.com/hopguard/hopguard/mockservers/llm"
 	"github.com/hopguard/hopguard/mockservers/mcpserver"
 )
@@ -440,7 +441,7 @@ func runAgentgatewayOn(t *testing.T, bin string, p agentgateway.Params, config [
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, config, 0o600))
-	var log syncBuffer
+	var log syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-f", path)
 	cmd.Env = append(os.Environ(), env...)
@@ -473,21 +474,4 @@ func runAgentgatewayOn(t *testing.T, bin string, p agentgateway.Params, config [
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

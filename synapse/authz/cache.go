@@ -53,9 +53,6 @@ func NewDecisionCache(ttl time.Duration, size int) (*DecisionCache, error) {
 	return &DecisionCache{ttl: ttl, entries: entries}, nil
 }
 
-// TTL is how long a decision is reused: the bound on how late a policy change applies.
-func (c *DecisionCache) TTL() time.Duration { return c.ttl }
-
 // keyOf is the key of a request: everything in it but the ids that name this one decision. A
 // request that cannot be encoded is never cached.
 func keyOf(req pdp.Request) (cacheKey, bool) {
@@ -87,6 +84,3 @@ func (c *DecisionCache) put(key cacheKey, d *decision, now time.Time) {
 
 // purge forgets every decision: Cerbos stopped answering, and may come back with other policies.
 func (c *DecisionCache) purge() { c.entries.Purge() }
-
-// Len is the number of decisions held, expired ones included until they are next looked up.
-func (c *DecisionCache) Len() int { return c.entries.Len() }

@@ -1,7 +1,6 @@
 package authz_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
+	"github.com/hopguard/hopguard/internal/syncbuf"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/authz"
 	"github.com/hopguard/hopguard/synapse/identity"
@@ -47,7 +47,7 @@ func (a *auditRecorder) only(t *testing.T) audit.Record {
 }
 
 type fixture struct {
-	logs    *logBuffer
+	logs    *syncbuf.Buffer
 	iss     *identitytest.Issuer
 	pdp     *MockPDP
 	tasks   *MockTaskStore
@@ -59,7 +59,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		logs:    &logBuffer{},
+		logs:    &syncbuf.Buffer{},
 		iss:     identitytest.NewIssuer(t),
 		pdp:     NewMockPDP(t),
 		tasks:   NewMockTaskStore(t),
@@ -80,24 +80,6 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f.svc = svc
 	return f
-}
-
-// logBuffer keeps the service's log lines for a test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // alice is a tier-1 support agent run by the triage harness on task-1.

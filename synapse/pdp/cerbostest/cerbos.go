@@ -3,7 +3,6 @@
 package cerbostest
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/internal/syncbuf"
 )
 
 // Options say which policies and which config to run.
@@ -35,7 +36,7 @@ type Cerbos struct {
 	DecisionLog string
 
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *syncbuf.Buffer
 	once   sync.Once
 	done   chan struct{}
 }
@@ -85,7 +86,7 @@ func Start(t testing.TB, opts Options) *Cerbos {
 		GRPCAddr:    freeAddr(t),
 		HTTPAddr:    freeAddr(t),
 		DecisionLog: filepath.Join(t.TempDir(), "decisions.log"),
-		output:      &syncBuffer{},
+		output:      &syncbuf.Buffer{},
 		done:        make(chan struct{}),
 	}
 	c.cmd = exec.Command(bin, "server",
@@ -152,21 +153,4 @@ func freeAddr(t testing.TB) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
