@@ -3,13 +3,10 @@ package security_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hopguard/hopguard/agent/identity"
-	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/summary"
 	"github.com/hopguard/hopguard/conformance/stack"
@@ -27,33 +24,20 @@ func revocationAcrossRestart(t *testing.T, tg bypass.Target, probes []prepared) 
 		f.Pass, f.Detail = false, fmt.Sprintf(format, args...)
 		return f
 	}
+	id, token, err := newTask(ctx, tg.Gateway, "revoke", "T-2001")
+	if err != nil {
+		return fail("%v", err)
+	}
 	admin, err := h.Admin()
 	if err != nil {
 		return fail("%v", err)
 	}
-	id := fmt.Sprintf("%s-revoke-%s-%s", suite.runID, tg.Gateway, strconv.FormatInt(time.Now().UnixNano(), 36))
-	if _, err := admin.Create(ctx, tasks.NewTask{ID: id, Principal: bypass.Alice.Creds.ClientID, AgentID: bypass.Alice.AgentID, TicketID: "T-2001"}); err != nil {
-		return fail("create task %s: %v", id, err)
-	}
-	sts, err := h.STSURL()
-	if err != nil {
-		return fail("%v", err)
-	}
-	src, err := identity.NewSource(identity.SourceConfig{
-		STS: &identity.STSClient{TokenURL: sts + "/oauth2/token"}, Subject: bypass.Alice.Creds,
-		Attestation: identity.Attestation{AgentID: bypass.Alice.AgentID, HarnessVersion: "security", TaskID: id},
-	})
-	if err != nil {
-		return fail("%v", err)
-	}
-	tok, err := src.Token(ctx, "llm")
+	tok, err := token(bypass.Alice, "llm")
 	if err != nil {
 		return fail("token for task %s: %v", id, err)
 	}
-	revoked := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on task " + id, Allowed: true}, req: rawhttp.Request{
-		Method: "POST", Target: "/v1/chat/completions", Body: []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`),
-		Header: []rawhttp.Field{{Name: "Authorization", Value: "Bearer " + tok}, {Name: "Content-Type", Value: "application/json"}},
-	}}
+	revoked := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on task " + id, Allowed: true},
+		req: modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))}
 	control := probes[0] // Alice's gpt-4o-mini on her corpus task, never revoked
 	if !strings.Contains(control.Name, "gpt-4o-mini") || !control.Allowed {
 		return fail("the first probe is %q, not the allowed model call this drill uses as its control", control.Name)
