@@ -190,7 +190,7 @@ func runForwardingSignals(ctx context.Context, cmd *exec.Cmd) int {
 // checks that it is the only interface.
 func prepareInside(where Where) error {
 	if where.Holder == "" {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return err
 		}
 	}
@@ -211,7 +211,9 @@ func LoopbackOnly(list func() ([]net.Interface, error)) error {
 	return nil
 }
 
-func loopbackUp() error {
+// LoopbackUp brings loopback up in the network namespace of the calling thread: a new namespace
+// starts with it down.
+func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("bring loopback up: %w", err)
