@@ -3,7 +3,10 @@
 package narrate
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -171,3 +174,56 @@ func orNone(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// maxJSONLine bounds one line ReadJSON accepts: a hop carries a tool call's arguments, which
+// the gateway bounds at 1 MiB of body.
+const maxJSONLine = 4 << 20
+
+// ReadJSON reads back what a JSON narrator wrote: it tells onHop (when set) about each hop as
+// its line arrives, and returns the Result of the summary line with the hops in it. An
+// output that ends without a summary, or holds a line that is not one of the narrator's, is
+// an error, with the hops read so far in the Result.
+func ReadJSON(r io.Reader, onHop func(trace.Hop)) (loop.Result, error) {
+	var hops []trace.Hop
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 64<<10), maxJSONLine)
+	for scanner.Scan() {
+		line := scanner.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var head struct {
+			Type  string `json:"type"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(line, &head); err != nil {
+			return loop.Result{Hops: hops}, fmt.Errorf("read the agent's JSON: %w", err)
+		}
+		switch head.Type {
+		case "hop":
+			var h hopLine
+			if err := json.Unmarshal(line, &h); err != nil {
+				return loop.Result{Hops: hops}, fmt.Errorf("read a hop: %w", err)
+			}
+			hops = append(hops, h.Hop)
+			if onHop != nil {
+				onHop(h.Hop)
+			}
+		case "summary":
+			var s summaryLine
+			if err := json.Unmarshal(line, &s); err != nil {
+				return loop.Result{Hops: hops}, fmt.Errorf("read the summary: %w", err)
+			}
+			s.Result.Hops = hops
+			return s.Result, nil
+		case "error":
+			return loop.Result{Hops: hops}, fmt.Errorf("the narrator failed: %s", head.Error)
+		default:
+			return loop.Result{Hops: hops}, fmt.Errorf("read the agent's JSON: a line of type %q", head.Type)
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		return loop.Result{Hops: hops}, fmt.Errorf("read the agent's JSON: %w", err)
+	}
+	return loop.Result{Hops: hops}, errors.New("the agent's JSON ended without a summary")
+}

@@ -95,3 +95,52 @@ func TestJSON(t *testing.T) {
 	assert.EqualValues(t, 1, summary["denials"])
 	assert.NotContains(t, summary, "hops")
 }
+
+func TestReadJSONGivesBackWhatJSONWrote(t *testing.T) {
+	refusal := &denial.Denial{Reason: "cap exceeded", Code: "refund_cap_exceeded", Remediation: map[string]any{"type": "step_up"}}
+	want := loop.Result{
+		Outcome: loop.Success, Principal: "alice", Ticket: "T-1001", Model: "gpt-4o-mini", Steps: 2,
+		Servers: []loop.Server{{Name: "tickets", URL: "http://gw/mcp/tickets", State: loop.ServerOpen, Tools: []string{"get_ticket"}},
+			{Name: "payroll", URL: "http://gw/mcp/payroll", State: loop.ServerDenied, Denial: refusal}},
+		Offered: []string{"tickets__get_ticket"},
+		Answer:  "done",
+		Hops: []trace.Hop{
+			{Plane: trace.PlaneSTS, Target: "llm", Action: "token-exchange", Decision: trace.Allow},
+			{Step: 1, Plane: trace.PlaneMCP, Target: "payments", Action: "tools/call", Tool: "refund_issue",
+				Arguments: json.RawMessage(`{"amount":500}`), Decision: trace.Deny, Reason: refusal.Reason, Denial: refusal},
+		},
+	}
+	var out bytes.Buffer
+	n := narrate.NewJSON(&out)
+	for _, h := range want.Hops {
+		n.Hop(h)
+	}
+	n.Summary(want)
+
+	var told []trace.Hop
+	got, err := narrate.ReadJSON(&out, func(h trace.Hop) { told = append(told, h) })
+
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Equal(t, want.Hops, told, "every hop told as it was read")
+}
+
+func TestReadJSONRefusesAnIncompleteOrForeignOutput(t *testing.T) {
+	hop := `{"type":"hop","plane":"llm","target":"gpt-4o","action":"completion","decision":"allow"}` + "\n"
+	for _, tt := range []struct {
+		name, out, want string
+		hops           int
+	}{
+		{name: "no summary", out: hop, want: "without a summary", hops: 1},
+		{name: "not JSON", out: hop + "panic: boom\n", want: "read the agent's JSON", hops: 1},
+		{name: "unknown line", out: `{"type":"other"}` + "\n", want: `type "other"`},
+		{name: "narrator error", out: `{"type":"error","error":"cannot encode"}` + "\n", want: "cannot encode"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := narrate.ReadJSON(strings.NewReader(tt.out), nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Len(t, res.Hops, tt.hops)
+		})
+	}
+}
