@@ -129,7 +129,7 @@ func TestReadJSONRefusesAnIncompleteOrForeignOutput(t *testing.T) {
 	hop := `{"type":"hop","plane":"llm","target":"gpt-4o","action":"completion","decision":"allow"}` + "\n"
 	for _, tt := range []struct {
 		name, out, want string
-		hops           int
+		hops            int
 	}{
 		{name: "no summary", out: hop, want: "without a summary", hops: 1},
 		{name: "not JSON", out: hop + "panic: boom\n", want: "read the agent's JSON", hops: 1},
