@@ -129,5 +129,6 @@ func (h *Env) Behind(gateway, runID string) (scenarios.Env, error) {
 	if e.Journals, err = h.JournalsByResource(); err != nil {
 		return e, err
 	}
+	e.Agent, e.AgentUnsandboxed = h.AgentRunner()
 	return e, nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hopguard/hopguard/conformance/agentrun"
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/conformance/env"
 	"github.com/hopguard/hopguard/conformance/gateways"
@@ -68,6 +69,24 @@ type Env struct {
 	RuntimeName string
 	// attached is set when the environment is another process's (Attach).
 	attached *attached
+	// programs are the harness's own commands, built (HarnessPrograms), by package.
+	programs map[string]string
+}
+
+// HarnessPrograms are the commands the harness runs itself rather than as components: the
+// agent, in its sandbox, and the probe the security suite runs there.
+var HarnessPrograms = []string{agentrun.Package, ReachPackage}
+
+// ReachPackage is the command that tries addresses from inside the agent's sandbox.
+const ReachPackage = "./conformance/cmd/reach"
+
+// Program is the built binary of one of HarnessPrograms.
+func (h *Env) Program(pkg string) (string, error) {
+	path, ok := h.programs[pkg]
+	if !ok {
+		return "", fmt.Errorf("%s was not built for this environment", pkg)
+	}
+	return path, nil
 }
 
 // BuildPhase is the component name progress events use while hopguard's commands are built.
@@ -117,9 +136,13 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	if binDir == "" {
 		binDir = filepath.Join(root, "out", "bin")
 	}
-	built, err := build(ctx, description, binDir, observe)
+	built, err := build(ctx, description, binDir, observe, HarnessPrograms...)
 	if err != nil {
 		return nil, err
+	}
+	h.programs = map[string]string{}
+	for _, pkg := range HarnessPrograms {
+		h.programs[pkg] = built[pkg]
 	}
 	runDir := filepath.Join(opts.OutDir, "env")
 	if err := os.RemoveAll(runDir); err != nil {
@@ -196,9 +219,9 @@ func components(ctx context.Context, g gateways.Gateway) ([]env.Component, error
 	return append(companions, gateway), nil
 }
 
-// build compiles every hopguard command the description runs, in one go build.
-func build(ctx context.Context, e env.Environment, outDir string, observe runtime.Observer) (map[string]string, error) {
-	var pkgs []string
+// build compiles every hopguard command the description runs, and extra, in one go build.
+func build(ctx context.Context, e env.Environment, outDir string, observe runtime.Observer, extra ...string) (map[string]string, error) {
+	pkgs := slices.Clone(extra)
 	for _, c := range e.Components {
 		if p := c.Program.Package; p != "" && !slices.Contains(pkgs, p) {
 			pkgs = append(pkgs, p)

@@ -61,7 +61,7 @@ func StartSuite(ctx context.Context, opts SuiteOptions) (s Suite, code int, exit
 		return Suite{UpErr: err, RuntimeName: s.RuntimeName, ReportDir: s.ReportDir}, 0, false
 	}
 	if len(externals) > 0 {
-		return attachSuite(root, s, externals), 0, false
+		return attachSuite(ctx, root, s, externals), 0, false
 	}
 
 	s.Network, code, exited = Isolate(ctx, s.RuntimeName, opts.Log, opts.Who)
@@ -87,7 +87,7 @@ func binDir(home, sub string) string {
 }
 
 // attachSuite is a suite against the environment of `make up` with external gateways in front.
-func attachSuite(root string, s Suite, externals []*gateways.External) Suite {
+func attachSuite(ctx context.Context, root string, s Suite, externals []*gateways.External) Suite {
 	s.ReportDir = filepath.Join(s.ReportDir, "external")
 	var names []string
 	for _, g := range externals {
@@ -106,6 +106,9 @@ func attachSuite(root string, s Suite, externals []*gateways.External) Suite {
 			s.Gateways = append(s.Gateways, g)
 		}
 		return s
+	}
+	if err := h.buildPrograms(ctx); err != nil {
+		s.UpErr = err
 	}
 	notBuiltIn := errors.New("this run verifies " + strings.Join(names, ", ") + " against the environment of make up; `make conformance` without EXTERNAL runs the built-in gateways")
 	for _, g := range s.Gateways {

@@ -12,9 +12,11 @@
 //
 // How: one goroutine locks itself to an OS thread and moves that thread alone into a new
 // network namespace (unshare), creates the exits' listeners there and starts every program
-// from it, since a child process is born in the namespace of the thread that forks it. The
-// thread is never handed back to Go's pool: it ends with its goroutine when the sandbox closes.
-// The forwarding itself runs on ordinary goroutines, in the namespace this process came from.
+// from it, since a child process is born in the namespace of the thread that forks it. When
+// the sandbox closes, the thread goes back to its own namespace before Go may use it for
+// anything else; it must not simply end, since a thread's end kills every process it once
+// started with a parent-death signal (the harness's components among them). The forwarding
+// itself runs on ordinary goroutines, in the namespace this process came from.
 // Making a namespace needs CAP_SYS_ADMIN; elsewhere Open fails and says why.
 package sandbox
 
@@ -77,6 +79,9 @@ type Sandbox struct {
 	starts chan startRequest
 	quit   chan struct{}
 	ended  chan struct{}
+
+	mu      sync.Mutex
+	started []*os.Process
 
 	closeOnce sync.Once
 }
@@ -160,15 +165,18 @@ func Open(ctx context.Context, cfg Config) (*Sandbox, error) {
 }
 
 // hold is the sandbox's thread: it enters a new network namespace, listens on the exits there
-// and then starts programs until the sandbox closes. It never unlocks its thread, so the thread
-// and its namespace end with it.
+// and then starts programs until the sandbox closes, when it goes back to the namespace it
+// came from and only then returns the thread to Go's pool.
 func (s *Sandbox) hold(exits []Exit, listeners chan<- []net.Listener, failed chan<- error) {
 	defer close(s.ended)
 	goruntime.LockOSThread()
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		failed <- fmt.Errorf("sandbox: make a network namespace (it needs CAP_SYS_ADMIN, i.e. root): %w", err)
+	back, err := enterNewNamespace()
+	if err != nil {
+		goruntime.UnlockOSThread()
+		failed <- err
 		return
 	}
+	defer s.leave(back)
 	if err := netns.LoopbackUp(); err != nil {
 		failed <- fmt.Errorf("sandbox: %w", err)
 		return
@@ -190,11 +198,49 @@ func (s *Sandbox) hold(exits []Exit, listeners chan<- []net.Listener, failed cha
 	for {
 		select {
 		case req := <-s.starts:
-			req.result <- req.cmd.Start()
+			err := req.cmd.Start()
+			if err == nil {
+				s.mu.Lock()
+				s.started = append(s.started, req.cmd.Process)
+				s.mu.Unlock()
+			}
+			req.result <- err
 		case <-s.quit:
 			return
 		}
 	}
+}
+
+// leave moves the sandbox's thread back to its namespace and hands it back to Go. Should that
+// fail, the thread stays locked and ends with its goroutine, as Go does with a locked thread
+// that exits, which is safe but kills every process this thread ever started with a
+// parent-death signal (Pdeathsig is per thread): a component of the environment, say.
+func (s *Sandbox) leave(back func() error) {
+	if err := back(); err != nil {
+		s.logger.Error("sandbox: the thread could not go back to its network namespace; it ends", "err", err)
+		return
+	}
+	goruntime.UnlockOSThread()
+}
+
+// enterNewNamespace moves the calling thread, which must be locked to its goroutine, into a new
+// network namespace and returns how to move it back.
+func enterNewNamespace() (back func() error, err error) {
+	own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: this thread's network namespace: %w", err)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		_ = own.Close()
+		return nil, fmt.Errorf("sandbox: make a network namespace (it needs CAP_SYS_ADMIN, i.e. root): %w", err)
+	}
+	return func() error {
+		defer own.Close()
+		if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("sandbox: go back to this thread's network namespace: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // Command returns a command that runs the program at path, with args, inside the sandbox once
@@ -230,8 +276,8 @@ func (s *Sandbox) Start(cmd *exec.Cmd) error {
 	}
 }
 
-// Close stops the exits and ends the sandbox's thread, which kills any program still running
-// in it (each gets SIGKILL when the thread that started it ends).
+// Close stops the exits, kills any program still running in the sandbox and ends the
+// namespace.
 func (s *Sandbox) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
@@ -244,6 +290,11 @@ func (s *Sandbox) Close() error {
 		}
 		close(s.quit)
 		<-s.ended
+		s.mu.Lock()
+		for _, p := range s.started {
+			_ = p.Kill() // one that has ended already says so; nothing to do
+		}
+		s.mu.Unlock()
 		if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("sandbox: remove %s: %w", s.dir, err))
 		}
@@ -304,4 +355,26 @@ func (s *Sandbox) forward(exit Exit, transport http.RoundTripper) http.Handler {
 		}
 		proxy.ServeHTTP(w, r)
 	})
+}
+
+// Available says whether a sandbox can be made here, by making a network namespace and
+// leaving it at once, and says why not when it cannot.
+func Available() error {
+	result := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		back, err := enterNewNamespace()
+		if err != nil {
+			goruntime.UnlockOSThread()
+			result <- err
+			return
+		}
+		if err := back(); err != nil {
+			result <- err // the thread stays locked and ends with this goroutine
+			return
+		}
+		goruntime.UnlockOSThread()
+		result <- nil
+	}()
+	return <-result
 }

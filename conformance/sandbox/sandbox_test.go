@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,3 +261,64 @@ func TestOpenRejectsBadExits(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestAvailableAsRoot(t *testing.T) {
+	err := sandbox.Available()
+	if os.Getuid() != 0 {
+		t.Skipf("not root: %v", err)
+	}
+	assert.NoError(t, err)
+}
+
+// A sandbox must leave this process's threads as it found them: a thread that ended would take
+// with it every process started from it with a parent-death signal, as the harness starts the
+// environment's components.
+func TestSandboxesLeaveOtherProcessesAlive(t *testing.T) {
+	if err := sandbox.Available(); err != nil {
+		t.Skipf("no sandbox here: %v", err)
+	}
+	// Each sleeper is started from a thread of its own, all of which go back to Go's pool,
+	// where the sandboxes' goroutines will find them.
+	const sleepers = 16
+	ended := make(chan error, sleepers)
+	var started, release sync.WaitGroup
+	started.Add(sleepers)
+	release.Add(1)
+	for range sleepers {
+		go func() {
+			goruntime.LockOSThread()
+			defer goruntime.UnlockOSThread()
+			cmd := exec.Command("/bin/sleep", "60")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			err := cmd.Start()
+			started.Done()
+			if err != nil {
+				ended <- err
+				return
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			go func() { ended <- cmd.Wait() }()
+			release.Wait()
+		}()
+	}
+	started.Wait()
+	release.Done()
+	srv := httptest.NewServer(&recorder{})
+	t.Cleanup(srv.Close)
+
+	for range 20 {
+		require.NoError(t, sandbox.Available())
+		sb, err := sandbox.Open(t.Context(), sandbox.Config{Exits: []sandbox.Exit{{Name: "gateway", Addr: srv.Listener.Addr().String()}}})
+		require.NoError(t, err)
+		require.NoError(t, sb.Close())
+	}
+
+	select {
+	case err := <-ended:
+		t.Fatalf("a process started before the sandboxes ended: %v", err)
+	case <-time.After(200 * time.Millisecond): // a parent-death signal is sent at once
+	}
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err, "this process's own network is still the one it had")
+	_ = resp.Body.Close()
+}

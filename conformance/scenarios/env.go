@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/admin"
 	"github.com/hopguard/hopguard/synapse/respond"
@@ -29,6 +30,17 @@ type Env struct {
 	Control   Control
 	// RunID makes task ids unique across scenarios, gateways and repeated runs.
 	RunID string
+	// Agent runs the agent of Agent steps in its sandbox (conformance/agentrun); when nil, it
+	// runs in this process, with every address in reach, and AgentUnsandboxed says why.
+	Agent            AgentRunner
+	AgentUnsandboxed error
+}
+
+// AgentRunner runs the agent somewhere other than this process. As loop.Run, it returns an
+// error exactly when the run did not succeed; cfg.HTTPClient carries the agent's requests out
+// and cfg.OnHop hears of each hop.
+type AgentRunner interface {
+	Run(ctx context.Context, cfg loop.Config) (loop.Result, error)
 }
 
 // Control stops and restarts components (the fail-closed scenario).

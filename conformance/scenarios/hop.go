@@ -181,7 +181,14 @@ func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, string, err
 			}
 		}
 	}
-	res, err := loop.Run(ctx, cfg)
+	run := loop.Run
+	if r.env.Agent != nil {
+		r.c.logf("the agent runs in its sandbox: a network of its own whose only ways out are the gateway and the STS's token endpoint")
+		run = r.env.Agent.Run
+	} else {
+		r.c.logf("the agent runs in this process, not sandboxed: %v", r.env.AgentUnsandboxed)
+	}
+	res, err := run(ctx, cfg)
 	if err != nil && res.Outcome == loop.Failed {
 		return res, att.TaskID, fmt.Errorf("the agent run failed: %w", err)
 	}

@@ -1,11 +1,17 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"sync"
 
+	"github.com/hopguard/hopguard/agent/denial"
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/trace"
 )
@@ -160,23 +166,64 @@ func succeeded(_ *Run, res loop.Result) error {
 	return nil
 }
 
-// revokeAfterFirstToolCall revokes the run's own task as soon as its first tool call has gone
-// through; the agent calls OnHop before making its next hop.
+// revokeAfterFirstToolCall revokes the run's own task as soon as the answer to its first
+// allowed tool call is on its way back, before the agent sees it: on the agent's way out (its
+// sandbox's exit, or its HTTP client in this process), so the agent's next hop comes after the
+// revocation, wherever the agent runs.
 func revokeAfterFirstToolCall(r *Run, cfg *loop.Config) {
-	revoked := false
 	task := cfg.Attestation.TaskID
-	cfg.OnHop = func(h trace.Hop) {
-		if revoked || h.Plane != trace.PlaneMCP || h.Action != "tools/call" || h.Decision != trace.Allow {
-			return
-		}
-		revoked = true
+	var once sync.Once
+	revoke := func() {
 		if err := r.revokeTask(context.Background(), task); err != nil {
 			r.c.errorf("revoke mid-run: %v", err)
 			return
 		}
 		r.c.logf("the operator revokes task %s (POST /v1/tasks/%s/revoke on synapse's admin API)", task, task)
 	}
+	client := *cfg.HTTPClient
+	next := client.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	client.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		call, err := isToolCall(req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := next.RoundTrip(req)
+		if err == nil && call && resp.StatusCode == http.StatusOK && resp.Header.Get(denial.DecisionHeader) == "allow" {
+			once.Do(revoke)
+		}
+		return resp, err
+	})
+	cfg.HTTPClient = &client
 }
+
+// isToolCall says whether req carries an MCP tools/call, and leaves its body as it was.
+func isToolCall(req *http.Request) (bool, error) {
+	if req.Body == nil || req.Method != http.MethodPost {
+		return false, nil
+	}
+	const peek = 1 << 20
+	head, err := io.ReadAll(io.LimitReader(req.Body, peek))
+	if err != nil {
+		return false, fmt.Errorf("read the request to peek at its method: %w", err)
+	}
+	req.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(head), req.Body), Closer: req.Body}
+	var msg struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(head, &msg) == nil && msg.Method == "tools/call", nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // deniedAfterRevocation checks that every hop after the first allowed tool call (after which
 // the task was revoked) was denied task_not_active, and that the run did not succeed.
