@@ -54,6 +54,24 @@ type Audit struct {
 	Detail         string `json:"detail,omitempty"` // what did not match
 }
 
+// Escape is one attempt, made from inside the agent's sandbox, to reach something other than
+// the gateway: it passes when it gets nowhere. The controls (the gateway, the STS's token
+// endpoint) pass when they answer.
+type Escape struct {
+	Gateway string `json:"gateway"` // whose sandbox: its exit leads to this gateway
+	Name    string `json:"name"`
+	Attempt string `json:"attempt"` // "tcp 127.0.0.1:4000", "GET http://127.0.0.1:4001/path"
+	Control bool   `json:"control,omitempty"`
+	Got     string `json:"got"` // what came of it
+	Pass    bool   `json:"pass"`
+}
+
+// Sandbox is the escape attempts from the agent's sandbox, or why they were not made.
+type Sandbox struct {
+	NotRunReason string   `json:"not_run_reason,omitempty"`
+	Escapes      []Escape `json:"escapes,omitempty"`
+}
+
 // Summary is the whole report.
 type Summary struct {
 	GeneratedAt time.Time       `json:"generated_at"`
@@ -63,6 +81,7 @@ type Summary struct {
 	Results     []bypass.Result `json:"results"`
 	Faults      []Fault         `json:"faults"`
 	Audits      []Audit         `json:"audits"`
+	Sandbox     Sandbox         `json:"sandbox"`
 }
 
 // Recorder collects results while tests run; it is safe for concurrent use.
@@ -104,6 +123,20 @@ func (r *Recorder) Audit(a Audit) {
 	r.s.Audits = append(r.s.Audits, a)
 }
 
+// Escape records one attempt from inside the agent's sandbox.
+func (r *Recorder) Escape(e Escape) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Sandbox.Escapes = append(r.s.Sandbox.Escapes, e)
+}
+
+// SandboxNotRun records why no sandbox could be made here.
+func (r *Recorder) SandboxNotRun(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Sandbox.NotRunReason = why
+}
+
 // Summary is what was recorded, stamped now.
 func (r *Recorder) Summary(now time.Time) Summary {
 	r.mu.Lock()
@@ -115,5 +148,6 @@ func (r *Recorder) Summary(now time.Time) Summary {
 	s.Results = slices.Clone(s.Results)
 	s.Faults = slices.Clone(s.Faults)
 	s.Audits = slices.Clone(s.Audits)
+	s.Sandbox.Escapes = slices.Clone(s.Sandbox.Escapes)
 	return s
 }

@@ -50,3 +50,39 @@ func TestWriteListsEveryCasePerGateway(t *testing.T) {
 	assert.Len(t, back.Results, 3)
 	assert.Len(t, back.Cases, 3)
 }
+
+func TestWriteListsEveryEscapeAttempt(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		record func(*summary.Recorder)
+		want   []string
+	}{
+		{
+			name: "attempts made",
+			record: func(r *summary.Recorder) {
+				r.Escape(summary.Escape{Gateway: "envoy", Name: "envoy http", Attempt: "GET http://127.0.0.1:1/", Control: true, Got: "answered 404", Pass: true})
+				r.Escape(summary.Escape{Gateway: "envoy", Name: "cerbos grpc", Attempt: "tcp 127.0.0.1:2", Got: "dial: connection refused", Pass: true})
+				r.Escape(summary.Escape{Gateway: "envoy", Name: "llm http", Attempt: "tcp 127.0.0.1:3", Got: "connected", Pass: false})
+			},
+			want: []string{
+				"| envoy | envoy http (control: must answer) | `GET http://127.0.0.1:1/` | answered 404 | pass |",
+				"| envoy | cerbos grpc | `tcp 127.0.0.1:2` | dial: connection refused | pass |",
+				"| envoy | llm http | `tcp 127.0.0.1:3` | connected | **FAIL** |",
+			},
+		},
+		{
+			name:   "no sandbox here",
+			record: func(r *summary.Recorder) { r.SandboxNotRun("not root") },
+			want:   []string{"## The agent's sandbox\n\n**not run**: not root"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := summary.NewRecorder("process", []summary.Gateway{{Name: "envoy"}}, nil, nil)
+			tt.record(rec)
+			text := summary.Markdown(rec.Summary(time.Now()))
+			for _, line := range tt.want {
+				assert.Contains(t, text, line)
+			}
+		})
+	}
+}

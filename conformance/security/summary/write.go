@@ -97,6 +97,8 @@ func Markdown(s Summary) string {
 		b.WriteString("\n")
 	}
 
+	writeSandbox(&b, s.Sandbox)
+
 	b.WriteString("\n## Faults under traffic\n\n")
 	b.WriteString("| drill | gateway | verdict | probes | in the fault window | allowed in the window | forbidden requests upstream | detail |\n|---|---|---|---|---|---|---|---|\n")
 	for _, f := range s.Faults {
@@ -113,6 +115,27 @@ func Markdown(s Summary) string {
 		}
 	}
 	return b.String()
+}
+
+// writeSandbox renders the escape attempts from the agent's sandbox.
+func writeSandbox(b *strings.Builder, sb Sandbox) {
+	b.WriteString("\n## The agent's sandbox\n\n")
+	if sb.NotRunReason != "" {
+		fmt.Fprintf(b, "**not run**: %s\n", sb.NotRunReason)
+		return
+	}
+	b.WriteString("The agent runs in a network namespace of its own whose only interface is loopback; " +
+		"its only ways out are an exit to its gateway and one to the STS that lets through nothing but a POST to the token endpoint. " +
+		"From inside, a program tries every other address of the environment: each attempt passes when it gets nowhere, " +
+		"each control (the gateway, the token endpoint) when it is answered.\n\n")
+	b.WriteString("| gateway | attempt | what was tried | what came of it | verdict |\n|---|---|---|---|---|\n")
+	for _, e := range sb.Escapes {
+		name := e.Name
+		if e.Control {
+			name += " (control: must answer)"
+		}
+		fmt.Fprintf(b, "| %s | %s | `%s` | %s | %s |\n", e.Gateway, cell(name), cell(e.Attempt), cell(e.Got), verdict(e.Pass))
+	}
 }
 
 func resultCell(s Summary, g Gateway, id string) string {
