@@ -109,6 +109,10 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	// The readiness probe needs the gRPC health server, which needs the service: the service
 	// reads the probe's state through this closure, set before anything is served.
 	var readiness *server.Readiness
+	budget, err := budgetOf(cfg.Admission)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := authz.New(authz.Options{
 		Routes:    routes,
 		Limits:    cfg.Limits.Mapping(),
@@ -120,6 +124,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		Log:       log,
 		Cache:     cache,
 		Admission: admission(cfg.Admission),
+		Budget:    budget,
 		PDPReady: func() error {
 			return readiness.Err()
 		},
@@ -184,6 +189,14 @@ func admission(conf config.AdmissionConf) *authz.Admission {
 		return nil
 	}
 	return &authz.Admission{Slots: conf.Slots, MaxWaiting: conf.MaxWaiting, MaxWait: conf.MaxWait}
+}
+
+// budgetOf is each principal's budget of Cerbos work that conf asks for, nil when it sets none.
+func budgetOf(conf config.AdmissionConf) (*authz.Budget, error) {
+	if conf.BytesPerSecond <= 0 {
+		return nil, nil
+	}
+	return authz.NewBudget(conf.BytesPerSecond, conf.BurstBytes, conf.MaxWait, conf.BudgetPrincipals())
 }
 
 // Addrs returns the bound addresses.

@@ -56,7 +56,8 @@ type fixture struct {
 	svc     *authz.Service
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture is a Service behind mocks; each option adjusts its Options first.
+func newFixture(t *testing.T, options ...func(*authz.Options)) *fixture {
 	t.Helper()
 	f := &fixture{
 		logs:    &syncbuf.Buffer{},
@@ -67,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 		metrics: metrics.New(),
 	}
 	keys := identity.NewKeySet(identity.KeySetConfig{URL: f.iss.JWKSURL()})
-	svc, err := authz.New(authz.Options{
+	opts := authz.Options{
 		Routes:  mapping.RouteTable{{PathPrefix: "/v1/", Resource: "llm"}},
 		Tokens:  identity.NewVerifier(keys, identitytest.DefaultIssuer, 30*time.Second),
 		Tasks:   f.tasks,
@@ -76,7 +77,11 @@ func newFixture(t *testing.T) *fixture {
 		Metrics: f.metrics,
 		Log:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		NewID:   func() string { return decisionID },
-	})
+	}
+	for _, option := range options {
+		option(&opts)
+	}
+	svc, err := authz.New(opts)
 	require.NoError(t, err)
 	f.svc = svc
 	return f

@@ -62,6 +62,9 @@ type Options struct {
 	// Admission, when set, bounds the checks asking Cerbos at once and serves principals in
 	// turn (admission.go); nil lets every check ask at once.
 	Admission *Admission
+	// Budget, when set, holds each principal to a rate of bytes of checks asked of Cerbos
+	// (budget.go); nil sets no such bound.
+	Budget *Budget
 	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
 	// decision is reused and the cache is emptied. Nil means no probe runs.
 	PDPReady func() error
@@ -181,9 +184,23 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	return d
 }
 
-// admit waits for the principal's turn to ask Cerbos (Options.Admission). A principal with too
-// many checks in line is refused: its flood is its own doing, not an outage.
+// admit waits until the principal's budget covers its check (Options.Budget), then for its
+// turn to ask Cerbos (Options.Admission). A principal over its budget, or with too many checks
+// in line, is refused: its flood is its own doing, not an outage.
 func (s *Service) admit(ctx context.Context, d *decision) (release func(), ok bool) {
+	if s.opts.Budget != nil {
+		err := s.opts.Budget.spend(ctx, d.claims.Subject, mapping.ChecksSize(d.input.Checks), s.opts.Now())
+		switch {
+		case err == nil:
+		case s.clientGone(ctx, d):
+			return nil, false
+		default:
+			s.opts.Log.WarnContext(ctx, "principal is over its budget of policy decision work; denied", "decision_id", d.id, "principal", d.claims.Subject)
+			d.deny(failureAdmission, denial(codePrincipalBusy,
+				"this principal's checks ask more policy decision work per second than it may: denied; send smaller tool arguments or fewer requests"))
+			return nil, false
+		}
+	}
 	if s.opts.Admission == nil {
 		return func() {}, true
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/assert"
@@ -241,4 +242,32 @@ func TestPanicThroughTheServerIsADenial(t *testing.T) {
 	require.NoError(t, err)
 	assertDenied(t, resp, 503)
 	assert.Equal(t, "internal_error", f.audit.only(t).Code)
+}
+
+// A principal over its budget of Cerbos work is denied principal_busy, its own doing, and
+// Cerbos is not asked.
+func TestCheckOverBudgetIsThePrincipals(t *testing.T) {
+	budget, err := authz.NewBudget(1, 1, time.Millisecond, 10) // one byte a second: one check, then none
+	require.NoError(t, err)
+	f := newFixture(t, func(o *authz.Options) { o.Budget = budget })
+	f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Twice()
+	f.pdp.EXPECT().Check(mock.Anything, mock.Anything).RunAndReturn(answer(pdp.EffectAllow, nil, nil)).Once()
+	gw := checktest.Gateways[0]
+	check := func() *authv3.CheckResponse {
+		resp, err := f.svc.Check(context.Background(), gw.Build("llm", "POST", "/v1/chat/completions", f.alice(t, "llm"), checktest.ChatBody("gpt-4o-mini")))
+		require.NoError(t, err)
+		return resp
+	}
+
+	require.NotNil(t, check().GetOkResponse(), "the first check is within the burst")
+	denied := check()
+
+	assertDenied(t, denied, 403)
+	f.audit.mu.Lock()
+	defer f.audit.mu.Unlock()
+	require.Len(t, f.audit.recs, 2)
+	rec := f.audit.recs[1]
+	assert.Equal(t, "principal_busy", rec.Code)
+	assert.Equal(t, "admission", rec.Failure)
+	assert.Empty(t, rec.CerbosCallID, "Cerbos was not asked")
 }

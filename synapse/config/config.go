@@ -123,9 +123,24 @@ type AdmissionConf struct {
 	// MaxWaiting is how many checks of one principal may wait for a slot; more are denied
 	// principal_busy.
 	MaxWaiting int `yaml:"maxWaiting"`
-	// MaxWait bounds a check's wait for a slot; past it the check is denied principal_busy.
+	// MaxWait bounds a check's wait for a slot, and for its principal's budget; past it the
+	// check is denied principal_busy.
 	MaxWait time.Duration `yaml:"maxWait"`
+	// BytesPerSecond is each principal's budget of work asked of Cerbos: the bytes of its
+	// checks (attributes, ids, actions) per second. A check that would overspend waits for the
+	// budget, up to MaxWait, or is denied principal_busy. 0 sets no budget.
+	BytesPerSecond int `yaml:"bytesPerSecond"`
+	// BurstBytes is how much of the budget a principal may spend at once; a larger check is
+	// charged this much.
+	BurstBytes int `yaml:"burstBytes"`
 }
+
+// budgetPrincipals is how many principals' budgets synapse keeps at once; one forgotten for
+// lack of room starts again with a full budget.
+const budgetPrincipals = 10_000
+
+// BudgetPrincipals is how many principals' budgets synapse keeps at once.
+func (AdmissionConf) BudgetPrincipals() int { return budgetPrincipals }
 
 // RuntimeConf tunes the Go runtime.
 type RuntimeConf struct {
@@ -209,7 +224,7 @@ func Default() *Config {
 		Audit:         AuditConf{Sink: "stdout"},
 		Log:           LogConf{Level: "info"},
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
-		Admission:     AdmissionConf{Slots: 16, MaxWaiting: 256, MaxWait: 250 * time.Millisecond},
+		Admission:     AdmissionConf{Slots: 16, MaxWaiting: 256, MaxWait: 250 * time.Millisecond, BytesPerSecond: 1 << 20, BurstBytes: 128 << 10},
 		Limits:        defaultLimits(),
 	}
 }
@@ -299,6 +314,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Admission.Slots > 0 && (c.Admission.MaxWaiting <= 0 || c.Admission.MaxWait <= 0) {
 		add("admission: maxWaiting and maxWait must be positive while admission is on, got %d and %s", c.Admission.MaxWaiting, c.Admission.MaxWait)
+	}
+	if c.Admission.BytesPerSecond < 0 {
+		add("admission.bytesPerSecond: must be 0 (no budget) or positive, got %d", c.Admission.BytesPerSecond)
+	}
+	if c.Admission.BytesPerSecond > 0 && (c.Admission.MaxWait <= 0 || c.Admission.BurstBytes <= 0) {
+		add("admission: maxWait and burstBytes must be positive while a budget is set, got %s and %d", c.Admission.MaxWait, c.Admission.BurstBytes)
 	}
 	errs = append(errs, c.Limits.validate()...)
 	if c.Runtime.GOMAXPROCS < 0 {

@@ -166,6 +166,8 @@ func TestLoadErrors(t *testing.T) {
 		{"route syntax", append(append([]string{}, required...), "--route", "/a"), "", []string{"want PATH_PREFIX=RESOURCE"}},
 		{"bad duration", append(append([]string{}, required...), "--clock-skew", "soon"), "", []string{"--clock-skew"}},
 		{"positional", append(append([]string{}, required...), "serve"), "", []string{"unexpected arguments"}},
+		{"negative budget", append(append([]string{}, required...), "--admission-bytes-per-second", "-1"), "", []string{"admission.bytesPerSecond: must be 0"}},
+		{"budget without a burst", append(append([]string{}, required...), "--admission-burst-bytes", "0"), "", []string{"burstBytes must be positive while a budget is set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
