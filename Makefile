@@ -77,12 +77,7 @@ vet: ## go vet every package
 FUZZTIME ?= 10s
 
 fuzz: ## run each go test -fuzz target for FUZZTIME (default 10s)
-	@set -e; for file in $$(grep -rl --include='*_test.go' --exclude-dir=out --exclude-dir=.git '^func Fuzz' . | sort); do \
-		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
-			echo "==> go test -fuzz $$target $$(dirname $$file) ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
-		done; \
-	done
+	@conformance/tools/fuzz.sh $(GO) $(FUZZTIME)
 
 # --- Containers (docker/) -------------------------------------------------------------------
 # The conformance and security suites once more with every component in a container
