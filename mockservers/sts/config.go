@@ -20,12 +20,16 @@ const (
 	BootstrapAudience = "sts"
 )
 
-// Principal is a subject the STS knows, with its bootstrap credential.
+// Principal is a subject the STS knows, with its bootstrap credential: a secret, or for a
+// SPIFFE workload none, its JWT-SVID being its proof (Config.SVIDs).
 type Principal struct {
 	ID     string
 	Secret string
 	Roles  []string
 }
+
+// attested says whether p proves itself with a JWT-SVID rather than a secret.
+func (p Principal) attested() bool { return p.Secret == "" }
 
 // DemoPrincipals are the principals of CONTRACTS.md.
 func DemoPrincipals() []Principal {
@@ -35,6 +39,18 @@ func DemoPrincipals() []Principal {
 		{ID: "carol", Secret: "carol-secret", Roles: []string{"payroll-admin"}},
 		{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Secret: "triage-secret", Roles: []string{"triage-agent"}},
 	}
+}
+
+// AttestedPrincipals is principals with the secrets of its SPIFFE workloads taken away: each
+// of them then proves itself with its JWT-SVID only (Config.SVIDs).
+func AttestedPrincipals(principals []Principal) []Principal {
+	out := slices.Clone(principals)
+	for i := range out {
+		if isSPIFFEID(out[i].ID) {
+			out[i].Secret = ""
+		}
+	}
+	return out
 }
 
 // DemoResources are the resources a token can be exchanged for.
@@ -54,6 +70,9 @@ type Config struct {
 	// Now is the clock for issuing and checking tokens; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SVIDs, when set, lets a principal without a secret (a SPIFFE workload) authenticate with
+	// a JWT-SVID as its client assertion (svid.go).
+	SVIDs *SVIDVerifier
 }
 
 func (c Config) withDefaults() Config {
@@ -93,8 +112,10 @@ func (c Config) Validate() error {
 	seen := map[string]bool{}
 	for _, p := range c.Principals {
 		switch {
-		case p.ID == "" || p.Secret == "":
-			errs = append(errs, errors.New("every principal needs an id and a secret"))
+		case p.ID == "":
+			errs = append(errs, errors.New("every principal needs an id"))
+		case p.attested() && !isSPIFFEID(p.ID):
+			errs = append(errs, fmt.Errorf("principal %q has no secret, which only a SPIFFE workload (attested by its JWT-SVID) may lack", p.ID))
 		case seen[p.ID]:
 			errs = append(errs, fmt.Errorf("principal %q is listed twice", p.ID))
 		}

@@ -117,21 +117,22 @@ func readForm(w http.ResponseWriter, r *http.Request) (form, error) {
 	return f, nil
 }
 
-// clientCredentials authenticates a principal (client_secret_post or
-// client_secret_basic) and issues its bootstrap token.
+// clientCredentials authenticates a principal and issues its bootstrap token: by its secret
+// (client_secret_post or client_secret_basic), or, for a SPIFFE workload, by the JWT-SVID it
+// presents as client assertion (AssertionTypeSPIFFE). A principal proves itself the one way its
+// entry allows: a secret, or for a workload without one, a JWT-SVID.
 func (s *Server) clientCredentials(r *http.Request, f form) (tokenResponse, error) {
-	id, secret := f.get("client_id"), f.get("client_secret")
-	if basicID, basicSecret, ok := r.BasicAuth(); ok {
-		if id != "" || secret != "" {
-			return tokenResponse{}, invalidRequest("use one client authentication method, not two")
-		}
-		id, secret = basicID, basicSecret
+	var (
+		p   Principal
+		err error
+	)
+	if f.get("client_assertion") != "" || f.get("client_assertion_type") != "" {
+		p, err = s.assertedPrincipal(r, f)
+	} else {
+		p, err = s.secretPrincipal(r, f)
 	}
-	p, known := s.principals[id]
-	// Compare even for unknown ids so timing does not reveal which exist.
-	ok := subtle.ConstantTimeCompare([]byte(secret), []byte(p.Secret)) == 1
-	if !known || !ok || secret == "" {
-		return tokenResponse{}, &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	if err != nil {
+		return tokenResponse{}, err
 	}
 	c := Claims{Roles: slices.Clone(p.Roles)}
 	c.Subject = p.ID
@@ -152,6 +153,57 @@ func (s *Server) clientCredentials(r *http.Request, f form) (tokenResponse, erro
 	}
 	s.logger().Info("bootstrap token issued", "sub", p.ID, "agent_id", c.AgentID, "task_id", c.TaskID)
 	return tokenResponse{AccessToken: token, IssuedTokenType: TokenTypeJWT, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}, nil
+}
+
+// invalidClient is every failed client authentication: the same answer whatever failed, so
+// that a caller learns nothing of which principals exist or how they authenticate.
+func invalidClient() error {
+	return &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+}
+
+// secretPrincipal authenticates a client by its secret.
+func (s *Server) secretPrincipal(r *http.Request, f form) (Principal, error) {
+	id, secret := f.get("client_id"), f.get("client_secret")
+	if basicID, basicSecret, ok := r.BasicAuth(); ok {
+		if id != "" || secret != "" {
+			return Principal{}, invalidRequest("use one client authentication method, not two")
+		}
+		id, secret = basicID, basicSecret
+	}
+	p, known := s.principals[id]
+	// Compare even for unknown ids so timing does not reveal which exist.
+	ok := subtle.ConstantTimeCompare([]byte(secret), []byte(p.Secret)) == 1
+	if !known || !ok || secret == "" {
+		return Principal{}, invalidClient()
+	}
+	return p, nil
+}
+
+// assertedPrincipal authenticates a SPIFFE workload by its JWT-SVID: the principal is the
+// SVID's SPIFFE ID, which must be a workload of the table (one without a secret) and, when the
+// request names a client_id, that one.
+func (s *Server) assertedPrincipal(r *http.Request, f form) (Principal, error) {
+	if _, _, ok := r.BasicAuth(); ok || f.get("client_secret") != "" {
+		return Principal{}, invalidRequest("use one client authentication method, not two")
+	}
+	if f.get("client_assertion_type") != AssertionTypeSPIFFE {
+		return Principal{}, invalidRequest("client_assertion_type must be %s", AssertionTypeSPIFFE)
+	}
+	raw := f.get("client_assertion")
+	if raw == "" || len(raw) > maxTokenBytes {
+		return Principal{}, invalidRequest("client_assertion must be a JWT-SVID of at most %d bytes", maxTokenBytes)
+	}
+	id, err := s.cfg.SVIDs.verify(raw)
+	if err != nil {
+		s.logger().Info("a JWT-SVID was refused", "err", err)
+		return Principal{}, invalidClient()
+	}
+	p, known := s.principals[id.String()]
+	if !known || !p.attested() || (f.get("client_id") != "" && f.get("client_id") != p.ID) {
+		s.logger().Info("a JWT-SVID names no workload of this STS", "spiffe_id", id.String())
+		return Principal{}, invalidClient()
+	}
+	return p, nil
 }
 
 func checkAttestation(name, v string) error {
