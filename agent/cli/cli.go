@@ -31,7 +31,9 @@ model and its MCP tool servers only through the gateway:
   1. It gets a bootstrap token for --client-id at the STS (with
      --actor-client-id, the agent workload's own token too: it then acts for
      that user) and exchanges it for one token per resource: llm and
-     mcp:<server> for every server in --servers.
+     mcp:<server> for every server in --servers. An autonomous workload
+     proves its SPIFFE ID (--client-id) with a JWT-SVID from the SPIFFE
+     Workload API at --spiffe-socket (SPIRE's agent) instead of a secret.
   2. It opens every MCP server at <gateway>/mcp/<server> with that server's
      token and lists its tools. A server the gateway denies is reported and
      left out; its tools never reach the model.
@@ -64,6 +66,7 @@ type options struct {
 	gateway, llmURL, mcpTemplate, servers   string
 	sts, clientID, clientSecret             string
 	actorClientID, actorClientSecret        string
+	spiffeSocket, spiffeAudience            string
 	agentID, harnessVersion, taskID, ticket string
 	model, fallbackModel, systemPromptFile  string
 	maxSteps, modelRetries                  int
@@ -81,7 +84,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.servers, "servers", strings.Join(loop.DefaultServers(), ","), "comma-separated MCP servers to open")
 	fs.StringVar(&o.sts, "sts", "http://127.0.0.1:8081", "STS base URL (gets /oauth2/token) or its token endpoint")
 	fs.StringVar(&o.clientID, "client-id", "", "bootstrap client id: a user (alice) or the workload's SPIFFE ID when autonomous (required)")
-	fs.StringVar(&o.clientSecret, "client-secret", "", "bootstrap client secret (required; prefer HOPGUARD_AGENT_CLIENT_SECRET)")
+	fs.StringVar(&o.clientSecret, "client-secret", "", "bootstrap client secret (required unless --spiffe-socket; prefer HOPGUARD_AGENT_CLIENT_SECRET)")
+	fs.StringVar(&o.spiffeSocket, "spiffe-socket", "", "SPIFFE Workload API address (unix:///path): the workload proves --client-id, its SPIFFE ID, with a JWT-SVID instead of a secret")
+	fs.StringVar(&o.spiffeAudience, "spiffe-audience", identity.DefaultSPIFFEAudience, "audience of the JWT-SVID: the STS's issuer")
 	fs.StringVar(&o.actorClientID, "actor-client-id", "", "the agent workload's own client id, when acting for the --client-id user")
 	fs.StringVar(&o.actorClientSecret, "actor-client-secret", "", "the agent workload's own client secret")
 	fs.StringVar(&o.agentID, "agent-id", "triage-agent", "agent id the launcher attests (token claim agent_id)")
@@ -157,6 +162,9 @@ func (o options) config(logger *slog.Logger) (loop.Config, error) {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Servers = append(cfg.Servers, s)
 		}
+	}
+	if o.spiffeSocket != "" {
+		cfg.Subject.SPIFFE = &identity.SPIFFE{Socket: o.spiffeSocket, Audience: o.spiffeAudience}
 	}
 	if o.actorClientID != "" || o.actorClientSecret != "" {
 		cfg.Actor = &identity.ClientCredentials{ClientID: o.actorClientID, ClientSecret: o.actorClientSecret}

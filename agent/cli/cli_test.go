@@ -57,7 +57,7 @@ func TestMainExitCodes(t *testing.T) {
 		{name: "version reads no environment", args: []string{"--version"}, env: map[string]string{"HOPGUARD_AGENT_MAX_STEPS": "many"},
 			want: loop.ExitSuccess, out: "agent "},
 		{name: "version is not an environment variable", env: map[string]string{"HOPGUARD_AGENT_VERSION": "true"},
-			want: loop.ExitError, out: "client id and secret are required"},
+			want: loop.ExitError, out: "with a secret or a SPIFFE identity"},
 		{name: "unknown flag", args: []string{"--nope"}, want: loop.ExitError, out: "flag provided but not defined"},
 		{name: "bad environment value", env: map[string]string{"HOPGUARD_AGENT_MAX_STEPS": "many"}, want: loop.ExitError, out: "HOPGUARD_AGENT_MAX_STEPS"},
 		{name: "stray argument", args: []string{"T-1001"}, want: loop.ExitError, out: "unexpected arguments"},

@@ -35,7 +35,12 @@ func Command(cfg loop.Config) (args, env []string, err error) {
 	flag("servers", strings.Join(cfg.Servers, ","))
 	flag("sts", cfg.STSURL)
 	flag("client-id", cfg.Subject.ClientID)
-	env = append(env, envPrefix+"CLIENT_SECRET="+cfg.Subject.ClientSecret)
+	if id := cfg.Subject.SPIFFE; id != nil {
+		flag("spiffe-socket", id.Socket)
+		flag("spiffe-audience", id.Audience)
+	} else {
+		env = append(env, envPrefix+"CLIENT_SECRET="+cfg.Subject.ClientSecret)
+	}
 	if cfg.Actor != nil {
 		flag("actor-client-id", cfg.Actor.ClientID)
 		env = append(env, envPrefix+"ACTOR_CLIENT_SECRET="+cfg.Actor.ClientSecret)

@@ -28,6 +28,10 @@ func TestCommandIsParsedBackToTheSameConfig(t *testing.T) {
 		change func(*loop.Config)
 	}{
 		{name: "a user's run", change: func(*loop.Config) {}},
+		{name: "an autonomous workload attested by SPIFFE", change: func(c *loop.Config) {
+			c.Subject = identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage",
+				SPIFFE: &identity.SPIFFE{Socket: "unix:///run/spire/agent.sock", Audience: "https://sts.example"}}
+		}},
 		{name: "every field a flag can say", change: func(c *loop.Config) {
 			c.LLMURL = "http://127.0.0.1:9000/v1"
 			c.MCPURLTemplate = "http://127.0.0.1:9000/tools/{server}"

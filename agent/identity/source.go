@@ -45,11 +45,13 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if cfg.STS == nil || cfg.STS.TokenURL == "" {
 		return nil, errors.New("identity: an STS token URL is required")
 	}
-	if cfg.Subject.ClientID == "" || cfg.Subject.ClientSecret == "" {
-		return nil, errors.New("identity: a bootstrap client id and secret are required")
+	if err := cfg.Subject.check(); err != nil {
+		return nil, fmt.Errorf("identity: bootstrap credential: %w", err)
 	}
-	if cfg.Actor != nil && (cfg.Actor.ClientID == "" || cfg.Actor.ClientSecret == "") {
-		return nil, errors.New("identity: an actor credential needs both client id and secret")
+	if cfg.Actor != nil {
+		if err := cfg.Actor.check(); err != nil {
+			return nil, fmt.Errorf("identity: actor credential: %w", err)
+		}
 	}
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = DefaultRefreshBefore

@@ -65,10 +65,27 @@ type Attestation struct {
 }
 
 // ClientCredentials is a bootstrap credential: a user's, when the agent acts
-// for an employee, or the workload's own when it runs autonomously.
+// for an employee, or the workload's own when it runs autonomously. A workload
+// proves itself with its SPIFFE identity instead of a secret.
 type ClientCredentials struct {
 	ClientID     string
 	ClientSecret string
+	// SPIFFE, when set, replaces ClientSecret: the workload's JWT-SVID is its
+	// proof, and ClientID must be its SPIFFE ID.
+	SPIFFE *SPIFFE
+}
+
+// check says what is missing from creds: an id, and exactly one proof.
+func (creds ClientCredentials) check() error {
+	switch {
+	case creds.ClientID == "":
+		return errors.New("a client id is required")
+	case creds.SPIFFE != nil && creds.ClientSecret != "":
+		return errors.New("a client secret or a SPIFFE identity, not both")
+	case creds.SPIFFE == nil && creds.ClientSecret == "":
+		return errors.New("a client secret or a SPIFFE identity is required")
+	}
+	return nil
 }
 
 // ExchangeRequest asks for a token for one resource.
@@ -98,13 +115,25 @@ type STSClient struct {
 
 // Bootstrap gets a bootstrap token for creds with the client_credentials grant.
 func (c *STSClient) Bootstrap(ctx context.Context, creds ClientCredentials, att Attestation) (Token, error) {
-	if creds.ClientID == "" || creds.ClientSecret == "" {
-		return Token{}, errors.New("sts bootstrap: client id and secret are required")
+	if err := creds.check(); err != nil {
+		return Token{}, fmt.Errorf("sts bootstrap: %w", err)
 	}
 	form := url.Values{
-		"grant_type":    {GrantClientCredentials},
-		"client_id":     {creds.ClientID},
-		"client_secret": {creds.ClientSecret},
+		"grant_type": {GrantClientCredentials},
+		"client_id":  {creds.ClientID},
+	}
+	if creds.SPIFFE != nil {
+		svid, id, err := creds.SPIFFE.svid(ctx)
+		if err != nil {
+			return Token{}, fmt.Errorf("sts bootstrap for %q: %w", creds.ClientID, err)
+		}
+		if id != creds.ClientID {
+			return Token{}, fmt.Errorf("sts bootstrap: the Workload API attests this process as %s, not %s", id, creds.ClientID)
+		}
+		form.Set("client_assertion_type", AssertionTypeSPIFFE)
+		form.Set("client_assertion", svid)
+	} else {
+		form.Set("client_secret", creds.ClientSecret)
 	}
 	setIf(form, "agent_id", att.AgentID)
 	setIf(form, "harness_version", att.HarnessVersion)

@@ -129,8 +129,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, err
 	}
 	cfg.STSURL = tokenURL
-	if cfg.Subject.ClientID == "" || cfg.Subject.ClientSecret == "" {
-		return cfg, errors.New("a bootstrap client id and secret are required")
+	if cfg.Subject.ClientID == "" || (cfg.Subject.ClientSecret == "") == (cfg.Subject.SPIFFE == nil) {
+		return cfg, errors.New("a bootstrap client id is required, with a secret or a SPIFFE identity (not both)")
 	}
 	if !ticketID.MatchString(cfg.Ticket) {
 		return cfg, fmt.Errorf("ticket %q is not a ticket id", cfg.Ticket)
