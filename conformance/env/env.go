@@ -5,6 +5,7 @@
 package env
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -69,6 +70,11 @@ type Component struct {
 	// Optional components may fail to start without failing the environment (e.g. a gateway
 	// that cannot run here); the runtime reports the reason.
 	Optional bool
+	// AfterReady, when set, is work the environment needs done once the component is first
+	// ready and before the next one starts, in the process that starts them (registering the
+	// workloads SPIRE attests); it does not run again when the component restarts. Its error
+	// is the component's.
+	AfterReady func(ctx context.Context, l Layout) error
 }
 
 // ProbeKind is how readiness is checked.

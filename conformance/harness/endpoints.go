@@ -130,5 +130,6 @@ func (h *Env) Behind(gateway, runID string) (scenarios.Env, error) {
 		return e, err
 	}
 	e.Agent, e.AgentUnsandboxed = h.AgentRunner()
+	e.SPIFFESocket, e.DriverSTSURL, e.Unattested = h.SPIFFESocket, h.DriverSTSURL(), h.Unattested
 	return e, nil
 }

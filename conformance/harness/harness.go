@@ -39,6 +39,11 @@ type Options struct {
 	// SynapseEnv is added to synapse's environment, after the stack's own: the benchmark turns
 	// synapse's decision cache off with SYNAPSE_DECISION_CACHE_TTL=0s to measure without it.
 	SynapseEnv []string
+	// SPIRE asks for the triage workload's identity from SPIRE (spire.go): its server and agent
+	// run, the agent binary is the one workload they give it to, and the STS takes it only from
+	// its JWT-SVID. Where that cannot be, Env.Unattested says why and the workload keeps a
+	// client secret.
+	SPIRE bool
 }
 
 // RuntimeConfig is what every runtime is given.
@@ -71,6 +76,13 @@ type Env struct {
 	attached *attached
 	// programs are the harness's own commands, built (HarnessPrograms), by package.
 	programs map[string]string
+	// SPIFFESocket is the Workload API of SPIRE's agent when SPIRE runs (Options.SPIRE), where
+	// the agent binary, in its sandbox, gets its JWT-SVID; empty otherwise, and Unattested says
+	// why.
+	SPIFFESocket string
+	Unattested   error
+	// driverSTS issues the test driver's own tokens as the attested workload (spire.go).
+	driverSTS *driverSTS
 }
 
 // HarnessPrograms are the commands the harness runs itself rather than as components: the
@@ -112,6 +124,11 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	}
 
 	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
+	var built map[string]string
+	spire, err := h.spire(opts.SPIRE, func() map[string]string { return built })
+	if err != nil {
+		return nil, err
+	}
 	var gatewayComponents []env.Component
 	componentsOf := map[string][]string{}
 	for _, g := range opts.Gateways {
@@ -126,7 +143,7 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 			componentsOf[g.Name()] = append(componentsOf[g.Name()], c.Name)
 		}
 	}
-	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents})
+	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents, SPIRE: spire})
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +153,9 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	if binDir == "" {
 		binDir = filepath.Join(root, "out", "bin")
 	}
-	built, err := build(ctx, description, binDir, observe, HarnessPrograms...)
+	built, err = build(ctx, description, binDir, observe, HarnessPrograms...)
 	if err != nil {
+		h.closeDriverSTS()
 		return nil, err
 	}
 	h.programs = map[string]string{}
@@ -162,7 +180,11 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		if running != nil {
 			_ = running.Close(context.WithoutCancel(ctx))
 		}
+		h.closeDriverSTS()
 		return nil, err
+	}
+	if spire != nil {
+		h.SPIFFESocket = "unix://" + filepath.Join(running.Dir(), stack.SPIREAgent, stack.WorkloadSocketFile)
 	}
 	h.Runtime = running
 	h.Description = description
@@ -196,7 +218,11 @@ func whyNotRunning(name string, components []string, notRunning map[string]error
 
 // Close stops everything.
 func (h *Env) Close(ctx context.Context) error {
-	if h == nil || h.Runtime == nil {
+	if h == nil {
+		return nil
+	}
+	h.closeDriverSTS()
+	if h.Runtime == nil {
 		return nil
 	}
 	return h.Runtime.Close(ctx)

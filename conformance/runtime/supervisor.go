@@ -70,6 +70,12 @@ func NewSupervisor(desc env.Environment, layout Layout, launch Launch, observe O
 func (s *Supervisor) StartAll(ctx context.Context) error {
 	for _, c := range s.desc.Components {
 		err := s.start(ctx, c)
+		if err == nil && c.AfterReady != nil {
+			if err = c.AfterReady(ctx, s.layout); err != nil {
+				err = fmt.Errorf("once ready: %w", err)
+				s.observe(Event{Component: c.Name, Phase: Failed, Err: err})
+			}
+		}
 		if err == nil {
 			continue
 		}

@@ -34,6 +34,23 @@ type Env struct {
 	// runs in this process, with every address in reach, and AgentUnsandboxed says why.
 	Agent            AgentRunner
 	AgentUnsandboxed error
+	// SPIFFESocket is the Workload API of SPIRE's agent, where the agent binary gets the triage
+	// workload's JWT-SVID (the workload then has no secret at STSURL), and DriverSTSURL an STS of
+	// the test driver's own, where this process gets that workload's tokens for the hops it
+	// makes itself. Both empty where SPIRE does not run, and Unattested says why.
+	SPIFFESocket string
+	DriverSTSURL string
+	Unattested   error
+}
+
+// stsFor is where this process gets actor's tokens: the environment's STS, or for a workload
+// that SPIRE attests, which proves itself there with a JWT-SVID only the agent binary gets, the
+// test driver's own.
+func (e Env) stsFor(actor Actor) string {
+	if actor.Workload && e.DriverSTSURL != "" {
+		return e.DriverSTSURL
+	}
+	return e.STSURL
 }
 
 // AgentRunner runs the agent somewhere other than this process. As loop.Run, it returns an

@@ -10,6 +10,7 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/hopguard/hopguard/agent/denial"
+	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/agent/loop"
 	"github.com/hopguard/hopguard/agent/model"
 	"github.com/hopguard/hopguard/agent/tools"
@@ -155,10 +156,18 @@ func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, string, err
 		return loop.Result{}, "", err
 	}
 	r.c.logf("task %s: %s as %s on %s, created through synapse's admin API", att.TaskID, step.As.Creds.ClientID, step.As.AgentID, step.Ticket)
+	subject := step.As.Creds
+	switch {
+	case step.As.Workload && r.env.SPIFFESocket != "":
+		subject = identity.ClientCredentials{ClientID: subject.ClientID, SPIFFE: &identity.SPIFFE{Socket: r.env.SPIFFESocket, Audience: identity.DefaultSPIFFEAudience}}
+		r.c.logf("%s has no secret: the agent proves it with the JWT-SVID that SPIRE gives the agent binary alone, running as nobody", subject.ClientID)
+	case step.As.Workload:
+		r.c.logf("%s is not attested by SPIRE here, and uses a client secret: %v", subject.ClientID, r.env.Unattested)
+	}
 	cfg := loop.Config{
 		GatewayURL:     r.env.GatewayURL,
 		STSURL:         r.env.STSURL,
-		Subject:        step.As.Creds,
+		Subject:        subject,
 		Attestation:    att,
 		Ticket:         step.Ticket,
 		Model:          step.Hop.Model,

@@ -26,6 +26,9 @@ type Actor struct {
 	Name    string // short name used in task ids and step names
 	Creds   identity.ClientCredentials
 	AgentID string // the agent the launcher attests to
+	// Workload is a SPIFFE workload: where SPIRE runs, its secret is gone, and the agent binary
+	// proves its identity with the JWT-SVID SPIRE gives it alone.
+	Workload bool
 }
 
 // The demo's principals.
@@ -33,7 +36,7 @@ var (
 	Alice  = Actor{Name: "alice", Creds: identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, AgentID: "support-agent"}
 	Bob    = Actor{Name: "bob", Creds: identity.ClientCredentials{ClientID: "bob", ClientSecret: "bob-secret"}, AgentID: "support-agent"}
 	Carol  = Actor{Name: "carol", Creds: identity.ClientCredentials{ClientID: "carol", ClientSecret: "carol-secret"}, AgentID: "support-agent"}
-	Triage = Actor{Name: "triage", Creds: identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage", ClientSecret: "triage-secret"}, AgentID: "triage-agent"}
+	Triage = Actor{Name: "triage", Creds: identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage", ClientSecret: "triage-secret"}, AgentID: "triage-agent", Workload: true}
 )
 
 // Step is one thing a scenario does. Exactly one of Hop and Do is set.

@@ -101,7 +101,7 @@ func newCredentials(ctx context.Context) (*bypass.Credentials, error) {
 		return nil, err
 	}
 	return bypass.NewCredentials(ctx, bypass.CredentialsConfig{
-		STSURL: sts, ExpiredSTSURL: expired, Admin: admin, SigningKeyPEM: h.Secrets.SigningKeyPEM, RunID: suite.runID,
+		STSURL: sts, ExpiredSTSURL: expired, DriverSTSURL: h.DriverSTSURL(), Admin: admin, SigningKeyPEM: h.Secrets.SigningKeyPEM, RunID: suite.runID,
 	})
 }
 

@@ -88,6 +88,10 @@ type Options struct {
 	Secrets Secrets
 	// Gateways are the gateway components, started last; each must declare the port PortHTTP.
 	Gateways []env.Component
+	// SPIRE, when set, runs SPIRE's server and agent before the STS, which then takes the
+	// triage workload's identity from its JWT-SVID only (spire.go); nil leaves the workload a
+	// client secret.
+	SPIRE *SPIREOptions
 }
 
 // New returns the environment description.
@@ -95,12 +99,15 @@ func New(opts Options) (env.Environment, error) {
 	if len(opts.Secrets.AdminToken) < 16 || len(opts.Secrets.SigningKeyPEM) == 0 {
 		return env.Environment{}, errors.New("stack: secrets are missing (use NewSecrets)")
 	}
-	components := []env.Component{
-		cerbos(),
-		sts(STS, 0, opts.Secrets),
-		sts(ExpiredSTS, -1, opts.Secrets),
-		llm(),
+	components := []env.Component{cerbos()}
+	if opts.SPIRE != nil {
+		components = append(components, spireServer(*opts.SPIRE), spireAgent())
 	}
+	components = append(components,
+		sts(STS, 0, opts.Secrets, opts.SPIRE != nil),
+		sts(ExpiredSTS, -1, opts.Secrets, false),
+		llm(),
+	)
 	for _, server := range MCPServers() {
 		components = append(components, mcpServer(server))
 	}
@@ -141,8 +148,9 @@ func cerbos() env.Component {
 // heap, which GOMEMLIMIT keeps from growing past what a PDP of these policies should need.
 var cerbosEnv = []string{"GOGC=200", "GOMEMLIMIT=512MiB"}
 
-// sts is the STS; clockHours shifts its clock (ExpiredSTS issues tokens already expired).
-func sts(name string, clockHours int, secrets Secrets) env.Component {
+// sts is the STS; clockHours shifts its clock (ExpiredSTS issues tokens already expired). With
+// attested, SPIFFE workloads prove themselves to it with JWT-SVIDs from SPIRE's Workload API.
+func sts(name string, clockHours int, secrets Secrets, attested bool) env.Component {
 	return env.Component{
 		Name:    name,
 		Program: env.Program{Package: "./mockservers/cmd/mocksts"},
@@ -151,12 +159,16 @@ func sts(name string, clockHours int, secrets Secrets) env.Component {
 			return secrets.SigningKeyPEM, nil
 		}}},
 		Args: func(l env.Layout) []string {
-			return []string{
+			args := []string{
 				"--addr=" + l.Addr(name, PortHTTP).String(),
 				"--issuer=" + Issuer,
 				"--key-file=" + filepath.Join(l.Dir(name), SigningKeyFile),
 				fmt.Sprintf("--clock-offset=%dh", clockHours),
 			}
+			if attested {
+				args = append(args, "--spiffe-socket="+WorkloadSocket(l))
+			}
+			return args
 		},
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/.well-known/jwks.json"},
 	}

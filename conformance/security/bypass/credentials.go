@@ -29,12 +29,24 @@ var tickets = map[string]string{Alice.Name: "T-1001", Triage.Name: "T-2001", Car
 type CredentialsConfig struct {
 	STSURL        string
 	ExpiredSTSURL string
+	// DriverSTSURL, where SPIRE runs, is the test driver's own STS: the one that issues the
+	// triage workload's tokens to this process (scenarios.Env.DriverSTSURL).
+	DriverSTSURL string
 	Admin         *admin.Client
 	// SigningKeyPEM is the STS's own key: forgeries that are wrong in one claim only are signed
 	// with it, so the claim, not the signature, is what must be refused.
 	SigningKeyPEM []byte
 	// RunID makes task ids unique across runs.
 	RunID string
+}
+
+// stsFor is where the corpus gets a's tokens: the environment's STS, or for a workload SPIRE
+// attests (no secret there), the test driver's own.
+func (cfg CredentialsConfig) stsFor(a scenarios.Actor) string {
+	if a.Workload && cfg.DriverSTSURL != "" {
+		return cfg.DriverSTSURL
+	}
+	return cfg.STSURL
 }
 
 // Credentials hands out genuine, expired and forged tokens for the corpus.
@@ -71,7 +83,7 @@ func NewCredentials(ctx context.Context, cfg CredentialsConfig) (*Credentials, e
 		}
 		att := identity.Attestation{AgentID: a.AgentID, HarnessVersion: "security", TaskID: id}
 		src, err := identity.NewSource(identity.SourceConfig{
-			STS: &identity.STSClient{TokenURL: cfg.STSURL + "/oauth2/token"}, Subject: a.Creds, Attestation: att,
+			STS: &identity.STSClient{TokenURL: cfg.stsFor(a) + "/oauth2/token"}, Subject: a.Creds, Attestation: att,
 		})
 		if err != nil {
 			return nil, err
@@ -114,7 +126,7 @@ func (c *Credentials) TaskID(a scenarios.Actor) string { return c.atts[a.Name].T
 // signs what the launcher attests, so only synapse's task registry can tell that the task is
 // not a's.
 func (c *Credentials) TokenForTask(ctx context.Context, a scenarios.Actor, taskID, resource string) (string, error) {
-	sts := &identity.STSClient{TokenURL: c.cfg.STSURL + "/oauth2/token"}
+	sts := &identity.STSClient{TokenURL: c.cfg.stsFor(a) + "/oauth2/token"}
 	att := c.atts[a.Name]
 	att.TaskID = taskID
 	boot, err := sts.Bootstrap(ctx, a.Creds, att)

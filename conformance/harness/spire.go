@@ -1,0 +1,114 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hopguard/hopguard/conformance/agentrun"
+	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/sandbox"
+	"github.com/hopguard/hopguard/conformance/stack"
+	"github.com/hopguard/hopguard/mockservers/sts"
+)
+
+// stsPackage is the STS's command: a workload too, to which SPIRE gives the JWT bundle it checks
+// the triage agent's JWT-SVIDs with.
+const stsPackage = "./mockservers/cmd/mocksts"
+
+// spire turns SPIRE on when asked and possible, and then starts the test driver's own STS; where
+// it cannot run, it returns nil and h.Unattested says why. built gives the built commands once
+// they are (the registration entries name their binaries).
+func (h *Env) spire(asked bool, built func() map[string]string) (*stack.SPIREOptions, error) {
+	if !asked {
+		h.Unattested = errors.New("this run does not ask for SPIRE")
+		return nil, nil
+	}
+	if err := spireRunsHere(); err != nil {
+		h.Unattested = err
+		return nil, nil
+	}
+	driver, err := startDriverSTS(h.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	h.driverSTS = driver
+	return &stack.SPIREOptions{Workloads: func() ([]stack.Workload, error) {
+		programs := built()
+		agent, sts := programs[agentrun.Package], programs[stsPackage]
+		if agent == "" || sts == "" {
+			return nil, errors.New("the agent and the STS are not built")
+		}
+		return []stack.Workload{
+			// The agent runs in its sandbox as nobody, from a copy of this very binary.
+			{ID: stack.TriageID, UID: sandbox.Unprivileged, Binary: agent},
+			{ID: stack.STSID, UID: os.Getuid(), Binary: sts},
+		}, nil
+	}}, nil
+}
+
+// spireRunsHere says why SPIRE cannot attest the agent here, if it cannot: SPIRE's binaries must
+// be installed, and the agent must run in its sandbox as the user its entry names.
+func spireRunsHere() error {
+	for _, tool := range []string{"spire-server", "spire-agent"} {
+		if _, err := binaries.Tool(tool); err != nil {
+			return err
+		}
+	}
+	if err := sandbox.Available(); err != nil {
+		return fmt.Errorf("SPIRE attests the agent by the user it runs as in its sandbox, and there is no sandbox here: %w", err)
+	}
+	return nil
+}
+
+// driverSTS is an STS of the test driver's own, in this process: the environment's signing key
+// and issuer, and every demo principal with a secret, the triage workload's included. The
+// environment's STS gives the triage identity only against the JWT-SVID that SPIRE gives the agent
+// binary alone; the hops the driver makes as that workload itself (the scenarios' single hops,
+// the bypass corpus) get their tokens here instead. Holding the signing key, the driver could
+// mint them anyway.
+type driverSTS struct {
+	url    string
+	server *http.Server
+}
+
+// DriverSTSURL is the test driver's own STS, when SPIRE runs; "" otherwise.
+func (h *Env) DriverSTSURL() string {
+	if h.driverSTS == nil {
+		return ""
+	}
+	return h.driverSTS.url
+}
+
+func startDriverSTS(secrets stack.Secrets) (*driverSTS, error) {
+	key, err := sts.ParseKeyPEM(secrets.SigningKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the test driver's STS: %w", err)
+	}
+	srv, err := sts.New(sts.Config{Issuer: stack.Issuer, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("the test driver's STS: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("the test driver's STS: %w", err)
+	}
+	d := &driverSTS{url: "http://" + ln.Addr().String(), server: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = d.server.Serve(ln) }()
+	return d, nil
+}
+
+func (h *Env) closeDriverSTS() {
+	if h.driverSTS == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = h.driverSTS.server.Shutdown(ctx)
+	h.driverSTS = nil
+}
