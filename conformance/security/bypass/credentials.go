@@ -32,7 +32,7 @@ type CredentialsConfig struct {
 	// DriverSTSURL, where SPIRE runs, is the test driver's own STS: the one that issues the
 	// triage workload's tokens to this process (scenarios.Env.DriverSTSURL).
 	DriverSTSURL string
-	Admin         *admin.Client
+	Admin        *admin.Client
 	// SigningKeyPEM is the STS's own key: forgeries that are wrong in one claim only are signed
 	// with it, so the claim, not the signature, is what must be refused.
 	SigningKeyPEM []byte
