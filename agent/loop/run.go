@@ -102,7 +102,11 @@ func (r *run) boot(ctx context.Context) error {
 		r.rec.Record(trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Error, Reason: err.Error()})
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	r.rec.Record(trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Allow})
+	boot := trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Allow}
+	if id := r.cfg.Subject.SPIFFE; id != nil {
+		boot.Note = "attested: a JWT-SVID from the SPIFFE Workload API at " + id.Socket + ", no secret"
+	}
+	r.rec.Record(boot)
 
 	if err := r.exchange(ctx, LLMResource); err != nil {
 		return fmt.Errorf("token for the model: %w", err)

@@ -64,8 +64,11 @@ func (n *narrator) hop(_ scenarios.Step, h trace.Hop) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if h.Plane == trace.PlaneSTS && h.Decision == trace.Allow {
-		if h.Action == "token-exchange" {
+		switch {
+		case h.Action == "token-exchange":
 			n.tokens = append(n.tokens, h.Target)
+		case h.Note != "":
+			fmt.Fprintf(n.w, "[sts] bootstrap as %s, %s\n", h.Target, h.Note)
 		}
 		return
 	}

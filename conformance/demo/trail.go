@@ -53,9 +53,13 @@ func writeAct(b *strings.Builder, n int, step scenarios.StepResult, gateway stri
 	fmt.Fprintf(b, "Task `%s`; outcome **%s** after %d model call(s), %d denial(s).\n\n", p.TaskID, p.Result.Outcome, p.Result.Steps, p.Result.Denials())
 
 	var hops []trace.Hop
+	var attested *trace.Hop
 	upstreams := []string{}
 	for _, h := range p.Result.Hops {
 		if h.Plane == trace.PlaneSTS {
+			if h.Action == "bootstrap" && h.Decision == trace.Allow && h.Note != "" && attested == nil {
+				attested = &h
+			}
 			continue
 		}
 		hops = append(hops, h)
@@ -72,6 +76,12 @@ func writeAct(b *strings.Builder, n int, step scenarios.StepResult, gateway stri
 	fmt.Fprintf(b, "    participant A as Agent (%s)\n    participant G as %s\n    participant S as synapse\n    participant C as Cerbos\n", mermaid(step.Step.As.Name), mermaid(gateway))
 	for _, u := range upstreams {
 		fmt.Fprintf(b, "    participant %s as %s\n", participantID(u), u)
+	}
+	if attested != nil {
+		// The workload earns its identity before its first token: SPIRE attests the process.
+		fmt.Fprintf(b, "    participant W as SPIRE agent (Workload API)\n    participant T as STS\n")
+		fmt.Fprintf(b, "    A->>W: FetchJWTSVID, audience the STS\n    W-->>A: JWT-SVID %s (attested: the process's uid and executable)\n", mermaid(attested.Target))
+		fmt.Fprintf(b, "    A->>T: client_credentials, the JWT-SVID as client assertion (no secret)\n    T-->>A: bootstrap token, then one token per resource\n")
 	}
 	for _, h := range hops {
 		writeHop(b, h)

@@ -108,3 +108,32 @@ func TestNarrator(t *testing.T) {
 	assert.Equal(t, []string{"act 1: the agent did not write on T-1001 after the denial", "the story stopped after act 1 of 3"}, problems)
 	assert.Empty(t, demo.Problems(played))
 }
+
+func TestWriteTrailShowsTheAttestationBeforeTheFirstHop(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		note     string
+		attested bool
+	}{
+		{name: "a workload SPIRE attests", note: "attested: a JWT-SVID from the SPIFFE Workload API at unix:///w.sock, no secret", attested: true},
+		{name: "a user with a secret", note: ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			act := refundAct()
+			hops := act.Steps[0].Agent.Result.Hops
+			act.Steps[0].Agent.Result.Hops = append([]trace.Hop{{Plane: trace.PlaneSTS, Target: "spiffe://hopguard.local/ns/agents/sa/triage", Action: "bootstrap", Decision: trace.Allow, Note: tt.note}}, hops...)
+			var b strings.Builder
+			require.NoError(t, demo.WriteTrail(&b, act, demo.Evidence{Gateway: "Envoy"}))
+			text := b.String()
+
+			if !tt.attested {
+				assert.NotContains(t, text, "SPIRE")
+				return
+			}
+			svid := strings.Index(text, "W-->>A: JWT-SVID spiffe://hopguard.local/ns/agents/sa/triage")
+			require.Positive(t, svid, text)
+			assert.Less(t, svid, strings.Index(text, "A->>T: client_credentials"), "the SVID before the STS")
+			assert.Less(t, strings.Index(text, "A->>T: client_credentials"), strings.Index(text, "A->>G:"), "the attestation before the first hop")
+		})
+	}
+}

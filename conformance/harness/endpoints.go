@@ -131,5 +131,6 @@ func (h *Env) Behind(gateway, runID string) (scenarios.Env, error) {
 	}
 	e.Agent, e.AgentUnsandboxed = h.AgentRunner()
 	e.SPIFFESocket, e.DriverSTSURL, e.Unattested = h.SPIFFESocket, h.DriverSTSURL(), h.Unattested
+	e.WorkloadSelectors = h.TriageSelectors
 	return e, nil
 }

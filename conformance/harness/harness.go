@@ -81,6 +81,8 @@ type Env struct {
 	// why.
 	SPIFFESocket string
 	Unattested   error
+	// TriageSelectors are what SPIRE must see of a process to give it the triage identity.
+	TriageSelectors []string
 	// driverSTS issues the test driver's own tokens as the attested workload (spire.go).
 	driverSTS *driverSTS
 }

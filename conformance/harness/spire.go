@@ -44,11 +44,14 @@ func (h *Env) spire(asked bool, built func() map[string]string) (*stack.SPIREOpt
 		if agent == "" || sts == "" {
 			return nil, errors.New("the agent and the STS are not built")
 		}
-		return []stack.Workload{
-			// The agent runs in its sandbox as nobody, from a copy of this very binary.
-			{ID: stack.TriageID, UID: sandbox.Unprivileged, Binary: agent},
-			{ID: stack.STSID, UID: os.Getuid(), Binary: sts},
-		}, nil
+		// The agent runs in its sandbox as nobody, from a copy of this very binary.
+		triage := stack.Workload{ID: stack.TriageID, UID: sandbox.Unprivileged, Binary: agent}
+		selectors, err := triage.Selectors()
+		if err != nil {
+			return nil, err
+		}
+		h.TriageSelectors = selectors
+		return []stack.Workload{triage, {ID: stack.STSID, UID: os.Getuid(), Binary: sts}}, nil
 	}}, nil
 }
 

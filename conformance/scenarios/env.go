@@ -41,6 +41,8 @@ type Env struct {
 	SPIFFESocket string
 	DriverSTSURL string
 	Unattested   error
+	// WorkloadSelectors are what SPIRE must see of a process to give it the workload's identity.
+	WorkloadSelectors []string
 }
 
 // stsFor is where this process gets actor's tokens: the environment's STS, or for a workload

@@ -160,7 +160,7 @@ func (r *Run) runAgent(ctx context.Context, step Step) (loop.Result, string, err
 	switch {
 	case step.As.Workload && r.env.SPIFFESocket != "":
 		subject = identity.ClientCredentials{ClientID: subject.ClientID, SPIFFE: &identity.SPIFFE{Socket: r.env.SPIFFESocket, Audience: identity.DefaultSPIFFEAudience}}
-		r.c.logf("%s has no secret: the agent proves it with the JWT-SVID that SPIRE gives the agent binary alone, running as nobody", subject.ClientID)
+		r.c.logf("attested by SPIRE as %s (selectors %s): no secret; the agent binary, running as nobody in its sandbox, gets the JWT-SVID it presents to the STS", subject.ClientID, strings.Join(r.env.WorkloadSelectors, ", "))
 	case step.As.Workload:
 		r.c.logf("%s is not attested by SPIRE here, and uses a client secret: %v", subject.ClientID, r.env.Unattested)
 	}

@@ -134,16 +134,29 @@ func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
 		return fmt.Errorf("the workloads SPIRE attests: %w", err)
 	}
 	for _, w := range workloads {
-		sum, err := fileSHA256(w.Binary)
+		selectors, err := w.Selectors()
 		if err != nil {
 			return fmt.Errorf("register %s: %w", w.ID, err)
 		}
-		if _, err := spireCLI(ctx, cli, "entry", "create", "-socketPath", socket, "-parentID", NodeID, "-spiffeID", w.ID,
-			"-selector", "unix:uid:"+strconv.Itoa(w.UID), "-selector", "unix:sha256:"+sum); err != nil {
+		args := []string{"entry", "create", "-socketPath", socket, "-parentID", NodeID, "-spiffeID", w.ID}
+		for _, s := range selectors {
+			args = append(args, "-selector", s)
+		}
+		if _, err := spireCLI(ctx, cli, args...); err != nil {
 			return fmt.Errorf("register %s: %w", w.ID, err)
 		}
 	}
 	return nil
+}
+
+// Selectors are what SPIRE's unix workload attestor must see of a process for it to be w: its
+// user and the sha256 of its executable.
+func (w Workload) Selectors() ([]string, error) {
+	sum, err := fileSHA256(w.Binary)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"unix:uid:" + strconv.Itoa(w.UID), "unix:sha256:" + sum}, nil
 }
 
 func spireCLI(ctx context.Context, cli string, args ...string) (string, error) {
