@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/agentrun"
@@ -53,6 +54,15 @@ func (h *Env) spire(asked bool, built func() map[string]string) (*stack.SPIREOpt
 		h.TriageSelectors = selectors
 		return []stack.Workload{triage, {ID: stack.STSID, UID: os.Getuid(), Binary: sts}}, nil
 	}}, nil
+}
+
+// RegisterWorkload registers one more workload with the environment's SPIRE, for a test that
+// needs a process SPIRE attests as something else (its agent learns of it within seconds).
+func (h *Env) RegisterWorkload(ctx context.Context, w stack.Workload) error {
+	if h.SPIFFESocket == "" {
+		return fmt.Errorf("SPIRE does not run here: %w", h.Unattested)
+	}
+	return stack.RegisterWorkload(ctx, filepath.Join(h.Runtime.Dir(), stack.SPIREServer), w)
 }
 
 // spireRunsHere says why SPIRE cannot attest the agent here, if it cannot: SPIRE's binaries must

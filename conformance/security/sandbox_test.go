@@ -102,6 +102,10 @@ func escapeAttempts(h *harness.Env, gateway string) ([]escape, error) {
 			out = append(out, escape{Attempt: reach.Attempt{Name: c.Name + " " + port, Kind: reach.TCP, Target: addr.String()}})
 		}
 	}
+	if driver := h.DriverSTSURL(); driver != "" {
+		// The test driver's own STS issues the triage workload's tokens without its SVID.
+		out = append(out, escape{Attempt: reach.Attempt{Name: "the test driver's own STS", Kind: reach.TCP, Target: strings.TrimPrefix(driver, "http://")}})
+	}
 	for _, r := range []struct{ method, path string }{
 		{http.MethodGet, sts.JWKSPath},
 		{http.MethodGet, sts.DiscoveryPath},

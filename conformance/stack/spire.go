@@ -134,17 +134,30 @@ func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
 		return fmt.Errorf("the workloads SPIRE attests: %w", err)
 	}
 	for _, w := range workloads {
-		selectors, err := w.Selectors()
-		if err != nil {
-			return fmt.Errorf("register %s: %w", w.ID, err)
+		if err := RegisterWorkload(ctx, l.Dir(SPIREServer), w); err != nil {
+			return err
 		}
-		args := []string{"entry", "create", "-socketPath", socket, "-parentID", NodeID, "-spiffeID", w.ID}
-		for _, s := range selectors {
-			args = append(args, "-selector", s)
-		}
-		if _, err := spireCLI(ctx, cli, args...); err != nil {
-			return fmt.Errorf("register %s: %w", w.ID, err)
-		}
+	}
+	return nil
+}
+
+// RegisterWorkload registers w with the SPIRE server whose directory is serverDir. SPIRE's agent
+// learns of it at its next sync, within seconds.
+func RegisterWorkload(ctx context.Context, serverDir string, w Workload) error {
+	cli, err := binaries.Tool("spire-server")
+	if err != nil {
+		return err
+	}
+	selectors, err := w.Selectors()
+	if err != nil {
+		return fmt.Errorf("register %s: %w", w.ID, err)
+	}
+	args := []string{"entry", "create", "-socketPath", filepath.Join(serverDir, spireAPISocket), "-parentID", NodeID, "-spiffeID", w.ID}
+	for _, s := range selectors {
+		args = append(args, "-selector", s)
+	}
+	if _, err := spireCLI(ctx, cli, args...); err != nil {
+		return fmt.Errorf("register %s: %w", w.ID, err)
 	}
 	return nil
 }

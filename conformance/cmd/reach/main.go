@@ -24,8 +24,10 @@ const usage = `Usage: reach [--timeout 2s] < attempts.json
 
 Reads a JSON array of attempts from stdin, each
   {"name": "...", "kind": "tcp"|"http", "target": "host:port", "method": "GET", "path": "/"}
-tries them in order (a TCP connection, or one HTTP request) and writes one JSON line per
-attempt on stdout: the attempt, "connected", the HTTP "status" and the error that stopped it.
+  {"name": "...", "kind": "spiffe", "target": "unix:///path/to/workload.sock", "audience": "..."}
+tries them in order (a TCP connection, one HTTP request, or a JWT-SVID from the SPIFFE
+Workload API) and writes one JSON line per attempt on stdout: the attempt, "connected", the
+HTTP "status", the SPIFFE "identity" and "svid" given, and the error that stopped it.
 Exit code 0 when every attempt was made (whatever came of it), 1 on unreadable attempts, 2 on
 a bad command line.
 

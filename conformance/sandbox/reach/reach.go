@@ -1,6 +1,7 @@
-// Package reach tries to get somewhere over the network and says how far it got: the escape
-// attempts of the security suite, made by a program inside the agent's sandbox (conformance/
-// cmd/reach), and the probes of the sandbox's own tests.
+// Package reach tries to get somewhere over the network, or an identity from the SPIFFE
+// Workload API, and says how far it got: the escape attempts of the security suite, made by a
+// program inside the agent's sandbox (conformance/cmd/reach), and the probes of the sandbox's
+// own tests.
 package reach
 
 import (
@@ -12,6 +13,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 )
 
 // The kinds of attempt.
@@ -20,6 +24,9 @@ const (
 	TCP = "tcp"
 	// HTTP sends one request and reads the status.
 	HTTP = "http"
+	// SPIFFE asks the SPIFFE Workload API at Target (unix:///path) for a JWT-SVID for
+	// Audience: which identity, if any, does a process like this one get?
+	SPIFFE = "spiffe"
 )
 
 // Attempt is one try to reach Target (host:port).
@@ -30,6 +37,8 @@ type Attempt struct {
 	// Method and Path are the request of an HTTP attempt (GET / by default).
 	Method string `json:"method,omitempty"`
 	Path   string `json:"path,omitempty"`
+	// Audience is the audience of a SPIFFE attempt's JWT-SVID.
+	Audience string `json:"audience,omitempty"`
 }
 
 // Outcome is how far an attempt got.
@@ -41,12 +50,17 @@ type Outcome struct {
 	Status int `json:"status,omitempty"`
 	// Header holds the answer's headers that say who answered (x-hopguard-*).
 	Header map[string]string `json:"header,omitempty"`
+	// Identity is the SPIFFE ID a SPIFFE attempt was given, and SVID the JWT-SVID itself (for
+	// the suite to present it where it must be refused).
+	Identity string `json:"identity,omitempty"`
+	SVID     string `json:"svid,omitempty"`
 	// Error is why it got no further.
 	Error string `json:"error,omitempty"`
 }
 
-// Answered says whether anything answered at the target: a connection, or an HTTP status.
-func (o Outcome) Answered() bool { return o.Connected || o.Status != 0 }
+// Answered says whether anything answered at the target: a connection, an HTTP status, an
+// identity.
+func (o Outcome) Answered() bool { return o.Connected || o.Status != 0 || o.Identity != "" }
 
 // Try makes every attempt in turn, each bounded by timeout.
 func Try(ctx context.Context, attempts []Attempt, timeout time.Duration) []Outcome {
@@ -61,6 +75,15 @@ func Try(ctx context.Context, attempts []Attempt, timeout time.Duration) []Outco
 
 func try(ctx context.Context, a Attempt) Outcome {
 	o := Outcome{Attempt: a}
+	if a.Kind == SPIFFE {
+		svid, err := workloadapi.FetchJWTSVID(ctx, jwtsvid.Params{Audience: a.Audience}, workloadapi.WithAddr(a.Target))
+		if err != nil {
+			o.Error = err.Error()
+			return o
+		}
+		o.Identity, o.SVID = svid.ID.String(), svid.Marshal()
+		return o
+	}
 	if _, _, err := net.SplitHostPort(a.Target); err != nil {
 		o.Error = fmt.Sprintf("target %q is not host:port", a.Target)
 		return o
@@ -110,7 +133,7 @@ func try(ctx context.Context, a Attempt) Outcome {
 			}
 		}
 	default:
-		o.Error = fmt.Sprintf("unknown kind %q (want %s or %s)", a.Kind, TCP, HTTP)
+		o.Error = fmt.Sprintf("unknown kind %q (want %s, %s or %s)", a.Kind, TCP, HTTP, SPIFFE)
 	}
 	return o
 }

@@ -72,6 +72,21 @@ type Sandbox struct {
 	Escapes      []Escape `json:"escapes,omitempty"`
 }
 
+// Identity is one check of the workload identity SPIRE gives: who gets the triage agent's
+// identity, and what the STS and the gateway make of an SVID that is not what they take.
+type Identity struct {
+	Name string `json:"name"`
+	Must string `json:"must"`
+	Got  string `json:"got"`
+	Pass bool   `json:"pass"`
+}
+
+// Identities are the workload identity checks, or why they were not made.
+type Identities struct {
+	NotRunReason string     `json:"not_run_reason,omitempty"`
+	Checks       []Identity `json:"checks,omitempty"`
+}
+
 // Summary is the whole report.
 type Summary struct {
 	GeneratedAt time.Time       `json:"generated_at"`
@@ -82,6 +97,7 @@ type Summary struct {
 	Faults      []Fault         `json:"faults"`
 	Audits      []Audit         `json:"audits"`
 	Sandbox     Sandbox         `json:"sandbox"`
+	Identities  Identities      `json:"workload_identity"`
 }
 
 // Recorder collects results while tests run; it is safe for concurrent use.
@@ -137,6 +153,20 @@ func (r *Recorder) SandboxNotRun(why string) {
 	r.s.Sandbox.NotRunReason = why
 }
 
+// Identity records one workload identity check.
+func (r *Recorder) Identity(i Identity) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Identities.Checks = append(r.s.Identities.Checks, i)
+}
+
+// IdentitiesNotRun records why the workload identity checks were not made.
+func (r *Recorder) IdentitiesNotRun(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Identities.NotRunReason = why
+}
+
 // Summary is what was recorded, stamped now.
 func (r *Recorder) Summary(now time.Time) Summary {
 	r.mu.Lock()
@@ -149,5 +179,6 @@ func (r *Recorder) Summary(now time.Time) Summary {
 	s.Faults = slices.Clone(s.Faults)
 	s.Audits = slices.Clone(s.Audits)
 	s.Sandbox.Escapes = slices.Clone(s.Sandbox.Escapes)
+	s.Identities.Checks = slices.Clone(s.Identities.Checks)
 	return s
 }

@@ -98,6 +98,7 @@ func Markdown(s Summary) string {
 	}
 
 	writeSandbox(&b, s.Sandbox)
+	writeIdentities(&b, s.Identities)
 
 	b.WriteString("\n## Faults under traffic\n\n")
 	b.WriteString("| drill | gateway | verdict | probes | in the fault window | allowed in the window | forbidden requests upstream | detail |\n|---|---|---|---|---|---|---|---|\n")
@@ -135,6 +136,20 @@ func writeSandbox(b *strings.Builder, sb Sandbox) {
 			name += " (control: must answer)"
 		}
 		fmt.Fprintf(b, "| %s | %s | `%s` | %s | %s |\n", e.Gateway, cell(name), cell(e.Attempt), cell(e.Got), verdict(e.Pass))
+	}
+}
+
+// writeIdentities renders the workload identity checks.
+func writeIdentities(b *strings.Builder, ids Identities) {
+	b.WriteString("\n## Workload identity (SPIRE)\n\n")
+	if ids.NotRunReason != "" {
+		fmt.Fprintf(b, "**not run**: %s\n", ids.NotRunReason)
+		return
+	}
+	b.WriteString("The autonomous triage agent has no secret: SPIRE gives its SPIFFE ID, as a JWT-SVID, to the agent binary running as nobody, and the STS takes it from that JWT-SVID only.\n\n")
+	b.WriteString("| check | must | what came of it | verdict |\n|---|---|---|---|\n")
+	for _, c := range ids.Checks {
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(c.Name), cell(c.Must), cell(c.Got), verdict(c.Pass))
 	}
 }
 
