@@ -65,6 +65,14 @@ func (h *Env) RegisterWorkload(ctx context.Context, w stack.Workload) error {
 	return stack.RegisterWorkload(ctx, filepath.Join(h.Runtime.Dir(), stack.SPIREServer), w)
 }
 
+// SPIREServer runs spire-server's CLI against the environment's SPIRE server (its admin socket).
+func (h *Env) SPIREServer(ctx context.Context, args ...string) (string, error) {
+	if h.SPIFFESocket == "" {
+		return "", fmt.Errorf("SPIRE does not run here: %w", h.Unattested)
+	}
+	return stack.SPIREServerCommand(ctx, filepath.Join(h.Runtime.Dir(), stack.SPIREServer), args...)
+}
+
 // spireRunsHere says why SPIRE cannot attest the agent here, if it cannot: SPIRE's binaries must
 // be installed, and the agent must run in its sandbox as the user its entry names.
 func spireRunsHere() error {

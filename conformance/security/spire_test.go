@@ -74,6 +74,16 @@ func TestWorkloadIdentityFromSPIRE(t *testing.T) {
 		suite.recorder.Identity(summary.Identity{Name: name, Must: must, Got: got, Pass: pass})
 		assert.True(t, pass, "%s: must %s, got %s", name, must, got)
 	}
+	// A workload SPIRE attests that the STS does not know: the reach command as nobody. SPIRE's
+	// agent learns of it at its next sync.
+	require.NoError(t, h.RegisterWorkload(ctx, stack.Workload{ID: probeID, UID: sandbox.Unprivileged, Binary: reachBinary}))
+	probeSVIDs := func(audiences ...string) []reach.Outcome {
+		var attempts []reach.Attempt
+		for _, aud := range audiences {
+			attempts = append(attempts, reach.Attempt{Name: "for " + aud, Kind: reach.SPIFFE, Target: h.SPIFFESocket, Audience: aud})
+		}
+		return fromSandbox(t, reachBinary, gatewayURL, stsURL, attempts...)
+	}
 
 	t.Run("the agent binary as nobody in its sandbox", func(t *testing.T) {
 		res, _ := agentrun.Runner{Binary: agentBinary}.Run(ctx, triage(identity.DefaultSPIFFEAudience))
@@ -112,18 +122,11 @@ func TestWorkloadIdentityFromSPIRE(t *testing.T) {
 		}
 	})
 	t.Run("a workload the STS does not know", func(t *testing.T) {
-		require.NoError(t, h.RegisterWorkload(ctx, stack.Workload{ID: probeID, UID: sandbox.Unprivileged, Binary: reachBinary}))
 		var got []reach.Outcome
-		deadline := time.Now().Add(30 * time.Second) // SPIRE's agent syncs its entries every few seconds
-		for {
-			got = fromSandbox(t, reachBinary, gatewayURL, stsURL,
-				reach.Attempt{Name: "for the STS", Kind: reach.SPIFFE, Target: h.SPIFFESocket, Audience: identity.DefaultSPIFFEAudience},
-				reach.Attempt{Name: "for the model route", Kind: reach.SPIFFE, Target: h.SPIFFESocket, Audience: "llm"})
-			if got[0].Identity != "" || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		eventually(t, func() bool {
+			got = probeSVIDs(identity.DefaultSPIFFEAudience, "llm")
+			return got[0].Identity != ""
+		})
 		require.Equal(t, probeID, got[0].Identity, "SPIRE gives the registered probe its identity: %s", got[0].Error)
 		status, body := assertAtSTS(t, stsURL, got[0].SVID)
 		record("the JWT-SVID of a workload SPIRE attests but the STS does not know ("+probeID+"), at the STS", "be refused (401 invalid_client)",
@@ -134,6 +137,67 @@ func TestWorkloadIdentityFromSPIRE(t *testing.T) {
 		record("a JWT-SVID for audience llm presented at "+gateway+" as the bearer token", "be denied: it is not a per-resource token of the STS",
 			o.String(), o.err == nil && o.verdict.Denied)
 	})
+	t.Run("a JWT key rotation", func(t *testing.T) {
+		old := authority(t, h, "Active JWT authority")
+		_, err := h.SPIREServer(ctx, "localauthority", "jwt", "prepare")
+		require.NoError(t, err)
+		fresh := authority(t, h, "Prepared JWT authority")
+		spire := func(args ...string) {
+			_, err := h.SPIREServer(ctx, append([]string{"localauthority", "jwt"}, args...)...)
+			require.NoError(t, err, "%v", args)
+		}
+		spire("activate", "-authorityID", fresh)
+		spire("taint", "-authorityID", old)
+		// SPIRE's agent replaces the JWT-SVIDs it holds that a tainted key signed at its next
+		// sync. Revoking the key before then would leave it serving them, signed by a key gone
+		// from every bundle, until they expire: revoke only once it has moved on.
+		var kid string
+		eventually(t, func() bool {
+			kid = svidKeyID(probeSVIDs(identity.DefaultSPIFFEAudience)[0].SVID)
+			return kid == fresh
+		})
+		require.Equal(t, fresh, kid, "SPIRE's agent replaced the SVID the old key signed")
+		spire("revoke", "-authorityID", old)
+		var boot trace.Hop
+		eventually(t, func() bool { // the STS learns the new bundle from the Workload API
+			res, _ := agentrun.Runner{Binary: agentBinary}.Run(ctx, triage(identity.DefaultSPIFFEAudience))
+			boot = bootstrapHop(res)
+			return boot.Decision == trace.Allow
+		})
+		record("after a JWT key rotation (a new key prepared and activated, the old one tainted, then revoked), the agent binary", "be given an SVID signed by the new key, which the STS takes",
+			fmt.Sprintf("SVIDs signed by the new key %s; bootstrap %s", kid, describeHop(boot)), boot.Decision == trace.Allow)
+	})
+}
+
+// eventually waits, 60 s at most, for done: SPIRE's agent syncs with its server every few
+// seconds.
+func eventually(t *testing.T, done func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !done() && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// authority is the ID of the JWT authority `spire-server localauthority jwt show` lists under
+// heading.
+func authority(t *testing.T, h *harness.Env, heading string) string {
+	t.Helper()
+	out, err := h.SPIREServer(t.Context(), "localauthority", "jwt", "show")
+	require.NoError(t, err)
+	_, section, found := strings.Cut(out, heading)
+	require.True(t, found, "no %q in %s", heading, out)
+	_, rest, found := strings.Cut(section, "Authority ID:")
+	require.True(t, found, "no authority under %q in %s", heading, out)
+	return strings.Fields(rest)[0]
+}
+
+// svidKeyID is the key id in a JWT-SVID's header: which of SPIRE's keys signed it.
+func svidKeyID(svid string) string {
+	tok, err := jwt.ParseSigned(svid, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.ES384, jose.PS256})
+	if err != nil || len(tok.Headers) == 0 {
+		return ""
+	}
+	return tok.Headers[0].KeyID
 }
 
 func bootstrapHop(res loop.Result) trace.Hop {

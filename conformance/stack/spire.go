@@ -110,12 +110,7 @@ func spireAgent() env.Component {
 // register mints the agent's join token and registers every workload, on the server's admin
 // socket, with SPIRE's own CLI.
 func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
-	cli, err := binaries.Tool("spire-server")
-	if err != nil {
-		return err
-	}
-	socket := filepath.Join(l.Dir(SPIREServer), spireAPISocket)
-	out, err := spireCLI(ctx, cli, "token", "generate", "-socketPath", socket, "-spiffeID", NodeID, "-ttl", "600")
+	out, err := SPIREServerCommand(ctx, l.Dir(SPIREServer), "token", "generate", "-spiffeID", NodeID, "-ttl", "600")
 	if err != nil {
 		return err
 	}
@@ -144,22 +139,28 @@ func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
 // RegisterWorkload registers w with the SPIRE server whose directory is serverDir. SPIRE's agent
 // learns of it at its next sync, within seconds.
 func RegisterWorkload(ctx context.Context, serverDir string, w Workload) error {
-	cli, err := binaries.Tool("spire-server")
-	if err != nil {
-		return err
-	}
 	selectors, err := w.Selectors()
 	if err != nil {
 		return fmt.Errorf("register %s: %w", w.ID, err)
 	}
-	args := []string{"entry", "create", "-socketPath", filepath.Join(serverDir, spireAPISocket), "-parentID", NodeID, "-spiffeID", w.ID}
+	args := []string{"entry", "create", "-parentID", NodeID, "-spiffeID", w.ID}
 	for _, s := range selectors {
 		args = append(args, "-selector", s)
 	}
-	if _, err := spireCLI(ctx, cli, args...); err != nil {
+	if _, err := SPIREServerCommand(ctx, serverDir, args...); err != nil {
 		return fmt.Errorf("register %s: %w", w.ID, err)
 	}
 	return nil
+}
+
+// SPIREServerCommand runs spire-server's CLI with args (a subcommand and its flags) against the
+// admin socket of the server whose directory is serverDir, and returns what it printed.
+func SPIREServerCommand(ctx context.Context, serverDir string, args ...string) (string, error) {
+	cli, err := binaries.Tool("spire-server")
+	if err != nil {
+		return "", err
+	}
+	return spireCLI(ctx, cli, append(args, "-socketPath", filepath.Join(serverDir, spireAPISocket))...)
 }
 
 // Selectors are what SPIRE's unix workload attestor must see of a process for it to be w: its
@@ -177,7 +178,7 @@ func spireCLI(ctx context.Context, cli string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, cli, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("spire-server %s %s: %w: %s", args[0], args[1], err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("spire-server %s: %w: %s", strings.Join(args[:min(3, len(args))], " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }
