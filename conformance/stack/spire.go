@@ -234,10 +234,20 @@ func render(t *template.Template, l env.Layout, component string) ([]byte, error
 	return b.Bytes(), nil
 }
 
+// healthChecks is the health listener both SPIRE configs end with: /ready is the readiness probe.
+const healthChecks = `{{define "health"}}health_checks {
+  listener_enabled = true
+  bind_address = "{{.HealthAddr}}"
+  bind_port = "{{.HealthPort}}"
+  live_path = "/live"
+  ready_path = "/ready"
+}
+{{end}}`
+
 // serverConf: the trust domain's authority, its data in its own directory, keys in memory,
 // agents attested by a one-time join token (the one node attestation that needs nothing of the
 // platform: this is one machine).
-var serverConf = template.Must(template.New(spireServerConf).Parse(`server {
+var serverConf = template.Must(template.Must(template.New(spireServerConf).Parse(healthChecks)).Parse(`server {
   bind_address = "{{.ServerAddr}}"
   bind_port = "{{.ServerPort}}"
   socket_path = "{{.APISock}}"
@@ -260,20 +270,13 @@ plugins {
     plugin_data {}
   }
 }
-health_checks {
-  listener_enabled = true
-  bind_address = "{{.HealthAddr}}"
-  bind_port = "{{.HealthPort}}"
-  live_path = "/live"
-  ready_path = "/ready"
-}
-`))
+{{template "health" .}}`))
 
 // agentConf: attested by the server's join token, on loopback (insecure_bootstrap: it takes the
 // server's bundle on first contact, which loopback inside the run's own namespace allows), the
 // Workload API on a unix socket, workloads attested by uid and executable (discover_workload_path
 // gives the unix:sha256 selector).
-var agentConf = template.Must(template.New(spireAgentConf).Parse(`agent {
+var agentConf = template.Must(template.Must(template.New(spireAgentConf).Parse(healthChecks)).Parse(`agent {
   data_dir = "{{.AgentDir}}/data"
   log_level = "WARN"
   server_address = "{{.ServerAddr}}"
@@ -296,11 +299,4 @@ plugins {
     }
   }
 }
-health_checks {
-  listener_enabled = true
-  bind_address = "{{.HealthAddr}}"
-  bind_port = "{{.HealthPort}}"
-  live_path = "/live"
-  ready_path = "/ready"
-}
-`))
+{{template "health" .}}`))
