@@ -13,6 +13,8 @@ const (
 	TargetGoverned = "b" // the same route with ext_authz -> synapse -> Cerbos
 	TargetSynapse  = "c" // synapse's Check over gRPC
 	TargetCerbos   = "d" // Cerbos's CheckResources over gRPC
+	// TargetCerbosDefaults is d against a Cerbos with its own default settings (DefaultsCerbos).
+	TargetCerbosDefaults = "d2"
 	// TargetCompared is another synapse build's Check, measured beside c (optional).
 	TargetCompared = "c2"
 	// TargetAgentBaseline and TargetAgentGoverned are a and b behind agentgateway instead of
@@ -28,6 +30,7 @@ func Targets() []Target {
 		{TargetGoverned, "Envoy + ext_authz", "the same routes with ext_authz -> synapse -> Cerbos (a governed hop)"},
 		{TargetSynapse, "synapse Check", "synapse's ext_authz Check called directly over gRPC (synapse + Cerbos)"},
 		{TargetCerbos, "Cerbos CheckResources", "Cerbos's CheckResources called directly over gRPC with synapse's requests"},
+		{TargetCerbosDefaults, "Cerbos CheckResources, defaults", "the same calls to a second Cerbos with its own defaults: info logging, GOGC=100, no memory limit (what d's tuning replaced)"},
 	}
 }
 
@@ -75,6 +78,9 @@ const (
 	overheadSynapseItself = "synapse itself (c − d)"
 	overheadCompared      = "compared synapse build (c2 − d)"
 	overheadAgentGoverned = "governed hop behind agentgateway (b2 − a2)"
+	// overheadCerbosDefaults is what Cerbos's own defaults cost over the stack's tuning: positive
+	// when the tuning saves.
+	overheadCerbosDefaults = "Cerbos with its defaults, beyond the tuned one (d2 − d)"
 )
 
 // medianDifference is the median over the rounds of with's figure less without's, round by
@@ -137,6 +143,7 @@ func overheadPairs() []struct{ name, with, without string } {
 		{overheadSynapseItself, TargetSynapse, TargetCerbos},
 		{overheadCompared, TargetCompared, TargetCerbos},
 		{overheadAgentGoverned, TargetAgentGoverned, TargetAgentBaseline},
+		{overheadCerbosDefaults, TargetCerbosDefaults, TargetCerbos},
 	}
 }
 

@@ -208,8 +208,8 @@ func runPhase(ctx context.Context, opts Options, cache CacheSetting, mixes []Mix
 	governed, baseline := &gateways.Envoy{}, &gateways.Envoy{Named: BaselineEnvoy, WithoutAuthz: true}
 	agentGoverned := &gateways.AgentGateway{Runtime: "process", Network: opts.Network}
 	agentBaseline := &gateways.AgentGateway{Runtime: "process", Network: opts.Network, Named: BaselineAgentGateway, WithoutAuthz: true}
-	required := []gateways.Gateway{governed, baseline}
-	extra := []gateways.Gateway{governed, baseline, agentGoverned, agentBaseline}
+	required := []gateways.Gateway{governed, baseline, DefaultsCerbos{}}
+	extra := []gateways.Gateway{governed, baseline, agentGoverned, agentBaseline, DefaultsCerbos{}}
 	var compared *ComparedSynapse
 	if opts.CompareSynapse != "" {
 		secrets, err := stack.NewSecrets()
@@ -408,11 +408,29 @@ func prepare(ctx context.Context, h *harness.Env, names gatewayNames, compared *
 		closeAll()
 		return nil, nil, err
 	}
+	defaultsAddr, err := h.Runtime.Endpoint(DefaultsCerbosName, stack.PortGRPC)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	defaultsConn, err := grpc.NewClient(defaultsAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("cerbos (defaults) client: %w", err)
+	}
+	conns = append(conns, defaultsConn)
+	defaultsMix, err := CerbosMix(svcv1.NewCerbosServiceClient(defaultsConn), hops, callers)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
 	targets := []target{
 		{TargetBaseline, GatewayMix(httpClient(opts.MaxInFlight), baselineURL, false, hops, callers)},
 		{TargetGoverned, GatewayMix(httpClient(opts.MaxInFlight), governedURL, true, hops, callers)},
 		{TargetSynapse, SynapseMix(authv3.NewAuthorizationClient(synapseConn), hops, callers)},
+		// d2 right after d, so that the two Cerbos settings are measured under the same conditions.
 		{TargetCerbos, cerbosMix},
+		{TargetCerbosDefaults, defaultsMix},
 	}
 	if names.agentGoverned != "" {
 		agent, err := agentGatewayTargets(ctx, h, names.agentGoverned, names.agentBaseline, hops, callers, opts)
