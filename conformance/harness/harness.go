@@ -127,7 +127,8 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 
 	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
 	var built map[string]string
-	spire, err := h.spire(opts.SPIRE, func() map[string]string { return built })
+	runDir := filepath.Join(opts.OutDir, "env")
+	spire, err := h.spire(opts.SPIRE, runDir, func() map[string]string { return built })
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,6 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	for _, pkg := range HarnessPrograms {
 		h.programs[pkg] = built[pkg]
 	}
-	runDir := filepath.Join(opts.OutDir, "env")
 	if err := os.RemoveAll(runDir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", runDir, err)
 	}

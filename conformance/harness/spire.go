@@ -25,13 +25,13 @@ const stsPackage = "./mockservers/cmd/mocksts"
 // spire turns SPIRE on when asked and possible, and then starts the test driver's own STS; where
 // it cannot run, it returns nil and h.Unattested says why. built gives the built commands once
 // they are (the registration entries name their binaries).
-func (h *Env) spire(asked bool, built func() map[string]string) (*stack.SPIREOptions, error) {
+func (h *Env) spire(asked bool, runDir string, built func() map[string]string) (*stack.SPIREOptions, error) {
 	if !asked {
 		h.Unattested = errors.New("this run does not ask for SPIRE (the suites and the demo ask for it on the process runtime only: " +
 			"on containers SPIRE's agent would have to attest the agent's process from another PID namespace, which is not done yet)")
 		return nil, nil
 	}
-	if err := spireRunsHere(); err != nil {
+	if err := spireRunsHere(runDir); err != nil {
 		h.Unattested = err
 		return nil, nil
 	}
@@ -75,8 +75,12 @@ func (h *Env) SPIREServer(ctx context.Context, args ...string) (string, error) {
 }
 
 // spireRunsHere says why SPIRE cannot attest the agent here, if it cannot: SPIRE's binaries must
-// be installed, and the agent must run in its sandbox as the user its entry names.
-func spireRunsHere() error {
+// be installed, its sockets must fit under runDir, and the agent must run in its sandbox as the
+// user its entry names.
+func spireRunsHere(runDir string) error {
+	if err := stack.SocketsFit(runDir); err != nil {
+		return err
+	}
 	for _, tool := range []string{"spire-server", "spire-agent"} {
 		if _, err := binaries.Tool(tool); err != nil {
 			return err

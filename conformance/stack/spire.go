@@ -69,6 +69,20 @@ type SPIREOptions struct {
 	Workloads func() ([]Workload, error)
 }
 
+// SocketsFit says whether SPIRE's unix sockets fit under runDir, the run's directory: a socket
+// path may be 107 bytes at most, and a deep checkout can make them longer.
+func SocketsFit(runDir string) error {
+	for _, socket := range []string{
+		filepath.Join(runDir, SPIREAgent, WorkloadSocketFile),
+		filepath.Join(runDir, SPIREServer, spireAPISocket),
+	} {
+		if len(socket) > maxSocketPath {
+			return fmt.Errorf("the socket path %s is longer than the %d bytes a unix socket may have: run from a shorter directory", socket, maxSocketPath)
+		}
+	}
+	return nil
+}
+
 // WorkloadSocket is the address of the Workload API in a running environment.
 func WorkloadSocket(l env.Layout) string {
 	return "unix://" + filepath.Join(l.Dir(SPIREAgent), WorkloadSocketFile)

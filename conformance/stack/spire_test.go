@@ -81,3 +81,10 @@ func TestSPIREConfigs(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "longer than the 107 bytes a unix socket may have")
 }
+
+func TestSocketsFitUnderTheRunDirectory(t *testing.T) {
+	assert.NoError(t, stack.SocketsFit("/work/hopguard/out/conformance/env"))
+	err := stack.SocketsFit("/" + strings.Repeat("deep/", 20) + "env")
+	require.Error(t, err, "a checkout too deep for SPIRE's sockets: SPIRE is then not run, with this reason")
+	assert.Contains(t, err.Error(), "unix socket")
+}
