@@ -25,7 +25,7 @@ func (h *Env) AgentRunner() (scenarios.AgentRunner, error) {
 }
 
 // buildPrograms builds HarnessPrograms for an environment that did not (an attached one), in
-// a directory of its own.
+// a directory of its own, which Close removes.
 func (h *Env) buildPrograms(ctx context.Context) error {
 	dir, err := os.MkdirTemp("", "hopguard-harness-bin-")
 	if err != nil {
@@ -33,8 +33,9 @@ func (h *Env) buildPrograms(ctx context.Context) error {
 	}
 	built, err := binaries.Build(ctx, dir, HarnessPrograms...)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return err
 	}
-	h.programs = built
+	h.programs, h.programsDir = built, dir
 	return nil
 }

@@ -74,8 +74,10 @@ type Env struct {
 	RuntimeName string
 	// attached is set when the environment is another process's (Attach).
 	attached *attached
-	// programs are the harness's own commands, built (HarnessPrograms), by package.
-	programs map[string]string
+	// programs are the harness's own commands, built (HarnessPrograms), by package; programsDir
+	// is the directory an attached environment built them in, removed on Close.
+	programs    map[string]string
+	programsDir string
 	// SPIFFESocket is the Workload API of SPIRE's agent when SPIRE runs (Options.SPIRE), where
 	// the agent binary, in its sandbox, gets its JWT-SVID; empty otherwise, and Unattested says
 	// why.
@@ -224,6 +226,10 @@ func (h *Env) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closeDriverSTS()
+	if h.programsDir != "" {
+		_ = os.RemoveAll(h.programsDir)
+		h.programsDir = ""
+	}
 	if h.Runtime == nil {
 		return nil
 	}
