@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -51,13 +50,9 @@ func (c *ComparedSynapse) Component(context.Context) (env.Component, error) {
 	if info.IsDir() || info.Mode()&0o111 == 0 {
 		return env.Component{}, fmt.Errorf("compared synapse: %s is not an executable file", c.Binary)
 	}
-	desc, err := stack.New(stack.Options{Secrets: c.Secrets})
+	own, err := stackComponent(c.Secrets, stack.Synapse)
 	if err != nil {
 		return env.Component{}, fmt.Errorf("compared synapse: %w", err)
-	}
-	own, ok := desc.Component(stack.Synapse)
-	if !ok {
-		return env.Component{}, errors.New("compared synapse: the stack has no synapse component")
 	}
 	out := renameComponent(own, ComparedSynapseName)
 	out.Program = env.Program{Path: c.Binary}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,13 +40,9 @@ func (DefaultsCerbos) Component(context.Context) (env.Component, error) {
 	if err != nil {
 		return env.Component{}, err
 	}
-	desc, err := stack.New(stack.Options{Secrets: secrets})
+	own, err := stackComponent(secrets, stack.Cerbos)
 	if err != nil {
 		return env.Component{}, fmt.Errorf("cerbos with its defaults: %w", err)
-	}
-	own, ok := desc.Component(stack.Cerbos)
-	if !ok {
-		return env.Component{}, errors.New("cerbos with its defaults: the stack has no Cerbos")
 	}
 	out := renameComponent(own, DefaultsCerbosName)
 	out.Env = nil

@@ -1,10 +1,26 @@
 package bench
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/stack"
 )
+
+// stackComponent is the component of hopguard's stack called name, as secrets make it: what
+// the bench runs a second one of beside it, renamed.
+func stackComponent(secrets stack.Secrets, name string) (env.Component, error) {
+	desc, err := stack.New(stack.Options{Secrets: secrets})
+	if err != nil {
+		return env.Component{}, err
+	}
+	c, ok := desc.Component(name)
+	if !ok {
+		return env.Component{}, fmt.Errorf("the stack has no %s component", name)
+	}
+	return c, nil
+}
 
 // renameComponent returns c under the name to: its command line and files are rendered as c's
 // would be, but with to's ports and directory.

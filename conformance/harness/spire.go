@@ -47,13 +47,16 @@ func (h *Env) spire(asked bool, runDir string, built func() map[string]string) (
 			return nil, errors.New("the agent and the STS are not built")
 		}
 		// The agent runs in its sandbox as nobody, from a copy of this very binary.
-		triage := stack.Workload{ID: stack.TriageID, UID: sandbox.Unprivileged, Binary: agent}
-		selectors, err := triage.Selectors()
+		triage, err := stack.BinaryWorkload(stack.TriageID, sandbox.Unprivileged, agent)
 		if err != nil {
 			return nil, err
 		}
-		h.TriageSelectors = selectors
-		return []stack.Workload{triage, {ID: stack.STSID, UID: os.Getuid(), Binary: sts}}, nil
+		self, err := stack.BinaryWorkload(stack.STSID, os.Getuid(), sts)
+		if err != nil {
+			return nil, err
+		}
+		h.TriageSelectors = triage.Selectors
+		return []stack.Workload{triage, self}, nil
 	}}, nil
 }
 

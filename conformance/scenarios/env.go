@@ -45,16 +45,6 @@ type Env struct {
 	WorkloadSelectors []string
 }
 
-// stsFor is where this process gets actor's tokens: the environment's STS, or for a workload
-// that SPIRE attests, which proves itself there with a JWT-SVID only the agent binary gets, the
-// test driver's own.
-func (e Env) stsFor(actor Actor) string {
-	if actor.Workload && e.DriverSTSURL != "" {
-		return e.DriverSTSURL
-	}
-	return e.STSURL
-}
-
 // AgentRunner runs the agent somewhere other than this process. As loop.Run, it returns an
 // error exactly when the run did not succeed; cfg.HTTPClient carries the agent's requests out
 // and cfg.OnHop hears of each hop.

@@ -275,7 +275,7 @@ func (r *Run) source(ctx context.Context, actor Actor, ticket string) (*identity
 		return nil, err
 	}
 	s, err := identity.NewSource(identity.SourceConfig{
-		STS:         &identity.STSClient{TokenURL: r.env.stsFor(actor) + "/oauth2/token"},
+		STS:         &identity.STSClient{TokenURL: actor.STS(r.env.STSURL, r.env.DriverSTSURL) + "/oauth2/token"},
 		Subject:     actor.Creds,
 		Attestation: att,
 	})

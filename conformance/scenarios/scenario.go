@@ -31,6 +31,17 @@ type Actor struct {
 	Workload bool
 }
 
+// STS is where the test driver gets a's tokens for hops it makes itself: sts, the
+// environment's STS, or for a workload when driverSTS is set (SPIRE runs, and the workload has no
+// secret at sts: it proves itself there with a JWT-SVID only the agent binary gets) driverSTS,
+// the test driver's own.
+func (a Actor) STS(sts, driverSTS string) string {
+	if a.Workload && driverSTS != "" {
+		return driverSTS
+	}
+	return sts
+}
+
 // The demo's principals.
 var (
 	Alice  = Actor{Name: "alice", Creds: identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, AgentID: "support-agent"}

@@ -177,12 +177,8 @@ func newTaskOf(ctx context.Context, owner scenarios.Actor, gateway, label, ticke
 		return "", nil, fmt.Errorf("create task %s: %w", id, err)
 	}
 	return id, func(who scenarios.Actor, audience string) (string, error) {
-		issuer := sts
-		if who.Workload && h.DriverSTSURL() != "" {
-			issuer = h.DriverSTSURL() // the workload has no secret at the environment's STS
-		}
 		src, err := identity.NewSource(identity.SourceConfig{
-			STS: &identity.STSClient{TokenURL: issuer + "/oauth2/token"}, Subject: who.Creds,
+			STS: &identity.STSClient{TokenURL: who.STS(sts, h.DriverSTSURL()) + "/oauth2/token"}, Subject: who.Creds,
 			Attestation: identity.Attestation{AgentID: who.AgentID, HarnessVersion: "security", TaskID: id},
 		})
 		if err != nil {

@@ -76,7 +76,9 @@ func TestWorkloadIdentityFromSPIRE(t *testing.T) {
 	}
 	// A workload SPIRE attests that the STS does not know: the reach command as nobody. SPIRE's
 	// agent learns of it at its next sync.
-	require.NoError(t, h.RegisterWorkload(ctx, stack.Workload{ID: probeID, UID: sandbox.Unprivileged, Binary: reachBinary}))
+	probe, err := stack.BinaryWorkload(probeID, sandbox.Unprivileged, reachBinary)
+	require.NoError(t, err)
+	require.NoError(t, h.RegisterWorkload(ctx, probe))
 	probeSVIDs := func(audiences ...string) []reach.Outcome {
 		var attempts []reach.Attempt
 		for _, aud := range audiences {

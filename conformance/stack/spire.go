@@ -54,12 +54,22 @@ const (
 // its terminating NUL).
 const maxSocketPath = 107
 
-// Workload is a registration entry: the SPIFFE ID SPIRE's agent gives a process that runs as
-// UID and whose executable is Binary, byte for byte (its sha256), and no other.
+// Workload is a registration entry: the SPIFFE ID SPIRE's agent gives a process that shows all
+// of Selectors, and no other.
 type Workload struct {
-	ID     string
-	UID    int
-	Binary string
+	ID        string
+	Selectors []string
+}
+
+// BinaryWorkload is the workload id for a process that runs as uid from the executable binary,
+// byte for byte: the selectors of SPIRE's unix workload attestor for its user and the sha256 of
+// its executable.
+func BinaryWorkload(id string, uid int, binary string) (Workload, error) {
+	sum, err := fileSHA256(binary)
+	if err != nil {
+		return Workload{}, fmt.Errorf("workload %s: %w", id, err)
+	}
+	return Workload{ID: id, Selectors: []string{"unix:uid:" + strconv.Itoa(uid), "unix:sha256:" + sum}}, nil
 }
 
 // SPIREOptions turn SPIRE on in an environment.
@@ -72,10 +82,11 @@ type SPIREOptions struct {
 // SocketsFit says whether SPIRE's unix sockets fit under runDir, the run's directory: a socket
 // path may be 107 bytes at most, and a deep checkout can make them longer.
 func SocketsFit(runDir string) error {
-	for _, socket := range []string{
-		filepath.Join(runDir, SPIREAgent, WorkloadSocketFile),
-		filepath.Join(runDir, SPIREServer, spireAPISocket),
-	} {
+	return socketsFit(filepath.Join(runDir, SPIREAgent, WorkloadSocketFile), filepath.Join(runDir, SPIREServer, spireAPISocket))
+}
+
+func socketsFit(sockets ...string) error {
+	for _, socket := range sockets {
 		if len(socket) > maxSocketPath {
 			return fmt.Errorf("the socket path %s is longer than the %d bytes a unix socket may have: run from a shorter directory", socket, maxSocketPath)
 		}
@@ -153,12 +164,8 @@ func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
 // RegisterWorkload registers w with the SPIRE server whose directory is serverDir. SPIRE's agent
 // learns of it at its next sync, within seconds.
 func RegisterWorkload(ctx context.Context, serverDir string, w Workload) error {
-	selectors, err := w.Selectors()
-	if err != nil {
-		return fmt.Errorf("register %s: %w", w.ID, err)
-	}
 	args := []string{"entry", "create", "-parentID", NodeID, "-spiffeID", w.ID}
-	for _, s := range selectors {
+	for _, s := range w.Selectors {
 		args = append(args, "-selector", s)
 	}
 	if _, err := SPIREServerCommand(ctx, serverDir, args...); err != nil {
@@ -175,16 +182,6 @@ func SPIREServerCommand(ctx context.Context, serverDir string, args ...string) (
 		return "", err
 	}
 	return spireCLI(ctx, cli, append(args, "-socketPath", filepath.Join(serverDir, spireAPISocket))...)
-}
-
-// Selectors are what SPIRE's unix workload attestor must see of a process for it to be w: its
-// user and the sha256 of its executable.
-func (w Workload) Selectors() ([]string, error) {
-	sum, err := fileSHA256(w.Binary)
-	if err != nil {
-		return nil, err
-	}
-	return []string{"unix:uid:" + strconv.Itoa(w.UID), "unix:sha256:" + sum}, nil
 }
 
 func spireCLI(ctx context.Context, cli string, args ...string) (string, error) {
@@ -229,10 +226,8 @@ func render(t *template.Template, l env.Layout, component string) ([]byte, error
 		WorkloadSocket: filepath.Join(l.Dir(SPIREAgent), WorkloadSocketFile),
 		APISock:        filepath.Join(l.Dir(SPIREServer), spireAPISocket),
 	}
-	for _, socket := range []string{c.WorkloadSocket, c.APISock} {
-		if len(socket) > maxSocketPath {
-			return nil, fmt.Errorf("the socket path %s is longer than the %d bytes a unix socket may have: run from a shorter directory", socket, maxSocketPath)
-		}
+	if err := socketsFit(c.WorkloadSocket, c.APISock); err != nil {
+		return nil, err
 	}
 	if component == SPIREAgent {
 		token, err := os.ReadFile(filepath.Join(l.Dir(SPIREServer), joinTokenFile))

@@ -40,15 +40,6 @@ type CredentialsConfig struct {
 	RunID string
 }
 
-// stsFor is where the corpus gets a's tokens: the environment's STS, or for a workload SPIRE
-// attests (no secret there), the test driver's own.
-func (cfg CredentialsConfig) stsFor(a scenarios.Actor) string {
-	if a.Workload && cfg.DriverSTSURL != "" {
-		return cfg.DriverSTSURL
-	}
-	return cfg.STSURL
-}
-
 // Credentials hands out genuine, expired and forged tokens for the corpus.
 type Credentials struct {
 	cfg     CredentialsConfig
@@ -83,7 +74,7 @@ func NewCredentials(ctx context.Context, cfg CredentialsConfig) (*Credentials, e
 		}
 		att := identity.Attestation{AgentID: a.AgentID, HarnessVersion: "security", TaskID: id}
 		src, err := identity.NewSource(identity.SourceConfig{
-			STS: &identity.STSClient{TokenURL: cfg.stsFor(a) + "/oauth2/token"}, Subject: a.Creds, Attestation: att,
+			STS: &identity.STSClient{TokenURL: a.STS(cfg.STSURL, cfg.DriverSTSURL) + "/oauth2/token"}, Subject: a.Creds, Attestation: att,
 		})
 		if err != nil {
 			return nil, err
@@ -126,7 +117,7 @@ func (c *Credentials) TaskID(a scenarios.Actor) string { return c.atts[a.Name].T
 // signs what the launcher attests, so only synapse's task registry can tell that the task is
 // not a's.
 func (c *Credentials) TokenForTask(ctx context.Context, a scenarios.Actor, taskID, resource string) (string, error) {
-	sts := &identity.STSClient{TokenURL: c.cfg.stsFor(a) + "/oauth2/token"}
+	sts := &identity.STSClient{TokenURL: a.STS(c.cfg.STSURL, c.cfg.DriverSTSURL) + "/oauth2/token"}
 	att := c.atts[a.Name]
 	att.TaskID = taskID
 	boot, err := sts.Bootstrap(ctx, a.Creds, att)
