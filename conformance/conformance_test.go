@@ -61,6 +61,9 @@ func run(m *testing.M) int {
 	suite.network, suite.gateways, suite.env, suite.upErr = started.Network, started.Gateways, started.Env, started.UpErr
 
 	suite.recorder = report.NewRecorder(runtimeName)
+	if suite.env != nil {
+		suite.recorder.SetAgentIdentity(suite.env.AgentIdentity())
+	}
 	for _, g := range suite.gateways {
 		gw := report.Gateway{Name: g.Name(), Detail: g.Detail(), Notes: gateways.ProfileOf(g).Notes}
 		if gw.Detail != "" {

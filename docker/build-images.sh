@@ -6,6 +6,8 @@
 #                             base assembled from this machine's own libraries
 #   hopguard/agentgateway:<tag>  agentgateway v1.4.1 from bin/agentgateway, the same way as Envoy;
 #                             only where `make tools` could install it (else skipped, with a line)
+#   hopguard/spire-server:<tag>, hopguard/spire-agent:<tag>  SPIRE 1.13.3 from the binaries
+#                             `make tools` built, the same way as Envoy (else skipped, with a line)
 # The last three stand in for ghcr.io/cerbos/cerbos:0.55.0, envoyproxy/envoy:v1.40.0 and
 # cr.agentgateway.dev/agentgateway:v1.4.1 where no registry is reachable: run with
 # HOPGUARD_IMAGE_CERBOS=hopguard/cerbos:dev, HOPGUARD_IMAGE_ENVOY=hopguard/envoy:dev and
@@ -94,6 +96,19 @@ else
 		echo "    removed the hopguard/agentgateway:$tag of an earlier build"
 	fi
 fi
+
+# SPIRE's server and agent, glibc-linked too, where `make tools` built them: the suites and the
+# demo attest the triage agent with them on containers as on processes.
+for spire in spire-server spire-agent; do
+	if [ -x "$bin/$spire" ]; then
+		mkdir -p "$ctx/$spire"
+		glibc_rootfs "$bin/$spire" "$ctx/$spire/rootfs" "/opt/spire/bin/$spire"
+		context="$ctx/$spire" build "$spire" "$spire.Dockerfile"
+		built+=,$spire
+	else
+		echo "==> hopguard/$spire: skipped (no bin/$spire: make tools builds it)"
+	fi
+done
 
 names=()
 for c in "${commands[@]}"; do names+=("$(basename "$c")"); done

@@ -75,6 +75,15 @@ type Component struct {
 	// workloads SPIRE attests); it does not run again when the component restarts. Its error
 	// is the component's.
 	AfterReady func(ctx context.Context, l Layout) error
+	// Reaches names the components whose directories it uses, for a unix socket one of them
+	// serves there (the STS reaches SPIRE's Workload API). Processes share one file system; the
+	// container runtime mounts each such directory into its container, read-only, and no other.
+	Reaches []string
+	// InspectsProcesses says it reads other processes of the machine: SPIRE's agent attests a
+	// workload by its /proc entries (uid, executable). A process needs nothing more; the container
+	// runtime shares the host's PID namespace with its container and runs it as root with the
+	// one capability reading another user's /proc/<pid>/exe needs, CAP_SYS_PTRACE.
+	InspectsProcesses bool
 }
 
 // ProbeKind is how readiness is checked.
@@ -141,6 +150,12 @@ func (e Environment) Validate() error {
 		seen[c.Name] = true
 		if err := c.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("component %q: %w", c.Name, err))
+		}
+		for _, r := range c.Reaches {
+			// Its directory must be there before this one starts: an earlier component's.
+			if !seen[r] || r == c.Name {
+				errs = append(errs, fmt.Errorf("component %q reaches %q, which is not a component before it", c.Name, r))
+			}
 		}
 	}
 	return errors.Join(errs...)

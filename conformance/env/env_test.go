@@ -34,6 +34,8 @@ func TestValidate(t *testing.T) {
 		{name: "file without renderer", mutate: func(c *env.Component) { c.Files[0].Render = nil }, want: "no renderer"},
 		{name: "probe on an undeclared port", mutate: func(c *env.Component) { c.Ready.Port = "admin" }, want: `port "admin", which the component does not declare`},
 		{name: "no probe", mutate: func(c *env.Component) { c.Ready = env.Probe{} }, want: "readiness probe kind"},
+		{name: "reaches itself", mutate: func(c *env.Component) { c.Reaches = []string{"synapse"} }, want: `reaches "synapse", which is not a component before it`},
+		{name: "reaches an unknown component", mutate: func(c *env.Component) { c.Reaches = []string{"spire-agent"} }, want: `reaches "spire-agent"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +57,17 @@ func TestValidateRejectsDuplicateComponents(t *testing.T) {
 	err := env.Environment{Components: []env.Component{valid(), valid()}}.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `component "synapse" is listed twice`)
+}
+
+func TestValidateReachesOnlyEarlierComponents(t *testing.T) {
+	agent := valid()
+	agent.Name = "spire-agent"
+	sts := valid()
+	sts.Name, sts.Reaches = "sts", []string{"spire-agent"}
+	require.NoError(t, env.Environment{Components: []env.Component{agent, sts}}.Validate())
+	err := env.Environment{Components: []env.Component{sts, agent}}.Validate()
+	require.Error(t, err, "a component reaches a directory only once its owner has made it")
+	assert.Contains(t, err.Error(), `component "sts" reaches "spire-agent", which is not a component before it`)
 }
 
 func TestComponentLookup(t *testing.T) {

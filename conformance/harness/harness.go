@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,12 +129,31 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	}
 
 	h := &Env{Secrets: secrets, NotRun: map[string]error{}}
-	var built map[string]string
 	runDir := filepath.Join(opts.OutDir, "env")
-	spire, err := h.spire(opts.SPIRE, runDir, func() map[string]string { return built })
+	if err := os.RemoveAll(runDir); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", runDir, err)
+	}
+	// The runtime resolves hopguard's commands once they are built, into this very map.
+	built := map[string]string{}
+	newRuntime := opts.NewRuntime
+	if newRuntime == nil {
+		newRuntime = ProcessRuntime
+	}
+	rt, err := newRuntime(RuntimeConfig{Dir: runDir, ModuleRoot: root, Resolve: resolver(built), Observe: observe})
 	if err != nil {
 		return nil, err
 	}
+	h.RuntimeName = rt.Name()
+	spire, err := h.spire(opts.SPIRE, rt.Name(), runDir, built)
+	if err != nil {
+		return nil, err
+	}
+	up := false
+	defer func() {
+		if !up {
+			h.closeDriverSTS()
+		}
+	}()
 	var gatewayComponents []env.Component
 	componentsOf := map[string][]string{}
 	for _, g := range opts.Gateways {
@@ -158,35 +178,23 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 	if binDir == "" {
 		binDir = filepath.Join(root, "out", "bin")
 	}
-	built, err = build(ctx, description, binDir, observe, HarnessPrograms...)
+	programs, err := build(ctx, description, binDir, observe, HarnessPrograms...)
 	if err != nil {
-		h.closeDriverSTS()
 		return nil, err
 	}
+	maps.Copy(built, programs)
 	h.programs = map[string]string{}
 	for _, pkg := range HarnessPrograms {
 		h.programs[pkg] = built[pkg]
 	}
-	if err := os.RemoveAll(runDir); err != nil {
-		return nil, fmt.Errorf("clear %s: %w", runDir, err)
-	}
-	newRuntime := opts.NewRuntime
-	if newRuntime == nil {
-		newRuntime = ProcessRuntime
-	}
-	rt, err := newRuntime(RuntimeConfig{Dir: runDir, ModuleRoot: root, Resolve: resolver(built), Observe: observe})
-	if err != nil {
-		return nil, err
-	}
-	h.RuntimeName = rt.Name()
 	running, err := rt.Start(ctx, description)
 	if err != nil {
 		if running != nil {
 			_ = running.Close(context.WithoutCancel(ctx))
 		}
-		h.closeDriverSTS()
 		return nil, err
 	}
+	up = true
 	if spire != nil {
 		h.SPIFFESocket = "unix://" + filepath.Join(running.Dir(), stack.SPIREAgent, stack.WorkloadSocketFile)
 	}

@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/agentrun"
 	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/conformance/env"
+	"github.com/hopguard/hopguard/conformance/runtime/container"
 	"github.com/hopguard/hopguard/conformance/sandbox"
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/mockservers/sts"
@@ -23,15 +26,14 @@ import (
 const stsPackage = "./mockservers/cmd/mocksts"
 
 // spire turns SPIRE on when asked and possible, and then starts the test driver's own STS; where
-// it cannot run, it returns nil and h.Unattested says why. built gives the built commands once
-// they are (the registration entries name their binaries).
-func (h *Env) spire(asked bool, runDir string, built func() map[string]string) (*stack.SPIREOptions, error) {
+// it cannot run, it returns nil and h.Unattested says why. built holds the built commands once
+// they are, before SPIRE starts (the registration entries name their binaries).
+func (h *Env) spire(asked bool, runtimeName, runDir string, built map[string]string) (*stack.SPIREOptions, error) {
 	if !asked {
-		h.Unattested = errors.New("this run does not ask for SPIRE (the suites and the demo ask for it on the process runtime only: " +
-			"on containers SPIRE's agent would have to attest the agent's process from another PID namespace, which is not done yet)")
+		h.Unattested = errors.New("this run does not ask for SPIRE (the suites and the demo do; `make up` and the benchmark keep the triage agent's secret)")
 		return nil, nil
 	}
-	if err := spireRunsHere(runDir); err != nil {
+	if err := spireRunsHere(runtimeName, runDir); err != nil {
 		h.Unattested = err
 		return nil, nil
 	}
@@ -40,24 +42,40 @@ func (h *Env) spire(asked bool, runDir string, built func() map[string]string) (
 		return nil, err
 	}
 	h.driverSTS = driver
-	return &stack.SPIREOptions{Workloads: func() ([]stack.Workload, error) {
-		programs := built()
-		agent, sts := programs[agentrun.Package], programs[stsPackage]
-		if agent == "" || sts == "" {
-			return nil, errors.New("the agent and the STS are not built")
+	return &stack.SPIREOptions{Workloads: func(ctx context.Context) ([]stack.Workload, error) {
+		agent := built[agentrun.Package]
+		if agent == "" {
+			return nil, errors.New("the agent is not built")
 		}
-		// The agent runs in its sandbox as nobody, from a copy of this very binary.
+		// The agent runs in its sandbox as nobody, from a copy of this very binary, on either
+		// runtime: the sandbox is a process of this machine.
 		triage, err := stack.BinaryWorkload(stack.TriageID, sandbox.Unprivileged, agent)
 		if err != nil {
 			return nil, err
 		}
-		self, err := stack.BinaryWorkload(stack.STSID, os.Getuid(), sts)
+		self, err := stsWorkload(ctx, runtimeName, built[stsPackage])
 		if err != nil {
 			return nil, err
 		}
 		h.TriageSelectors = triage.Selectors
 		return []stack.Workload{triage, self}, nil
 	}}, nil
+}
+
+// stsWorkload is the STS's registration entry: the binary built here, run as this user, on the
+// process runtime; on containers, its image's binary as the user the runtime runs it as.
+func stsWorkload(ctx context.Context, runtimeName, built string) (stack.Workload, error) {
+	if runtimeName == "container" {
+		exe, err := container.ProgramExecutable(ctx, env.Program{Package: stsPackage})
+		if err != nil {
+			return stack.Workload{}, fmt.Errorf("the STS's workload: %w", err)
+		}
+		return stack.ExecutableWorkload(stack.STSID, exe.UID, exe.SHA256), nil
+	}
+	if built == "" {
+		return stack.Workload{}, errors.New("the STS is not built")
+	}
+	return stack.BinaryWorkload(stack.STSID, os.Getuid(), built)
 }
 
 // RegisterWorkload registers one more workload with the environment's SPIRE, for a test that
@@ -78,14 +96,24 @@ func (h *Env) SPIREServer(ctx context.Context, args ...string) (string, error) {
 }
 
 // spireRunsHere says why SPIRE cannot attest the agent here, if it cannot: SPIRE's binaries must
-// be installed, its sockets must fit under runDir, and the agent must run in its sandbox as the
+// be installed (the harness runs spire-server's CLI on either runtime) and on containers their
+// images built, its sockets must fit under runDir, and the agent must run in its sandbox as the
 // user its entry names.
-func spireRunsHere(runDir string) error {
+func spireRunsHere(runtimeName, runDir string) error {
 	if err := stack.SocketsFit(runDir); err != nil {
 		return err
 	}
 	for _, tool := range []string{"spire-server", "spire-agent"} {
 		if _, err := binaries.Tool(tool); err != nil {
+			return err
+		}
+		if runtimeName != "container" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := container.CheckImage(ctx, env.Program{Tool: tool})
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
@@ -140,4 +168,17 @@ func (h *Env) closeDriverSTS() {
 	defer cancel()
 	_ = h.driverSTS.server.Shutdown(ctx)
 	h.driverSTS = nil
+}
+
+// AgentIdentity says, for reports, where the autonomous triage agent's identity comes from in
+// this environment.
+func (h *Env) AgentIdentity() string {
+	if h.SPIFFESocket == "" {
+		if h.Unattested == nil {
+			return "its client secret, not attested"
+		}
+		return fmt.Sprintf("its client secret, not attested (%v)", h.Unattested)
+	}
+	return fmt.Sprintf("its JWT-SVID from SPIRE's Workload API, which the %s runtime's SPIRE gives only to the agent binary running as nobody (%s); it has no secret",
+		h.RuntimeName, strings.Join(h.TriageSelectors, ", "))
 }

@@ -72,9 +72,7 @@ func StartSuite(ctx context.Context, opts SuiteOptions) (s Suite, code int, exit
 	s.Gateways = gateways.All(s.RuntimeName, s.Network)
 	s.Env, s.UpErr = Up(ctx, Options{
 		OutDir: home, BinDir: binDir(home, opts.Home), Gateways: s.Gateways, Observe: opts.Observe, NewRuntime: RuntimeByName(s.RuntimeName),
-		// SPIRE runs on the process runtime; on containers its Workload API would have to reach
-		// the agent's processes from another PID namespace: not done yet.
-		SPIRE: s.RuntimeName == "process",
+		SPIRE: true,
 	})
 	return s, 0, false
 }

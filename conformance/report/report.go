@@ -69,12 +69,15 @@ type Agreement struct {
 
 // Report is the whole portability report.
 type Report struct {
-	GeneratedAt time.Time   `json:"generated_at"`
-	Runtime     string      `json:"runtime"`
-	Gateways    []Gateway   `json:"gateways"`
-	Scenarios   []Scenario  `json:"scenarios"`
-	Results     []Result    `json:"results"`
-	Agreement   []Agreement `json:"agreement"`
+	GeneratedAt time.Time `json:"generated_at"`
+	Runtime     string    `json:"runtime"`
+	// AgentIdentity says where the autonomous triage agent's identity came from in this run
+	// (SPIRE, or a client secret and why).
+	AgentIdentity string      `json:"agent_identity,omitempty"`
+	Gateways      []Gateway   `json:"gateways"`
+	Scenarios     []Scenario  `json:"scenarios"`
+	Results       []Result    `json:"results"`
+	Agreement     []Agreement `json:"agreement"`
 	// ClientSDKs, ClientMatrix and Parity are the client matrix (hops played with official
 	// client libraries) and the upstream parity comparison; empty when they were not run.
 	ClientSDKs   []ClientSDK  `json:"client_sdks,omitempty"`
@@ -88,6 +91,7 @@ type Report struct {
 type Recorder struct {
 	mu        sync.Mutex
 	runtime   string
+	identity  string
 	gateways  []Gateway
 	scenarios []Scenario
 	results   map[[2]string]Result
@@ -101,6 +105,13 @@ type Recorder struct {
 // NewRecorder returns an empty recorder for a run on the named runtime.
 func NewRecorder(runtime string) *Recorder {
 	return &Recorder{runtime: runtime, results: map[[2]string]Result{}}
+}
+
+// SetAgentIdentity records where the autonomous triage agent's identity comes from.
+func (r *Recorder) SetAgentIdentity(identity string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.identity = identity
 }
 
 // AddGateway declares a column; call it for every gateway, including those that cannot run.
@@ -136,10 +147,11 @@ func (r *Recorder) Report(now time.Time) Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rep := Report{
-		GeneratedAt: now.UTC(),
-		Runtime:     r.runtime,
-		Gateways:    slices.Clone(r.gateways),
-		Scenarios:   slices.Clone(r.scenarios),
+		GeneratedAt:   now.UTC(),
+		Runtime:       r.runtime,
+		AgentIdentity: r.identity,
+		Gateways:      slices.Clone(r.gateways),
+		Scenarios:     slices.Clone(r.scenarios),
 
 		ClientSDKs:   slices.Clone(r.clientSDKs),
 		ClientMatrix: slices.Clone(r.clientCells),

@@ -20,6 +20,7 @@ var (
 
 func TestReportFillsTheMatrixAndComparesDecisions(t *testing.T) {
 	rec := report.NewRecorder("process")
+	rec.SetAgentIdentity("its JWT-SVID from SPIRE")
 	rec.AddGateway(report.Gateway{Name: "envoy", Detail: "Envoy 1.40.0"})
 	rec.AddGateway(report.Gateway{Name: "istio", Detail: "Istio translation", Notes: []string{"removed HTTP filter istio.alpn", "a | b"}})
 	rec.AddGateway(report.Gateway{Name: "agentgateway", NotRunReason: "no container runtime here"})
@@ -64,6 +65,7 @@ func TestReportFillsTheMatrixAndComparesDecisions(t *testing.T) {
 	assert.Contains(t, text, "| 1. refund cap | ✅ pass | ✅ pass | ⏸ not run | yes |")
 	assert.Contains(t, text, "| 2. payroll \\| handshake | ✅ pass | ❌ fail | ⏸ not run | **no**")
 	assert.Contains(t, text, "not run: no container runtime here")
+	assert.Contains(t, text, "The autonomous triage agent's identity: its JWT-SVID from SPIRE.")
 	assert.Contains(t, text, "**istio** notes:\n\n- removed HTTP filter istio.alpn\n- a \\| b\n")
 	assert.Contains(t, text, "| refund $9,000 | deny | refund_cap_exceeded | 200 | no |")
 

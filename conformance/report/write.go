@@ -33,6 +33,9 @@ func Markdown(rep Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# hopguard portability report\n\n")
 	fmt.Fprintf(&b, "Generated %s on the %s runtime. Every scenario runs behind every gateway against the same synapse, the same Cerbos policies and the same mock upstreams; \"not run\" is never counted as a pass.\n\n", rep.GeneratedAt.Format("2006-01-02 15:04:05 UTC"), rep.Runtime)
+	if rep.AgentIdentity != "" {
+		fmt.Fprintf(&b, "The autonomous triage agent's identity: %s.\n\n", rep.AgentIdentity)
+	}
 
 	b.WriteString("## Gateways\n\n| gateway | status |\n|---|---|\n")
 	for _, g := range rep.Gateways {

@@ -69,14 +69,20 @@ func BinaryWorkload(id string, uid int, binary string) (Workload, error) {
 	if err != nil {
 		return Workload{}, fmt.Errorf("workload %s: %w", id, err)
 	}
-	return Workload{ID: id, Selectors: []string{"unix:uid:" + strconv.Itoa(uid), "unix:sha256:" + sum}}, nil
+	return ExecutableWorkload(id, uid, sum), nil
+}
+
+// ExecutableWorkload is the workload id for a process that runs as uid from an executable whose
+// sha256 is sum (hex): a container's, whose binary is in its image.
+func ExecutableWorkload(id string, uid int, sum string) Workload {
+	return Workload{ID: id, Selectors: []string{"unix:uid:" + strconv.Itoa(uid), "unix:sha256:" + sum}}
 }
 
 // SPIREOptions turn SPIRE on in an environment.
 type SPIREOptions struct {
 	// Workloads are the registration entries, asked for once SPIRE's server is ready (the
 	// binaries are built by then).
-	Workloads func() ([]Workload, error)
+	Workloads func(context.Context) ([]Workload, error)
 }
 
 // SocketsFit says whether SPIRE's unix sockets fit under runDir, the run's directory: a socket
@@ -129,6 +135,8 @@ func spireAgent() env.Component {
 			return []string{"run", "-config", filepath.Join(l.Dir(SPIREAgent), spireAgentConf)}
 		},
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHealth, Path: "/ready"},
+		// It attests a workload by what /proc says of the process on the Workload API's socket.
+		InspectsProcesses: true,
 	}
 }
 
@@ -149,7 +157,7 @@ func register(ctx context.Context, l env.Layout, opts SPIREOptions) error {
 	if opts.Workloads == nil {
 		return nil
 	}
-	workloads, err := opts.Workloads()
+	workloads, err := opts.Workloads(ctx)
 	if err != nil {
 		return fmt.Errorf("the workloads SPIRE attests: %w", err)
 	}

@@ -45,8 +45,13 @@ func TestSPIREStartsBeforeTheSTSWhichTakesItsSVIDs(t *testing.T) {
 	l := fakeLayout{e: e, dir: "/run/hg"}
 	sts, _ := e.Component(stack.STS)
 	assert.Contains(t, sts.Args(l), "--spiffe-socket=unix:///run/hg/spire-agent/workload.sock")
+	assert.Equal(t, []string{stack.SPIREAgent}, sts.Reaches, "a container STS has the socket's directory mounted")
 	expired, _ := e.Component(stack.ExpiredSTS)
 	assert.NotContains(t, strings.Join(expired.Args(l), " "), "spiffe")
+	assert.Empty(t, expired.Reaches)
+	for _, c := range e.Components {
+		assert.Equal(t, c.Name == stack.SPIREAgent, c.InspectsProcesses, "%s: only SPIRE's agent reads other processes", c.Name)
+	}
 
 	without, _ := newStack(t)
 	for _, c := range without.Components {

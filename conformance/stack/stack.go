@@ -151,6 +151,10 @@ var cerbosEnv = []string{"GOGC=200", "GOMEMLIMIT=512MiB"}
 // sts is the STS; clockHours shifts its clock (ExpiredSTS issues tokens already expired). With
 // attested, SPIFFE workloads prove themselves to it with JWT-SVIDs from SPIRE's Workload API.
 func sts(name string, clockHours int, secrets Secrets, attested bool) env.Component {
+	var reaches []string
+	if attested {
+		reaches = []string{SPIREAgent} // its Workload API's socket
+	}
 	return env.Component{
 		Name:    name,
 		Program: env.Program{Package: "./mockservers/cmd/mocksts"},
@@ -170,7 +174,8 @@ func sts(name string, clockHours int, secrets Secrets, attested bool) env.Compon
 			}
 			return args
 		},
-		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/.well-known/jwks.json"},
+		Ready:   env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/.well-known/jwks.json"},
+		Reaches: reaches,
 	}
 }
 

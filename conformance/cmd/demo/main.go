@@ -197,7 +197,7 @@ func play(ctx context.Context, set setting, out io.Writer) error {
 	}
 	h, err := harness.Up(ctx, harness.Options{
 		OutDir: set.outDir, Gateways: []gateways.Gateway{set.gateway}, Observe: progress(out), NewRuntime: harness.RuntimeByName(set.runtime),
-		SPIRE: set.runtime == "process",
+		SPIRE: true,
 	})
 	if err != nil {
 		return err // Up has stopped whatever it started

@@ -2,6 +2,8 @@ package container_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,4 +424,92 @@ func TestRunNeverPulls(t *testing.T) {
 	require.NoError(t, err)
 	_, err = docker.ImageInspect(t.Context(), "hopguard/never-built:dev")
 	require.Error(t, err, "and nothing is pulled")
+}
+
+// TestProgramExecutableIsWhatTheContainerRuns checks the digest and user read out of an image
+// against what /proc says of its running container's process, which is what SPIRE's agent
+// attests the container by.
+func TestProgramExecutableIsWhatTheContainerRuns(t *testing.T) {
+	requireEngine(t)
+	if os.Getuid() != 0 {
+		t.Skip("reading another user's /proc/<pid>/exe needs root")
+	}
+	component := llm("llm")
+	exe, err := container.ProgramExecutable(t.Context(), component.Program)
+	require.NoError(t, err)
+	assert.Equal(t, container.LocalImage("mockllm"), exe.Image)
+
+	running, err := newRuntime(t, &recorder{}, 30*time.Second).Start(t.Context(), env.Environment{Components: []env.Component{component}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = running.Close(context.WithoutCancel(t.Context())) })
+	pids, err := running.PIDs(t.Context())
+	require.NoError(t, err)
+	pid := pids["llm"]
+	require.NotZero(t, pid)
+
+	sum, err := fileSHA256(fmt.Sprintf("/proc/%d/exe", pid))
+	require.NoError(t, err)
+	assert.Equal(t, sum, exe.SHA256, "the digest read from the image is the running executable's")
+	info, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(exe.UID), info.Sys().(*syscall.Stat_t).Uid, "the user is the one the runtime runs it as")
+}
+
+// TestComponentPrivilegesReachTheContainer checks what the description's knobs become: a
+// component that reaches another's directory has it mounted read-only, and one that inspects
+// processes shares the host's PID namespace as root with CAP_SYS_PTRACE alone. The rest keep
+// the defaults.
+func TestComponentPrivilegesReachTheContainer(t *testing.T) {
+	requireEngine(t)
+	ctx := t.Context()
+	owner, inspector := llm("owner"), llm("inspector")
+	inspector.Reaches, inspector.InspectsProcesses = []string{"owner"}, true
+	running, err := newRuntime(t, &recorder{}, 30*time.Second).Start(ctx, env.Environment{Components: []env.Component{owner, inspector}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = running.Close(context.WithoutCancel(t.Context())) })
+
+	docker, err := container.Engine(ctx)
+	require.NoError(t, err)
+	inspect := func(component string) mobycontainer.InspectResponse {
+		list, err := docker.ContainerList(ctx, client.ContainerListOptions{
+			Filters: make(client.Filters).Add("label", container.LabelRun+"="+running.Dir(), container.LabelComponent+"="+component),
+		})
+		require.NoError(t, err)
+		require.Len(t, list.Items, 1, "one container of %s", component)
+		got, err := docker.ContainerInspect(ctx, list.Items[0].ID, client.ContainerInspectOptions{})
+		require.NoError(t, err)
+		return got.Container
+	}
+
+	got := inspect("inspector")
+	assert.True(t, got.HostConfig.PidMode.IsHost(), "it sees the host's processes")
+	assert.Equal(t, "0:0", got.Config.User)
+	assert.ElementsMatch(t, []string{"CAP_SYS_PTRACE"}, got.HostConfig.CapAdd)
+	assert.Contains(t, got.HostConfig.CapDrop, "ALL")
+	reached := filepath.Join(running.Dir(), "owner")
+	var mounted bool
+	for _, m := range got.Mounts {
+		if m.Destination == reached {
+			mounted = true
+			assert.False(t, m.RW, "the reached directory is mounted read-only")
+		}
+	}
+	assert.True(t, mounted, "the reached directory %s is mounted", reached)
+
+	plain := inspect("owner")
+	assert.False(t, plain.HostConfig.PidMode.IsHost())
+	assert.NotEqual(t, "0:0", plain.Config.User)
+	assert.Empty(t, plain.HostConfig.CapAdd)
+	for _, m := range plain.Mounts {
+		assert.NotEqual(t, filepath.Join(running.Dir(), "inspector"), m.Destination, "nothing else is mounted")
+	}
+}
+
+func fileSHA256(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -41,7 +41,7 @@ func (e *environment) startContainer(ctx context.Context, c env.Component, image
 	if err != nil {
 		return nil, err
 	}
-	if err := e.user.own(append([]string{prepared.Dir}, prepared.Files...)...); err != nil {
+	if err := e.user.of(c).own(append([]string{prepared.Dir}, prepared.Files...)...); err != nil {
 		return nil, err
 	}
 
@@ -82,8 +82,9 @@ func (i *instance) AwaitReady(ctx context.Context) error {
 }
 
 // spec is the component's container: its name, labels, command, environment and user, its
-// directory and the source tree mounted at their own paths, the sandbox's network when there
-// is one, its output followed into its log and its readiness probe.
+// directory and the source tree mounted at their own paths (and read-only the directories it
+// reaches), the sandbox's network when there is one, the host's processes when it inspects
+// them, its output followed into its log and its readiness probe.
 func (e *environment) spec(c env.Component, prepared runtime.Prepared, inst *instance) Spec {
 	dir := prepared.Dir
 	spec := Spec{
@@ -91,7 +92,7 @@ func (e *environment) spec(c env.Component, prepared runtime.Prepared, inst *ins
 		Cmd:    prepared.Args,
 		Env:    envList(c.Env),
 		Labels: map[string]string{LabelRun: e.opts.Dir, LabelComponent: c.Name},
-		User:   e.user.user,
+		User:   e.user.of(c).user,
 		// At the same paths as outside: the rendered files and arguments name them so.
 		WorkingDir: dir,
 		Mounts: []mount.Mount{
@@ -105,8 +106,15 @@ func (e *environment) spec(c env.Component, prepared runtime.Prepared, inst *ins
 		Log:           e.runLog,
 		Component:     c.Name,
 	}
+	for _, reached := range c.Reaches {
+		d := e.layout.Dir(reached)
+		spec.Mounts = append(spec.Mounts, mount.Mount{Type: mount.TypeBind, Source: d, Target: d, ReadOnly: true})
+	}
 	if holder := e.opts.NetworkHolder; holder != "" {
 		spec.NetworkMode = container.NetworkMode("container:" + holder)
+	}
+	if c.InspectsProcesses {
+		spec.HostPID, spec.CapAdd = true, []string{"CAP_SYS_PTRACE"}
 	}
 	return spec
 }
@@ -152,7 +160,8 @@ const nonRootID = 65532
 // containerUserSpec is who a container runs as, and who must own what is mounted into it.
 type containerUserSpec struct {
 	user  string // uid:gid
-	owner int    // -1 leaves ownership as it is
+	uid   int
+	owner int // -1 leaves ownership as it is
 }
 
 // containerUser never runs a container as root: run by a user, containers run as that user,
@@ -160,9 +169,24 @@ type containerUserSpec struct {
 // user, and each component directory is handed to it.
 func containerUser() containerUserSpec {
 	if uid := os.Getuid(); uid != 0 {
-		return containerUserSpec{user: fmt.Sprintf("%d:%d", uid, os.Getgid()), owner: -1}
+		return containerUserSpec{user: fmt.Sprintf("%d:%d", uid, os.Getgid()), uid: uid, owner: -1}
 	}
-	return containerUserSpec{user: fmt.Sprintf("%d:%d", nonRootID, nonRootID), owner: nonRootID}
+	return containerUserSpec{user: fmt.Sprintf("%d:%d", nonRootID, nonRootID), uid: nonRootID, owner: nonRootID}
+}
+
+// of is who component c's container runs as. One that inspects other users' processes runs as
+// root: an unprivileged user never holds the CAP_SYS_PTRACE it is given back. Its directory is
+// root's too, because root without CAP_DAC_OVERRIDE writes only where it owns; the run's
+// directories are root's when the harness is, and otherwise stay the harness user's.
+func (u containerUserSpec) of(c env.Component) containerUserSpec {
+	if !c.InspectsProcesses {
+		return u
+	}
+	owner := -1
+	if os.Getuid() == 0 {
+		owner = 0
+	}
+	return containerUserSpec{user: "0:0", uid: 0, owner: owner}
 }
 
 func (u containerUserSpec) own(paths ...string) error {

@@ -45,6 +45,10 @@ type Spec struct {
 	Mounts []mount.Mount
 	// NetworkMode replaces the default, the host's network: "none", "container:<id>".
 	NetworkMode container.NetworkMode
+	// HostPID shares the host's PID namespace with the container, so it sees every process.
+	HostPID bool
+	// CapAdd gives back capabilities ("CAP_SYS_PTRACE") after all were dropped.
+	CapAdd []string
 	// Started is called once the container has started, before the wait for readiness: to
 	// follow its output, so a container that never gets ready has said why.
 	Started func(ctx context.Context, c *Container) error
@@ -101,6 +105,7 @@ func Run(ctx context.Context, image string, spec Spec) (*Container, error) {
 	hostConfig := &container.HostConfig{
 		NetworkMode:    network.NetworkHost,
 		CapDrop:        []string{"ALL"},
+		CapAdd:         spec.CapAdd,
 		SecurityOpt:    []string{"no-new-privileges"},
 		ReadonlyRootfs: true,
 		Tmpfs:          map[string]string{"/tmp": tmpfsTmp},
@@ -108,6 +113,9 @@ func Run(ctx context.Context, image string, spec Spec) (*Container, error) {
 	}
 	if spec.NetworkMode != "" {
 		hostConfig.NetworkMode = spec.NetworkMode
+	}
+	if spec.HostPID {
+		hostConfig.PidMode = "host"
 	}
 	log.printf("creating a container %q from image %s", spec.Name, image)
 	created, err := docker.ContainerCreate(ctx, client.ContainerCreateOptions{
