@@ -9,7 +9,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo up conformance test policy-test go-test vet bench fuzz istio-check
+.PHONY: help tools demo up conformance test policy-test policy-stamp go-test vet bench fuzz istio-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,9 +54,13 @@ bench: tools ## what a governed hop costs: the targets side by side, one run (ou
 
 test: tools policy-test go-test fuzz istio-check container-test ## policy test suites, every Go test, each fuzz target briefly, Istio's translation, the suites on containers
 
-policy-test: tools ## compile policies/ and run its Cerbos test suites
+policy-test: tools ## compile policies/ and run its Cerbos test suites; check its version is current
 	@echo "==> cerbos compile policies (policy test suites)"
 	@$(BIN)/cerbos compile policies/bundle
+	@$(GO) run ./policies/cmd/stamp --check policies/bundle
+
+policy-stamp: ## write policies/bundle's version after a policy change (policies/provenance)
+	@$(GO) run ./policies/cmd/stamp policies/bundle
 
 # The two suites run one after the other, after everything else: each brings the whole
 # environment up, and the security suite's isolation drill measures latency, which the other
