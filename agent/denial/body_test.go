@@ -35,7 +35,7 @@ func TestFromBodyReadsEverySynapseShape(t *testing.T) {
 	}
 	for name, in := range inputs {
 		for _, unavailable := range []bool{false, true} {
-			resp := respond.Denied(in, output, "dec-1")
+			resp := respond.Denied(in, output, "dec-1", respond.Provenance{})
 			if unavailable {
 				resp = respond.Unavailable(in, output, "dec-1")
 			}

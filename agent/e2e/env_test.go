@@ -209,7 +209,7 @@ func (e *env) serveGateway(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		resp = respond.Denied(in, respond.Refusal(refusal), decisionID)
+		resp = respond.Denied(in, respond.Refusal(refusal), decisionID, respond.Provenance{})
 	} else {
 		resp = e.decide(r.Context(), in, decisionID)
 	}
@@ -259,7 +259,7 @@ func (e *env) decide(ctx context.Context, in *mapping.Input, decisionID string) 
 	}
 	claims, err := e.verifier.Verify(ctx, in.Token, in.Resource)
 	if err != nil {
-		return respond.Denied(in, respond.Denial{Reason: err.Error(), Code: "invalid_token"}, decisionID)
+		return respond.Denied(in, respond.Denial{Reason: err.Error(), Code: "invalid_token"}, decisionID, respond.Provenance{})
 	}
 	for _, mc := range in.Checks {
 		c := check{
@@ -279,16 +279,16 @@ func (e *env) decide(ctx context.Context, in *mapping.Input, decisionID string) 
 		revoked, pol, onCheck := e.revoked[c.TaskID], e.policy, e.onCheck
 		e.mu.Unlock()
 		if revoked {
-			return respond.Denied(in, respond.Denial{Reason: "task " + c.TaskID + " was revoked", Code: "task_revoked"}, decisionID)
+			return respond.Denied(in, respond.Denial{Reason: "task " + c.TaskID + " was revoked", Code: "task_revoked"}, decisionID, respond.Provenance{})
 		}
 		if out := pol(c); out != nil {
-			return respond.Denied(in, *out, decisionID)
+			return respond.Denied(in, *out, decisionID, respond.Provenance{})
 		}
 		if onCheck != nil {
 			onCheck(c)
 		}
 	}
-	return respond.Allowed(decisionID)
+	return respond.Allowed(decisionID, respond.Provenance{})
 }
 
 // checkRequest builds the CheckRequest Envoy sends for r (with_request_body,

@@ -75,7 +75,7 @@ var modelPinned = respond.Denial{
 func synapseDenial(d respond.Denial, unavailable bool) func(w http.ResponseWriter) bool {
 	return func(w http.ResponseWriter) bool {
 		in := &mapping.Input{Resource: mapping.ResourceLLM, Plane: mapping.PlaneModel}
-		resp := respond.Denied(in, d, "dec-llm")
+		resp := respond.Denied(in, d, "dec-llm", respond.Provenance{})
 		if unavailable {
 			resp = respond.Unavailable(in, d, "dec-llm")
 		}

@@ -89,7 +89,7 @@ func synapseDenial(req rpc, d respond.Denial, decisionID string, unavailable boo
 	in := &mapping.Input{Plane: mapping.PlaneMCP, Messages: []mapping.MCPMessage{{
 		Method: req.Method, ID: req.ID, Tool: req.Params.Name, Handshake: isHandshake(req),
 	}}}
-	resp := respond.Denied(in, d, decisionID)
+	resp := respond.Denied(in, d, decisionID, respond.Provenance{})
 	if unavailable {
 		resp = respond.Unavailable(in, d, decisionID)
 	}

@@ -21,6 +21,11 @@ type Record struct {
 	// be mapped), "identity" (token), "identity_unavailable", "pdp" (Cerbos
 	// error), "enrichment", "internal". Empty when the policy decided.
 	Failure string `json:"failure,omitempty"`
+	// Policy is the Cerbos policy that decided ("resource.mcp_payments.vdefault") and
+	// PolicyVersion the version of the policy set it belongs to (policies/provenance), which
+	// changes with any policy change; both empty when no policy decided (Failure is set).
+	Policy        string `json:"policy,omitempty"`
+	PolicyVersion string `json:"policy_version,omitempty"`
 
 	Principal      string   `json:"principal,omitempty"`
 	Roles          []string `json:"roles,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -27,6 +28,11 @@ import (
 type DecisionCache struct {
 	ttl     time.Duration
 	entries *lru.Cache[cacheKey, cachedDecision]
+
+	mu sync.Mutex
+	// version is the policy set's version the cached decisions were made under: a decision
+	// under another means the policies changed, and nothing cached before is reused.
+	version string
 }
 
 // cacheKey is the SHA-256 of a request's canonical JSON: arguments can be large, and a key of
@@ -38,6 +44,7 @@ type cachedDecision struct {
 	decisionID string
 	allowed    bool
 	denial     respond.Denial
+	provenance respond.Provenance
 	expires    time.Time
 }
 
@@ -77,9 +84,17 @@ func (c *DecisionCache) get(key cacheKey, now time.Time) (cachedDecision, bool) 
 	return e, true
 }
 
-// put caches a decision Cerbos has just made.
+// put caches a decision Cerbos has just made. The first decision made under a new policy set
+// version purges every one made under the old: a policy change is then served stale only until
+// some check reaches Cerbos, and at most for the TTL.
 func (c *DecisionCache) put(key cacheKey, d *decision, now time.Time) {
-	c.entries.Add(key, cachedDecision{decisionID: d.id, allowed: d.allowed, denial: d.denial, expires: now.Add(c.ttl)})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d.provenance.Version != c.version {
+		c.entries.Purge()
+		c.version = d.provenance.Version
+	}
+	c.entries.Add(key, cachedDecision{decisionID: d.id, allowed: d.allowed, denial: d.denial, provenance: d.provenance, expires: now.Add(c.ttl)})
 }
 
 // purge forgets every decision: Cerbos stopped answering, and may come back with other policies.

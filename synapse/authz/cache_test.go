@@ -41,6 +41,8 @@ type cached struct {
 	pdpErr  error
 	status  tasks.Status
 	unready error
+	// version is the policy set's version Cerbos answers under ("" answers without one).
+	version string
 }
 
 func newCached(t *testing.T) *cached {
@@ -83,12 +85,19 @@ func (c *cached) task(_ context.Context, id string) (tasks.Task, error) {
 func (c *cached) check(ctx context.Context, req pdp.Request) (*pdp.Response, error) {
 	c.mu.Lock()
 	c.calls++
-	effect, err := c.effect, c.pdpErr
+	effect, err, version := c.effect, c.pdpErr, c.version
 	c.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	return answer(effect, nil, nil)(ctx, req)
+	resp, err := answer(effect, nil, nil)(ctx, req)
+	if err != nil || version == "" {
+		return resp, err
+	}
+	for i := range resp.Results {
+		resp.Results[i].Outputs = append(resp.Results[i].Outputs, pdp.Output{Source: "resource.llm.vdefault#provenance", Action: "completion", Value: version})
+	}
+	return resp, nil
 }
 
 func (c *cached) ready() error {
@@ -180,6 +189,28 @@ func TestDecisionCache(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDecisionCacheForgetsAnOlderPolicySet: the first decision Cerbos makes under a new policy
+// set version empties the cache, and every decision names the version it was made under.
+func TestDecisionCacheForgetsAnOlderPolicySet(t *testing.T) {
+	c := newCached(t)
+	c.set(func(c *cached) { c.version = "sha256:1111111111111111" })
+	first := c.hop(t, "gpt-4o-mini")
+	assert.Equal(t, "resource.llm.vdefault", first.Policy)
+	assert.Equal(t, "sha256:1111111111111111", first.PolicyVersion)
+	reused := c.hop(t, "gpt-4o-mini")
+	require.True(t, reused.Cached)
+	assert.Equal(t, "sha256:1111111111111111", reused.PolicyVersion, "a reused decision names the version that made it")
+
+	c.set(func(c *cached) { c.version, c.effect = "sha256:2222222222222222", pdp.EffectDeny })
+	other := c.hop(t, "gpt-4o") // not cached: Cerbos answers under the new version
+	assert.Equal(t, "sha256:2222222222222222", other.PolicyVersion)
+	again := c.hop(t, "gpt-4o-mini")
+	assert.False(t, again.Cached, "what the old policy set decided is not reused under the new one")
+	assert.Equal(t, "deny", again.Effect)
+	assert.Equal(t, "sha256:2222222222222222", again.PolicyVersion)
+	assert.Equal(t, 3, c.calls)
 }
 
 // A decision Cerbos did not make (it failed) is never cached, and a failure empties the cache:

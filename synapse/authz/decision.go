@@ -59,6 +59,8 @@ type decision struct {
 	allowed    bool
 	failure    string
 	denial     respond.Denial
+	// provenance is the policy that decided and the policy set's version, when one did.
+	provenance respond.Provenance
 	response   *authv3.CheckResponse
 }
 
@@ -68,13 +70,13 @@ func denial(code, reason string) respond.Denial {
 
 func (d *decision) allow() {
 	d.allowed, d.failure, d.denial = true, "", respond.Denial{}
-	d.response = respond.Allowed(d.id)
+	d.response = respond.Allowed(d.id, d.provenance)
 }
 
 // deny answers with the plane's denial shape.
 func (d *decision) deny(failure string, why respond.Denial) {
 	d.allowed, d.failure, d.denial = false, failure, why
-	d.response = respond.Denied(d.input, why, d.id)
+	d.response = respond.Denied(d.input, why, d.id, d.provenance)
 }
 
 // unavailable answers 503 with x-should-retry: false: something synapse

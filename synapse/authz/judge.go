@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/mapping"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
@@ -43,6 +44,34 @@ func judge(checks []mapping.Check, results []pdp.Result) (respond.Denial, bool) 
 			fmt.Sprintf("denied by policy: no rule allows %s on %s", firstDenied.Action, firstDenied.Kind)), true
 	}
 	return respond.Denial{}, false
+}
+
+// provenanceOf names the policy that decided and the policy set's version, from the output of
+// the rule every resource policy starts with (policies/provenance): the first denied check's
+// policy when the request was denied, the first check's otherwise. Outputs without it (a policy
+// set older than provenance) leave it empty.
+func provenanceOf(checks []mapping.Check, results []pdp.Result, denied bool) respond.Provenance {
+	decisive := 0
+	if denied {
+		for i := range checks {
+			if results[i].Actions[checks[i].Action] != pdp.EffectAllow {
+				decisive = i
+				break
+			}
+		}
+	}
+	if decisive >= len(results) {
+		return respond.Provenance{}
+	}
+	for _, o := range results[decisive].Outputs {
+		policy, rule, ok := strings.Cut(o.Source, "#")
+		if !ok || rule != provenance.Rule || o.Error != "" {
+			continue
+		}
+		version, _ := o.Value.(string)
+		return respond.Provenance{Policy: policy, Version: version}
+	}
+	return respond.Provenance{}
 }
 
 // denialFromOutputs returns the first rule output for action that is a

@@ -32,17 +32,19 @@ func (s *Service) record(ctx context.Context, d *decision, start time.Time) {
 
 func auditRecord(d *decision, now time.Time, latency time.Duration) audit.Record {
 	rec := audit.Record{
-		Time:         now.UTC(),
-		DecisionID:   d.id,
-		CerbosCallID: d.callID,
-		Cached:       d.cachedFrom != "",
-		CachedFrom:   d.cachedFrom,
-		Effect:       audit.EffectDeny,
-		Code:         d.denial.Code,
-		Reason:       d.denial.Reason,
-		Failure:      d.failure,
-		Kind:         d.input.Resource,
-		LatencyMS:    float64(latency.Microseconds()) / 1000,
+		Time:          now.UTC(),
+		DecisionID:    d.id,
+		CerbosCallID:  d.callID,
+		Cached:        d.cachedFrom != "",
+		CachedFrom:    d.cachedFrom,
+		Effect:        audit.EffectDeny,
+		Code:          d.denial.Code,
+		Reason:        d.denial.Reason,
+		Failure:       d.failure,
+		Kind:          d.input.Resource,
+		Policy:        d.provenance.Policy,
+		PolicyVersion: d.provenance.Version,
+		LatencyMS:     float64(latency.Microseconds()) / 1000,
 	}
 	if d.allowed {
 		rec.Effect = audit.EffectAllow

@@ -229,7 +229,7 @@ func (s *Service) reuse(d *decision, key cacheKey) bool {
 	if !ok {
 		return false
 	}
-	d.cachedFrom = cached.decisionID
+	d.cachedFrom, d.provenance = cached.decisionID, cached.provenance
 	if cached.allowed {
 		d.allow()
 	} else {
@@ -353,7 +353,9 @@ func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
 		return
 	}
-	if why, denied := judge(d.input.Checks, resp.Results); denied {
+	why, denied := judge(d.input.Checks, resp.Results)
+	d.provenance = provenanceOf(d.input.Checks, resp.Results, denied)
+	if denied {
 		d.deny("", why)
 		return
 	}

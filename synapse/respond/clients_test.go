@@ -42,14 +42,14 @@ func standInGateway(t *testing.T, resource string, decide policy, upstream http.
 		case err != nil:
 			var refusal *mapping.Error
 			require.ErrorAs(t, err, &refusal)
-			resp = Denied(in, Refusal(refusal), "dec-test")
+			resp = Denied(in, Refusal(refusal), "dec-test", Provenance{})
 		default:
 			if d, unavailable := decide(in); d == nil {
-				resp = Allowed("dec-test")
+				resp = Allowed("dec-test", Provenance{})
 			} else if unavailable {
 				resp = Unavailable(in, *d, "dec-test")
 			} else {
-				resp = Denied(in, *d, "dec-test")
+				resp = Denied(in, *d, "dec-test", Provenance{})
 			}
 		}
 		if denied := resp.GetDeniedResponse(); denied != nil {

@@ -62,6 +62,10 @@ const (
 	HeaderDecisionID    = "x-hopguard-decision-id" // the decision's id, on both
 	HeaderShouldRetry   = "x-should-retry"         // "false" on every denial, read by the OpenAI and Anthropic SDKs
 	HeaderAuthorization = "authorization"          // removed from an allowed request
+	// HeaderPolicy names the policy that decided and the policy set's version
+	// ("resource.mcp_payments.vdefault sha256:1f2e3d4c5b6a7980"), on the client's response
+	// whether allowed or denied, when a policy decided (Provenance).
+	HeaderPolicy = "x-hopguard-policy"
 	// HeaderCode carries hopguard's code on the gateway's own fail-closed reply (synapse
 	// unreachable: CodeAuthzUnavailable), set by the gateway configs, for clients that read no
 	// body of a 5xx or a gateway that cannot write one; synapse's own denials carry the code
@@ -98,25 +102,55 @@ func Refusal(err *mapping.Error) Denial {
 	return Denial{Decision: DecisionDeny, Reason: err.Reason, Code: err.Code}
 }
 
+// Provenance is which policy decided (its Cerbos id, "resource.mcp_payments.vdefault") and the
+// version of the policy set it belongs to (policies/provenance). Empty when no policy decided
+// (a request refused before Cerbos was asked, or Cerbos unavailable).
+type Provenance struct {
+	Policy  string
+	Version string
+}
+
+// header is the HeaderPolicy value, "" when nothing is known.
+func (p Provenance) header() string {
+	switch {
+	case p.Policy == "" && p.Version == "":
+		return ""
+	case p.Version == "":
+		return p.Policy
+	case p.Policy == "":
+		return p.Version
+	}
+	return p.Policy + " " + p.Version
+}
+
 // Allowed lets the request through, without the agent's credential.
-func Allowed(decisionID string) *authv3.CheckResponse {
+func Allowed(decisionID string, p Provenance) *authv3.CheckResponse {
+	toClient := []*corev3.HeaderValueOption{
+		header(HeaderDecision, "allow"),
+		header(HeaderDecisionID, decisionID),
+	}
+	if v := p.header(); v != "" {
+		toClient = append(toClient, header(HeaderPolicy, v))
+	}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			HeadersToRemove: slices.Clone(agentCredentialHeaders),
-			Headers:         []*corev3.HeaderValueOption{header(HeaderDecisionID, decisionID)},
-			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
-				header(HeaderDecision, "allow"),
-				header(HeaderDecisionID, decisionID),
-			},
+			HeadersToRemove:      slices.Clone(agentCredentialHeaders),
+			Headers:              []*corev3.HeaderValueOption{header(HeaderDecisionID, decisionID)},
+			ResponseHeadersToAdd: toClient,
 		}},
 	}
 }
 
 // Denied refuses the request for a policy or input reason. in may be nil or partly filled (a
 // request mapping refused); the denial is then shaped as far as in tells.
-func Denied(in *mapping.Input, d Denial, decisionID string) *authv3.CheckResponse {
-	return denial(in, d, decisionID, false)
+func Denied(in *mapping.Input, d Denial, decisionID string, p Provenance) *authv3.CheckResponse {
+	resp := denial(in, d, decisionID, false)
+	if v := p.header(); v != "" {
+		denied := resp.GetDeniedResponse()
+		denied.Headers = append(denied.Headers, header(HeaderPolicy, v))
+	}
+	return resp
 }
 
 // Unavailable refuses the request because no decision could be made (Cerbos or synapse

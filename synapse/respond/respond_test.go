@@ -39,7 +39,7 @@ func denied(t *testing.T, resp *authv3.CheckResponse) (int, map[string]string, s
 }
 
 func TestAllowed(t *testing.T) {
-	resp := Allowed("dec-1")
+	resp := Allowed("dec-1", Provenance{})
 	require.NotNil(t, resp.GetStatus(), "status must be set: agentgateway reads a missing one as OK, Envoy does not")
 	assert.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
 	ok := resp.GetOkResponse()
@@ -59,7 +59,7 @@ func TestDeniedModel(t *testing.T) {
 	in := &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel}
 	for name, in := range map[string]*mapping.Input{"model plane": in, "no input": nil, "unknown route": {}} {
 		t.Run(name, func(t *testing.T) {
-			resp := Denied(in, overCap, "dec-2")
+			resp := Denied(in, overCap, "dec-2", Provenance{})
 			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
 			status, headers, body := denied(t, resp)
 			assert.Equal(t, 403, status)
@@ -92,7 +92,7 @@ func TestDeniedAnthropic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := Denied(anthropic, tt.d, "dec-6")
+			resp := Denied(anthropic, tt.d, "dec-6", Provenance{})
 			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
 			status, headers, body := denied(t, resp)
 			assert.Equal(t, 403, status, "403 on every route, authentication failures included")
@@ -109,7 +109,7 @@ func TestDeniedAnthropic(t *testing.T) {
 	}
 	t.Run("the OpenAI paths keep OpenAI's shape", func(t *testing.T) {
 		openai := &mapping.Input{Resource: "llm", Plane: mapping.PlaneModel, Dialect: mapping.DialectOpenAI}
-		_, _, body := denied(t, Denied(openai, Denial{Reason: "no bearer token", Code: "unauthenticated"}, "dec-7"))
+		_, _, body := denied(t, Denied(openai, Denial{Reason: "no bearer token", Code: "unauthenticated"}, "dec-7", Provenance{}))
 		assert.JSONEq(t, `{"error":{"type":"permission_denied","code":"unauthenticated","message":"no bearer token",
 			"hopguard":{"decision":"deny","reason":"no bearer token","code":"unauthenticated"}}}`, body)
 	})
@@ -189,7 +189,7 @@ func TestDeniedMCP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := Denied(tt.in, payroll, "dec-3")
+			resp := Denied(tt.in, payroll, "dec-3", Provenance{})
 			assert.Equal(t, int32(codes.PermissionDenied), resp.GetStatus().GetCode())
 			status, headers, body := denied(t, resp)
 			assert.Equal(t, tt.status, status)
@@ -258,7 +258,7 @@ func TestUnavailable(t *testing.T) {
 func TestDeniedKeepsTheDenialWhenRemediationCannotBeEncoded(t *testing.T) {
 	d := overCap
 	d.Remediation = map[string]any{"limit": math.NaN()}
-	_, _, body := denied(t, Denied(nil, d, "dec-5"))
+	_, _, body := denied(t, Denied(nil, d, "dec-5", Provenance{}))
 	assert.Contains(t, body, `"code":"refund_over_cap"`)
 	assert.NotContains(t, body, "remediation")
 }
@@ -278,4 +278,28 @@ func TestGatewayUnavailableBody(t *testing.T) {
 		GatewayUnavailableBody(mapping.PlaneMCP, ""))
 	assert.Equal(t, GatewayUnavailableBody(mapping.PlaneModel, mapping.DialectOpenAI), GatewayUnavailableBody(mapping.PlaneUnknown, ""),
 		"a route the gateway cannot place gets OpenAI's, as synapse does")
+}
+
+// TestPolicyHeader: the policy that decided and the policy set's version reach the client on
+// an allow and on a policy denial, and are absent when no policy decided.
+func TestPolicyHeader(t *testing.T) {
+	decided := Provenance{Policy: "resource.mcp_payments.vdefault", Version: "sha256:1f2e3d4c5b6a7980"}
+	want := "resource.mcp_payments.vdefault sha256:1f2e3d4c5b6a7980"
+
+	toClient := map[string]string{}
+	for _, h := range Allowed("dec-1", decided).GetOkResponse().GetResponseHeadersToAdd() {
+		toClient[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	assert.Equal(t, want, toClient[HeaderPolicy], "an allow names what allowed it")
+
+	_, headers, _ := denied(t, Denied(nil, overCap, "dec-2", decided))
+	assert.Equal(t, want, headers[HeaderPolicy], "a denial names what denied it")
+
+	_, headers, _ = denied(t, Denied(nil, overCap, "dec-3", Provenance{}))
+	assert.NotContains(t, headers, HeaderPolicy, "nothing to name when no policy decided")
+	_, headers, _ = denied(t, Unavailable(nil, overCap, "dec-4"))
+	assert.NotContains(t, headers, HeaderPolicy)
+
+	assert.Equal(t, "sha256:1", Provenance{Version: "sha256:1"}.header())
+	assert.Equal(t, "resource.llm.vdefault", Provenance{Policy: "resource.llm.vdefault"}.header())
 }

@@ -69,7 +69,7 @@ func SynapseDenial(unavailable bool, plane mapping.Plane, dialect mapping.Dialec
 	if unavailable {
 		return respond.Unavailable(in, respond.Denial{Reason: "the policy decision point is unavailable", Code: "pdp_unavailable"}, "dec-e2e")
 	}
-	return respond.Denied(in, respond.Denial{Reason: "denied by policy", Code: "no_matching_rule"}, "dec-e2e")
+	return respond.Denied(in, respond.Denial{Reason: "denied by policy", Code: "no_matching_rule"}, "dec-e2e", respond.Provenance{})
 }
 
 // denyingAuthz stands in for synapse: it denies every request as synapse would on its route.

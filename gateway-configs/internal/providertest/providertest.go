@@ -332,7 +332,7 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 		AllHeaders:    all.String(),
 	})
 	a.mu.Unlock()
-	return respond.Allowed("test-decision"), nil
+	return respond.Allowed("test-decision", respond.Provenance{}), nil
 }
 
 // Checks are the checks so far, oldest first.
