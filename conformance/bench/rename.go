@@ -38,6 +38,13 @@ func renameComponent(c env.Component, to string) env.Component {
 		files = append(files, f)
 	}
 	c.Files = files
+	trees := make([]env.Tree, 0, len(c.Trees))
+	for _, t := range c.Trees {
+		from := t.From
+		t.From = func(l env.Layout) string { return from(rename(l)) }
+		trees = append(trees, t)
+	}
+	c.Trees = trees
 	return c
 }
 

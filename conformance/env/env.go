@@ -55,6 +55,15 @@ type File struct {
 	Render func(Layout) ([]byte, error)
 }
 
+// Tree is a directory tree copied into the component's directory, under Name, before the
+// component first starts, and left as it is when it restarts: what a run may change under the
+// running component (the policy bundle Cerbos watches), which a restart must not undo.
+type Tree struct {
+	Name string
+	// From is the directory copied.
+	From func(Layout) string
+}
+
 // Component is one process of the environment.
 type Component struct {
 	Name    string
@@ -66,6 +75,8 @@ type Component struct {
 	// Env is extra environment ("KEY=value") on top of a minimal base.
 	Env   []string
 	Files []File
+	// Trees are directory trees copied into its directory before it first starts.
+	Trees []Tree
 	Ready Probe
 	// Optional components may fail to start without failing the environment (e.g. a gateway
 	// that cannot run here); the runtime reports the reason.
@@ -193,6 +204,18 @@ func (c Component) validate() error {
 		files[f.Name] = true
 		if f.Render == nil {
 			errs = append(errs, fmt.Errorf("file %q has no renderer", f.Name))
+		}
+	}
+	for _, t := range c.Trees {
+		if !fileNamePattern.MatchString(t.Name) {
+			errs = append(errs, fmt.Errorf("tree name %q is not a plain directory name", t.Name))
+		}
+		if files[t.Name] {
+			errs = append(errs, fmt.Errorf("tree %q has the name of a file or another tree", t.Name))
+		}
+		files[t.Name] = true
+		if t.From == nil {
+			errs = append(errs, fmt.Errorf("tree %q has no source", t.Name))
 		}
 	}
 	switch c.Ready.Kind {

@@ -34,6 +34,13 @@ func TestValidate(t *testing.T) {
 		{name: "file without renderer", mutate: func(c *env.Component) { c.Files[0].Render = nil }, want: "no renderer"},
 		{name: "probe on an undeclared port", mutate: func(c *env.Component) { c.Ready.Port = "admin" }, want: `port "admin", which the component does not declare`},
 		{name: "no probe", mutate: func(c *env.Component) { c.Ready = env.Probe{} }, want: "readiness probe kind"},
+		{name: "tree escaping its directory", mutate: func(c *env.Component) {
+			c.Trees = []env.Tree{{Name: "../policies", From: func(env.Layout) string { return "/src" }}}
+		}, want: "not a plain directory name"},
+		{name: "tree named as a file", mutate: func(c *env.Component) {
+			c.Trees = []env.Tree{{Name: "synapse.yaml", From: func(env.Layout) string { return "/src" }}}
+		}, want: "has the name of a file"},
+		{name: "tree without source", mutate: func(c *env.Component) { c.Trees = []env.Tree{{Name: "policies"}} }, want: "no source"},
 		{name: "reaches itself", mutate: func(c *env.Component) { c.Reaches = []string{"synapse"} }, want: `reaches "synapse", which is not a component before it`},
 		{name: "reaches an unknown component", mutate: func(c *env.Component) { c.Reaches = []string{"spire-agent"} }, want: `reaches "spire-agent"`},
 	}

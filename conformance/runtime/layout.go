@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -125,6 +127,11 @@ func (l Layout) Prepare(c env.Component) (Prepared, error) {
 		}
 		p.Files = append(p.Files, path)
 	}
+	for _, t := range c.Trees {
+		if err := copyTree(filepath.Join(p.Dir, t.Name), t.From(refs)); err != nil {
+			return Prepared{}, fmt.Errorf("tree %s: %w", t.Name, err)
+		}
+	}
 	if c.Args != nil {
 		p.Args = c.Args(refs)
 	}
@@ -132,6 +139,27 @@ func (l Layout) Prepare(c env.Component) (Prepared, error) {
 		return Prepared{}, fmt.Errorf("the description refers to undeclared ports %s", strings.Join(refs.missing, ", "))
 	}
 	return p, nil
+}
+
+// copyTree copies the directory from to dest, unless dest is there already: a restarted
+// component finds the tree as the run left it.
+func copyTree(dest, from string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// Copied beside dest and renamed into place, so a copy cut short is never taken for one.
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	copied := filepath.Join(tmp, "tree")
+	if err := os.CopyFS(copied, os.DirFS(from)); err != nil {
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	return os.Rename(copied, dest)
 }
 
 // referenceChecker is a Layout that records the ports a component asks for but nobody declared.

@@ -133,14 +133,26 @@ func cerbos() env.Component {
 				"--debug-listen-addr=" + l.Addr(Cerbos, PortDebug).String(),
 				"--set=server.httpListenAddr=" + l.Addr(Cerbos, PortHTTP).String(),
 				"--set=server.grpcListenAddr=" + l.Addr(Cerbos, PortGRPC).String(),
-				"--set=storage.disk.directory=" + filepath.Join(root, "policies", "bundle"),
+				// Its own copy of the bundle, which it watches: a run changes policies live there
+				// (PolicyDir), never in the source tree.
+				"--set=storage.disk.directory=" + PolicyDir(l),
 				"--set=audit.file.path=" + filepath.Join(l.Dir(Cerbos), CerbosDecisionsFile),
 			}
 		},
+		Trees: []env.Tree{{Name: policyTree, From: func(l env.Layout) string { return filepath.Join(l.ModuleRoot(), "policies", "bundle") }}},
 		Env:   cerbosEnv,
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/_cerbos/health"},
 	}
 }
+
+// policyTree is the run's copy of policies/bundle in Cerbos's directory.
+const policyTree = "policies"
+
+// PolicyDir is the policy bundle the run's Cerbos watches (policies/cerbos.yaml sets
+// watchForChanges): a copy of policies/bundle made when the run starts, which a policy change
+// is written into, each file by a rename (policies/provenance.WriteFile), and which a restart
+// of Cerbos keeps.
+func PolicyDir(l env.Layout) string { return filepath.Join(l.Dir(Cerbos), policyTree) }
 
 // cerbosEnv tunes Cerbos's Go runtime without touching a decision: every check allocates a
 // fresh request, validators and a decision log entry, and at GOGC=100 the collector took 12 % of

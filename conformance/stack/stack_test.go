@@ -112,7 +112,10 @@ func TestCerbosArgsOverrideEveryAddressAndPath(t *testing.T) {
 	require.True(t, ok)
 	args := cerbos.Args(l)
 	assert.Contains(t, args, "--debug-listen-addr="+l.Addr(stack.Cerbos, stack.PortDebug).String(), "without it Cerbos binds :6666 on every interface")
-	assert.Contains(t, args, "--set=storage.disk.directory=/src/hopguard/policies/bundle")
+	assert.Contains(t, args, "--set=storage.disk.directory=/run/cerbos/policies", "the run's own copy, which it watches")
+	require.Len(t, cerbos.Trees, 1)
+	assert.Equal(t, "/src/hopguard/policies/bundle", cerbos.Trees[0].From(l), "copied from the source tree")
+	assert.Equal(t, "/run/cerbos/policies", stack.PolicyDir(l))
 	assert.Contains(t, args, "--set=audit.file.path=/run/cerbos/decisions.log")
 	assert.Contains(t, args, "--set=server.grpcListenAddr="+l.Addr(stack.Cerbos, stack.PortGRPC).String())
 }
