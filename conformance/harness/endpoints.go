@@ -9,6 +9,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/synapse/admin"
+	"github.com/hopguard/hopguard/synapse/config"
 )
 
 // URL is the base URL of a component's HTTP port, as the test process reaches it.
@@ -132,5 +133,24 @@ func (h *Env) Behind(gateway, runID string) (scenarios.Env, error) {
 	e.Agent, e.AgentUnsandboxed = h.AgentRunner()
 	e.SPIFFESocket, e.DriverSTSURL, e.Unattested = h.SPIFFESocket, h.DriverSTSURL(), h.Unattested
 	e.WorkloadSelectors = h.TriageSelectors
+	if e.Policies, err = h.Policies(); err != nil {
+		return e, err
+	}
 	return e, nil
+}
+
+// Policies is the policy set the environment's Cerbos watches, for the scenarios that change
+// it live.
+func (h *Env) Policies() (*scenarios.Policies, error) {
+	cerbos, err := h.URL(stack.Cerbos)
+	if err != nil {
+		return nil, err
+	}
+	return &scenarios.Policies{
+		Dir:       stack.PolicyDirIn(h.Runtime.Dir()),
+		CerbosURL: cerbos,
+		CerbosLog: h.Runtime.LogPath(stack.Cerbos),
+		// The stack leaves synapse's decision cache at its default.
+		CacheTTL: config.DefaultDecisionCacheTTL,
+	}, nil
 }

@@ -102,6 +102,18 @@ func (r *Run) hop(ctx context.Context, step Step) {
 	if step.Want.Deny {
 		c.equal(step.Want.Code, rec.Code, "audit record code")
 	}
+	// Every decision a policy made names the policy and its set's version, in the record and to
+	// the agent; a scenario that changed the policies knows which version must have decided.
+	if rec.Failure == "" && (rec.CerbosCallID != "" || rec.Cached) {
+		c.isTrue(rec.Policy != "" && rec.PolicyVersion != "", "the audit record names the policy that decided and its version (policy %q, version %q)", rec.Policy, rec.PolicyVersion)
+		if r.policyVersion != "" {
+			c.equal(r.policyVersion, rec.PolicyVersion, "the policy set's version that decided")
+		}
+		if rec.PolicyVersion != "" {
+			c.isTrue(slices.ContainsFunc(seen, func(s response) bool { return s.policy == rec.Policy+" "+rec.PolicyVersion }),
+				"the agent is told the policy that decided, %s %s (responses: %s)", rec.Policy, rec.PolicyVersion, describe(seen))
+		}
+	}
 	// 5. Where Cerbos decided, its own decision log has the call, tagged with synapse's decision id.
 	if rec.CerbosCallID != "" && r.env.CerbosLog != "" {
 		found := r.awaitLine(r.env.CerbosLog, `"callId":"`+rec.CerbosCallID+`"`, `"x-hopguard-decision-id":{"values":["`+rec.DecisionID+`"]}`)

@@ -43,6 +43,9 @@ type Env struct {
 	Unattested   error
 	// WorkloadSelectors are what SPIRE must see of a process to give it the workload's identity.
 	WorkloadSelectors []string
+	// Policies is the policy set the run's Cerbos watches, which the policy-change scenarios
+	// change live; nil where the run cannot (they then fail, saying so).
+	Policies *Policies
 }
 
 // AgentRunner runs the agent somewhere other than this process. As loop.Run, it returns an
@@ -59,6 +62,9 @@ type Control interface {
 	Restart(ctx context.Context, component string) error
 	// Ready waits until a running component reports ready again (synapse, once Cerbos is back).
 	Ready(ctx context.Context, component string) error
+	// PIDs are the components' main processes (the policy-change scenarios check that none
+	// restarted).
+	PIDs(ctx context.Context) (map[string]int, error)
 }
 
 // response is what the capturing transport saw of one response.
@@ -69,6 +75,7 @@ type response struct {
 	decision     string // every x-hopguard-decision value, comma-joined
 	decisionID   string
 	shouldRetry  string // every x-should-retry value, comma-joined: a doubled header is not "false"
+	policy       string // x-hopguard-policy: the policy that decided and its set's version
 }
 
 // capture is an http.RoundTripper that remembers every response's status and decision headers,
@@ -95,6 +102,7 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 		decision:    strings.Join(resp.Header.Values(denial.DecisionHeader), ","),
 		decisionID:  resp.Header.Get(denial.DecisionIDHeader),
 		shouldRetry: strings.Join(resp.Header.Values(respond.HeaderShouldRetry), ","),
+		policy:      resp.Header.Get(respond.HeaderPolicy),
 	})
 	c.mu.Unlock()
 	return resp, nil

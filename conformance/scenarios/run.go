@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,14 @@ type Run struct {
 
 	// auditStart is where the scenario's records begin in synapse's log.
 	auditStart int64
+	// policyVersion is the policy set's version a policy-change scenario put in force (every
+	// later decision must name it), and pids the components' processes when it began.
+	policyVersion string
+	pids          map[string]int
+	// keptPolicies are the files a policy scenario edits, as it found them.
+	keptPolicies map[string][]byte
+	// atEnd is what to undo when the scenario ends, whether it passed or not.
+	atEnd []func(context.Context)
 
 	// The step running: its checker, the decisions it made, its agent run and what to close
 	// when it ends.
@@ -146,6 +155,11 @@ func Execute(ctx context.Context, env Env, s Scenario, observe Observer) Result 
 		sessions: map[sessionKey]*tools.Session{},
 	}
 	defer r.closeSessions()
+	defer func() {
+		for _, f := range slices.Backward(r.atEnd) {
+			f(ctx)
+		}
+	}()
 	out := Result{Scenario: s}
 	for resource, j := range env.Journals {
 		if err := j.Reset(ctx); err != nil {
@@ -389,6 +403,9 @@ func describe(seen []response) string {
 	var parts []string
 	for _, s := range seen {
 		part := fmt.Sprintf("%s %s -> %d deny=%t id=%s", s.method, s.path, s.status, s.denied, s.decisionID)
+		if s.policy != "" {
+			part += " policy=" + s.policy
+		}
 		if s.shouldRetry != "" {
 			part += " x-should-retry=" + s.shouldRetry
 		}

@@ -8,8 +8,9 @@ import (
 	"github.com/hopguard/hopguard/conformance/stack"
 )
 
-// Suite returns the conformance scenarios in order, the seed's story among them. Fail closed
-// comes last: it stops and restarts components.
+// Suite returns the conformance scenarios in order, the seed's story among them. The policy
+// scenarios change the policies live, put them back, and check that no component restarted
+// meanwhile; fail closed comes last: it stops and restarts components.
 func Suite() []Scenario {
 	return []Scenario{
 		refundCap(),
@@ -19,6 +20,8 @@ func Suite() []Scenario {
 		credentials(),
 		routing(),
 		Story(),
+		policyChange(),
+		brokenPolicy(),
 		failClosed(),
 	}
 }
@@ -177,7 +180,7 @@ func failClosed() Scenario {
 		Body: []byte(`{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Work ticket T-2001."}]}`)}
 	return Scenario{
 		ID:    "fail-closed",
-		Title: "6. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
+		Title: "8. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
 		Steps: []Step{
 			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
 			{Name: "synapse stops", Do: stop(stack.Synapse)},

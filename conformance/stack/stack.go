@@ -148,6 +148,9 @@ func cerbos() env.Component {
 // policyTree is the run's copy of policies/bundle in Cerbos's directory.
 const policyTree = "policies"
 
+// PolicyDirIn is PolicyDir in the running environment whose directory is runDir.
+func PolicyDirIn(runDir string) string { return filepath.Join(runDir, Cerbos, policyTree) }
+
 // PolicyDir is the policy bundle the run's Cerbos watches (policies/cerbos.yaml sets
 // watchForChanges): a copy of policies/bundle made when the run starts, which a policy change
 // is written into, each file by a rename (policies/provenance.WriteFile), and which a restart

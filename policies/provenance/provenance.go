@@ -1,8 +1,9 @@
 // Package provenance gives hopguard's policy set a version that changes with any change to what
 // decides: the sha256 of the bundle's files but its tests and the file the version is written
-// in. Every resource policy's first rule outputs that version with every decision, so whoever
-// reads a decision (synapse's audit record, the agent's hop) knows which policy set made it,
-// straight from the decision point, even while the set changes under a running Cerbos.
+// in. synapse asks Cerbos for the resource Kind with every check, and its policy's one rule
+// outputs that version, so whoever reads a decision (synapse's audit record, the agent's hop)
+// knows which policy set made it, straight from the decision point, even while the set changes
+// under a running Cerbos.
 package provenance
 
 import (
@@ -23,8 +24,13 @@ import (
 // named "provenance" that every resource policy imports.
 const File = "export_constants/provenance.yaml"
 
-// Rule is the name of the rule whose output is the version (in every resource policy).
-const Rule = "provenance"
+// The resource synapse adds to every check (resource_policies/provenance.yaml): Action on it is
+// allowed to anyone, and its rule's output is the version.
+const (
+	Kind   = "hopguard:provenance"
+	ID     = "provenance"
+	Action = "read"
+)
 
 // testsDir holds Cerbos's test suites: they decide nothing.
 const testsDir = "tests"

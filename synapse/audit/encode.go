@@ -33,6 +33,8 @@ func appendRecord(dst []byte, r *Record) ([]byte, error) {
 	dst = appendField(dst, "code", r.Code, true)
 	dst = appendField(dst, "reason", r.Reason, true)
 	dst = appendField(dst, "failure", r.Failure, true)
+	dst = appendField(dst, "policy", r.Policy, true)
+	dst = appendField(dst, "policy_version", r.PolicyVersion, true)
 	dst = appendField(dst, "principal", r.Principal, true)
 	if len(r.Roles) > 0 {
 		dst = append(dst, `,"roles":`...)

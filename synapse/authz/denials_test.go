@@ -102,7 +102,7 @@ func TestCheckDenials(t *testing.T) {
 			setup: func(f *fixture) {
 				f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
 				f.pdp.EXPECT().Check(mock.Anything, mock.Anything).Return(&pdp.Response{Results: []pdp.Result{{Kind: "llm", ID: "gpt-4o",
-					Actions: map[string]pdp.Effect{"embedding": pdp.EffectAllow}}}}, nil).Once()
+					Actions: map[string]pdp.Effect{"embedding": pdp.EffectAllow}}, {Kind: "hopguard:provenance"}}}, nil).Once()
 			},
 			httpStatus: 403, wantCode: "no_matching_rule",
 		},

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/mapping"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
@@ -46,58 +45,83 @@ func judge(checks []mapping.Check, results []pdp.Result) (respond.Denial, bool) 
 	return respond.Denial{}, false
 }
 
-// provenanceOf names the policy that decided and the policy set's version, from the output of
-// the rule every resource policy starts with (policies/provenance): the first denied check's
-// policy when the request was denied, the first check's otherwise. Outputs without it (a policy
-// set older than provenance) leave it empty.
-func provenanceOf(checks []mapping.Check, results []pdp.Result, denied bool) respond.Provenance {
-	decisive := 0
-	if denied {
-		for i := range checks {
-			if results[i].Actions[checks[i].Action] != pdp.EffectAllow {
-				decisive = i
-				break
-			}
+// versionOf is the policy set's version, the output of provenanceResource's rule; "" when the
+// policies have none (a bundle older than policies/provenance).
+func versionOf(r pdp.Result) string {
+	for _, o := range r.Outputs {
+		if v, ok := o.Value.(string); ok && o.Error == "" {
+			return v
 		}
 	}
-	if decisive >= len(results) {
-		return respond.Provenance{}
+	return ""
+}
+
+// decidingPolicy names what decided, as Cerbos names it and as judge chose the denial: the rule
+// whose output gave it ("resource.mcp_payments.vdefault#tier-1-refund-cap"), else the resource
+// policy of the first denied check, or of the first check when all were allowed
+// ("resource.llm.vdefault").
+func decidingPolicy(checks []mapping.Check, results []pdp.Result, denied bool) string {
+	if len(checks) == 0 {
+		return ""
 	}
-	for _, o := range results[decisive].Outputs {
-		policy, rule, ok := strings.Cut(o.Source, "#")
-		if !ok || rule != provenance.Rule || o.Error != "" {
+	if !denied {
+		return resourcePolicyID(checks[0].Kind)
+	}
+	firstDenied := -1
+	for i := range checks {
+		if results[i].Actions[checks[i].Action] == pdp.EffectAllow {
 			continue
 		}
-		version, _ := o.Value.(string)
-		return respond.Provenance{Policy: policy, Version: version}
+		if o, _, ok := denyingOutput(results[i].Outputs, checks[i].Action); ok {
+			return o.Source
+		}
+		if firstDenied < 0 {
+			firstDenied = i
+		}
 	}
-	return respond.Provenance{}
+	if firstDenied < 0 {
+		firstDenied = 0
+	}
+	return resourcePolicyID(checks[firstDenied].Kind)
+}
+
+// resourcePolicyID is the id Cerbos gives the default version of kind's resource policy in its
+// outputs: "mcp:payments" is "resource.mcp_payments.vdefault".
+func resourcePolicyID(kind string) string {
+	return "resource." + strings.ReplaceAll(kind, ":", "_") + ".vdefault"
 }
 
 // denialFromOutputs returns the first rule output for action that is a
 // denial object: {"decision": "deny", "reason", "code", "remediation"}.
 func denialFromOutputs(outputs []pdp.Output, action string) *respond.Denial {
+	o, v, ok := denyingOutput(outputs, action)
+	if !ok {
+		return nil
+	}
+	d := denial(codePolicyDenied, "denied by policy rule "+o.Source)
+	if code, ok := v["code"].(string); ok && code != "" {
+		d.Code = code
+	}
+	if reason, ok := v["reason"].(string); ok && reason != "" {
+		d.Reason = reason
+	}
+	if rem, ok := v["remediation"].(map[string]any); ok {
+		d.Remediation = rem
+	}
+	return &d
+}
+
+// denyingOutput is the first output for action that is a denial object, with its value.
+func denyingOutput(outputs []pdp.Output, action string) (pdp.Output, map[string]any, bool) {
 	for _, o := range outputs {
 		if o.Error != "" || (o.Action != "" && o.Action != action) {
 			continue
 		}
-		v, ok := o.Value.(map[string]any)
-		if !ok || v["decision"] != respond.DecisionDeny {
-			continue
+		if v, ok := o.Value.(map[string]any); ok && v["decision"] == respond.DecisionDeny {
+			return o, v, true
 		}
-		d := denial(codePolicyDenied, "denied by policy rule "+o.Source)
-		if code, ok := v["code"].(string); ok && code != "" {
-			d.Code = code
-		}
-		if reason, ok := v["reason"].(string); ok && reason != "" {
-			d.Reason = reason
-		}
-		if rem, ok := v["remediation"].(map[string]any); ok {
-			d.Remediation = rem
-		}
-		return &d
 	}
-	return nil
+	return pdp.Output{}, nil, false
 }
 
 func describeViolations(vs []pdp.ValidationError) string {

@@ -1,12 +1,17 @@
 package authz
 
 import (
+	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/pdp"
 )
 
+// provenanceResource ends every CheckResources call: its policy's one rule outputs the version of
+// the policy set that decides the call (policies/provenance), which the decision then names.
+var provenanceResource = pdp.Resource{Kind: provenance.Kind, ID: provenance.ID, Actions: []string{provenance.Action}}
+
 // pdpRequest builds the one CheckResources call of a decision: the principal
 // from the verified claims (and the task, if it is theirs), every check as a
-// resource entry.
+// resource entry, then provenanceResource.
 func pdpRequest(d *decision) pdp.Request {
 	c := d.claims
 	attr := map[string]any{}
@@ -49,5 +54,6 @@ func pdpRequest(d *decision) pdp.Request {
 			Actions: []string{ch.Action},
 		})
 	}
+	req.Resources = append(req.Resources, provenanceResource)
 	return req
 }

@@ -348,13 +348,15 @@ func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 		return
 	}
 	d.callID = resp.CallID
-	if len(resp.Results) != len(d.input.Checks) {
+	// One result per check, then provenanceResource's.
+	if len(resp.Results) != len(d.input.Checks)+1 {
 		s.opts.Log.ErrorContext(ctx, "cerbos answered for other resources; denied", "decision_id", d.id)
 		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
 		return
 	}
-	why, denied := judge(d.input.Checks, resp.Results)
-	d.provenance = provenanceOf(d.input.Checks, resp.Results, denied)
+	results, version := resp.Results[:len(d.input.Checks)], versionOf(resp.Results[len(d.input.Checks)])
+	why, denied := judge(d.input.Checks, results)
+	d.provenance = respond.Provenance{Policy: decidingPolicy(d.input.Checks, results, denied), Version: version}
 	if denied {
 		d.deny("", why)
 		return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/authz"
+	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/checktest"
 	"github.com/hopguard/hopguard/synapse/identity/identitytest"
 	"github.com/hopguard/hopguard/synapse/pdp"
@@ -51,7 +52,8 @@ func TestCheckAllows(t *testing.T) {
 				"acting_for": "alice", "actor": "spiffe://hopguard.local/ns/agents/sa/triage",
 				"task": map[string]any{"id": "task-1", "status": "active", "ticket_id": "T-1001"},
 			}}, got.Principal)
-			require.Len(t, got.Resources, 1)
+			require.Len(t, got.Resources, 2, "the check, then the policy set's version")
+			assert.Equal(t, pdp.Resource{Kind: provenance.Kind, ID: provenance.ID, Actions: []string{provenance.Action}}, got.Resources[1])
 			assert.Equal(t, "llm", got.Resources[0].Kind)
 			assert.Equal(t, "gpt-4o-mini", got.Resources[0].ID)
 			assert.Equal(t, []string{"completion"}, got.Resources[0].Actions)
@@ -130,7 +132,7 @@ func TestBatchNeedsEveryCheckAllowed(t *testing.T) {
 	f.tasks.EXPECT().Get(mock.Anything, "task-1").Return(aliceTask, nil).Once()
 	f.pdp.EXPECT().Check(mock.Anything, mock.Anything).RunAndReturn(func(ctx context.Context, req pdp.Request) (*pdp.Response, error) {
 		resp, _ := answer(pdp.EffectAllow, nil, nil)(ctx, req)
-		require.Len(t, resp.Results, 2)
+		require.Len(t, resp.Results, 3, "two checks and the policy set's version")
 		resp.Results[1].Actions["tools/call/refund_issue"] = pdp.EffectDeny
 		resp.Results[1].Outputs = []pdp.Output{capOutput}
 		return resp, nil
