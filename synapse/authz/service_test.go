@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/authz"
-	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/checktest"
 	"github.com/hopguard/hopguard/synapse/identity/identitytest"
 	"github.com/hopguard/hopguard/synapse/pdp"
