@@ -35,6 +35,9 @@ const (
 	// CodeHeader carries the denial's code on a gateway's own fail-closed reply, for a gateway
 	// that cannot give that reply a body with it (CONTRACTS.md, "Denial responses").
 	CodeHeader = "X-Hopguard-Code"
+	// PolicyHeader names the policy that decided a hop, allowed or denied, and the version of
+	// the policy set it belongs to (CONTRACTS.md, "Which policy decided").
+	PolicyHeader = "X-Hopguard-Policy"
 )
 
 // maxOutputBytes bounds the policy output this package parses: a denial is a

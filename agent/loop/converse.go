@@ -57,22 +57,22 @@ func (r *run) converse(ctx context.Context) error {
 			hop.Decision, hop.Reason, hop.Denial = trace.Deny, d.Reason, &d
 			if r.cfg.FallbackModel != "" && !fellBack {
 				hop.Note = "falling back to " + r.cfg.FallbackModel
-				r.rec.Record(hop)
+				r.record(hop)
 				modelName, fellBack = r.cfg.FallbackModel, true
 				step-- // the denied call did no work; the fallback gets the step
 				continue
 			}
-			r.rec.Record(hop)
+			r.record(hop)
 			return r.stop(Denied, fmt.Errorf("model %s: %w", modelName, err))
 		}
 		if err != nil {
 			hop.Decision, hop.Reason = trace.Error, err.Error()
-			r.rec.Record(hop)
+			r.record(hop)
 			return r.stop(Failed, err)
 		}
 		msg := completion.Choices[0].Message
 		hop.Decision, hop.Note = trace.Allow, describeReply(msg)
-		r.rec.Record(hop)
+		r.record(hop)
 
 		if len(msg.ToolCalls) == 0 {
 			r.result.Answer = msg.Content
@@ -102,7 +102,7 @@ func (r *run) runTool(ctx context.Context, step int, call openai.ChatCompletionM
 	}
 	fail := func(err error, note string) string {
 		hop.Decision, hop.Reason, hop.Note = trace.Error, err.Error(), note
-		r.rec.Record(hop)
+		r.record(hop)
 		return "error: " + err.Error()
 	}
 
@@ -122,7 +122,7 @@ func (r *run) runTool(ctx context.Context, step int, call openai.ChatCompletionM
 	if err != nil {
 		if d, denied := denial.From(err); denied {
 			hop.Decision, hop.Reason, hop.Denial = trace.Deny, d.Reason, &d
-			r.rec.Record(hop)
+			r.record(hop)
 			return "denied: " + d.String()
 		}
 		return fail(err, "")
@@ -135,7 +135,7 @@ func (r *run) runTool(ctx context.Context, step int, call openai.ChatCompletionM
 	default:
 		hop.Decision, hop.Note = trace.Allow, oneLine(res.Text, 80)
 	}
-	r.rec.Record(hop)
+	r.record(hop)
 	return clip(res.Text, maxToolResultBytes)
 }
 

@@ -21,11 +21,12 @@ func MCPResource(server string) string { return "mcp:" + server }
 
 // run is the state of one run.
 type run struct {
-	cfg    Config
-	rec    *trace.Recorder
-	src    *identity.Source
-	box    *tools.Toolbox
-	result Result
+	cfg      Config
+	rec      *trace.Recorder
+	policies *policyObserver
+	src      *identity.Source
+	box      *tools.Toolbox
+	result   Result
 	// noToken holds the servers whose token exchange failed at boot.
 	noToken map[string]error
 }
@@ -40,10 +41,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		err = fmt.Errorf("config: %w", err)
 		return Result{Outcome: Failed, Reason: err.Error(), Ticket: cfg.Ticket}, err
 	}
+	var policies *policyObserver
+	cfg.HTTPClient, policies = observePolicies(cfg.HTTPClient)
 	r := &run{
-		cfg: cfg,
-		rec: trace.NewRecorder(cfg.OnHop),
-		box: &tools.Toolbox{},
+		cfg:      cfg,
+		policies: policies,
+		rec:      trace.NewRecorder(cfg.OnHop),
+		box:      &tools.Toolbox{},
 		result: Result{
 			Principal: cfg.Subject.ClientID,
 			Ticket:    cfg.Ticket,
@@ -99,14 +103,14 @@ func (r *run) boot(ctx context.Context) error {
 		who += " (actor " + a + ")"
 	}
 	if err := src.Bootstrap(ctx); err != nil {
-		r.rec.Record(trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Error, Reason: err.Error()})
+		r.record(trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Error, Reason: err.Error()})
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	boot := trace.Hop{Plane: trace.PlaneSTS, Target: who, Action: "bootstrap", Decision: trace.Allow}
 	if id := r.cfg.Subject.SPIFFE; id != nil {
 		boot.Note = "attested: a JWT-SVID from the SPIFFE Workload API at " + id.Socket + ", no secret"
 	}
-	r.rec.Record(boot)
+	r.record(boot)
 
 	if err := r.exchange(ctx, LLMResource); err != nil {
 		return fmt.Errorf("token for the model: %w", err)
@@ -127,7 +131,7 @@ func (r *run) exchange(ctx context.Context, resource string) error {
 	if err != nil {
 		hop.Decision, hop.Reason = trace.Error, err.Error()
 	}
-	r.rec.Record(hop)
+	r.record(hop)
 	return err
 }
 
@@ -163,7 +167,7 @@ func (r *run) openServer(ctx context.Context, srv *Server) {
 		return
 	}
 	hop.Decision = trace.Allow
-	r.rec.Record(hop)
+	r.record(hop)
 
 	listed, err := session.ListTools(ctx)
 	hop = trace.Hop{Plane: trace.PlaneMCP, Target: srv.Name, Action: "tools/list"}
@@ -182,7 +186,7 @@ func (r *run) openServer(ctx context.Context, srv *Server) {
 	if addErr != nil {
 		hop.Note += " (" + addErr.Error() + ")"
 	}
-	r.rec.Record(hop)
+	r.record(hop)
 }
 
 // failServer records a hop that denied or failed and marks the server so.
@@ -194,7 +198,7 @@ func (r *run) failServer(srv *Server, hop trace.Hop, err error) {
 		hop.Decision, hop.Reason = trace.Error, err.Error()
 		srv.State, srv.Reason = ServerFailed, err.Error()
 	}
-	r.rec.Record(hop)
+	r.record(hop)
 }
 
 // newModel builds the model client on the llm token.

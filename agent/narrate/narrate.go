@@ -106,6 +106,11 @@ func Line(h trace.Hop) string {
 		}
 		b.WriteString(oneLine(h.Note))
 	}
+	if h.Policy != "" {
+		b.WriteString(" [policy ")
+		b.WriteString(oneLine(h.Policy))
+		b.WriteString("]")
+	}
 	return b.String()
 }
 

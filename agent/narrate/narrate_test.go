@@ -32,6 +32,12 @@ func TestLine(t *testing.T) {
 			want: "[mcp payments] tools/call refund_issue -> DENY refund_cap_exceeded: tier-1-support refund cap exceeded (remediation: step_up, approvers tier-2-lead)",
 		},
 		{
+			name: "the policy that decided",
+			hop: trace.Hop{Plane: trace.PlaneLLM, Target: "gpt-4o-mini", Action: "completion", Decision: trace.Allow,
+				Policy: "resource.llm.vdefault sha256:1f2e3d4c5b6a7980"},
+			want: "[llm gpt-4o-mini] completion -> ALLOW [policy resource.llm.vdefault sha256:1f2e3d4c5b6a7980]",
+		},
+		{
 			name: "allowed listing with a note",
 			hop:  trace.Hop{Plane: trace.PlaneMCP, Target: "crm", Action: "tools/list", Decision: trace.Allow, Note: "2 tools: a, b"},
 			want: "[mcp crm] tools/list -> ALLOW: 2 tools: a, b",

@@ -58,6 +58,10 @@ type Hop struct {
 	// Note is a short account of what came back on success ("7 tools",
 	// "2 tool calls: get_ticket, get_customer").
 	Note string `json:"note,omitempty"`
+	// Policy is the policy that decided a hop through the gateway and its set's version, as
+	// synapse named it ("resource.mcp_payments.vdefault#tier-1-refund-cap sha256:..."); empty
+	// where none did (the STS, a gateway's own fail-closed reply).
+	Policy string `json:"policy,omitempty"`
 }
 
 // Recorder collects hops in order and tells an observer about each as it

@@ -39,6 +39,10 @@ func (r *Run) agentStep(ctx context.Context, step Step) {
 			d.Code = h.Denial.Code
 		}
 		r.record(d)
+		// The agent is told which policy decided each hop the gateway let synapse decide.
+		if h.Decision != trace.Error {
+			c.isTrue(h.Policy != "", "the agent's hop %s names the policy that decided it", hopLabel(h))
+		}
 	}
 
 	fresh := map[string][]journal.Entry{}

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hopguard/hopguard/conformance/policywatch"
 	"github.com/hopguard/hopguard/policies/provenance"
 )
 
@@ -207,14 +207,11 @@ func breakPolicy(file string, broken func([]byte) []byte) func(context.Context, 
 		if err := provenance.WriteFile(path, broken(b)); err != nil {
 			return err
 		}
-		line, err := awaitLogLine(ctx, p.CerbosLog, logFrom, file)
+		refusal, err := awaitRefusal(ctx, p.CerbosLog, logFrom, file)
 		if err != nil {
 			return err
 		}
-		r.c.logf("Cerbos reported it: %s", line)
-		if !strings.Contains(line, "Failed to read policy") && !strings.Contains(line, "maintaining last valid state") {
-			return fmt.Errorf("Cerbos's log names %s, but not as a policy it refused: %s", file, line)
-		}
+		r.c.logf("Cerbos refused it and keeps the last good set: %s", refusal)
 		return nil
 	}
 }
@@ -261,81 +258,28 @@ func restore(dir string, kept map[string][]byte) {
 	}
 }
 
-// probe asks Cerbos what synapse asks with every check: the resource whose policy outputs the
-// policy set's version (policies/provenance).
-var probe = fmt.Appendf(nil, `{"requestId":"policy-version-probe","principal":{"id":"policy-version-probe","roles":["policy-version-probe"]},
-"resources":[{"resource":{"kind":%q,"id":%q},"actions":[%q]}]}`, provenance.Kind, provenance.ID, provenance.Action)
-
 // awaitVersion waits until Cerbos decides under version.
 func (p *Policies) awaitVersion(ctx context.Context, version string) error {
-	ctx, cancel := context.WithTimeout(ctx, policyWait)
-	defer cancel()
-	var last string
-	var lastErr error
-	for {
-		last, lastErr = p.version(ctx)
-		if lastErr == nil && last == version {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("Cerbos did not decide under %s within %s: it says %q (%v)", version, policyWait, last, lastErr)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return policywatch.AwaitServed(ctx, http.DefaultClient, p.CerbosURL, version, policyWait)
 }
 
-// version asks Cerbos which version of the policy set it decides under.
-func (p *Policies) version(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.CerbosURL+"/api/check/resources", bytes.NewReader(probe))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var answer struct {
-		Results []struct {
-			Outputs []struct {
-				Src string `json:"src"`
-				Val any    `json:"val"`
-			} `json:"outputs"`
-		} `json:"results"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("Cerbos answered %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		return "", fmt.Errorf("Cerbos's answer: %w", err)
-	}
-	for _, res := range answer.Results {
-		for _, o := range res.Outputs {
-			if v, ok := o.Val.(string); ok {
-				return v, nil
-			}
-		}
-	}
-	return "", errors.New("Cerbos's answer has no version")
-}
-
-// awaitLogLine waits for a line of the log at path, after offset from, that contains needle.
-func awaitLogLine(ctx context.Context, path string, from int64, needle string) (string, error) {
+// awaitRefusal waits until Cerbos's log at path, after offset from, says it refused file.
+func awaitRefusal(ctx context.Context, path string, from int64, file string) (policywatch.Refusal, error) {
 	ctx, cancel := context.WithTimeout(ctx, policyWait)
 	defer cancel()
 	for {
-		if b, err := os.ReadFile(path); err == nil && int64(len(b)) >= from {
-			for _, line := range strings.Split(string(b[from:]), "\n") {
-				if strings.Contains(line, needle) {
-					return line, nil
+		refusals, next, err := policywatch.Refusals(path, from)
+		if err == nil {
+			from = next
+			for _, r := range refusals {
+				if strings.Contains(r.String(), file) {
+					return r, nil
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("Cerbos's log %s says nothing of %s within %s", path, needle, policyWait)
+			return policywatch.Refusal{}, fmt.Errorf("Cerbos's log %s says nothing of refusing %s within %s", path, file, policyWait)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

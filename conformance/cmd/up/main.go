@@ -24,8 +24,10 @@ import (
 	"github.com/hopguard/hopguard/conformance/gateways"
 	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/netns"
+	"github.com/hopguard/hopguard/conformance/policywatch"
 	"github.com/hopguard/hopguard/conformance/runtime"
 	"github.com/hopguard/hopguard/conformance/scenarios"
+	"github.com/hopguard/hopguard/conformance/stack"
 	"github.com/hopguard/hopguard/internal/version"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
@@ -205,8 +207,35 @@ func up(ctx context.Context, set setting, out io.Writer) error {
 	}
 	writeGuide(out, published, jsonPath, set.network)
 	writeVerifyGuide(out, examples)
+	if err := followPolicies(ctx, h, out); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "\n==> up; Ctrl-C stops everything")
 	<-ctx.Done()
+	return nil
+}
+
+// policyPoll is how often `make up` looks at what Cerbos decides with.
+const policyPoll = 2 * time.Second
+
+// followPolicies says where the policies Cerbos watches are and, until ctx ends, prints each
+// change of the version it decides under and each policy file it refuses.
+func followPolicies(ctx context.Context, h *harness.Env, out io.Writer) error {
+	cerbos, err := h.URL(stack.Cerbos)
+	if err != nil {
+		return err
+	}
+	version, err := policywatch.Served(ctx, http.DefaultClient, cerbos)
+	if err != nil {
+		return err
+	}
+	dir := stack.PolicyDirIn(h.Runtime.Dir())
+	fmt.Fprintf(out, "\n==> policies: Cerbos decides under %s, and watches %s\n", version, dir)
+	fmt.Fprintf(out, "    change a file there (write it elsewhere and rename it in), then: go run ./policies/cmd/stamp %s\n", dir)
+	// Follow reports from one goroutine, a line at a time.
+	go policywatch.Follow(ctx, http.DefaultClient, cerbos, h.Runtime.LogPath(stack.Cerbos), policyPoll, func(line string) {
+		fmt.Fprintf(out, "    policy: %s\n", line)
+	})
 	return nil
 }
 
