@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
+	"github.com/hopguard/hopguard/policies/provenance"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/checktest"
 	"github.com/hopguard/hopguard/synapse/identity/identitytest"
@@ -374,22 +375,31 @@ func TestDecisionCacheAppliesAPolicyChangeWithinTheTTL(t *testing.T) {
 	resp, first := chat("test-1")
 	require.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
 	require.False(t, first.Cached)
+	stamped, err := provenance.Stamped(os.DirFS(policies))
+	require.NoError(t, err)
+	assert.Equal(t, stamped, first.PolicyVersion, "the record names the version that decided")
+	assert.Equal(t, "resource.llm.vdefault", first.Policy)
 	decided := time.Now() // the decision was cached before this
 	_, again := chat("test-1")
 	require.True(t, again.Cached, "the same hop reuses the decision")
 
-	// The policy change: the model route loses its policy, so Cerbos denies every model call.
+	// The policy change: the model route loses its policy, so Cerbos denies every model call,
+	// under a new version.
 	require.NoError(t, os.Remove(filepath.Join(policies, "resource_policies", "llm.yaml")))
+	changed, err := provenance.Stamp(policies)
+	require.NoError(t, err)
+	require.NotEqual(t, stamped, changed)
 	probe := 0
 	require.Eventually(t, func() bool {
 		probe++ // another harness version: another request, never in the cache
-		resp, _ := chat(fmt.Sprintf("probe-%d", probe))
-		return resp.GetDeniedResponse() != nil
-	}, 30*time.Second, 100*time.Millisecond, "Cerbos applies the policy change")
+		resp, rec := chat(fmt.Sprintf("probe-%d", probe))
+		return resp.GetDeniedResponse() != nil && rec.PolicyVersion == changed
+	}, 30*time.Second, 100*time.Millisecond, "Cerbos applies the policy change, and the record names its version")
 
 	time.Sleep(time.Until(decided.Add(ttl)))
 	resp, after := chat("test-1")
 	assert.NotNil(t, resp.GetDeniedResponse(), "the cached hop, one TTL after it was decided, gets the new policy's answer")
 	assert.False(t, after.Cached)
 	assert.NotEmpty(t, after.CerbosCallID)
+	assert.Equal(t, changed, after.PolicyVersion)
 }
