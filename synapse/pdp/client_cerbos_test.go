@@ -92,3 +92,32 @@ func TestClientAgainstCerbos(t *testing.T) {
 		assert.Equal(t, "unavailable", pdp.ErrorReason(err))
 	})
 }
+
+// TestPlanAgainstCerbos: Cerbos plans read as always allowed for a clerk, pay as allowed under a
+// condition (the cap), and delete, which no rule allows, as always denied.
+func TestPlanAgainstCerbos(t *testing.T) {
+	_, client := startCerbos(t)
+	ctx := context.Background()
+	tests := []struct {
+		action string
+		roles  []string
+		want   pdp.Plan
+	}{
+		{action: "read", roles: []string{"clerk"}, want: pdp.PlanAlwaysAllowed},
+		{action: "pay", roles: []string{"clerk"}, want: pdp.PlanConditional},
+		{action: "delete", roles: []string{"clerk"}, want: pdp.PlanAlwaysDenied},
+		{action: "read", roles: []string{"visitor"}, want: pdp.PlanAlwaysDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action+" as "+tt.roles[0], func(t *testing.T) {
+			got, err := client.Plan(ctx, pdp.PlanRequest{RequestID: "plan-1", Kind: "invoice", Action: tt.action,
+				Principal: pdp.Principal{ID: "alice", Roles: tt.roles, Attr: map[string]any{"agent_id": "triage"}},
+				Metadata:  pdp.Metadata{DecisionID: "plan-1"}})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	_, err := client.Plan(ctx, pdp.PlanRequest{Kind: "invoice", Action: "read", Principal: pdp.Principal{ID: "alice", Roles: []string{"clerk"},
+		Attr: map[string]any{"bad": func() {}}}})
+	assert.ErrorIs(t, err, pdp.ErrInvalidRequest, "attributes that are no JSON value never reach Cerbos")
+}

@@ -1,0 +1,66 @@
+package pdp
+
+import (
+	"context"
+	"fmt"
+
+	enginev1 "github.com/cerbos/cerbos/api/genpb/cerbos/engine/v1"
+	requestv1 "github.com/cerbos/cerbos/api/genpb/cerbos/request/v1"
+	"google.golang.org/grpc/metadata"
+)
+
+// PlanRequest asks what Principal may do: Action on resources of Kind whose attributes are not
+// known yet (Cerbos's PlanResources). A tool's visibility is asked this way: whether some
+// arguments would let the principal call it.
+type PlanRequest struct {
+	RequestID string
+	Principal Principal
+	Kind      string
+	Action    string
+	Metadata  Metadata
+}
+
+// Plan is Cerbos's answer to a PlanRequest.
+type Plan string
+
+// The plans Cerbos gives.
+const (
+	// PlanAlwaysAllowed: Action is allowed on every resource of the kind.
+	PlanAlwaysAllowed Plan = "always_allowed"
+	// PlanAlwaysDenied: no resource of the kind, whatever its attributes, allows Action.
+	PlanAlwaysDenied Plan = "always_denied"
+	// PlanConditional: Action is allowed on the resources that meet a condition.
+	PlanConditional Plan = "conditional"
+)
+
+// Plan sends one PlanResources call. Any error means nothing was decided: the caller must treat
+// Action as not allowed.
+func (c *Client) Plan(ctx context.Context, req PlanRequest) (Plan, error) {
+	pattr, err := attrs(req.Principal.Attr)
+	if err != nil {
+		return "", fmt.Errorf("%w: principal attributes: %w", ErrInvalidRequest, err)
+	}
+	in := &requestv1.PlanResourcesRequest{
+		RequestId: req.RequestID,
+		Actions:   []string{req.Action},
+		Principal: &enginev1.Principal{Id: req.Principal.ID, Roles: req.Principal.Roles, Attr: pattr},
+		Resource:  &enginev1.PlanResourcesInput_Resource{Kind: req.Kind},
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx = metadata.NewOutgoingContext(ctx, headers(req.Metadata))
+	out, err := c.cerbos.PlanResources(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("cerbos PlanResources: %w", err)
+	}
+	switch kind := out.GetFilter().GetKind(); kind {
+	case enginev1.PlanResourcesFilter_KIND_ALWAYS_ALLOWED:
+		return PlanAlwaysAllowed, nil
+	case enginev1.PlanResourcesFilter_KIND_ALWAYS_DENIED:
+		return PlanAlwaysDenied, nil
+	case enginev1.PlanResourcesFilter_KIND_CONDITIONAL:
+		return PlanConditional, nil
+	default:
+		return "", fmt.Errorf("cerbos PlanResources: %w: filter kind %s", ErrInvalidResponse, kind)
+	}
+}

@@ -1,0 +1,234 @@
+package visibility
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"mime"
+	"strings"
+)
+
+// ErrUnreadable is returned for an answer Filter cannot read: it is withheld, never passed on.
+var ErrUnreadable = errors.New("the tools/list answer cannot be read")
+
+// message is a JSON-RPC message of an answer, its result kept as it came but for the tools.
+type message struct {
+	raw    json.RawMessage
+	fields map[string]json.RawMessage
+	result map[string]json.RawMessage
+	tools  []json.RawMessage
+	names  []string
+}
+
+// Answer is a tools/list answer as a gateway hands it on: its content type and body.
+type Answer struct {
+	messages []*message
+	// events is the body's event stream, for text/event-stream; nil for JSON.
+	events []event
+	batch  bool
+}
+
+// event is one server-sent event: its lines as they came, and which of them carry data.
+type event struct {
+	lines []string
+	// data is the index in Answer.messages of the message its data held, -1 for none.
+	data int
+}
+
+// Read parses a tools/list answer: a JSON-RPC response (or a batch of them) in application/json,
+// or in the events of a text/event-stream. Messages that are not a result with tools (a
+// notification, an error) are kept as they are.
+func Read(contentType string, body []byte) (*Answer, error) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, fmt.Errorf("%w: content type %q: %w", ErrUnreadable, contentType, err)
+	}
+	a := &Answer{}
+	switch mt {
+	case "application/json":
+		return a, a.readJSON(bytes.TrimSpace(body))
+	case "text/event-stream":
+		return a, a.readEvents(string(body))
+	default:
+		return nil, fmt.Errorf("%w: content type %s", ErrUnreadable, mt)
+	}
+}
+
+func (a *Answer) readJSON(body []byte) error {
+	if len(body) > 0 && body[0] == '[' {
+		var batch []json.RawMessage
+		if err := json.Unmarshal(body, &batch); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnreadable, err)
+		}
+		a.batch = true
+		for _, raw := range batch {
+			if _, err := a.add(raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	_, err := a.add(body)
+	return err
+}
+
+// readEvents splits an event stream into events (separated by blank lines) and reads each
+// event's data as one JSON-RPC message.
+func (a *Answer) readEvents(body string) error {
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	for _, block := range strings.Split(body, "\n\n") {
+		if block == "" {
+			continue
+		}
+		ev := event{lines: strings.Split(block, "\n"), data: -1}
+		var data []string
+		for _, line := range ev.lines {
+			if v, ok := strings.CutPrefix(line, "data:"); ok {
+				data = append(data, strings.TrimPrefix(v, " "))
+			}
+		}
+		if len(data) > 0 {
+			i, err := a.add(json.RawMessage(strings.Join(data, "\n")))
+			if err != nil {
+				return err
+			}
+			ev.data = i
+		}
+		a.events = append(a.events, ev)
+	}
+	return nil
+}
+
+// add reads one JSON-RPC message and returns its index.
+func (a *Answer) add(raw json.RawMessage) (int, error) {
+	m := &message{raw: raw}
+	if err := json.Unmarshal(raw, &m.fields); err != nil {
+		return 0, fmt.Errorf("%w: a message is not a JSON object: %w", ErrUnreadable, err)
+	}
+	result, ok, err := exactKey(m.fields, "result")
+	if err != nil || !ok {
+		a.messages = append(a.messages, m)
+		return len(a.messages) - 1, err
+	}
+	if json.Unmarshal(result, &m.result) == nil {
+		tools, ok, err := exactKey(m.result, "tools")
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			if err := m.readTools(tools); err != nil {
+				return 0, err
+			}
+		}
+	}
+	a.messages = append(a.messages, m)
+	return len(a.messages) - 1, nil
+}
+
+func (m *message) readTools(tools json.RawMessage) error {
+	if err := json.Unmarshal(tools, &m.tools); err != nil || m.tools == nil {
+		return fmt.Errorf("%w: result.tools is not a list", ErrUnreadable)
+	}
+	for _, t := range m.tools {
+		var tool map[string]json.RawMessage
+		if err := json.Unmarshal(t, &tool); err != nil {
+			return fmt.Errorf("%w: a tool is not an object", ErrUnreadable)
+		}
+		rawName, ok, err := exactKey(tool, "name")
+		if err != nil {
+			return err
+		}
+		var name string
+		if !ok || json.Unmarshal(rawName, &name) != nil {
+			return fmt.Errorf("%w: a tool without a name", ErrUnreadable)
+		}
+		m.names = append(m.names, name)
+	}
+	return nil
+}
+
+// exactKey is obj[key]. A key that differs from it in case only ("Tools") is refused: Go's
+// encoding/json, which MCP clients decode with, matches keys without regard to case, so a
+// variant would reach a client unfiltered.
+func exactKey(obj map[string]json.RawMessage, key string) (json.RawMessage, bool, error) {
+	for k := range obj {
+		if k != key && strings.EqualFold(k, key) {
+			return nil, false, fmt.Errorf("%w: the key %q differs from %q in case only", ErrUnreadable, k, key)
+		}
+	}
+	v, ok := obj[key]
+	return v, ok, nil
+}
+
+// Tools are the names of every tool the answer lists, in order.
+func (a *Answer) Tools() []string {
+	var names []string
+	for _, m := range a.messages {
+		names = append(names, m.names...)
+	}
+	return names
+}
+
+// Keep returns the answer with only the tools keep says yes to, everything else as it came.
+func (a *Answer) Keep(keep func(tool string) bool) ([]byte, error) {
+	rendered := make([]json.RawMessage, len(a.messages))
+	for i, m := range a.messages {
+		out, err := m.keep(keep)
+		if err != nil {
+			return nil, err
+		}
+		rendered[i] = out
+	}
+	switch {
+	case a.events != nil:
+		var b strings.Builder
+		for _, ev := range a.events {
+			wroteData := false
+			for _, line := range ev.lines {
+				if strings.HasPrefix(line, "data:") {
+					// The message goes back as one data line where its data was.
+					if !wroteData && ev.data >= 0 {
+						b.WriteString("data: ")
+						b.Write(rendered[ev.data])
+						b.WriteString("\n")
+						wroteData = true
+					}
+					continue
+				}
+				b.WriteString(line)
+				b.WriteString("\n")
+			}
+			b.WriteString("\n")
+		}
+		return []byte(b.String()), nil
+	case a.batch:
+		return json.Marshal(rendered)
+	case len(rendered) == 1:
+		return rendered[0], nil
+	default:
+		return nil, fmt.Errorf("%w: no message", ErrUnreadable)
+	}
+}
+
+func (m *message) keep(keep func(string) bool) (json.RawMessage, error) {
+	if m.tools == nil {
+		return m.raw, nil
+	}
+	kept := make([]json.RawMessage, 0, len(m.tools))
+	for i, t := range m.tools {
+		if keep(m.names[i]) {
+			kept = append(kept, t)
+		}
+	}
+	var err error
+	result, fields := maps.Clone(m.result), maps.Clone(m.fields)
+	if result["tools"], err = json.Marshal(kept); err != nil {
+		return nil, err
+	}
+	if fields["result"], err = json.Marshal(result); err != nil {
+		return nil, err
+	}
+	return json.Marshal(fields)
+}

@@ -1,0 +1,121 @@
+package visibility_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/synapse/visibility"
+)
+
+const toolsResult = `{"jsonrpc":"2.0","id":7,"result":{"tools":[` +
+	`{"name":"get_charge","description":"Look up a charge","inputSchema":{"type":"object"}},` +
+	`{"name":"refund_issue","description":"Issue a refund","inputSchema":{"type":"object"}}],"nextCursor":"page-2"}}`
+
+func onlyGetCharge(tool string) bool { return tool == "get_charge" }
+
+func TestKeepFiltersEveryShapeOfAnswer(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		wantTools               []string
+		check                   func(t *testing.T, out string)
+	}{
+		{
+			name: "a JSON answer", contentType: "application/json", body: toolsResult,
+			wantTools: []string{"get_charge", "refund_issue"},
+			check: func(t *testing.T, out string) {
+				var msg struct {
+					ID     int `json:"id"`
+					Result struct {
+						Tools      []map[string]any `json:"tools"`
+						NextCursor string           `json:"nextCursor"`
+					} `json:"result"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(out), &msg))
+				require.Len(t, msg.Result.Tools, 1)
+				assert.Equal(t, "get_charge", msg.Result.Tools[0]["name"])
+				assert.Equal(t, "Look up a charge", msg.Result.Tools[0]["description"], "a kept tool is as it came")
+				assert.Equal(t, "page-2", msg.Result.NextCursor, "the cursor of the next page stays")
+				assert.Equal(t, 7, msg.ID)
+			},
+		},
+		{
+			name: "an event stream", contentType: "text/event-stream",
+			body:      "event: message\nid: 1\ndata: " + toolsResult + "\n\n",
+			wantTools: []string{"get_charge", "refund_issue"},
+			check: func(t *testing.T, out string) {
+				assert.True(t, strings.HasPrefix(out, "event: message\nid: 1\ndata: {"), out)
+				assert.NotContains(t, out, "refund_issue")
+				assert.Contains(t, out, "get_charge")
+				assert.True(t, strings.HasSuffix(out, "}\n\n"), out)
+			},
+		},
+		{
+			name: "an event's data over several lines", contentType: "text/event-stream; charset=utf-8",
+			body:      "data: " + strings.Replace(toolsResult, `"tools":[`, "\"tools\":\ndata: [", 1) + "\r\n\r\n",
+			wantTools: []string{"get_charge", "refund_issue"},
+			check:     func(t *testing.T, out string) { assert.NotContains(t, out, "refund_issue") },
+		},
+		{
+			name: "a batch", contentType: "application/json",
+			body:      `[` + toolsResult + `,{"jsonrpc":"2.0","id":8,"result":{}}]`,
+			wantTools: []string{"get_charge", "refund_issue"},
+			check: func(t *testing.T, out string) {
+				assert.NotContains(t, out, "refund_issue")
+				assert.Contains(t, out, `"id":8`)
+			},
+		},
+		{
+			name: "a notification beside the answer stays as it came", contentType: "text/event-stream",
+			body:      "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\ndata: " + toolsResult + "\n\n",
+			wantTools: []string{"get_charge", "refund_issue"},
+			check: func(t *testing.T, out string) {
+				assert.True(t, strings.HasPrefix(out, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"), out)
+				assert.NotContains(t, out, "refund_issue")
+			},
+		},
+		{
+			name: "an error answer lists nothing", contentType: "application/json",
+			body:  `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`,
+			check: func(t *testing.T, out string) { assert.JSONEq(t, `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`, out) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := visibility.Read(tt.contentType, []byte(tt.body))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantTools, a.Tools())
+			out, err := a.Keep(onlyGetCharge)
+			require.NoError(t, err)
+			tt.check(t, string(out))
+		})
+	}
+}
+
+// TestReadRefusesWhatItCannotRead: an answer that cannot be read is withheld by the caller, so
+// it must be an error, never a pass.
+func TestReadRefusesWhatItCannotRead(t *testing.T) {
+	tests := []struct{ name, contentType, body string }{
+		{"no content type", "", toolsResult},
+		{"another content type", "text/plain", toolsResult},
+		{"not JSON", "application/json", "tools: get_charge"},
+		{"tools that are not a list", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"x"}}}`},
+		{"a tool without a name", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"description":"x"}]}}`},
+		{"a tool whose name is not a string", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":7}]}}`},
+		{"an event whose data is not JSON", "text/event-stream", "data: {\n\n"},
+		{"a batch with garbage", "application/json", `[` + toolsResult + `,7]`},
+		{"tools in another case, which Go clients read as tools", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"Tools":[{"name":"refund_issue"}]}}`},
+		{"a result in another case", "application/json", `{"jsonrpc":"2.0","id":1,"Result":{"tools":[{"name":"refund_issue"}]}}`},
+		{"a name in another case", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_charge","NAME":"refund_issue"}]}}`},
+		{"tools null", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":null}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := visibility.Read(tt.contentType, []byte(tt.body))
+			assert.ErrorIs(t, err, visibility.ErrUnreadable)
+		})
+	}
+}

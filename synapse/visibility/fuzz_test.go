@@ -1,0 +1,34 @@
+package visibility_test
+
+import (
+	"testing"
+
+	"github.com/hopguard/hopguard/synapse/visibility"
+)
+
+// FuzzKeep: whatever the body, Read never panics, and what Keep returns of an answer it read
+// reads again and lists no tool it was told to drop.
+func FuzzKeep(f *testing.F) {
+	f.Add("application/json", []byte(toolsResult))
+	f.Add("text/event-stream", []byte("event: message\ndata: "+toolsResult+"\n\n"))
+	f.Add("application/json", []byte(`[`+toolsResult+`,{"jsonrpc":"2.0","id":8,"result":{}}]`))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		a, err := visibility.Read(contentType, body)
+		if err != nil {
+			return
+		}
+		out, err := a.Keep(onlyGetCharge)
+		if err != nil {
+			return
+		}
+		again, err := visibility.Read(contentType, out)
+		if err != nil {
+			t.Fatalf("Keep wrote what Read cannot read: %v\n%q", err, out)
+		}
+		for _, tool := range again.Tools() {
+			if !onlyGetCharge(tool) {
+				t.Fatalf("tool %q was to be dropped, and is there: %q", tool, out)
+			}
+		}
+	})
+}
