@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
@@ -21,12 +22,14 @@ import (
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/authz"
 	"github.com/hopguard/hopguard/synapse/config"
+	"github.com/hopguard/hopguard/synapse/extproc"
 	"github.com/hopguard/hopguard/synapse/identity"
 	"github.com/hopguard/hopguard/synapse/mapping"
 	"github.com/hopguard/hopguard/synapse/metrics"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/server"
 	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
 // readinessInterval is how often Cerbos is probed for /readyz and gRPC health.
@@ -113,6 +116,8 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	// Allowed tools/lists go from ext_authz to ext_proc, the response path, in this process.
+	grants := visibility.NewGrants(grantsSize, grantsTTL)
 	svc, err := authz.New(authz.Options{
 		Routes:    routes,
 		Limits:    cfg.Limits.Mapping(),
@@ -125,6 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		Cache:     cache,
 		Admission: admission(cfg.Admission),
 		Budget:    budget,
+		Grants:    grants,
 		PDPReady: func() error {
 			return readiness.Err()
 		},
@@ -138,6 +144,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	}
 
 	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
+	extprocv3.RegisterExternalProcessorServer(a.grpc, &extproc.Server{Grants: grants, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC()})
 	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
 	a.admin = newHTTPServer(adminHandler)
@@ -307,3 +314,10 @@ func routeTable(routes []config.Route) mapping.RouteTable {
 	}
 	return t
 }
+
+// A tools/list's grant waits for its answer (synapse/visibility.Grants): grantsTTL outlasts any
+// upstream the gateways wait for, and grantsSize bounds the lists answered at once.
+const (
+	grantsSize = 10000
+	grantsTTL  = 2 * time.Minute
+)

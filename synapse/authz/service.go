@@ -22,6 +22,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
 // PDP is the policy decision point (Cerbos). Any error means no decision.
@@ -65,6 +66,9 @@ type Options struct {
 	// Budget, when set, holds each principal to a rate of bytes of checks asked of Cerbos
 	// (budget.go); nil sets no such bound.
 	Budget *Budget
+	// Grants, when set, keeps each allowed tools/list for the response path, which shows the
+	// agent only the tools it may call (synapse/visibility, synapse/extproc); nil keeps none.
+	Grants *visibility.Grants
 	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
 	// decision is reused and the cache is emptied. Nil means no probe runs.
 	PDPReady func() error
@@ -169,6 +173,7 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if s.opts.Cache != nil {
 		key, cacheable = keyOf(ask)
 		if cacheable && s.reuse(d, key) {
+			s.grant(d, ask)
 			return d
 		}
 	}
@@ -181,8 +186,25 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if cacheable && d.failure == "" {
 		s.opts.Cache.put(key, d, s.opts.Now())
 	}
+	s.grant(d, ask)
 	return d
 }
+
+// grant keeps an allowed tools/list for the response path, under the decision's id.
+func (s *Service) grant(d *decision, ask pdp.Request) {
+	if s.opts.Grants == nil || !d.allowed {
+		return
+	}
+	for _, c := range d.input.Checks {
+		if c.Action == actionListTools {
+			s.opts.Grants.Put(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata})
+			return
+		}
+	}
+}
+
+// actionListTools is the action of an MCP tools/list (CONTRACTS.md, "Cerbos request").
+const actionListTools = "tools/list"
 
 // admit waits until the principal's budget covers its check (Options.Budget), then for its
 // turn to ask Cerbos (Options.Admission). A principal over its budget, or with too many checks

@@ -1,6 +1,9 @@
 package mapping
 
-import "github.com/hopguard/hopguard/synapse/strictjson"
+import (
+	"github.com/hopguard/hopguard/synapse/jsonrpc"
+	"github.com/hopguard/hopguard/synapse/strictjson"
+)
 
 // Default limits on the MCP plane, whose body becomes Cerbos attributes. The demo's largest tool
 // call (a refund: four arguments, a reason of at most 2000 characters) is a message of 11
@@ -93,6 +96,17 @@ func orDefault(n, def int) int {
 // object.
 func (l Limits) modelJSON() strictjson.Limits {
 	return strictjson.Limits{MaxBytes: l.MaxBodyBytes, MaxDepth: l.MaxDepth, MaxMembers: l.MaxObjectMembers}
+}
+
+// JSONRPC is what an MCP body is read with, for a reader that must read exactly the bodies
+// mapping reads (synapse/extproc).
+func (l Limits) JSONRPC() jsonrpc.Limits {
+	l = l.withDefaults()
+	return l.mcpJSONRPC()
+}
+
+func (l Limits) mcpJSONRPC() jsonrpc.Limits {
+	return jsonrpc.Limits{JSON: l.mcpJSON(), MaxBatch: l.MaxBatch}
 }
 
 // mcpJSON is what an MCP body is held to: every limit.

@@ -59,7 +59,7 @@ func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers,
 	if err != nil {
 		return err
 	}
-	msgs, batch, derr := jsonrpc.Decode(body, jsonrpc.Limits{JSON: lim.mcpJSON(), MaxBatch: lim.MaxBatch})
+	msgs, batch, derr := jsonrpc.Decode(body, lim.mcpJSONRPC())
 	in.Batch = batch
 	if derr != nil {
 		return bodyError(derr)

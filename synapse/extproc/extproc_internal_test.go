@@ -1,0 +1,167 @@
+package extproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hopguard/hopguard/synapse/pdp"
+	"github.com/hopguard/hopguard/synapse/visibility"
+)
+
+type planFunc func(context.Context, pdp.PlanRequest) (pdp.Plan, error)
+
+func (f planFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) { return f(ctx, req) }
+
+// triagePlans are Cerbos's plans for the triage agent on tickets: delete_ticket never.
+func triagePlans(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	if req.Action == "tools/call/delete_ticket" {
+		return pdp.PlanAlwaysDenied, nil
+	}
+	return pdp.PlanConditional, nil
+}
+
+const toolsAnswer = `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_ticket"},{"name":"delete_ticket"}]}}`
+
+func headers(kv ...string) *extprocv3.HttpHeaders {
+	m := &corev3.HeaderMap{}
+	for i := 0; i < len(kv); i += 2 {
+		m.Headers = append(m.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
+	}
+	return &extprocv3.HttpHeaders{Headers: m}
+}
+
+func requestHeaders(kv ...string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: headers(kv...)}}
+}
+
+func requestBody(body string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: true}}}
+}
+
+func responseHeaders(contentType string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: headers(":status", "200", "content-type", contentType, "content-length", "99")}}
+}
+
+func responseBody(body string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: true}}}
+}
+
+func newServer(planner visibility.Planner) *Server {
+	grants := visibility.NewGrants(10, time.Minute)
+	grants.Put("dec-1", visibility.Grant{Principal: pdp.Principal{ID: "triage", Roles: []string{"triage-agent"}}, Kind: "mcp:tickets"})
+	return &Server{Grants: grants, Planner: planner, Log: slog.New(slog.DiscardHandler)}
+}
+
+// play sends each request through one exchange and returns the answers.
+func play(s *Server, reqs ...*extprocv3.ProcessingRequest) []*extprocv3.ProcessingResponse {
+	var ex exchange
+	var out []*extprocv3.ProcessingResponse
+	for _, r := range reqs {
+		out = append(out, s.handle(context.Background(), &ex, r))
+	}
+	return out
+}
+
+func withheldIDs(t *testing.T, resp *extprocv3.ProcessingResponse) string {
+	t.Helper()
+	imm := resp.GetImmediateResponse()
+	require.NotNil(t, imm, "withheld: answered in the gateway's place")
+	assert.EqualValues(t, 200, imm.GetStatus().GetCode())
+	var answer struct {
+		ID    json.RawMessage `json:"id"`
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Code string `json:"code"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(imm.GetBody(), &answer), string(imm.GetBody()))
+	assert.Equal(t, -32011, answer.Error.Code)
+	assert.Equal(t, "tools_withheld", answer.Error.Data.Code)
+	return string(answer.ID)
+}
+
+func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
+	out := play(newServer(planFunc(triagePlans)),
+		requestHeaders(":method", "POST", ":path", "/mcp/tickets", "x-hopguard-decision-id", "dec-1"),
+		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`),
+		responseHeaders("application/json"),
+		responseBody(toolsAnswer),
+	)
+	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[0].GetModeOverride().GetRequestBodyMode(), "a POST's body is read")
+	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[1].GetModeOverride().GetResponseBodyMode(), "a tools/list's answer is buffered")
+	assert.Equal(t, []string{"content-length"}, out[2].GetResponseHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders())
+	body := out[3].GetResponseBody().GetResponse().GetBodyMutation().GetBody()
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_ticket"}]}}`, string(body))
+}
+
+func TestOtherRequestsPassUntouched(t *testing.T) {
+	s := newServer(planFunc(triagePlans))
+	out := play(s,
+		requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-2"),
+		requestBody(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_ticket","arguments":{}}}`),
+		responseBody(`{"jsonrpc":"2.0","id":4,"result":{"content":[]}}`),
+	)
+	assert.Nil(t, out[1].GetModeOverride(), "the answer of a tools/call is not asked for")
+	assert.Nil(t, out[2].GetResponseBody().GetResponse(), "and passes as it is")
+
+	get := play(s, requestHeaders(":method", "GET", "x-hopguard-decision-id", "dec-3"))
+	assert.Nil(t, get[0].GetModeOverride(), "a GET's event stream is not buffered")
+	assert.Nil(t, get[0].GetImmediateResponse())
+}
+
+func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
+	failing := planFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") })
+	tests := []struct {
+		name    string
+		planner visibility.Planner
+		reqs    []*extprocv3.ProcessingRequest
+		wantID  string
+	}{
+		{name: "no grant for the decision", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-unknown"),
+			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
+		}, wantID: "3"},
+		{name: "Cerbos does not plan", planner: failing, reqs: []*extprocv3.ProcessingRequest{
+			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
+		}, wantID: "3"},
+		{name: "an answer that cannot be read", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+			requestBody(`{"jsonrpc":"2.0","id":"a","method":"tools/list"}`), responseHeaders("text/html"), responseBody("<html>"),
+		}, wantID: `"a"`},
+		{name: "a request that cannot be read", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"), requestBody(`{"jsonrpc":`),
+		}, wantID: "null"},
+		{name: "a resumed event stream", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+			requestHeaders(":method", "GET", "x-hopguard-decision-id", "dec-1", "last-event-id", "7"),
+		}, wantID: "null"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := play(newServer(tt.planner), tt.reqs...)
+			assert.Equal(t, tt.wantID, withheldIDs(t, out[len(out)-1]))
+		})
+	}
+}
+
+func TestAGrantIsTakenOnce(t *testing.T) {
+	s := newServer(planFunc(triagePlans))
+	list := func() []*extprocv3.ProcessingResponse {
+		return play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
+	}
+	require.NotNil(t, list()[3].GetResponseBody(), "the first answer is filtered")
+	withheldIDs(t, list()[3])
+}
