@@ -79,8 +79,10 @@ func TestKeepFiltersEveryShapeOfAnswer(t *testing.T) {
 		},
 		{
 			name: "an error answer lists nothing", contentType: "application/json",
-			body:  `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`,
-			check: func(t *testing.T, out string) { assert.JSONEq(t, `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`, out) },
+			body: `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`,
+			check: func(t *testing.T, out string) {
+				assert.JSONEq(t, `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"no"}}`, out)
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -15,7 +15,9 @@ import (
 
 type planFunc func(context.Context, pdp.PlanRequest) (pdp.Plan, error)
 
-func (f planFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) { return f(ctx, req) }
+func (f planFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	return f(ctx, req)
+}
 
 var triage = pdp.Principal{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Roles: []string{"triage-agent"}}
 
