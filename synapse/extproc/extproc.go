@@ -117,8 +117,8 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 	return resp
 }
 
-// requestBody looks for a tools/list in the request (one message or a batch), and asks for its
-// answer when it finds one.
+// requestBody looks for a tools/list in the request (one message or a batch). Its answer is
+// asked for at the answer's headers: a gateway ignores a mode override sent with a body.
 func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
 	msgs, _, err := jsonrpc.Decode(b.GetBody(), s.Limits)
@@ -135,20 +135,20 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 	}
 	if ex.listsTools {
 		ex.grant, ex.granted = s.Grants.Take(ex.decisionID)
-		resp.ModeOverride = &filterv3.ProcessingMode{ResponseHeaderMode: filterv3.ProcessingMode_SEND, ResponseBodyMode: filterv3.ProcessingMode_BUFFERED}
 	}
 	return resp
 }
 
-// responseHeaders notes the answer's content type; a list that will be filtered loses its
-// length, which filtering changes.
+// responseHeaders asks for a tools/list's whole answer, and notes its content type; the answer
+// loses its length, which filtering changes.
 func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
-	common := &extprocv3.CommonResponse{}
+	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 	if ex.listsTools {
 		ex.contentType = headerValue(h, "content-type")
-		common.HeaderMutation = &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}
+		resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}}
+		resp.ModeOverride = &filterv3.ProcessingMode{ResponseBodyMode: filterv3.ProcessingMode_BUFFERED}
 	}
-	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{Response: common}}}
+	return resp
 }
 
 // responseBody sends the tools/list answer on with only the tools the principal may call.

@@ -102,7 +102,8 @@ func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
 		responseBody(toolsAnswer),
 	)
 	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[0].GetModeOverride().GetRequestBodyMode(), "a POST's body is read")
-	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[1].GetModeOverride().GetResponseBodyMode(), "a tools/list's answer is buffered")
+	assert.Nil(t, out[1].GetModeOverride(), "a gateway ignores a mode override sent with a body")
+	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[2].GetModeOverride().GetResponseBodyMode(), "a tools/list's answer is buffered")
 	assert.Equal(t, []string{"content-length"}, out[2].GetResponseHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders())
 	body := out[3].GetResponseBody().GetResponse().GetBodyMutation().GetBody()
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_ticket"}]}}`, string(body))
@@ -113,10 +114,12 @@ func TestOtherRequestsPassUntouched(t *testing.T) {
 	out := play(s,
 		requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-2"),
 		requestBody(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_ticket","arguments":{}}}`),
+		responseHeaders("text/event-stream"),
 		responseBody(`{"jsonrpc":"2.0","id":4,"result":{"content":[]}}`),
 	)
-	assert.Nil(t, out[1].GetModeOverride(), "the answer of a tools/call is not asked for")
-	assert.Nil(t, out[2].GetResponseBody().GetResponse(), "and passes as it is")
+	assert.Nil(t, out[2].GetModeOverride(), "the answer of a tools/call is not asked for")
+	assert.Nil(t, out[2].GetResponseHeaders().GetResponse(), "its headers pass as they are")
+	assert.Nil(t, out[3].GetResponseBody().GetResponse(), "and so would its body")
 
 	get := play(s, requestHeaders(":method", "GET", "x-hopguard-decision-id", "dec-3"))
 	assert.Nil(t, get[0].GetModeOverride(), "a GET's event stream is not buffered")
