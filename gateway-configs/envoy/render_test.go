@@ -241,7 +241,7 @@ func TestRenderWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
 		assert.NotContains(t, strings.ToLower(line), "ext_authz", "no filter, no per-route settings")
 		assert.NotContains(t, strings.ToLower(line), "extauthz", "no filter, no per-route settings")
 	}
-	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.router"}, hcmFilters(t, governedConfig),
+	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.ext_proc", "envoy.filters.http.router"}, hcmFilters(t, governedConfig),
 		"json_to_metadata reads a JSON-RPC request's id for the fail-closed reply, before ext_authz")
 	assert.Equal(t, []string{"envoy.filters.http.router"}, hcmFilters(t, config))
 
@@ -398,7 +398,7 @@ func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
 	assert.NotContains(t, text, envoy.DefaultProviderKey, "the mock's key is not used")
 	assert.Contains(t, text, `header_value_prefix: "Bearer "`)
 
-	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.credential_injector", "envoy.filters.http.router"},
+	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.ext_proc", "envoy.filters.http.credential_injector", "envoy.filters.http.router"},
 		hcmFilters(t, config), "the key is added after ext_authz")
 
 	t.Run("Anthropic's x-api-key, a port and a CA file", func(t *testing.T) {

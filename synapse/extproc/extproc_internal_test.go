@@ -102,6 +102,7 @@ func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
 		responseBody(toolsAnswer),
 	)
 	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[0].GetModeOverride().GetRequestBodyMode(), "a POST's body is read")
+	assert.Equal(t, filterv3.ProcessingMode_SEND, out[0].GetModeOverride().GetResponseHeaderMode(), "and its answer's headers")
 	assert.Nil(t, out[1].GetModeOverride(), "a gateway ignores a mode override sent with a body")
 	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[2].GetModeOverride().GetResponseBodyMode(), "a tools/list's answer is buffered")
 	assert.Equal(t, []string{"content-length"}, out[2].GetResponseHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders())
