@@ -17,6 +17,7 @@ import (
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocfilter "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -108,17 +109,27 @@ func TestBuildKeepsIstiosExtAuthz(t *testing.T) {
 	manager := connectionManager(t, res.Listeners[0])
 	var names []string
 	var authz *extauthz.ExtAuthz
+	var proc *extprocfilter.ExternalProcessor
 	for _, f := range manager.GetHttpFilters() {
 		names = append(names, f.GetName())
-		if f.GetName() == "envoy.filters.http.ext_authz" {
+		switch f.GetName() {
+		case "envoy.filters.http.ext_authz":
 			authz = &extauthz.ExtAuthz{}
 			require.NoError(t, f.GetTypedConfig().UnmarshalTo(authz))
+		case "envoy.filters.http.ext_proc":
+			proc = &extprocfilter.ExternalProcessor{}
+			require.NoError(t, f.GetTypedConfig().UnmarshalTo(proc))
 		}
 	}
 	assert.Equal(t, []string{
-		"envoy.filters.http.rbac", "envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.grpc_stats",
-		"envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router",
+		"envoy.filters.http.rbac", "envoy.filters.http.json_to_metadata", "envoy.filters.http.ext_authz", "envoy.filters.http.ext_proc",
+		"envoy.filters.http.grpc_stats", "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router",
 	}, names)
+	require.NotNil(t, proc, "the response path, after ext_authz")
+	assert.False(t, proc.GetFailureModeAllow())
+	assert.True(t, proc.GetAllowModeOverride())
+	assert.Equal(t, extprocfilter.ProcessingMode_SKIP, proc.GetProcessingMode().GetResponseHeaderMode(), "answers only when synapse asks")
+	assert.Equal(t, "outbound|19191||synapse.hopguard.local", proc.GetGrpcService().GetEnvoyGrpc().GetClusterName())
 	require.NotNil(t, authz)
 	assert.False(t, authz.GetFailureModeAllow())
 	assert.Equal(t, "outbound|19191||synapse.hopguard.local", authz.GetGrpcService().GetEnvoyGrpc().GetClusterName())

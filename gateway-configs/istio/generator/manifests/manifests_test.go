@@ -46,8 +46,8 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 // The EnvoyFilter must reach the gateway's HTTP connection manager and its model route and
 // nothing else, and only add to them: a patch that replaced or removed would drop what pilot made
 // (ext_authz among it). Its second patch inserts the json_to_metadata filter (a JSON-RPC request's
-// id, for the fail-closed reply) right before ext_authz; its third disables that filter on the
-// model route.
+// id, for the fail-closed reply) right before ext_authz; its third the response path (ext_proc)
+// right after it; its fourth disables both on the model route.
 func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	set := loadSet(t)
 
@@ -58,7 +58,7 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, "istio-system", filters[0].Namespace)
 	assert.Equal(t, map[string]string{"istio": "ingressgateway"}, ef.GetWorkloadSelector().GetLabels())
 	assert.Empty(t, ef.GetTargetRefs())
-	require.Len(t, ef.GetConfigPatches(), 3)
+	require.Len(t, ef.GetConfigPatches(), 4)
 	patch := ef.GetConfigPatches()[0]
 	assert.Equal(t, networkingalpha.EnvoyFilter_NETWORK_FILTER, patch.GetApplyTo())
 	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, patch.GetMatch().GetContext())
@@ -78,9 +78,17 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_INSERT_BEFORE, insert.GetPatch().GetOperation())
 	assert.Equal(t, "envoy.filters.http.json_to_metadata", insert.GetPatch().GetValue().GetFields()["name"].GetStringValue())
 
-	// The third disables json_to_metadata on the model route (VirtualService route "llm"): it
-	// merges that route's per-filter config and nothing else.
-	off := ef.GetConfigPatches()[2]
+	after := ef.GetConfigPatches()[2]
+	assert.Equal(t, networkingalpha.EnvoyFilter_HTTP_FILTER, after.GetApplyTo())
+	assert.Equal(t, "envoy.filters.http.ext_authz", after.GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName())
+	assert.Equal(t, networkingalpha.EnvoyFilter_Patch_INSERT_AFTER, after.GetPatch().GetOperation())
+	assert.Equal(t, "envoy.filters.http.ext_proc", after.GetPatch().GetValue().GetFields()["name"].GetStringValue())
+	proc := after.GetPatch().GetValue().GetFields()["typed_config"].GetStructValue().GetFields()
+	assert.False(t, proc["failure_mode_allow"].GetBoolValue(), "no answer from synapse fails the request")
+
+	// The fourth disables both on the model route (VirtualService route "llm"): it merges that
+	// route's per-filter config and nothing else.
+	off := ef.GetConfigPatches()[3]
 	assert.Equal(t, networkingalpha.EnvoyFilter_HTTP_ROUTE, off.GetApplyTo())
 	assert.Equal(t, networkingalpha.EnvoyFilter_GATEWAY, off.GetMatch().GetContext())
 	assert.Equal(t, "llm", off.GetMatch().GetRouteConfiguration().GetVhost().GetRoute().GetName())
@@ -88,7 +96,8 @@ func TestEnvoyFilterOnlyMergesIntoTheGatewaysConnectionManager(t *testing.T) {
 	value := off.GetPatch().GetValue().GetFields()
 	assert.Equal(t, []string{"typed_per_filter_config"}, slices.Sorted(maps.Keys(value)))
 	perFilter := value["typed_per_filter_config"].GetStructValue().GetFields()
-	assert.Equal(t, []string{"envoy.filters.http.json_to_metadata"}, slices.Sorted(maps.Keys(perFilter)))
+	assert.Equal(t, []string{"envoy.filters.http.ext_proc", "envoy.filters.http.json_to_metadata"}, slices.Sorted(maps.Keys(perFilter)))
+	assert.True(t, perFilter["envoy.filters.http.ext_proc"].GetStructValue().GetFields()["disabled"].GetBoolValue())
 	config := perFilter["envoy.filters.http.json_to_metadata"].GetStructValue().GetFields()
 	assert.Equal(t, "type.googleapis.com/envoy.config.route.v3.FilterConfig", config["@type"].GetStringValue())
 	assert.True(t, config["disabled"].GetBoolValue())
