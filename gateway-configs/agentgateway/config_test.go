@@ -282,6 +282,7 @@ func TestWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, schema.Validate(baselineYAML))
 	assert.NotContains(t, string(baselineYAML), "extAuthz:")
+	assert.NotContains(t, string(baselineYAML), "extProc:")
 	assert.Contains(t, string(baselineYAML), "# hopguard's benchmark baseline", "says what it is")
 
 	var governed, baseline map[string]any
@@ -297,6 +298,7 @@ func TestWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
 		require.True(t, ok, "route %v has policies", route["name"])
 		require.Contains(t, policies, "extAuthz")
 		delete(policies, "extAuthz")
+		delete(policies, "extProc") // the MCP routes' response path goes with it
 		// A route whose only policy was extAuthz renders no policies at all.
 		if len(policies) == 0 {
 			delete(route, "policies")
@@ -386,7 +388,7 @@ func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
 		assert.Equal(t, "/tmp/ca.pem", b.Policies.BackendTLS.Root)
 		assert.Equal(t, Provider{Host: "localhost", Port: 8443, CAFile: "/tmp/ca.pem", KeyEnv: "K"}, *p.Provider, "the caller's Provider is left as it was")
 	})
-	t.Run("the routes stay guarded, and the baseline is the same gateway less extAuthz", func(t *testing.T) {
+	t.Run("the routes stay guarded, and the baseline is the same gateway less extAuthz and extProc", func(t *testing.T) {
 		p := Examples()["config.openai.yaml"]
 		config, err := Render(p)
 		require.NoError(t, err)
@@ -401,6 +403,10 @@ func TestRenderProviderSendsTheModelRouteOverTLSByHostName(t *testing.T) {
 			policies := route["policies"].(map[string]any)
 			require.Contains(t, policies, "extAuthz", "route %v", route["name"])
 			delete(policies, "extAuthz")
+			if strings.HasPrefix(route["name"].(string), "mcp-") {
+				require.Contains(t, policies, "extProc", "MCP route %v has the response path", route["name"])
+				delete(policies, "extProc")
+			}
 			if len(policies) == 0 {
 				delete(route, "policies")
 			}

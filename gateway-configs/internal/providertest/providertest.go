@@ -18,6 +18,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
@@ -38,7 +40,10 @@ import (
 	"github.com/hopguard/hopguard/conformance/netns"
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/mockservers/llm"
+	"github.com/hopguard/hopguard/synapse/extproc"
+	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
+	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
 // KeyEnv is the environment variable the tests hand the provider key to the gateway in.
@@ -303,14 +308,20 @@ func Post(t *testing.T, url, body string) (int, string) {
 }
 
 // AllowingAuthz stands in for synapse: it allows every request with synapse's own allow
-// response (which removes the agent's credential headers) and records what it was shown.
+// response (which removes the agent's credential headers) and records what it was shown. Its
+// response path is synapse's own (synapse/extproc), shown every tool: a tools/list's answer
+// passes through it, rewritten but whole.
 type AllowingAuthz struct {
 	authv3.UnimplementedAuthorizationServer
 	Addr netip.AddrPort
 
-	mu   sync.Mutex
-	seen []Check
+	grants *visibility.Grants
+	mu     sync.Mutex
+	seen   []Check
 }
+
+// allowingDecision is the decision id of every check AllowingAuthz allows.
+const allowingDecision = "test-decision"
 
 // Check is what one ext_authz check showed: the route's resource, the request's path, the
 // Authorization header and every header, one "name: value" a line.
@@ -332,7 +343,16 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 		AllHeaders:    all.String(),
 	})
 	a.mu.Unlock()
-	return respond.Allowed("test-decision", respond.Provenance{}), nil
+	// Like synapse, it leaves the response path a grant for the request it allowed.
+	a.grants.Put(allowingDecision, visibility.Grant{Kind: req.GetAttributes().GetContextExtensions()["resource"]})
+	return respond.Allowed(allowingDecision, respond.Provenance{}), nil
+}
+
+// everyTool plans every tool as always allowed.
+type everyTool struct{}
+
+func (everyTool) Plan(context.Context, pdp.PlanRequest) (pdp.Plan, error) {
+	return pdp.PlanAlwaysAllowed, nil
 }
 
 // Checks are the checks so far, oldest first.
@@ -347,9 +367,10 @@ func StartAllowingAuthz(t *testing.T) *AllowingAuthz {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String())}
+	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String()), grants: visibility.NewGrants(16, time.Minute)}
 	srv := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(srv, a)
+	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Grants: a.grants, Planner: everyTool{}, Log: slog.New(slog.DiscardHandler)})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return a
