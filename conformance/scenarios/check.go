@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/report"
@@ -74,6 +75,13 @@ func (r *Run) hop(ctx context.Context, step Step) {
 		if step.Want.FailClosed || step.Want.status(r.env.Gateway) == http.StatusServiceUnavailable {
 			c.isTrue(unretryable(seen), "a fail-closed reply carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
+	}
+	if step.Want.Tools != nil && !step.Want.Deny {
+		var shown []string
+		if out.note != "" {
+			shown = strings.Split(out.note, ",")
+		}
+		c.equal(sorted(step.Want.Tools), sorted(shown), "the tools shown")
 	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
 	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).
@@ -338,4 +346,10 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return info.Size()
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

@@ -89,6 +89,59 @@ func brokenPolicy() Scenario {
 	}
 }
 
+// toolVisibility: a tools/list shows a principal only the tools it may call under some
+// arguments, decided by the same policies, on the response path of every gateway; a tool a live
+// change forbids disappears from the next list.
+func toolVisibility() Scenario {
+	all := []string{"add_comment", "get_ticket", "list_tickets", "update_ticket"}
+	noComments := []string{"get_ticket", "list_tickets", "update_ticket"}
+	return Scenario{
+		ID:    "tool-visibility",
+		Title: "8. Tool visibility: a tools/list shows only the tools the principal may call; a tool forbidden live disappears from it",
+		Steps: []Step{
+			{Name: "the policy set in force is noted, and every component's process", Do: pinPolicies},
+			{Name: "alice lists the tickets server's tools: all four", As: Alice, Ticket: "T-1001", Hop: listTools("tickets"), Want: Want{Tools: all}},
+			{Name: "tier-1 may no longer comment: a DENY rule added to the tickets policy", Do: changePolicies(addRule(ticketsFile, noCommentsForTier1))},
+			{Name: "alice lists the tools again: add_comment is not shown", As: Alice, Ticket: "T-1001", Hop: listTools("tickets"), Want: Want{Tools: noComments}},
+			{Name: "alice comments on T-1001 all the same", As: Alice, Ticket: "T-1001",
+				Hop: callTool("tickets", "add_comment", `{"ticket_id":"T-1001","body":"Refund issued."}`), Want: deny("tool_not_allowed", "tier-1-support may not comment")},
+			{Name: "bob (tier-2) is still shown all four", As: Bob, Ticket: "T-1001", Hop: listTools("tickets"), Want: Want{Tools: all}},
+			{Name: "no component restarted", Do: samePIDs},
+		},
+	}
+}
+
+// ticketsFile is the tickets server's policy, relative to the bundle.
+const ticketsFile = "resource_policies/mcp_tickets.yaml"
+
+// noCommentsForTier1 is the rule toolVisibility adds: tier-1 may not call add_comment at all.
+const noCommentsForTier1 = `    - name: no-comments-for-tier-1
+      actions: [tools/call/add_comment]
+      effect: EFFECT_DENY
+      roles: [tier-1-support]
+      output:
+        when:
+          ruleActivated: |-
+            {"decision": "deny", "code": "tool_not_allowed", "reason": "tier-1-support may not comment on tickets"}
+
+`
+
+// addRule puts rule first among a resource policy's rules.
+func addRule(file, rule string) func(dir string) error {
+	return func(dir string) error {
+		path := filepath.Join(dir, filepath.FromSlash(file))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		const rules = "\n  rules:\n"
+		if !bytes.Contains(b, []byte(rules)) {
+			return fmt.Errorf("%s has no rules", file)
+		}
+		return provenance.WriteFile(path, bytes.Replace(b, []byte(rules), []byte(rules+rule), 1))
+	}
+}
+
 func capExceeded() Want {
 	return Want{Deny: true, Code: "refund_cap_exceeded", Reason: "refund cap exceeded", Remediation: "step_up", Status: 200}
 }
@@ -121,7 +174,7 @@ func pinPolicies(ctx context.Context, r *Run) error {
 	r.policyVersion, r.pids = version, pids
 	r.c.logf("policy set %s in force; processes %v", version, pids)
 	// Put the bundle back as it was found, whatever the scenario left.
-	originals, err := snapshot(p.Dir, constantsFile, paymentsFile, provenance.File)
+	originals, err := snapshot(p.Dir, constantsFile, paymentsFile, ticketsFile, provenance.File)
 	if err != nil {
 		return err
 	}

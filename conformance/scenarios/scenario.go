@@ -139,6 +139,8 @@ type Want struct {
 	Code string
 	// Reason must appear in the reason the agent sees.
 	Reason string
+	// Tools, when set, are the tools an allowed ListTools hop must show, exactly (in any order).
+	Tools []string
 	// Remediation is the remediation's type ("step_up").
 	Remediation string
 	// Status is the HTTP status of the denied response; 0 does not check it. StatusBehind
