@@ -50,7 +50,7 @@ var capLine = regexp.MustCompile(`(?m)^(\s*tier1_refund_cap_cents:\s*)\d+\s*$`)
 func policyChange() Scenario {
 	return Scenario{
 		ID:    "policy-change",
-		Title: "6. Policy change without redeploy: the refund cap raised to $100 and back, live; no process restarts",
+		Title: "8. Policy change without redeploy: the refund cap raised to $100 and back, live; no process restarts",
 		Steps: []Step{
 			{Name: "the policy set in force is noted, and every component's process", Do: pinPolicies},
 			{Name: "alice refunds $40 on T-1001", As: Alice, Ticket: "T-1001", Hop: callTool("payments", "refund_issue", refund("T-1001", 4000)), Want: allow()},
@@ -70,7 +70,7 @@ func policyChange() Scenario {
 func brokenPolicy() Scenario {
 	return Scenario{
 		ID:    "policy-broken",
-		Title: "7. A broken policy pushed live: Cerbos reports it and keeps the last good set; nothing is allowed by accident",
+		Title: "9. A broken policy pushed live: Cerbos reports it and keeps the last good set; nothing is allowed by accident",
 		Steps: []Step{
 			{Name: "the policy set in force is noted, and every component's process", Do: pinPolicies},
 			{Name: "payments' policy is replaced by one that does not parse", Do: breakPolicy(paymentsFile, func(b []byte) []byte {
@@ -97,10 +97,12 @@ func toolVisibility() Scenario {
 	noComments := []string{"get_ticket", "list_tickets", "update_ticket"}
 	return Scenario{
 		ID:    "tool-visibility",
-		Title: "8. Tool visibility: a tools/list shows only the tools the principal may call; a tool forbidden live disappears from it",
+		Title: "10. Tool visibility: a tools/list shows only the tools the principal may call; a tool forbidden live disappears from it",
 		Steps: []Step{
 			{Name: "the policy set in force is noted, and every component's process", Do: pinPolicies},
 			{Name: "alice lists the tickets server's tools: all four", As: Alice, Ticket: "T-1001", Hop: listTools("tickets"), Want: Want{Tools: all}},
+			{Name: "the triage agent is shown three: it comments, and changes no ticket", As: Triage, Ticket: "T-2001", Hop: listTools("tickets"),
+				Want: Want{Tools: []string{"add_comment", "get_ticket", "list_tickets"}}},
 			{Name: "tier-1 may no longer comment: a DENY rule added to the tickets policy", Do: changePolicies(addRule(ticketsFile, noCommentsForTier1))},
 			{Name: "alice lists the tools again: add_comment is not shown", As: Alice, Ticket: "T-1001", Hop: listTools("tickets"), Want: Want{Tools: noComments}},
 			{Name: "alice comments on T-1001 all the same", As: Alice, Ticket: "T-1001",

@@ -22,7 +22,7 @@ import (
 func Story() Scenario {
 	return Scenario{
 		ID:    "story",
-		Title: "8. The seed's story: a $9,000 refund escalated, the triage agent pinned to gpt-4o-mini and kept out of payments and payroll, a task revoked mid-run",
+		Title: "7. The seed's story: a $9,000 refund escalated, the triage agent pinned to gpt-4o-mini and kept out of payments and payroll, a task revoked mid-run",
 		Steps: []Step{refundAct(), triageAct(), killSwitchAct()},
 	}
 }

@@ -134,7 +134,7 @@ func routing() Scenario {
 	}
 	return Scenario{
 		ID:    "routing",
-		Title: "7. Routing: unknown paths, path tricks and oversized bodies never reach an upstream",
+		Title: "6. Routing: unknown paths, path tricks and oversized bodies never reach an upstream",
 		Steps: []Step{
 			{Name: "GET an unknown path", As: Alice, Ticket: "T-2001", Hop: raw("GET", "/admin/config", "")},
 			{Name: "POST to /mcp/TICKETS (routes are exact)", As: Alice, Ticket: "T-2001", Hop: raw("POST", "/mcp/TICKETS", initialize)},
@@ -181,7 +181,7 @@ func failClosed() Scenario {
 		Body: []byte(`{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Work ticket T-2001."}]}`)}
 	return Scenario{
 		ID:    "fail-closed",
-		Title: "9. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
+		Title: "11. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
 		Steps: []Step{
 			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
 			{Name: "synapse stops", Do: stop(stack.Synapse)},
