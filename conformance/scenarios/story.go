@@ -46,7 +46,7 @@ func triageAct() Step {
 	return Step{
 		Name:   "triage's agent works T-2001",
 		Title:  "The autonomous triage agent: pinned to gpt-4o-mini, kept out of payments and payroll",
-		Intro:  "The triage agent (a SPIFFE workload, no human behind it) works T-2001. It asks for gpt-4o first.",
+		Intro:  "The triage agent (a SPIFFE workload, no human behind it) works T-2001. It asks for gpt-4o first. Its model is shown only the tools it may call: it comments on tickets and changes none, so update_ticket is not among them.",
 		As:     Triage,
 		Ticket: "T-2001",
 		Hop: Hop{Kind: Agent, Model: "gpt-4o", FallbackModel: "gpt-4o-mini",
