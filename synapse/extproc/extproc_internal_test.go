@@ -95,7 +95,7 @@ func withheldIDs(t *testing.T, resp *extprocv3.ProcessingResponse) string {
 }
 
 func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
-	out := play(newServer(planFunc(triagePlans)),
+	out := play(newServer(visibility.PlannerFunc(triagePlans)),
 		requestHeaders(":method", "POST", ":path", "/mcp/tickets", "x-hopguard-decision-id", "dec-1"),
 		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`),
 		responseHeaders("application/json"),
@@ -111,7 +111,7 @@ func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
 }
 
 func TestOtherRequestsPassUntouched(t *testing.T) {
-	s := newServer(planFunc(triagePlans))
+	s := newServer(visibility.PlannerFunc(triagePlans))
 	out := play(s,
 		requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-2"),
 		requestBody(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_ticket","arguments":{}}}`),
@@ -128,14 +128,14 @@ func TestOtherRequestsPassUntouched(t *testing.T) {
 }
 
 func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
-	failing := planFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") })
+	failing := visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") })
 	tests := []struct {
 		name    string
 		planner visibility.Planner
 		reqs    []*extprocv3.ProcessingRequest
 		wantID  string
 	}{
-		{name: "no grant for the decision", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+		{name: "no grant for the decision", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
 			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-unknown"),
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
 		}, wantID: "3"},
@@ -143,14 +143,14 @@ func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
 			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
 		}, wantID: "3"},
-		{name: "an answer that cannot be read", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+		{name: "an answer that cannot be read", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
 			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":"a","method":"tools/list"}`), responseHeaders("text/html"), responseBody("<html>"),
 		}, wantID: `"a"`},
-		{name: "a request that cannot be read", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+		{name: "a request that cannot be read", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
 			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"), requestBody(`{"jsonrpc":`),
 		}, wantID: "null"},
-		{name: "a resumed event stream", planner: planFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
+		{name: "a resumed event stream", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
 			requestHeaders(":method", "GET", "x-hopguard-decision-id", "dec-1", "last-event-id", "7"),
 		}, wantID: "null"},
 	}
@@ -163,7 +163,7 @@ func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
 }
 
 func TestAGrantIsTakenOnce(t *testing.T) {
-	s := newServer(planFunc(triagePlans))
+	s := newServer(visibility.PlannerFunc(triagePlans))
 	list := func() []*extprocv3.ProcessingResponse {
 		return play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))

@@ -20,6 +20,14 @@ type Planner interface {
 	Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error)
 }
 
+// PlannerFunc is a function that plans, as a Planner.
+type PlannerFunc func(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error)
+
+// Plan calls f.
+func (f PlannerFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	return f(ctx, req)
+}
+
 // maxTools bounds how many tools one answer may list: each is one plan asked of Cerbos.
 const maxTools = 256
 

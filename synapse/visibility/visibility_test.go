@@ -27,7 +27,7 @@ func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
 		"tools/call/update_ticket": pdp.PlanConditional, // only on the task's own ticket
 		"tools/call/delete_ticket": pdp.PlanAlwaysDenied,
 	}
-	planner := planFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	planner := visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
 		assert.Equal(t, "mcp:tickets", req.Kind)
 		assert.Equal(t, triage, req.Principal)
 		assert.Equal(t, "dec-1", req.Metadata.DecisionID)
@@ -40,7 +40,7 @@ func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
 }
 
 func TestVisibleFailsWhenAnyPlanFails(t *testing.T) {
-	planner := planFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	planner := visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
 		if req.Action == "tools/call/refund_issue" {
 			return "", errors.New("cerbos is unavailable")
 		}
@@ -56,7 +56,7 @@ func TestVisiblePlansAtMostSoManyTools(t *testing.T) {
 		tools[i] = fmt.Sprintf("tool_%d", i)
 	}
 	calls := 0
-	planner := planFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { calls++; return pdp.PlanAlwaysAllowed, nil })
+	planner := visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { calls++; return pdp.PlanAlwaysAllowed, nil })
 	_, err := visibility.Visible(context.Background(), planner, triage, pdp.Metadata{}, "mcp:crm", tools)
 	require.ErrorIs(t, err, visibility.ErrTooManyTools)
 	assert.Zero(t, calls, "nothing is asked of Cerbos for a list that long")

@@ -349,11 +349,9 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 }
 
 // everyTool plans every tool as always allowed.
-type everyTool struct{}
-
-func (everyTool) Plan(context.Context, pdp.PlanRequest) (pdp.Plan, error) {
+var everyTool = visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) {
 	return pdp.PlanAlwaysAllowed, nil
-}
+})
 
 // Checks are the checks so far, oldest first.
 func (a *AllowingAuthz) Checks() []Check {
@@ -370,7 +368,7 @@ func StartAllowingAuthz(t *testing.T) *AllowingAuthz {
 	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String()), grants: visibility.NewGrants(16, time.Minute)}
 	srv := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(srv, a)
-	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Grants: a.grants, Planner: everyTool{}, Log: slog.New(slog.DiscardHandler)})
+	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Grants: a.grants, Planner: everyTool, Log: slog.New(slog.DiscardHandler)})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return a
