@@ -18,12 +18,6 @@ import (
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
-type planFunc func(context.Context, pdp.PlanRequest) (pdp.Plan, error)
-
-func (f planFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
-	return f(ctx, req)
-}
-
 // triagePlans are Cerbos's plans for the triage agent on tickets: delete_ticket never.
 func triagePlans(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
 	if req.Action == "tools/call/delete_ticket" {

@@ -13,12 +13,6 @@ import (
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
-type planFunc func(context.Context, pdp.PlanRequest) (pdp.Plan, error)
-
-func (f planFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
-	return f(ctx, req)
-}
-
 var triage = pdp.Principal{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Roles: []string{"triage-agent"}}
 
 func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
