@@ -18,12 +18,14 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
+	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/jsonrpc"
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/visibility"
@@ -39,9 +41,18 @@ type Server struct {
 	Grants  *visibility.Grants
 	Planner visibility.Planner
 	Log     *slog.Logger
+	// Audit records every list withheld, a decision of its own (nil records none).
+	Audit AuditLog
+	// NewID names that decision; nil keeps the request's decision id.
+	NewID func() string
 	// Limits bound the request bodies it reads: those ext_authz reads with (synapse/mapping), so
 	// that a body it cannot read, which it refuses, is one ext_authz refused too.
 	Limits jsonrpc.Limits
+}
+
+// AuditLog records one decision (synapse/audit).
+type AuditLog interface {
+	Write(audit.Record) error
 }
 
 // exchange is what the processor learns of one request and its answer.
@@ -97,7 +108,7 @@ func (s *Server) handle(ctx context.Context, ex *exchange, req *extprocv3.Proces
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
 	default:
 		// Nothing else is asked for; answering anything else would not be understood.
-		return withhold(ex, "the gateway sent a processing message synapse does not handle")
+		return s.withhold(ex, "the gateway sent a processing message synapse does not handle")
 	}
 }
 
@@ -108,7 +119,7 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 	if ex.method == "GET" && headerValue(h, "last-event-id") != "" {
 		// A resumed event stream may replay the answer to a tools/list, and a stream is never
 		// buffered here to filter it.
-		return withhold(ex, "resuming an event stream could replay a tool list that is not filtered")
+		return s.withhold(ex, "resuming an event stream could replay a tool list that is not filtered")
 	}
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}}
 	if ex.method == "POST" {
@@ -127,7 +138,7 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 	if err != nil {
 		// ext_authz read this very body with the same limits and allowed it, so this does not
 		// happen; if it did, a tools/list could hide in what is not read.
-		return withhold(ex, "the request could not be read")
+		return s.withhold(ex, "the request could not be read")
 	}
 	for _, m := range msgs {
 		if m.Kind == jsonrpc.KindRequest && m.Method == methodListTools {
@@ -161,22 +172,22 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 	}
 	if !ex.granted {
 		s.Log.WarnContext(ctx, "a tools/list answer without its grant; withheld", "decision_id", ex.decisionID)
-		return withhold(ex, "synapse holds no decision for this tools/list")
+		return s.withhold(ex, "synapse holds no decision for this tools/list")
 	}
 	answer, err := visibility.Read(ex.contentType, b.GetBody())
 	if err != nil {
 		s.Log.WarnContext(ctx, "a tools/list answer synapse cannot read; withheld", "decision_id", ex.decisionID, "err", err)
-		return withhold(ex, "the tool list could not be read")
+		return s.withhold(ex, "the tool list could not be read")
 	}
 	visible, err := visibility.Visible(ctx, s.Planner, ex.grant.Principal, ex.grant.Metadata, ex.grant.Kind, answer.Tools())
 	if err != nil {
 		s.Log.ErrorContext(ctx, "cerbos did not plan the tool list; withheld", "decision_id", ex.decisionID, "err", err)
-		return withhold(ex, "the policy decision point did not decide which tools to show")
+		return s.withhold(ex, "the policy decision point did not decide which tools to show")
 	}
 	body, err := answer.Keep(func(tool string) bool { return visible[tool] })
 	if err != nil {
 		s.Log.ErrorContext(ctx, "filtering the tool list failed; withheld", "decision_id", ex.decisionID, "err", err)
-		return withhold(ex, "the tool list could not be filtered")
+		return s.withhold(ex, "the tool list could not be filtered")
 	}
 	shown := 0
 	for _, ok := range visible {
@@ -191,9 +202,21 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 
 // withhold answers the tools/list in the gateway's place, closed: a JSON-RPC error for each of
 // its requests (code -32011, what synapse answers an MCP request when nothing could be decided),
-// with the marks of every denial.
-func withhold(ex *exchange, why string) *extprocv3.ProcessingResponse {
+// with the marks of every denial, as a decision of its own in the audit log.
+func (s *Server) withhold(ex *exchange, why string) *extprocv3.ProcessingResponse {
 	d := respond.Denial{Decision: respond.DecisionDeny, Code: codeToolsWithheld, Reason: why + ": the tool list is withheld (fail closed)"}
+	id := ex.decisionID
+	if s.NewID != nil {
+		id = s.NewID()
+	}
+	if s.Audit != nil {
+		rec := audit.Record{Time: time.Now().UTC(), DecisionID: id, Effect: audit.EffectDeny, Code: d.Code, Reason: d.Reason,
+			Failure: failureResponsePath, Kind: ex.grant.Kind, Principal: ex.grant.Principal.ID, Roles: ex.grant.Principal.Roles,
+			AgentID: ex.grant.Metadata.AgentID, HarnessVersion: ex.grant.Metadata.HarnessVersion, Task: ex.grant.Metadata.TaskID}
+		if err := s.Audit.Write(rec); err != nil {
+			s.Log.Error("audit write failed", "decision_id", id, "err", err)
+		}
+	}
 	ids := ex.ids
 	if len(ids) == 0 {
 		ids = []json.RawMessage{json.RawMessage("null")}
@@ -216,15 +239,19 @@ func withhold(ex *exchange, why string) *extprocv3.ProcessingResponse {
 			header("content-type", "application/json"),
 			header(respond.HeaderDecision, respond.DecisionDeny),
 			header(respond.HeaderShouldRetry, "false"),
-			header(respond.HeaderDecisionID, ex.decisionID),
+			header(respond.HeaderDecisionID, id),
 		}},
 		Body:    body,
 		Details: "hopguard_tools_withheld",
 	}}}
 }
 
-// codeToolsWithheld is the denial code of a withheld tool list.
-const codeToolsWithheld = "tools_withheld"
+// codeToolsWithheld is the denial code of a withheld tool list, and failureResponsePath the
+// audit log's failure for it: the response path could not decide.
+const (
+	codeToolsWithheld   = "tools_withheld"
+	failureResponsePath = "response_path"
+)
 
 func header(key, value string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{

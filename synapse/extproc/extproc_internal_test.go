@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
@@ -164,4 +165,33 @@ func TestAGrantIsTakenOnce(t *testing.T) {
 	}
 	require.NotNil(t, list()[3].GetResponseBody(), "the first answer is filtered")
 	withheldIDs(t, list()[3])
+}
+
+type auditRecorder struct{ recs []audit.Record }
+
+func (a *auditRecorder) Write(r audit.Record) error { a.recs = append(a.recs, r); return nil }
+
+// TestAWithheldListIsADecisionOfItsOwn: the audit log has it, under the id the agent is told.
+func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
+	s := newServer(visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") }))
+	rec := &auditRecorder{}
+	s.Audit, s.NewID = rec, func() string { return "dec-withheld" }
+	out := play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
+	withheldIDs(t, out[3])
+	require.Len(t, rec.recs, 1)
+	got := rec.recs[0]
+	assert.Equal(t, "dec-withheld", got.DecisionID)
+	assert.Equal(t, audit.EffectDeny, got.Effect)
+	assert.Equal(t, "tools_withheld", got.Code)
+	assert.Equal(t, "response_path", got.Failure)
+	assert.Equal(t, "mcp:tickets", got.Kind)
+	assert.Equal(t, "triage", got.Principal)
+	var id string
+	for _, h := range out[3].GetImmediateResponse().GetHeaders().GetSetHeaders() {
+		if h.GetHeader().GetKey() == "x-hopguard-decision-id" {
+			id = string(h.GetHeader().GetRawValue())
+		}
+	}
+	assert.Equal(t, "dec-withheld", id, "the agent is told the withheld list's own decision")
 }

@@ -22,6 +22,8 @@ const (
 	// CodeUpgradeNotAllowed: a request asking to switch protocols (WebSocket, h2c). Only the
 	// asking request is checked; after a 101 the gateway is a tunnel nothing checks.
 	CodeUpgradeNotAllowed = "upgrade_not_allowed"
+	// CodeStreamResumption: a GET that resumes an MCP event stream (Last-Event-ID).
+	CodeStreamResumption = "stream_resumption_refused"
 
 	// The credential.
 	CodeInvalidAuthorization = "invalid_authorization" // Authorization repeated, joined, or not one Bearer token

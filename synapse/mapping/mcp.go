@@ -40,6 +40,11 @@ func mapMCP(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers, ser
 		if err := noBody(h); err != nil {
 			return err
 		}
+		if _, n := hdrs.get("last-event-id"); n > 0 && method == "GET" {
+			// A resumed stream may replay the answer to an earlier request, a tools/list among
+			// them, and an event stream never passes the response path that filters one.
+			return deny(CodeStreamResumption, "resuming an event stream (Last-Event-ID) is refused: a replayed tool list would not be filtered")
+		}
 		in.Checks = []Check{{
 			Kind: in.Resource, ID: server, Action: action,
 			Attr: map[string]any{"method": action, "server": server},

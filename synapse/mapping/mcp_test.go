@@ -209,6 +209,7 @@ func TestMapMCPRefusals(t *testing.T) {
 		{"PUT", request{method: "PUT", path: "/mcp/payments", resource: "mcp:payments", body: `{}`}, CodeMethodNotAllowed},
 		{"PATCH", request{method: "PATCH", path: "/mcp/payments", resource: "mcp:payments", body: `{}`}, CodeMethodNotAllowed},
 		{"GET with a body", request{method: "GET", path: "/mcp/payments", resource: "mcp:payments", body: toolCallBody(1, "refund_issue", `{}`)}, CodeBodyUnexpected},
+		{"GET resuming an event stream", request{method: "GET", path: "/mcp/payments", resource: "mcp:payments", headers: []string{"accept", "text/event-stream", "last-event-id", "7"}}, CodeStreamResumption},
 		{"DELETE with a body", request{method: "DELETE", path: "/mcp/payments", resource: "mcp:payments", body: `{}`}, CodeBodyUnexpected},
 		{"POST without a body", mcp("payments", ""), CodeBodyMissing},
 		{"form-encoded body", mcp("payments", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, "content-type", "application/x-www-form-urlencoded"), CodeUnsupportedContentType},

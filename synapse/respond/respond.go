@@ -126,8 +126,11 @@ func (p Provenance) header() string {
 // Allowed lets the request through, without the agent's credential.
 func Allowed(decisionID string, p Provenance) *authv3.CheckResponse {
 	toClient := []*corev3.HeaderValueOption{
-		header(HeaderDecision, "allow"),
-		header(HeaderDecisionID, decisionID),
+		// Unless a later filter has marked the answer a denial already: the response path
+		// (synapse/extproc) answers a tool list it withholds in the upstream's place, with
+		// x-hopguard-decision: deny, and the gateway adds these headers after it.
+		headerIfAbsent(HeaderDecision, "allow"),
+		headerIfAbsent(HeaderDecisionID, decisionID),
 	}
 	if v := p.header(); v != "" {
 		toClient = append(toClient, header(HeaderPolicy, v))
@@ -183,6 +186,13 @@ func denial(in *mapping.Input, d Denial, decisionID string, unavailable bool) *a
 			Body:    body,
 		}},
 	}
+}
+
+// headerIfAbsent is a header the gateway adds only where the message has none of that name.
+func headerIfAbsent(key, value string) *corev3.HeaderValueOption {
+	h := header(key, value)
+	h.AppendAction = corev3.HeaderValueOption_ADD_IF_ABSENT
+	return h
 }
 
 func header(key, value string) *corev3.HeaderValueOption {

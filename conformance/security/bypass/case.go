@@ -38,6 +38,11 @@ type Case struct {
 	// Allow marks a control: a well-formed request that must be allowed, proving the corpus
 	// can tell an allow from a deny.
 	Allow bool
+	// Hidden makes a response-path case: the request may be let through, but its answer must
+	// name none of these tools (the response path took them out), or be refused. Shown are
+	// tools a control's answer must name, proving the list was not simply emptied.
+	Hidden []string
+	Shown  []string
 }
 
 // Layers that refuse a request.

@@ -22,6 +22,7 @@ func Corpus() []Case {
 		headerCases(),
 		sessionCases(),
 		connectionCases(),
+		responseCases(),
 	)
 }
 
@@ -42,6 +43,10 @@ func Controls() []Case {
 				r, err := aliceRefunds(toolCall(3, "refund_issue", refundArgs("4000")))(ctx, k)
 				return r.With(rawhttp.Field{Name: "Mcp-Session-Id", Value: session}, rawhttp.Field{Name: "Mcp-Protocol-Version", Value: "2025-11-25"}), err
 			}},
+		{ID: "control-triage-lists-tickets-tools", Category: "control", Allow: true,
+			Hidden: hiddenFromTriage, Shown: []string{"add_comment", "get_ticket"},
+			Attack: "the triage agent lists the tickets server's tools in its own session: allowed, and shown only those it may call",
+			Build:  triageLists(listToolsBody, nil)},
 		{ID: "control-carol-opens-payroll", Category: "control", Allow: true,
 			Attack: "Carol (payroll-admin) opens payroll: allowed",
 			Build:  with(Carol, "mcp:payroll", func(tok string) rawhttp.Request { return mcpPost("payroll", tok, initializeBody) })},

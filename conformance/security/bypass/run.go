@@ -1,6 +1,7 @@
 package bypass
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,6 +133,7 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 		}
 	}
 	res.Expected = c.expects(res.Layer, res.Code)
+	shown := shownOf(resp, c)
 	if c.Allow {
 		res.Expected = !res.Denied
 		// Let through is not enough: the upstream must have answered it, or an allowed request
@@ -141,6 +143,23 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 		if !res.Pass {
 			res.Problem = fmt.Sprintf("the control was not let through to its upstream and answered (layer %s, status %d, code %q, upstream %v)", res.Layer, res.Status, res.Code, res.Upstream)
 		}
+		if problem := shown.problem(); problem != "" {
+			res.Pass, res.Problem = false, strings.TrimPrefix(res.Problem+"; "+problem, "; ")
+		}
+		return nil
+	}
+	if len(c.Hidden) > 0 {
+		// A response-path case: the request may well be let through and reach its upstream;
+		// what must not happen is a hidden tool in the answer.
+		var problems []string
+		if problem := shown.problem(); problem != "" {
+			problems = append(problems, problem)
+		}
+		if res.Denied && len(c.Expect) > 0 && !res.Expected {
+			problems = append(problems, fmt.Sprintf("refused by %s with code %q, expected one of %v", res.Layer, res.Code, c.Expect))
+		}
+		res.Pass = len(problems) == 0
+		res.Problem = strings.Join(problems, "; ")
 		return nil
 	}
 	var problems []string
@@ -334,4 +353,42 @@ func auditRecord(ctx context.Context, path string, from int64, id string) (*audi
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// shownTools is what a response-path case's answer named of the tools it watches.
+type shownTools struct {
+	hidden  []string // named, and must not be
+	missing []string // not named, and must be
+}
+
+// shownOf reads the answer's body for c's Hidden and Shown tools. An answer cut at
+// rawhttp.MaxBody could hide a tool past the cut: tool lists here are far shorter.
+func shownOf(resp *rawhttp.Response, c Case) shownTools {
+	var s shownTools
+	var body []byte
+	if resp != nil {
+		body = resp.Body
+	}
+	for _, tool := range c.Hidden {
+		if bytes.Contains(body, []byte(`"`+tool+`"`)) {
+			s.hidden = append(s.hidden, tool)
+		}
+	}
+	for _, tool := range c.Shown {
+		if !bytes.Contains(body, []byte(`"`+tool+`"`)) {
+			s.missing = append(s.missing, tool)
+		}
+	}
+	return s
+}
+
+func (s shownTools) problem() string {
+	var parts []string
+	if len(s.hidden) > 0 {
+		parts = append(parts, "SHOWN A TOOL IT MAY NOT CALL: "+strings.Join(s.hidden, ", "))
+	}
+	if len(s.missing) > 0 {
+		parts = append(parts, "the answer does not list "+strings.Join(s.missing, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
