@@ -19,7 +19,8 @@ type Record struct {
 	Reason string `json:"reason,omitempty"`
 	// Failure names what failed when no policy decided: "request" (could not
 	// be mapped), "identity" (token), "identity_unavailable", "pdp" (Cerbos
-	// error), "enrichment", "internal". Empty when the policy decided.
+	// error), "enrichment", "internal", "response_path" (a tool list the
+	// response path withheld, synapse/extproc). Empty when the policy decided.
 	Failure string `json:"failure,omitempty"`
 	// Policy is the Cerbos policy that decided ("resource.mcp_payments.vdefault") and
 	// PolicyVersion the version of the policy set it belongs to (policies/provenance), which
