@@ -126,6 +126,18 @@ func mcpCheck(msg *MCPMessage, m jsonrpc.Message, kind, server string, batch boo
 		if err := toolCall(&c, msg, m.Params, server); err != nil {
 			return Check{}, err
 		}
+	case MethodResourcesRead, MethodResourcesSubscribe, MethodResourcesUnsubscribe:
+		if err := resourceRequest(&c, m.Params, server, m.Method); err != nil {
+			return Check{}, err
+		}
+	case MethodPromptsGet:
+		if err := promptGet(&c, m.Params, server); err != nil {
+			return Check{}, err
+		}
+	case MethodCompletionComplete:
+		if err := completion(&c, m.Params, server); err != nil {
+			return Check{}, err
+		}
 	}
 	return c, nil
 }
@@ -141,7 +153,7 @@ func checkMethod(m jsonrpc.Message) *Error {
 	if len(method) > MaxMethodName || !nameChars(method, "_./-") {
 		return deny(CodeInvalidJSONRPC, "method %q is not a valid MCP method name", clip(method))
 	}
-	if strings.HasPrefix(method, ActionToolsCallPrefix) || method == ActionStream || method == ActionSessionDelete {
+	if strings.HasPrefix(method, ActionToolsCallPrefix) || strings.HasPrefix(method, ActionPromptsGetPrefix) || method == ActionStream || method == ActionSessionDelete {
 		return deny(CodeInvalidJSONRPC, "method %q is not an MCP method", clip(method))
 	}
 	return nil
