@@ -23,6 +23,7 @@ func Corpus() []Case {
 		sessionCases(),
 		connectionCases(),
 		responseCases(),
+		uriCases(),
 	)
 }
 
