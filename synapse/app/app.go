@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 
 	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
 	extprocv3.RegisterExternalProcessorServer(a.grpc, &extproc.Server{
-		Grants: grants, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID,
+		Grants: grants, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
 	})
 	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))

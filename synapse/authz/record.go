@@ -25,6 +25,7 @@ func (s *Service) record(ctx context.Context, d *decision, start time.Time) {
 		m.Checks = append(m.Checks, metrics.Check{Kind: r.Kind, Actions: r.Actions})
 	}
 	s.opts.Metrics.ObserveDecision(m)
+	s.opts.Metrics.PolicyVersion(rec.PolicyVersion)
 
 	s.opts.Log.DebugContext(ctx, "decision", "decision_id", d.id, "effect", rec.Effect, "code", rec.Code,
 		"failure", rec.Failure, "principal", rec.Principal, "kind", rec.Kind, "latency", latency)

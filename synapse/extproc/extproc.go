@@ -27,6 +27,7 @@ import (
 
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/jsonrpc"
+	"github.com/hopguard/hopguard/synapse/metrics"
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	Audit AuditLog
 	// NewID names that decision; nil keeps the request's decision id.
 	NewID func() string
+	// Metrics counts the lists filtered and withheld (nil counts nothing).
+	Metrics *metrics.Metrics
 	// Limits bound the request bodies it reads: those ext_authz reads with (synapse/mapping), so
 	// that a body it cannot read, which it refuses, is one ext_authz refused too.
 	Limits jsonrpc.Limits
@@ -196,6 +199,9 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 		}
 	}
 	s.Log.DebugContext(ctx, "tool list filtered", "decision_id", ex.decisionID, "kind", ex.grant.Kind, "listed", len(visible), "shown", shown)
+	if s.Metrics != nil {
+		s.Metrics.ToolList(metrics.ToolListFiltered, len(visible)-shown)
+	}
 	pass.GetResponseBody().Response = &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: body}}}
 	return pass
 }
@@ -208,6 +214,9 @@ func (s *Server) withhold(ex *exchange, why string) *extprocv3.ProcessingRespons
 	id := ex.decisionID
 	if s.NewID != nil {
 		id = s.NewID()
+	}
+	if s.Metrics != nil {
+		s.Metrics.ToolList(metrics.ToolListWithheld, 0)
 	}
 	if s.Audit != nil {
 		rec := audit.Record{Time: time.Now().UTC(), DecisionID: id, Effect: audit.EffectDeny, Code: d.Code, Reason: d.Reason,

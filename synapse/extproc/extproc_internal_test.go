@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/synapse/audit"
+	"github.com/hopguard/hopguard/synapse/metrics"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
@@ -175,7 +178,8 @@ func (a *auditRecorder) Write(r audit.Record) error { a.recs = append(a.recs, r)
 func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
 	s := newServer(visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") }))
 	rec := &auditRecorder{}
-	s.Audit, s.NewID = rec, func() string { return "dec-withheld" }
+	m := metrics.New()
+	s.Audit, s.NewID, s.Metrics = rec, func() string { return "dec-withheld" }, m
 	out := play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
 		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
 	withheldIDs(t, out[3])
@@ -194,4 +198,9 @@ func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "dec-withheld", id, "the agent is told the withheld list's own decision")
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP synapse_tool_lists_total tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).
+# TYPE synapse_tool_lists_total counter
+synapse_tool_lists_total{outcome="withheld"} 1
+`), "synapse_tool_lists_total"), "counted")
 }

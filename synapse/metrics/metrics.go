@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,13 @@ type Metrics struct {
 	denials   *prometheus.CounterVec
 	pdpErrors *prometheus.CounterVec
 	cached    prometheus.Counter
+	toolLists *prometheus.CounterVec
+	hidden    prometheus.Counter
+	policy    *prometheus.GaugeVec
+	// version is the policy set's version policy holds, compared before any lock: it changes
+	// only when the policies do.
+	version   atomic.Pointer[string]
+	versionMu sync.Mutex
 	kinds     *boundedLabel
 	actions   *boundedLabel
 	codes     *boundedLabel
@@ -60,12 +68,24 @@ func New() *Metrics {
 			Name: "synapse_decisions_from_cache_total",
 			Help: "Checks answered from the decision cache, with the decision Cerbos made for the same request (no Cerbos call); synapse_checks_total counts them too.",
 		}),
+		toolLists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_tool_lists_total",
+			Help: "tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).",
+		}, []string{"outcome"}),
+		hidden: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "synapse_tools_hidden_total",
+			Help: "Tools taken out of tools/list answers because the principal may never call them.",
+		}),
+		policy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "synapse_policy_version_info",
+			Help: "1 for the version of the policy set Cerbos last decided under (policies/provenance): it changes with every policy change that took effect.",
+		}, []string{"version"}),
 		kinds:   newBoundedLabel(maxLabelValues),
 		actions: newBoundedLabel(maxLabelValues),
 		codes:   newBoundedLabel(maxLabelValues),
 	}
 	m.registry.MustRegister(
-		m.checks, m.latency, m.denials, m.pdpErrors, m.cached,
+		m.checks, m.latency, m.denials, m.pdpErrors, m.cached, m.toolLists, m.hidden, m.policy,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -115,6 +135,39 @@ func (m *Metrics) ObserveDecision(d Decision) {
 	if d.Effect != "allow" {
 		m.denials.WithLabelValues(m.codes.value(d.Code), d.Failure).Inc()
 	}
+}
+
+// Outcomes of a tools/list answer on the response path.
+const (
+	ToolListFiltered = "filtered"
+	ToolListWithheld = "withheld"
+)
+
+// ToolList records one tools/list answer on the response path and how many tools it lost.
+func (m *Metrics) ToolList(outcome string, hidden int) {
+	m.toolLists.WithLabelValues(outcome).Inc()
+	m.hidden.Add(float64(hidden))
+}
+
+// PolicyVersion records the version of the policy set a decision was made under; "" (no policy
+// decided) changes nothing.
+func (m *Metrics) PolicyVersion(v string) {
+	if v == "" {
+		return
+	}
+	if last := m.version.Load(); last != nil && *last == v {
+		return
+	}
+	m.versionMu.Lock()
+	defer m.versionMu.Unlock()
+	if last := m.version.Load(); last != nil {
+		if *last == v {
+			return
+		}
+		m.policy.DeleteLabelValues(*last)
+	}
+	m.version.Store(&v)
+	m.policy.WithLabelValues(v).Set(1)
 }
 
 // PDPError records a Cerbos call that returned no decision.

@@ -85,3 +85,35 @@ func counterValue(t *testing.T, m *metrics.Metrics, name string, labels map[stri
 	t.Fatalf("no %s with labels %v", name, labels)
 	return 0
 }
+
+func TestPolicyVersionKeepsOneSeries(t *testing.T) {
+	m := metrics.New()
+	m.PolicyVersion("sha256:1111111111111111")
+	m.PolicyVersion("")
+	m.PolicyVersion("sha256:2222222222222222")
+	m.PolicyVersion("sha256:2222222222222222")
+	expected := `
+# HELP synapse_policy_version_info 1 for the version of the policy set Cerbos last decided under (policies/provenance): it changes with every policy change that took effect.
+# TYPE synapse_policy_version_info gauge
+synapse_policy_version_info{version="sha256:2222222222222222"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_policy_version_info"),
+		"only the version in force; a decision no policy made changes nothing")
+}
+
+func TestToolLists(t *testing.T) {
+	m := metrics.New()
+	m.ToolList(metrics.ToolListFiltered, 1)
+	m.ToolList(metrics.ToolListFiltered, 0)
+	m.ToolList(metrics.ToolListWithheld, 0)
+	expected := `
+# HELP synapse_tool_lists_total tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).
+# TYPE synapse_tool_lists_total counter
+synapse_tool_lists_total{outcome="filtered"} 2
+synapse_tool_lists_total{outcome="withheld"} 1
+# HELP synapse_tools_hidden_total Tools taken out of tools/list answers because the principal may never call them.
+# TYPE synapse_tools_hidden_total counter
+synapse_tools_hidden_total 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_tool_lists_total", "synapse_tools_hidden_total"))
+}
