@@ -144,7 +144,7 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	h.RuntimeName = rt.Name()
-	spire, err := h.spire(opts.SPIRE, rt.Name(), runDir, built)
+	spire, err := h.spire(ctx, opts.SPIRE, rt.Name(), runDir, built)
 	if err != nil {
 		return nil, err
 	}

@@ -28,12 +28,12 @@ const stsPackage = "./mockservers/cmd/mocksts"
 // spire turns SPIRE on when asked and possible, and then starts the test driver's own STS; where
 // it cannot run, it returns nil and h.Unattested says why. built holds the built commands once
 // they are, before SPIRE starts (the registration entries name their binaries).
-func (h *Env) spire(asked bool, runtimeName, runDir string, built map[string]string) (*stack.SPIREOptions, error) {
+func (h *Env) spire(ctx context.Context, asked bool, runtimeName, runDir string, built map[string]string) (*stack.SPIREOptions, error) {
 	if !asked {
 		h.Unattested = errors.New("this run does not ask for SPIRE (the suites and the demo do; `make up` and the benchmark keep the triage agent's secret)")
 		return nil, nil
 	}
-	if err := spireRunsHere(runtimeName, runDir); err != nil {
+	if err := spireRunsHere(ctx, runtimeName, runDir); err != nil {
 		h.Unattested = err
 		return nil, nil
 	}
@@ -99,7 +99,7 @@ func (h *Env) SPIREServer(ctx context.Context, args ...string) (string, error) {
 // be installed (the harness runs spire-server's CLI on either runtime) and on containers their
 // images built, its sockets must fit under runDir, and the agent must run in its sandbox as the
 // user its entry names.
-func spireRunsHere(runtimeName, runDir string) error {
+func spireRunsHere(ctx context.Context, runtimeName, runDir string) error {
 	if err := stack.SocketsFit(runDir); err != nil {
 		return err
 	}
@@ -110,8 +110,8 @@ func spireRunsHere(runtimeName, runDir string) error {
 		if runtimeName != "container" {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := container.CheckImage(ctx, env.Program{Tool: tool})
+		check, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := container.CheckImage(check, env.Program{Tool: tool})
 		cancel()
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hopguard/hopguard/policies/provenance"
@@ -127,6 +128,29 @@ func Refusals(path string, from int64) ([]Refusal, int64, error) {
 		from += int64(len(line))
 		if refusal, ok := parseRefusal(line); ok {
 			out = append(out, refusal)
+		}
+	}
+}
+
+// AwaitRefusal waits, up to timeout, until Cerbos's log at path says, after offset from, that it
+// refused the policy file called file.
+func AwaitRefusal(ctx context.Context, path string, from int64, file string, timeout time.Duration) (Refusal, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		refusals, next, err := Refusals(path, from)
+		if err == nil {
+			from = next
+			for _, r := range refusals {
+				if strings.Contains(r.String(), file) {
+					return r, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Refusal{}, fmt.Errorf("Cerbos's log %s says nothing of refusing %s within %s", path, file, timeout)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

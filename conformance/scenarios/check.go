@@ -81,7 +81,7 @@ func (r *Run) hop(ctx context.Context, step Step) {
 		if out.note != "" {
 			shown = strings.Split(out.note, ",")
 		}
-		c.equal(sorted(step.Want.Tools), sorted(shown), "the tools shown")
+		c.equal(slices.Sorted(slices.Values(step.Want.Tools)), slices.Sorted(slices.Values(shown)), "the tools shown")
 	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
 	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).
@@ -346,10 +346,4 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return info.Size()
-}
-
-func sorted(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
-	return out
 }

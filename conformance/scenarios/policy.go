@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hopguard/hopguard/conformance/policywatch"
@@ -262,7 +261,7 @@ func breakPolicy(file string, broken func([]byte) []byte) func(context.Context, 
 		if err := provenance.WriteFile(path, broken(b)); err != nil {
 			return err
 		}
-		refusal, err := awaitRefusal(ctx, p.CerbosLog, logFrom, file)
+		refusal, err := policywatch.AwaitRefusal(ctx, p.CerbosLog, logFrom, file, policyWait)
 		if err != nil {
 			return err
 		}
@@ -316,28 +315,6 @@ func restore(dir string, kept map[string][]byte) {
 // awaitVersion waits until Cerbos decides under version.
 func (p *Policies) awaitVersion(ctx context.Context, version string) error {
 	return policywatch.AwaitServed(ctx, http.DefaultClient, p.CerbosURL, version, policyWait)
-}
-
-// awaitRefusal waits until Cerbos's log at path, after offset from, says it refused file.
-func awaitRefusal(ctx context.Context, path string, from int64, file string) (policywatch.Refusal, error) {
-	ctx, cancel := context.WithTimeout(ctx, policyWait)
-	defer cancel()
-	for {
-		refusals, next, err := policywatch.Refusals(path, from)
-		if err == nil {
-			from = next
-			for _, r := range refusals {
-				if strings.Contains(r.String(), file) {
-					return r, nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return policywatch.Refusal{}, fmt.Errorf("Cerbos's log %s says nothing of refusing %s within %s", path, file, policyWait)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

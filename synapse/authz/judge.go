@@ -15,8 +15,12 @@ const maxValidationErrors = 5
 // judge reads Cerbos's answer: allowed only if every check's action is an
 // explicit allow and no schema was violated. Otherwise the denial is, in
 // order: the output of the first deny rule that fired, the schema
-// violations, or "no rule allows".
-func judge(checks []mapping.Check, results []pdp.Result) (respond.Denial, bool) {
+// violations, or "no rule allows". policy names what decided, as Cerbos names
+// it: the rule whose output gave the denial
+// ("resource.mcp_payments.vdefault#tier-1-refund-cap"), else the resource
+// policy of the first denied check, or of the first check when all were
+// allowed ("resource.llm.vdefault").
+func judge(checks []mapping.Check, results []pdp.Result) (why respond.Denial, policy string, denied bool) {
 	var firstDenied *mapping.Check
 	var firstOutput *respond.Denial
 	var violations []pdp.ValidationError
@@ -30,19 +34,30 @@ func judge(checks []mapping.Check, results []pdp.Result) (respond.Denial, bool) 
 			firstDenied = check
 		}
 		if firstOutput == nil {
-			firstOutput = denialFromOutputs(result.Outputs, check.Action)
+			if o, v, ok := denyingOutput(result.Outputs, check.Action); ok {
+				d := denialFrom(o, v)
+				firstOutput, policy = &d, o.Source
+			}
+		}
+	}
+	if policy == "" {
+		switch {
+		case firstDenied != nil:
+			policy = resourcePolicyID(firstDenied.Kind)
+		case len(checks) > 0:
+			policy = resourcePolicyID(checks[0].Kind)
 		}
 	}
 	switch {
 	case firstOutput != nil:
-		return *firstOutput, true
+		return *firstOutput, policy, true
 	case len(violations) > 0:
-		return denial(codeInvalidArguments, describeViolations(violations)), true
+		return denial(codeInvalidArguments, describeViolations(violations)), policy, true
 	case firstDenied != nil:
 		return denial(codeNoMatchingRule,
-			fmt.Sprintf("denied by policy: no rule allows %s on %s", firstDenied.Action, firstDenied.Kind)), true
+			fmt.Sprintf("denied by policy: no rule allows %s on %s", firstDenied.Action, firstDenied.Kind)), policy, true
 	}
-	return respond.Denial{}, false
+	return respond.Denial{}, policy, false
 }
 
 // versionOf is the policy set's version, the output of provenanceResource's rule; "" when the
@@ -56,48 +71,15 @@ func versionOf(r pdp.Result) string {
 	return ""
 }
 
-// decidingPolicy names what decided, as Cerbos names it and as judge chose the denial: the rule
-// whose output gave it ("resource.mcp_payments.vdefault#tier-1-refund-cap"), else the resource
-// policy of the first denied check, or of the first check when all were allowed
-// ("resource.llm.vdefault").
-func decidingPolicy(checks []mapping.Check, results []pdp.Result, denied bool) string {
-	if len(checks) == 0 {
-		return ""
-	}
-	if !denied {
-		return resourcePolicyID(checks[0].Kind)
-	}
-	firstDenied := -1
-	for i := range checks {
-		if results[i].Actions[checks[i].Action] == pdp.EffectAllow {
-			continue
-		}
-		if o, _, ok := denyingOutput(results[i].Outputs, checks[i].Action); ok {
-			return o.Source
-		}
-		if firstDenied < 0 {
-			firstDenied = i
-		}
-	}
-	if firstDenied < 0 {
-		firstDenied = 0
-	}
-	return resourcePolicyID(checks[firstDenied].Kind)
-}
-
 // resourcePolicyID is the id Cerbos gives the default version of kind's resource policy in its
 // outputs: "mcp:payments" is "resource.mcp_payments.vdefault".
 func resourcePolicyID(kind string) string {
 	return "resource." + strings.ReplaceAll(kind, ":", "_") + ".vdefault"
 }
 
-// denialFromOutputs returns the first rule output for action that is a
-// denial object: {"decision": "deny", "reason", "code", "remediation"}.
-func denialFromOutputs(outputs []pdp.Output, action string) *respond.Denial {
-	o, v, ok := denyingOutput(outputs, action)
-	if !ok {
-		return nil
-	}
+// denialFrom is the denial a deny rule's output object gives: {"decision": "deny", "reason",
+// "code", "remediation"}.
+func denialFrom(o pdp.Output, v map[string]any) respond.Denial {
 	d := denial(codePolicyDenied, "denied by policy rule "+o.Source)
 	if code, ok := v["code"].(string); ok && code != "" {
 		d.Code = code
@@ -108,7 +90,7 @@ func denialFromOutputs(outputs []pdp.Output, action string) *respond.Denial {
 	if rem, ok := v["remediation"].(map[string]any); ok {
 		d.Remediation = rem
 	}
-	return &d
+	return d
 }
 
 // denyingOutput is the first output for action that is a denial object, with its value.

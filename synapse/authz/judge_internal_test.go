@@ -35,10 +35,13 @@ func TestDecidingPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, decidingPolicy(checks, tt.results, tt.denied))
+			_, policy, denied := judge(checks, tt.results)
+			assert.Equal(t, tt.denied, denied)
+			assert.Equal(t, tt.want, policy)
 		})
 	}
-	assert.Empty(t, decidingPolicy(nil, nil, true))
+	_, policy, _ := judge(nil, nil)
+	assert.Empty(t, policy)
 }
 
 func TestVersionOf(t *testing.T) {

@@ -377,8 +377,8 @@ func (s *Service) ask(ctx context.Context, d *decision, req pdp.Request) {
 		return
 	}
 	results, version := resp.Results[:len(d.input.Checks)], versionOf(resp.Results[len(d.input.Checks)])
-	why, denied := judge(d.input.Checks, results)
-	d.provenance = respond.Provenance{Policy: decidingPolicy(d.input.Checks, results, denied), Version: version}
+	why, policy, denied := judge(d.input.Checks, results)
+	d.provenance = respond.Provenance{Policy: policy, Version: version}
 	if denied {
 		d.deny("", why)
 		return

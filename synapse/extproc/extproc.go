@@ -121,7 +121,8 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 	ex.decisionID = headerValue(h, respond.HeaderDecisionID)
 	if ex.method == "GET" && headerValue(h, "last-event-id") != "" {
 		// A resumed event stream may replay the answer to a tools/list, and a stream is never
-		// buffered here to filter it.
+		// buffered here to filter it. ext_authz refuses it first (synapse/mapping); this holds
+		// should a gateway ask ext_proc all the same.
 		return s.withhold(ex, "resuming an event stream could replay a tool list that is not filtered")
 	}
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}}

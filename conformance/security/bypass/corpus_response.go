@@ -29,6 +29,15 @@ func triageLists(body string, edit func(*rawhttp.Request)) builder {
 	}
 }
 
+// acceptEventStreamOnly makes a request accept an event stream and nothing else.
+func acceptEventStreamOnly(r *rawhttp.Request) {
+	for i := range r.Header {
+		if r.Header[i].Name == "Accept" {
+			r.Header[i].Value = "text/event-stream"
+		}
+	}
+}
+
 // responseCases try to get a tool the triage agent may not call shown to it: however a
 // tools/list is asked or answered, its answer passes synapse's response path, which must take
 // the tool out, or withhold the answer.
@@ -43,13 +52,7 @@ func responseCases() []Case {
 			Build:  triageLists(`{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"cursor":"page-2"}}`, nil)},
 		{ID: "tools-list-as-an-event-stream", Category: cat, Hidden: hiddenFromTriage, Expect: withheld,
 			Attack: "a tools/list that accepts only an event stream, in case an answer in events is not read",
-			Build: triageLists(listToolsBody, func(r *rawhttp.Request) {
-				for i := range r.Header {
-					if r.Header[i].Name == "Accept" {
-						r.Header[i].Value = "text/event-stream"
-					}
-				}
-			})},
+			Build:  triageLists(listToolsBody, acceptEventStreamOnly)},
 		{ID: "tools-list-with-a-string-id", Category: cat, Hidden: hiddenFromTriage, Expect: withheld,
 			Attack: "a tools/list whose id is a string, in case answers are matched to requests by number",
 			Build:  triageLists(`{"jsonrpc":"2.0","id":"list","method":"tools/list"}`, nil)},
@@ -59,15 +62,9 @@ func responseCases() []Case {
 		{ID: "stream-resumed", Category: cat, Expect: []string{"stream_resumption_refused"},
 			Attack: "the triage agent resumes the tickets event stream (Last-Event-ID), which may replay a tools/list answer that was never filtered",
 			Build: func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
-				r, err := triageLists("", nil)(ctx, k)
+				r, err := triageLists("", acceptEventStreamOnly)(ctx, k)
 				r.Method, r.Body = "GET", nil
-				r = r.With(rawhttp.Field{Name: "Last-Event-ID", Value: "1"})
-				for i := range r.Header {
-					if r.Header[i].Name == "Accept" {
-						r.Header[i].Value = "text/event-stream"
-					}
-				}
-				return r, err
+				return r.With(rawhttp.Field{Name: "Last-Event-ID", Value: "1"}), err
 			}},
 	}
 }
