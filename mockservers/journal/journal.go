@@ -38,6 +38,8 @@ type Entry struct {
 	Path       string     `json:"path"`
 	MCPMethod  string     `json:"mcp_method,omitempty"`
 	Tool       string     `json:"tool,omitempty"`
+	Resource   string     `json:"resource,omitempty"` // the URI of resources/read, subscribe, unsubscribe
+	Prompt     string     `json:"prompt,omitempty"`   // the name of prompts/get
 	Model      string     `json:"model,omitempty"`
 	Credential Credential `json:"credential"`
 	// Fields are what the body said, for comparing what different gateways forwarded

@@ -7,21 +7,28 @@ import (
 	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
-// describeMCP names the JSON-RPC method of an MCP POST, and the tool of a
-// tools/call, for the journal. Anything it cannot parse is left unnamed:
+// describeMCP names the JSON-RPC method of an MCP POST, the tool of a
+// tools/call, the resource of a resources/read, subscribe or unsubscribe and
+// the prompt of a prompts/get, for the journal. Anything it cannot parse is left unnamed:
 // mcp-go will answer it with the protocol error.
 func describeMCP(_ *http.Request, body []byte, e *journal.Entry) {
 	var msg struct {
 		Method string `json:"method"`
 		Params struct {
 			Name string `json:"name"`
+			URI  string `json:"uri"`
 		} `json:"params"`
 	}
 	if len(body) == 0 || json.Unmarshal(body, &msg) != nil {
 		return
 	}
 	e.MCPMethod = msg.Method
-	if msg.Method == "tools/call" {
+	switch msg.Method {
+	case "tools/call":
 		e.Tool = msg.Params.Name
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		e.Resource = msg.Params.URI
+	case "prompts/get":
+		e.Prompt = msg.Params.Name
 	}
 }

@@ -1,5 +1,5 @@
 // Package mcpserver builds the demo's mock MCP servers (tickets, crm,
-// payments, payroll) on mark3labs/mcp-go, served over streamable HTTP at
+// payments, payroll, and a knowledge base of documents and prompts) on mark3labs/mcp-go, served over streamable HTTP at
 // /mcp, each with a seeded in-memory Store and a journal of what reached it.
 package mcpserver
 
@@ -24,10 +24,12 @@ const (
 	CRM      Name = "crm"
 	Payments Name = "payments"
 	Payroll  Name = "payroll"
+	// Knowledge serves documents (resources) and prompts besides one tool.
+	Knowledge Name = "knowledge"
 )
 
 // Names lists every server, in a stable order.
-func Names() []Name { return []Name{Tickets, CRM, Payments, Payroll} }
+func Names() []Name { return []Name{Tickets, CRM, Payments, Payroll, Knowledge} }
 
 // ParseName returns the server called s.
 func ParseName(s string) (Name, error) {
@@ -81,14 +83,22 @@ func New(cfg Config) (*Server, error) {
 	logger = logger.With("mcp_server", string(cfg.Name))
 
 	store := NewStore(seed, cfg.Now)
-	mcpServer := server.NewMCPServer("hopguard-mock-"+string(cfg.Name), Version,
+	options := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithStrictInputSchemaDefault(),
 		server.WithRecovery(),
 		server.WithLogger(logger),
-	)
+	}
+	if cfg.Name == Knowledge {
+		options = append(options, server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false))
+	}
+	mcpServer := server.NewMCPServer("hopguard-mock-"+string(cfg.Name), Version, options...)
 	mcpServer.AddTools(toolsFor(cfg.Name, store)...)
+	if cfg.Name == Knowledge {
+		mcpServer.AddResources(knowledgeResources()...)
+		mcpServer.AddPrompts(knowledgePrompts()...)
+	}
 
 	// The mocks sit behind gateways that may forward a virtual host name
 	// (Istio routes by Host), so mcp-go's loopback-only Host check would
@@ -121,6 +131,8 @@ func toolsFor(name Name, store *Store) []server.ServerTool {
 		return paymentTools(store)
 	case Payroll:
 		return payrollTools(store)
+	case Knowledge:
+		return knowledgeTools()
 	}
 	return nil
 }

@@ -76,10 +76,11 @@ func decodeResult(t *testing.T, res *mcp.CallToolResult, into any) {
 
 func TestEachServerListsItsTools(t *testing.T) {
 	want := map[mcpserver.Name][]string{
-		mcpserver.Tickets:  {"add_comment", "get_ticket", "list_tickets", "update_ticket"},
-		mcpserver.CRM:      {"get_customer", "list_orders"},
-		mcpserver.Payments: {"get_charge", "refund_issue"},
-		mcpserver.Payroll:  {"get_payslip", "run_payroll"},
+		mcpserver.Tickets:   {"add_comment", "get_ticket", "list_tickets", "update_ticket"},
+		mcpserver.CRM:       {"get_customer", "list_orders"},
+		mcpserver.Payments:  {"get_charge", "refund_issue"},
+		mcpserver.Payroll:   {"get_payslip", "run_payroll"},
+		mcpserver.Knowledge: {"search_articles"},
 	}
 	for _, name := range mcpserver.Names() {
 		for _, legacy := range []bool{false, true} {

@@ -17,6 +17,9 @@ Servers and their tools:
   crm       get_customer, list_orders
   payments  refund_issue, get_charge
   payroll   get_payslip, run_payroll
+  knowledge search_articles; resources kb://policies/refunds,
+            kb://policies/escalation, kb://hr/salaries; prompts
+            triage_summary, compensation_letter
 
 Endpoints: /mcp (MCP; no auth required), GET /_journal, POST /_reset
 (restores the demo seed). Once bound it prints
@@ -27,17 +30,18 @@ Usage: mockmcp --server NAME [flags]
 Flags:
 `
 
-// defaultPorts keeps the four servers apart when run side by side.
+// defaultPorts keeps the servers apart when run side by side.
 var defaultPorts = map[mcpserver.Name]int{
 	mcpserver.Tickets: 18101, mcpserver.CRM: 18102, mcpserver.Payments: 18103, mcpserver.Payroll: 18104,
+	mcpserver.Knowledge: 18105,
 }
 
 func main() { serve.Main("mockmcp", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := serve.NewFlags("mockmcp", usage, "", stderr)
-	fs.Lookup("addr").Usage += " (default 127.0.0.1:18101..18104 by server)"
-	name := fs.String("server", "", "which `server` to run: tickets, crm, payments or payroll (required)")
+	fs.Lookup("addr").Usage += " (default 127.0.0.1:18101..18105 by server)"
+	name := fs.String("server", "", "which `server` to run: tickets, crm, payments, payroll or knowledge (required)")
 	logger, err := fs.Parse(args)
 	if err != nil {
 		return err
