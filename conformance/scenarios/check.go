@@ -83,6 +83,13 @@ func (r *Run) hop(ctx context.Context, step Step) {
 		}
 		c.equal(slices.Sorted(slices.Values(step.Want.Tools)), slices.Sorted(slices.Values(shown)), "the tools shown")
 	}
+	if step.Want.Resources != nil && !step.Want.Deny {
+		var shown []string
+		if out.note != "" {
+			shown = strings.Split(out.note, ",")
+		}
+		c.equal(slices.Sorted(slices.Values(step.Want.Resources)), slices.Sorted(slices.Values(shown)), "the documents shown")
+	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
 	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).
 	if !step.Want.Deny {
@@ -196,6 +203,12 @@ func matches(h Hop) func(journal.Entry) bool {
 			return e.MCPMethod == "tools/list"
 		case CallTool:
 			return e.MCPMethod == "tools/call" && e.Tool == h.Tool
+		case ListResources:
+			return e.MCPMethod == "resources/list"
+		case ReadResource:
+			return e.MCPMethod == "resources/read" && e.Resource == h.URI
+		case GetPrompt:
+			return e.MCPMethod == "prompts/get" && e.Prompt == h.Prompt
 		default:
 			return false
 		}
@@ -272,6 +285,12 @@ func hopAction(h Hop) string {
 		return "tools/list"
 	case CallTool:
 		return "tools/call/" + h.Tool
+	case ListResources:
+		return "resources/list"
+	case ReadResource:
+		return "resources/read"
+	case GetPrompt:
+		return "prompts/get/" + h.Prompt
 	default:
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/openai/openai-go/v3"
 
 	"github.com/hopguard/hopguard/agent/denial"
@@ -68,9 +69,42 @@ func (r *Run) perform(ctx context.Context, step Step) outcome {
 			return outcome{err: fmt.Errorf("the tool itself failed: %s", res.Text)}
 		}
 		return outcome{note: res.Text}
+	case ListResources, ReadResource, GetPrompt:
+		return r.content(ctx, step)
 	default:
 		return outcome{err: fmt.Errorf("hop kind %d cannot be performed directly", step.Hop.Kind)}
 	}
+}
+
+// content makes a hop on an MCP server's documents or prompts.
+func (r *Run) content(ctx context.Context, step Step) outcome {
+	s, out := r.session(ctx, step, false)
+	if s == nil {
+		return out
+	}
+	var (
+		note string
+		err  error
+	)
+	switch step.Hop.Kind {
+	case ListResources:
+		var listed []mcp.Resource
+		if listed, err = s.ListResources(ctx); err == nil {
+			uris := make([]string, 0, len(listed))
+			for _, res := range listed {
+				uris = append(uris, res.URI)
+			}
+			note = strings.Join(uris, ",")
+		}
+	case ReadResource:
+		note, err = s.ReadResource(ctx, step.Hop.URI)
+	case GetPrompt:
+		note, err = s.GetPrompt(ctx, step.Hop.Prompt, step.Hop.PromptArgs)
+	}
+	if err != nil {
+		return fromError(err)
+	}
+	return outcome{note: note}
 }
 
 func (r *Run) modelCall(ctx context.Context, step Step) outcome {

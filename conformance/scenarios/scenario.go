@@ -91,6 +91,12 @@ const (
 	// when the gateway refuses it (a non-2xx status or a denial) and no upstream sees anything.
 	// A Token of kind OtherResourceToken is presented as the bearer token.
 	Raw
+	// ListResources lists the documents of Hop.Server on the open (or a new) session.
+	ListResources
+	// ReadResource reads Hop.URI from Hop.Server.
+	ReadResource
+	// GetPrompt gets Hop.Prompt from Hop.Server with Hop.PromptArgs.
+	GetPrompt
 )
 
 // Hop is the request a step makes.
@@ -106,6 +112,9 @@ type Hop struct {
 	Server        string
 	Tool          string
 	Args          json.RawMessage
+	URI           string            // ReadResource
+	Prompt        string            // GetPrompt
+	PromptArgs    map[string]string // GetPrompt
 	// AgentRun adjusts the agent's config (Agent hops); Check inspects what the run did.
 	AgentRun func(r *Run, cfg *loop.Config)
 	Check    func(r *Run, res loop.Result) error
@@ -141,6 +150,8 @@ type Want struct {
 	Reason string
 	// Tools, when set, are the tools an allowed ListTools hop must show, exactly (in any order).
 	Tools []string
+	// Resources, when set, are the URIs an allowed ListResources hop must show, exactly.
+	Resources []string
 	// Remediation is the remediation's type ("step_up").
 	Remediation string
 	// Status is the HTTP status of the denied response; 0 does not check it. StatusBehind
@@ -183,6 +194,14 @@ func handshake(server string) Hop { return Hop{Kind: Handshake, Server: server} 
 func listTools(server string) Hop { return Hop{Kind: ListTools, Server: server} }
 func callTool(server, tool, args string) Hop {
 	return Hop{Kind: CallTool, Server: server, Tool: tool, Args: json.RawMessage(args)}
+}
+
+func listResources(server string) Hop { return Hop{Kind: ListResources, Server: server} }
+func readResource(server, uri string) Hop {
+	return Hop{Kind: ReadResource, Server: server, URI: uri}
+}
+func getPrompt(server, prompt string, args map[string]string) Hop {
+	return Hop{Kind: GetPrompt, Server: server, Prompt: prompt, PromptArgs: args}
 }
 
 func allow() Want { return Want{} }

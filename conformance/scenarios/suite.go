@@ -23,6 +23,7 @@ func Suite() []Scenario {
 		policyChange(),
 		brokenPolicy(),
 		toolVisibility(),
+		knowledge(),
 		failClosed(),
 	}
 }
@@ -181,7 +182,7 @@ func failClosed() Scenario {
 		Body: []byte(`{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Work ticket T-2001."}]}`)}
 	return Scenario{
 		ID:    "fail-closed",
-		Title: "11. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
+		Title: "12. Fail closed: with synapse down, and with Cerbos down, every hop is denied",
 		Steps: []Step{
 			{Name: "alice asks gpt-4o-mini", As: Alice, Ticket: "T-2001", Hop: completion("gpt-4o-mini"), Want: allow()},
 			{Name: "synapse stops", Do: stop(stack.Synapse)},

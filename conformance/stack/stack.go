@@ -31,7 +31,7 @@ const (
 )
 
 // MCPServers are the demo's MCP servers; each runs as the component MCPComponent(name).
-func MCPServers() []string { return []string{"tickets", "crm", "payments", "payroll"} }
+func MCPServers() []string { return []string{"tickets", "crm", "payments", "payroll", "knowledge"} }
 
 // MCPComponent is the component name of one MCP server.
 func MCPComponent(server string) string { return "mcp-" + server }

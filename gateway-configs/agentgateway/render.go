@@ -145,6 +145,7 @@ func DefaultParams() Params {
 			{Name: "crm", Addr: "127.0.0.1:9002"},
 			{Name: "payments", Addr: "127.0.0.1:9003"},
 			{Name: "payroll", Addr: "127.0.0.1:9004"},
+			{Name: "knowledge", Addr: "127.0.0.1:9005"},
 		},
 	}
 }

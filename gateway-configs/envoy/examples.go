@@ -9,7 +9,7 @@ import "net/netip"
 // Bearer") and envoy.anthropic.yaml (api.anthropic.com, key from ANTHROPIC_API_KEY, x-api-key),
 // both verified against the system roots. Their other addresses are the fixed ones of
 // docker/compose.yaml and gateway-configs/agentgateway/config.yaml: Envoy on 127.0.0.1:8080
-// (admin 127.0.0.1:9901), synapse on 127.0.0.1:9191, the MCP servers on 127.0.0.1:9001-9004.
+// (admin 127.0.0.1:9901), synapse on 127.0.0.1:9191, the MCP servers on 127.0.0.1:9001-9005.
 func Examples() map[string]Params {
 	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port) }
 	base := func(provider Provider) Params {
@@ -22,6 +22,7 @@ func Examples() map[string]Params {
 				{Name: "crm", Addr: at(9002)},
 				{Name: "payments", Addr: at(9003)},
 				{Name: "payroll", Addr: at(9004)},
+				{Name: "knowledge", Addr: at(9005)},
 			},
 			Provider: &provider,
 		}

@@ -55,7 +55,7 @@ func AttestedPrincipals(principals []Principal) []Principal {
 
 // DemoResources are the resources a token can be exchanged for.
 func DemoResources() []string {
-	return []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll"}
+	return []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll", "mcp:knowledge"}
 }
 
 // Config configures the STS. Zero fields take the defaults above.

@@ -190,21 +190,19 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	return d
 }
 
-// grant keeps an allowed tools/list for the response path, under the decision's id.
+// grant keeps an allowed tools/list, resources/list or prompts/list for the response path, under
+// the decision's id (each list's action is its method: CONTRACTS.md, "Cerbos request").
 func (s *Service) grant(d *decision, ask pdp.Request) {
 	if s.opts.Grants == nil || !d.allowed {
 		return
 	}
 	for _, c := range d.input.Checks {
-		if c.Action == actionListTools {
+		if _, ok := visibility.ListingFor(c.Action); ok {
 			s.opts.Grants.Put(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata})
 			return
 		}
 	}
 }
-
-// actionListTools is the action of an MCP tools/list (CONTRACTS.md, "Cerbos request").
-const actionListTools = "tools/list"
 
 // admit waits until the principal's budget covers its check (Options.Budget), then for its
 // turn to ask Cerbos (Options.Admission). A principal over its budget, or with too many checks

@@ -90,7 +90,7 @@ func TestExampleConfigLoadsAsShipped(t *testing.T) {
 	t.Chdir("../..")
 	cfg, err := config.Load([]string{"--config", "synapse/config/example.yaml"}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Len(t, cfg.Routes, 5)
+	assert.Len(t, cfg.Routes, 6)
 	assert.Equal(t, "synapse/config/example-admin-token", cfg.Admin.TokenFile)
 	token, err := cfg.AdminToken()
 	require.NoError(t, err)

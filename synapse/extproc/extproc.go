@@ -1,13 +1,14 @@
 // Package extproc is synapse's response path: an Envoy external processor (ext_proc) that shows
-// an agent only the tools it may call. ext_authz has already allowed the request and, for a
-// tools/list, left a grant under its decision id (synapse/visibility.Grants); this processor
-// reads the request body to know a tools/list when it sees one, buffers that request's answer,
-// and sends it on with the tools the principal may not call taken out (synapse/visibility).
+// an agent only the tools it may call, the documents it may read and the prompts it may get.
+// ext_authz has already allowed the request and, for a tools/list, resources/list or
+// prompts/list, left a grant under its decision id (synapse/visibility.Grants); this processor
+// reads the request body to know such a list when it sees one, buffers that request's answer,
+// and sends it on with what the principal may not use taken out (synapse/visibility).
 //
-// It fails closed: a tools/list whose grant is gone (synapse restarted, or the grant expired),
-// an answer it cannot read, or a plan Cerbos did not make withholds the list, answering the
-// agent with a JSON-RPC error instead. Every other request passes untouched: the processor asks
-// for no body but a POST's, and for no answer's but a tools/list's.
+// It fails closed: a list whose grant is gone (synapse restarted, or the grant expired), an
+// answer it cannot read, or a plan Cerbos did not make withholds the list, answering the agent
+// with a JSON-RPC error instead. Every other request passes untouched: the processor asks for no
+// body but a POST's, and for no answer's but a list's.
 package extproc
 
 import (
@@ -31,9 +32,6 @@ import (
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
-
-// methodListTools is the MCP method whose answer is filtered.
-const methodListTools = "tools/list"
 
 // Server is the ext_proc service.
 type Server struct {
@@ -62,8 +60,10 @@ type AuditLog interface {
 type exchange struct {
 	decisionID string
 	method     string
-	// listsTools is set once the request body holds a tools/list; ids are its requests' ids.
-	listsTools  bool
+	// lists is set once the request body holds a list method (visibility.Listings), methods
+	// are those methods and ids their requests' ids.
+	lists       bool
+	methods     []string
 	ids         []json.RawMessage
 	grant       visibility.Grant
 	granted     bool
@@ -120,10 +120,10 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 	ex.method = headerValue(h, ":method")
 	ex.decisionID = headerValue(h, respond.HeaderDecisionID)
 	if ex.method == "GET" && headerValue(h, "last-event-id") != "" {
-		// A resumed event stream may replay the answer to a tools/list, and a stream is never
+		// A resumed event stream may replay the answer to a list, and a stream is never
 		// buffered here to filter it. ext_authz refuses it first (synapse/mapping); this holds
 		// should a gateway ask ext_proc all the same.
-		return s.withhold(ex, "resuming an event stream could replay a tool list that is not filtered")
+		return s.withhold(ex, "resuming an event stream could replay a list that is not filtered")
 	}
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}}
 	if ex.method == "POST" {
@@ -134,33 +134,34 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 	return resp
 }
 
-// requestBody looks for a tools/list in the request (one message or a batch). Its answer is
+// requestBody looks for a list in the request (one message or a batch). Its answer is
 // asked for at the answer's headers: a gateway ignores a mode override sent with a body.
 func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
 	msgs, _, err := jsonrpc.Decode(b.GetBody(), s.Limits)
 	if err != nil {
 		// ext_authz read this very body with the same limits and allowed it, so this does not
-		// happen; if it did, a tools/list could hide in what is not read.
+		// happen; if it did, a list could hide in what is not read.
 		return s.withhold(ex, "the request could not be read")
 	}
 	for _, m := range msgs {
-		if m.Kind == jsonrpc.KindRequest && m.Method == methodListTools {
-			ex.listsTools = true
+		if _, ok := visibility.ListingFor(m.Method); ok && m.Kind == jsonrpc.KindRequest {
+			ex.lists = true
+			ex.methods = append(ex.methods, m.Method)
 			ex.ids = append(ex.ids, m.ID)
 		}
 	}
-	if ex.listsTools {
+	if ex.lists {
 		ex.grant, ex.granted = s.Grants.Take(ex.decisionID)
 	}
 	return resp
 }
 
-// responseHeaders asks for a tools/list's whole answer, and notes its content type; the answer
+// responseHeaders asks for a list's whole answer, and notes its content type; the answer
 // loses its length, which filtering changes.
 func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-	if ex.listsTools {
+	if ex.lists {
 		ex.contentType = headerValue(h, "content-type")
 		resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}}
 		resp.ModeOverride = &filterv3.ProcessingMode{ResponseBodyMode: filterv3.ProcessingMode_BUFFERED}
@@ -168,56 +169,70 @@ func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extpro
 	return resp
 }
 
-// responseBody sends the tools/list answer on with only the tools the principal may call.
+// responseBody sends the list answer on with only what the principal may use.
 func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	pass := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
-	if !ex.listsTools {
+	if !ex.lists {
 		return pass
 	}
 	if !ex.granted {
-		s.Log.WarnContext(ctx, "a tools/list answer without its grant; withheld", "decision_id", ex.decisionID)
-		return s.withhold(ex, "synapse holds no decision for this tools/list")
+		s.Log.WarnContext(ctx, "a list answer without its grant; withheld", "decision_id", ex.decisionID, "methods", ex.methods)
+		return s.withhold(ex, "synapse holds no decision for this list")
 	}
 	answer, err := visibility.Read(ex.contentType, b.GetBody())
 	if err != nil {
-		s.Log.WarnContext(ctx, "a tools/list answer synapse cannot read; withheld", "decision_id", ex.decisionID, "err", err)
-		return s.withhold(ex, "the tool list could not be read")
+		s.Log.WarnContext(ctx, "a list answer synapse cannot read; withheld", "decision_id", ex.decisionID, "err", err)
+		return s.withhold(ex, "the list could not be read")
 	}
-	visible, err := visibility.Visible(ctx, s.Planner, ex.grant.Principal, ex.grant.Metadata, ex.grant.Kind, answer.Tools())
-	if err != nil {
-		s.Log.ErrorContext(ctx, "cerbos did not plan the tool list; withheld", "decision_id", ex.decisionID, "err", err)
-		return s.withhold(ex, "the policy decision point did not decide which tools to show")
-	}
-	body, err := answer.Keep(func(tool string) bool { return visible[tool] })
-	if err != nil {
-		s.Log.ErrorContext(ctx, "filtering the tool list failed; withheld", "decision_id", ex.decisionID, "err", err)
-		return s.withhold(ex, "the tool list could not be filtered")
-	}
-	shown := 0
-	for _, ok := range visible {
-		if ok {
-			shown++
+	visible := map[string]map[string]bool{}
+	for _, l := range visibility.Listings() {
+		items := answer.Items(l)
+		if len(items) == 0 {
+			continue
 		}
+		shown, err := visibility.Visible(ctx, s.Planner, ex.grant.Principal, ex.grant.Metadata, ex.grant.Kind, l, items)
+		if err != nil {
+			s.Log.ErrorContext(ctx, "cerbos did not plan the list; withheld", "decision_id", ex.decisionID, "list", l.Method, "err", err)
+			return s.withhold(ex, "the policy decision point did not decide what to show")
+		}
+		visible[l.Method] = shown
 	}
-	s.Log.DebugContext(ctx, "tool list filtered", "decision_id", ex.decisionID, "kind", ex.grant.Kind, "listed", len(visible), "shown", shown)
-	if s.Metrics != nil {
-		s.Metrics.ToolList(metrics.ToolListFiltered, len(visible)-shown)
+	body, err := answer.Keep(func(method, item string) bool { return visible[method][item] })
+	if err != nil {
+		s.Log.ErrorContext(ctx, "filtering the list failed; withheld", "decision_id", ex.decisionID, "err", err)
+		return s.withhold(ex, "the list could not be filtered")
+	}
+	for method, items := range visible {
+		shown := 0
+		for _, ok := range items {
+			if ok {
+				shown++
+			}
+		}
+		s.Log.DebugContext(ctx, "list filtered", "decision_id", ex.decisionID, "kind", ex.grant.Kind, "list", method, "listed", len(items), "shown", shown)
+		if s.Metrics != nil {
+			s.Metrics.List(method, metrics.ListFiltered, len(items)-shown)
+		}
 	}
 	pass.GetResponseBody().Response = &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: body}}}
 	return pass
 }
 
-// withhold answers the tools/list in the gateway's place, closed: a JSON-RPC error for each of
+// withhold answers the list in the gateway's place, closed: a JSON-RPC error for each of
 // its requests (code -32011, what synapse answers an MCP request when nothing could be decided),
 // with the marks of every denial, as a decision of its own in the audit log.
 func (s *Server) withhold(ex *exchange, why string) *extprocv3.ProcessingResponse {
-	d := respond.Denial{Decision: respond.DecisionDeny, Code: codeToolsWithheld, Reason: why + ": the tool list is withheld (fail closed)"}
+	d := respond.Denial{Decision: respond.DecisionDeny, Code: codeListWithheld, Reason: why + ": the list is withheld (fail closed)"}
 	id := ex.decisionID
 	if s.NewID != nil {
 		id = s.NewID()
 	}
 	if s.Metrics != nil {
-		s.Metrics.ToolList(metrics.ToolListWithheld, 0)
+		method := "unknown"
+		if len(ex.methods) > 0 {
+			method = ex.methods[0]
+		}
+		s.Metrics.List(method, metrics.ListWithheld, 0)
 	}
 	if s.Audit != nil {
 		rec := audit.Record{Time: time.Now().UTC(), DecisionID: id, Effect: audit.EffectDeny, Code: d.Code, Reason: d.Reason,
@@ -252,14 +267,14 @@ func (s *Server) withhold(ex *exchange, why string) *extprocv3.ProcessingRespons
 			header(respond.HeaderDecisionID, id),
 		}},
 		Body:    body,
-		Details: "hopguard_tools_withheld",
+		Details: "hopguard_list_withheld",
 	}}}
 }
 
-// codeToolsWithheld is the denial code of a withheld tool list, and failureResponsePath the
-// audit log's failure for it: the response path could not decide.
+// codeListWithheld is the denial code of a withheld list, and failureResponsePath the audit
+// log's failure for it: the response path could not decide.
 const (
-	codeToolsWithheld   = "tools_withheld"
+	codeListWithheld    = "list_withheld"
 	failureResponsePath = "response_path"
 )
 

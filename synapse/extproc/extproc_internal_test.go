@@ -88,7 +88,7 @@ func withheldIDs(t *testing.T, resp *extprocv3.ProcessingResponse) string {
 	}
 	require.NoError(t, json.Unmarshal(imm.GetBody(), &answer), string(imm.GetBody()))
 	assert.Equal(t, -32011, answer.Error.Code)
-	assert.Equal(t, "tools_withheld", answer.Error.Data.Code)
+	assert.Equal(t, "list_withheld", answer.Error.Data.Code)
 	return string(answer.ID)
 }
 
@@ -187,7 +187,7 @@ func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
 	got := rec.recs[0]
 	assert.Equal(t, "dec-withheld", got.DecisionID)
 	assert.Equal(t, audit.EffectDeny, got.Effect)
-	assert.Equal(t, "tools_withheld", got.Code)
+	assert.Equal(t, "list_withheld", got.Code)
 	assert.Equal(t, "response_path", got.Failure)
 	assert.Equal(t, "mcp:tickets", got.Kind)
 	assert.Equal(t, "triage", got.Principal)
@@ -199,8 +199,8 @@ func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
 	}
 	assert.Equal(t, "dec-withheld", id, "the agent is told the withheld list's own decision")
 	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
-# HELP synapse_tool_lists_total tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).
-# TYPE synapse_tool_lists_total counter
-synapse_tool_lists_total{outcome="withheld"} 1
-`), "synapse_tool_lists_total"), "counted")
+# HELP synapse_lists_total tools/list, resources/list and prompts/list answers on the response path, by list and outcome: filtered (sent on with what the principal may not use taken out) or withheld (synapse could not decide: fail closed).
+# TYPE synapse_lists_total counter
+synapse_lists_total{list="tools/list",outcome="withheld"} 1
+`), "synapse_lists_total"), "counted")
 }

@@ -30,8 +30,8 @@ type Metrics struct {
 	denials   *prometheus.CounterVec
 	pdpErrors *prometheus.CounterVec
 	cached    prometheus.Counter
-	toolLists *prometheus.CounterVec
-	hidden    prometheus.Counter
+	lists     *prometheus.CounterVec
+	hidden    *prometheus.CounterVec
 	policy    *prometheus.GaugeVec
 	// version is the policy set's version policy holds, compared before any lock: it changes
 	// only when the policies do.
@@ -68,14 +68,14 @@ func New() *Metrics {
 			Name: "synapse_decisions_from_cache_total",
 			Help: "Checks answered from the decision cache, with the decision Cerbos made for the same request (no Cerbos call); synapse_checks_total counts them too.",
 		}),
-		toolLists: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "synapse_tool_lists_total",
-			Help: "tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).",
-		}, []string{"outcome"}),
-		hidden: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "synapse_tools_hidden_total",
-			Help: "Tools taken out of tools/list answers because the principal may never call them.",
-		}),
+		lists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_lists_total",
+			Help: "tools/list, resources/list and prompts/list answers on the response path, by list and outcome: filtered (sent on with what the principal may not use taken out) or withheld (synapse could not decide: fail closed).",
+		}, []string{"list", "outcome"}),
+		hidden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_list_items_hidden_total",
+			Help: "Tools, documents and prompts taken out of list answers because the principal may never use them, by list.",
+		}, []string{"list"}),
 		policy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "synapse_policy_version_info",
 			Help: "1 for the version of the policy set Cerbos last decided under (policies/provenance): it changes with every policy change that took effect.",
@@ -85,7 +85,7 @@ func New() *Metrics {
 		codes:   newBoundedLabel(maxLabelValues),
 	}
 	m.registry.MustRegister(
-		m.checks, m.latency, m.denials, m.pdpErrors, m.cached, m.toolLists, m.hidden, m.policy,
+		m.checks, m.latency, m.denials, m.pdpErrors, m.cached, m.lists, m.hidden, m.policy,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -137,16 +137,19 @@ func (m *Metrics) ObserveDecision(d Decision) {
 	}
 }
 
-// Outcomes of a tools/list answer on the response path.
+// Outcomes of a list answer on the response path.
 const (
-	ToolListFiltered = "filtered"
-	ToolListWithheld = "withheld"
+	ListFiltered = "filtered"
+	ListWithheld = "withheld"
 )
 
-// ToolList records one tools/list answer on the response path and how many tools it lost.
-func (m *Metrics) ToolList(outcome string, hidden int) {
-	m.toolLists.WithLabelValues(outcome).Inc()
-	m.hidden.Add(float64(hidden))
+// List records one answer to list (tools/list, resources/list, prompts/list, or "unknown") on
+// the response path and how many items it lost.
+func (m *Metrics) List(list, outcome string, hidden int) {
+	m.lists.WithLabelValues(list, outcome).Inc()
+	if hidden > 0 {
+		m.hidden.WithLabelValues(list).Add(float64(hidden))
+	}
 }
 
 // PolicyVersion records the version of the policy set a decision was made under; "" (no policy

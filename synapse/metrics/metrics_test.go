@@ -101,19 +101,22 @@ synapse_policy_version_info{version="sha256:2222222222222222"} 1
 		"only the version in force; a decision no policy made changes nothing")
 }
 
-func TestToolLists(t *testing.T) {
+func TestLists(t *testing.T) {
 	m := metrics.New()
-	m.ToolList(metrics.ToolListFiltered, 1)
-	m.ToolList(metrics.ToolListFiltered, 0)
-	m.ToolList(metrics.ToolListWithheld, 0)
+	m.List("tools/list", metrics.ListFiltered, 1)
+	m.List("tools/list", metrics.ListFiltered, 0)
+	m.List("resources/list", metrics.ListFiltered, 2)
+	m.List("prompts/list", metrics.ListWithheld, 0)
 	expected := `
-# HELP synapse_tool_lists_total tools/list answers on the response path, by outcome: filtered (sent on with the tools the principal may not call taken out) or withheld (synapse could not decide: fail closed).
-# TYPE synapse_tool_lists_total counter
-synapse_tool_lists_total{outcome="filtered"} 2
-synapse_tool_lists_total{outcome="withheld"} 1
-# HELP synapse_tools_hidden_total Tools taken out of tools/list answers because the principal may never call them.
-# TYPE synapse_tools_hidden_total counter
-synapse_tools_hidden_total 1
+# HELP synapse_list_items_hidden_total Tools, documents and prompts taken out of list answers because the principal may never use them, by list.
+# TYPE synapse_list_items_hidden_total counter
+synapse_list_items_hidden_total{list="resources/list"} 2
+synapse_list_items_hidden_total{list="tools/list"} 1
+# HELP synapse_lists_total tools/list, resources/list and prompts/list answers on the response path, by list and outcome: filtered (sent on with what the principal may not use taken out) or withheld (synapse could not decide: fail closed).
+# TYPE synapse_lists_total counter
+synapse_lists_total{list="prompts/list",outcome="withheld"} 1
+synapse_lists_total{list="resources/list",outcome="filtered"} 1
+synapse_lists_total{list="tools/list",outcome="filtered"} 2
 `
-	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_tool_lists_total", "synapse_tools_hidden_total"))
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_lists_total", "synapse_list_items_hidden_total"))
 }

@@ -17,7 +17,10 @@ type PlanRequest struct {
 	Principal Principal
 	Kind      string
 	Action    string
-	Metadata  Metadata
+	// Attr is what is known of the resource ahead of its use (a document's URI); the plan of a
+	// rule that reads only known attributes is then exact.
+	Attr     map[string]any
+	Metadata Metadata
 }
 
 // Plan is Cerbos's answer to a PlanRequest.
@@ -40,11 +43,15 @@ func (c *Client) Plan(ctx context.Context, req PlanRequest) (Plan, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: principal attributes: %w", ErrInvalidRequest, err)
 	}
+	rattr, err := attrs(req.Attr)
+	if err != nil {
+		return "", fmt.Errorf("%w: resource attributes: %w", ErrInvalidRequest, err)
+	}
 	in := &requestv1.PlanResourcesRequest{
 		RequestId: req.RequestID,
 		Actions:   []string{req.Action},
 		Principal: &enginev1.Principal{Id: req.Principal.ID, Roles: req.Principal.Roles, Attr: pattr},
-		Resource:  &enginev1.PlanResourcesInput_Resource{Kind: req.Kind},
+		Resource:  &enginev1.PlanResourcesInput_Resource{Kind: req.Kind, Attr: rattr},
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -10,19 +10,26 @@ import (
 	"strings"
 )
 
-// ErrUnreadable is returned for an answer Filter cannot read: it is withheld, never passed on.
-var ErrUnreadable = errors.New("the tools/list answer cannot be read")
+// ErrUnreadable is returned for an answer Read cannot read: it is withheld, never passed on.
+var ErrUnreadable = errors.New("the list answer cannot be read")
 
-// message is a JSON-RPC message of an answer, its result kept as it came but for the tools.
+// message is a JSON-RPC message of an answer, its result kept as it came but for the lists.
 type message struct {
 	raw    json.RawMessage
 	fields map[string]json.RawMessage
 	result map[string]json.RawMessage
-	tools  []json.RawMessage
-	names  []string
+	lists  []list
 }
 
-// Answer is a tools/list answer as a gateway hands it on: its content type and body.
+// list is the items a result holds under one listing's field, and their names.
+type list struct {
+	listing Listing
+	items   []json.RawMessage
+	names   []string
+}
+
+// Answer is a list answer (tools/list, resources/list, prompts/list) as a gateway hands it on:
+// its content type and body.
 type Answer struct {
 	messages []*message
 	// events is the body's event stream, for text/event-stream; nil for JSON.
@@ -37,9 +44,9 @@ type event struct {
 	data int
 }
 
-// Read parses a tools/list answer: a JSON-RPC response (or a batch of them) in application/json,
-// or in the events of a text/event-stream. Messages that are not a result with tools (a
-// notification, an error) are kept as they are.
+// Read parses a list answer: a JSON-RPC response (or a batch of them) in application/json, or
+// in the events of a text/event-stream. Every result's tools, resources and prompts are read
+// (Listings); messages that are not a result (a notification, an error) are kept as they are.
 func Read(contentType string, body []byte) (*Answer, error) {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -113,13 +120,15 @@ func (a *Answer) add(raw json.RawMessage) (int, error) {
 		return len(a.messages) - 1, err
 	}
 	if json.Unmarshal(result, &m.result) == nil {
-		tools, ok, err := exactKey(m.result, "tools")
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			if err := m.readTools(tools); err != nil {
+		for _, l := range Listings() {
+			items, ok, err := exactKey(m.result, l.Field)
+			if err != nil {
 				return 0, err
+			}
+			if ok {
+				if err := m.readList(l, items); err != nil {
+					return 0, err
+				}
 			}
 		}
 	}
@@ -127,25 +136,27 @@ func (a *Answer) add(raw json.RawMessage) (int, error) {
 	return len(a.messages) - 1, nil
 }
 
-func (m *message) readTools(tools json.RawMessage) error {
-	if err := json.Unmarshal(tools, &m.tools); err != nil || m.tools == nil {
-		return fmt.Errorf("%w: result.tools is not a list", ErrUnreadable)
+func (m *message) readList(l Listing, raw json.RawMessage) error {
+	read := list{listing: l}
+	if err := json.Unmarshal(raw, &read.items); err != nil || read.items == nil {
+		return fmt.Errorf("%w: result.%s is not a list", ErrUnreadable, l.Field)
 	}
-	for _, t := range m.tools {
-		var tool map[string]json.RawMessage
-		if err := json.Unmarshal(t, &tool); err != nil {
-			return fmt.Errorf("%w: a tool is not an object", ErrUnreadable)
+	for _, it := range read.items {
+		var item map[string]json.RawMessage
+		if err := json.Unmarshal(it, &item); err != nil {
+			return fmt.Errorf("%w: an item of result.%s is not an object", ErrUnreadable, l.Field)
 		}
-		rawName, ok, err := exactKey(tool, "name")
+		rawName, ok, err := exactKey(item, l.Key)
 		if err != nil {
 			return err
 		}
 		var name string
 		if !ok || json.Unmarshal(rawName, &name) != nil {
-			return fmt.Errorf("%w: a tool without a name", ErrUnreadable)
+			return fmt.Errorf("%w: an item of result.%s without a %s", ErrUnreadable, l.Field, l.Key)
 		}
-		m.names = append(m.names, name)
+		read.names = append(read.names, name)
 	}
+	m.lists = append(m.lists, read)
 	return nil
 }
 
@@ -162,17 +173,22 @@ func exactKey(obj map[string]json.RawMessage, key string) (json.RawMessage, bool
 	return v, ok, nil
 }
 
-// Tools are the names of every tool the answer lists, in order.
-func (a *Answer) Tools() []string {
+// Items are the names of every item the answer lists under listing, in order.
+func (a *Answer) Items(listing Listing) []string {
 	var names []string
 	for _, m := range a.messages {
-		names = append(names, m.names...)
+		for _, l := range m.lists {
+			if l.listing.Method == listing.Method {
+				names = append(names, l.names...)
+			}
+		}
 	}
 	return names
 }
 
-// Keep returns the answer with only the tools keep says yes to, everything else as it came.
-func (a *Answer) Keep(keep func(tool string) bool) ([]byte, error) {
+// Keep returns the answer with only the items keep says yes to (by the listing's method and the
+// item's name), everything else as it came.
+func (a *Answer) Keep(keep func(method, item string) bool) ([]byte, error) {
 	rendered := make([]json.RawMessage, len(a.messages))
 	for i, m := range a.messages {
 		out, err := m.keep(keep)
@@ -212,20 +228,22 @@ func (a *Answer) Keep(keep func(tool string) bool) ([]byte, error) {
 	}
 }
 
-func (m *message) keep(keep func(string) bool) (json.RawMessage, error) {
-	if m.tools == nil {
+func (m *message) keep(keep func(method, item string) bool) (json.RawMessage, error) {
+	if m.lists == nil {
 		return m.raw, nil
-	}
-	kept := make([]json.RawMessage, 0, len(m.tools))
-	for i, t := range m.tools {
-		if keep(m.names[i]) {
-			kept = append(kept, t)
-		}
 	}
 	var err error
 	result, fields := maps.Clone(m.result), maps.Clone(m.fields)
-	if result["tools"], err = json.Marshal(kept); err != nil {
-		return nil, err
+	for _, l := range m.lists {
+		kept := make([]json.RawMessage, 0, len(l.items))
+		for i, it := range l.items {
+			if keep(l.listing.Method, l.names[i]) {
+				kept = append(kept, it)
+			}
+		}
+		if result[l.listing.Field], err = json.Marshal(kept); err != nil {
+			return nil, err
+		}
 	}
 	if fields["result"], err = json.Marshal(result); err != nil {
 		return nil, err

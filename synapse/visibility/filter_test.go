@@ -15,7 +15,14 @@ const toolsResult = `{"jsonrpc":"2.0","id":7,"result":{"tools":[` +
 	`{"name":"get_charge","description":"Look up a charge","inputSchema":{"type":"object"}},` +
 	`{"name":"refund_issue","description":"Issue a refund","inputSchema":{"type":"object"}}],"nextCursor":"page-2"}}`
 
-func onlyGetCharge(tool string) bool { return tool == "get_charge" }
+// onlyGetCharge keeps the tool get_charge, and every item of another list.
+func onlyGetCharge(method, item string) bool { return method != "tools/list" || item == "get_charge" }
+
+func toolsListing(t testing.TB) visibility.Listing {
+	l, ok := visibility.ListingFor("tools/list")
+	require.True(t, ok)
+	return l
+}
 
 func TestKeepFiltersEveryShapeOfAnswer(t *testing.T) {
 	tests := []struct {
@@ -89,11 +96,36 @@ func TestKeepFiltersEveryShapeOfAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := visibility.Read(tt.contentType, []byte(tt.body))
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantTools, a.Tools())
+			assert.Equal(t, tt.wantTools, a.Items(toolsListing(t)))
 			out, err := a.Keep(onlyGetCharge)
 			require.NoError(t, err)
 			tt.check(t, string(out))
 		})
+	}
+}
+
+func TestKeepFiltersDocumentsAndPrompts(t *testing.T) {
+	body := `[{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"kb://policies/refunds","name":"Refund policy"},{"uri":"kb://hr/salaries","name":"Salary table"}]}},` +
+		`{"jsonrpc":"2.0","id":2,"result":{"prompts":[{"name":"triage_summary"},{"name":"compensation_letter"}]}}]`
+	a, err := visibility.Read("application/json", []byte(body))
+	require.NoError(t, err)
+	resources, _ := visibility.ListingFor("resources/list")
+	prompts, _ := visibility.ListingFor("prompts/list")
+	assert.Equal(t, []string{"kb://policies/refunds", "kb://hr/salaries"}, a.Items(resources))
+	assert.Equal(t, []string{"triage_summary", "compensation_letter"}, a.Items(prompts))
+	assert.Empty(t, a.Items(toolsListing(t)))
+	out, err := a.Keep(func(method, item string) bool { return item == "kb://policies/refunds" || item == "triage_summary" })
+	require.NoError(t, err)
+	assert.JSONEq(t, `[{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"kb://policies/refunds","name":"Refund policy"}]}},`+
+		`{"jsonrpc":"2.0","id":2,"result":{"prompts":[{"name":"triage_summary"}]}}]`, string(out))
+
+	for _, unreadable := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"resources":[{"name":"no uri"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resources":[{"URI":"kb://hr/salaries","uri":"kb://policies/refunds"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"Prompts":[{"name":"compensation_letter"}]}}`,
+	} {
+		_, err := visibility.Read("application/json", []byte(unreadable))
+		assert.ErrorIs(t, err, visibility.ErrUnreadable, unreadable)
 	}
 }
 

@@ -25,8 +25,8 @@ func FuzzKeep(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Keep wrote what Read cannot read: %v\n%q", err, out)
 		}
-		for _, tool := range again.Tools() {
-			if !onlyGetCharge(tool) {
+		for _, tool := range again.Items(toolsListing(t)) {
+			if !onlyGetCharge("tools/list", tool) {
 				t.Fatalf("tool %q was to be dropped, and is there: %q", tool, out)
 			}
 		}

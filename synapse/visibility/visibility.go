@@ -1,9 +1,11 @@
-// Package visibility decides which tools of an MCP server an agent is shown, and takes the others
-// out of a tools/list answer on its way back. A tool is shown when the principal may call it
-// under some arguments on its task: Cerbos plans tools/call/<tool> on the server's kind
-// (PlanResources), the same policies that decide the call itself, and anything but "always
-// denied" shows it. Every failure withholds: an answer this package cannot read, or a plan
-// Cerbos did not make, is an error, and the caller must not pass the list on unfiltered.
+// Package visibility decides which tools, documents and prompts of an MCP server an agent is
+// shown, and takes the others out of a tools/list, resources/list or prompts/list answer on its
+// way back. An item is shown when the principal may use it in some way on its task: Cerbos plans
+// the action that uses it (tools/call/<tool>, resources/read of its URI, prompts/get/<prompt>) on
+// the server's kind (PlanResources) with what is known of it, the same policies that decide the
+// use itself, and anything but "always denied" shows it. Every failure withholds: an answer this
+// package cannot read, or a plan Cerbos did not make, is an error, and the caller must not pass
+// the list on unfiltered.
 package visibility
 
 import (
@@ -28,41 +30,43 @@ func (f PlannerFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, e
 	return f(ctx, req)
 }
 
-// maxTools bounds how many tools one answer may list: each is one plan asked of Cerbos.
-const maxTools = 256
+// maxItems bounds how many items one answer may list: each is one plan asked of Cerbos.
+const maxItems = 256
 
-// ErrTooManyTools is returned for a list longer than maxTools.
-var ErrTooManyTools = errors.New("the tool list is longer than synapse plans for")
+// ErrTooManyItems is returned for a list longer than maxItems.
+var ErrTooManyItems = errors.New("the list is longer than synapse plans for")
 
-// Visible returns which of tools principal may call on kind ("mcp:payments") under some
-// arguments: one plan per tool, asked at once. Any plan that fails fails it all.
-func Visible(ctx context.Context, planner Planner, principal pdp.Principal, meta pdp.Metadata, kind string, tools []string) (map[string]bool, error) {
-	if len(tools) > maxTools {
-		return nil, fmt.Errorf("%w: %d tools, at most %d", ErrTooManyTools, len(tools), maxTools)
+// Visible returns which of items (of listing) principal may use on kind ("mcp:payments") in some
+// way: one plan per item, asked at once. Any plan that fails fails it all.
+func Visible(ctx context.Context, planner Planner, principal pdp.Principal, meta pdp.Metadata, kind string, listing Listing, items []string) (map[string]bool, error) {
+	if len(items) > maxItems {
+		return nil, fmt.Errorf("%w: %d in a %s answer, at most %d", ErrTooManyItems, len(items), listing.Method, maxItems)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		mu      sync.Mutex
-		visible = make(map[string]bool, len(tools))
+		visible = make(map[string]bool, len(items))
 		first   error
 		wg      sync.WaitGroup
 	)
-	for _, tool := range tools {
+	for _, item := range items {
 		wg.Go(func() {
+			action := listing.Action(item)
 			plan, err := planner.Plan(ctx, pdp.PlanRequest{
-				RequestID: meta.DecisionID, Principal: principal, Kind: kind, Action: "tools/call/" + tool, Metadata: meta,
+				RequestID: meta.DecisionID, Principal: principal, Kind: kind, Action: action,
+				Attr: listing.Attr(serverOf(kind), item), Metadata: meta,
 			})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				if first == nil {
-					first = fmt.Errorf("plan tools/call/%s on %s: %w", tool, kind, err)
+					first = fmt.Errorf("plan %s of %q on %s: %w", action, item, kind, err)
 					cancel()
 				}
 				return
 			}
-			visible[tool] = plan != pdp.PlanAlwaysDenied
+			visible[item] = plan != pdp.PlanAlwaysDenied
 		})
 	}
 	wg.Wait()

@@ -71,4 +71,4 @@ func responseCases() []Case {
 
 // withheld is the one refusal a response-path case may meet: synapse's, for a tool list it
 // could not filter (synapse/extproc).
-var withheld = []string{"tools_withheld"}
+var withheld = []string{"list_withheld"}
