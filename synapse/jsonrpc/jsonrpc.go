@@ -71,7 +71,11 @@ type Message struct {
 	// a string re-encoded, or null. It is nil when the message has no id, or none that is valid.
 	ID     json.RawMessage
 	Method string
-	Params any   // map[string]any or []any; nil when absent. Numbers are json.Number.
+	Params any // map[string]any or []any; nil when absent. Numbers are json.Number.
+	// Result and Error are a response's: its result as decoded (any JSON value), or its error
+	// object. Exactly one is set on a valid response.
+	Result any
+	Error  map[string]any
 	Err    error // why the message is invalid (wrapping ErrInvalid); nil when it is valid
 }
 
@@ -153,6 +157,8 @@ func parseMessage(obj map[string]any) Message {
 		m.Err = checkResponse(hasID, hasResult, hasError, errValue, obj)
 		if m.Err == nil {
 			m.Kind = KindResponse
+			m.Result = obj["result"]
+			m.Error, _ = errValue.(map[string]any)
 		}
 		return m
 	}

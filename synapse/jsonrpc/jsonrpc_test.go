@@ -38,12 +38,12 @@ func TestDecodeValid(t *testing.T) {
 		{
 			name: "response from the client",
 			body: `{"jsonrpc":"2.0","id":9,"result":{"roots":[]}}`,
-			want: []Message{{Kind: KindResponse, ID: json.RawMessage(`9`)}},
+			want: []Message{{Kind: KindResponse, ID: json.RawMessage(`9`), Result: map[string]any{"roots": []any{}}}},
 		},
 		{
 			name: "error response from the client",
 			body: `{"jsonrpc":"2.0","id":9,"error":{"code":-1,"message":"no"}}`,
-			want: []Message{{Kind: KindResponse, ID: json.RawMessage(`9`)}},
+			want: []Message{{Kind: KindResponse, ID: json.RawMessage(`9`), Error: map[string]any{"code": json.Number("-1"), "message": "no"}}},
 		},
 		{
 			name:      "batch",

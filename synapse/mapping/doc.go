@@ -39,8 +39,10 @@
 //     of [A-Za-z0-9_.-].
 //   - every other method (ping, tools/list, notifications/initialized, resources/read, ...):
 //     id <server>, action = the method; policies deny what they do not name.
-//   - a response the client sends to a server request (a message with result or error): action
-//     "rpc.response", which no method can spell since JSON-RPC reserves "rpc.".
+//   - a reply the client sends to a server request (a message with result or error): action
+//     "rpc.response/<what it answers>" (sampling/createMessage, elicitation/create, roots/list,
+//     ping, or error), attributed by the result's shape (mcp_reply.go), attributes answers and
+//     result (or error); no method can spell it, since JSON-RPC reserves "rpc.".
 //
 // GET (the event stream) is action "stream", DELETE (the end of a session) "session/delete", id
 // <server>, without a body. A batch is allowed only when every message in it is: Map returns all

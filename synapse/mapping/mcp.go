@@ -106,8 +106,9 @@ func mcpCheck(msg *MCPMessage, m jsonrpc.Message, kind, server string, batch boo
 	}
 	c := Check{Kind: kind, ID: server, MCP: msg}
 	if m.Kind == jsonrpc.KindResponse {
-		c.Action = ActionResponse
-		c.Attr = map[string]any{"method": ActionResponse, "server": server}
+		if err := reply(&c, m, server); err != nil {
+			return Check{}, err
+		}
 		return c, nil
 	}
 	if err := checkMethod(m); err != nil {
