@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,10 +108,19 @@ type ArticleList struct {
 	URIs []string `json:"uris"`
 }
 
-// knowledgeTools: one tool, so that the knowledge server is an MCP server like the others to an
-// agent that knows only tools.
+// The knowledge server's tools that ask the client for something mid-call: a confirmation
+// (elicitation) and a draft from the client's model (sampling). Each is written once as a multi
+// round-trip request (protocol 2026-07-28); mcp-go sends older clients the server-initiated
+// request instead.
+const (
+	ConfirmEscalationTool = "confirm_escalation"
+	DraftReplyTool        = "draft_reply"
+)
+
+// knowledgeTools: a search, so that the knowledge server is an MCP server like the others to an
+// agent that knows only tools, and the two tools that ask the client.
 func knowledgeTools() []server.ServerTool {
-	return []server.ServerTool{{
+	return []server.ServerTool{askingTool(ConfirmEscalationTool), askingTool(DraftReplyTool), {
 		Tool: mcp.NewTool("search_articles",
 			mcp.WithDescription("Find the knowledge base's documents whose name or text holds a word."),
 			mcp.WithString("query", mcp.Required(), mcp.Description("A word to look for"), mcp.MinLength(1), mcp.MaxLength(100)),
@@ -131,4 +141,73 @@ func knowledgeTools() []server.ServerTool {
 			return found, nil
 		}),
 	}}
+}
+
+// askingTool is a tool that needs the client's answer before it completes.
+func askingTool(name string) server.ServerTool {
+	tool := mcp.NewTool(name, mcp.WithString("ticket_id", mcp.Required(), mcp.Description("Ticket id, e.g. T-1001"),
+		mcp.Pattern(ticketIDPattern.String())))
+	const key = "answer"
+	switch name {
+	case ConfirmEscalationTool:
+		tool.Description = "Escalate a ticket to a tier-2 lead once the person behind the agent confirms (elicitation)."
+		return server.ServerTool{Tool: tool, Handler: func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ticket := req.GetString("ticket_id", "")
+			if !ticketIDPattern.MatchString(ticket) {
+				return mcp.NewToolResultError("ticket_id must be a ticket id (T-1234)"), nil
+			}
+			if answer := server.ElicitationResponse(req.Params.InputResponses, key); answer != nil {
+				content, _ := answer.Content.(map[string]any)
+				if approved, _ := content["approve"].(bool); answer.Action != mcp.ElicitationResponseActionAccept || !approved {
+					return mcp.NewToolResultText("escalation of " + ticket + " not confirmed"), nil
+				}
+				return mcp.NewToolResultText("escalation of " + ticket + " confirmed"), nil
+			}
+			return server.NewInputRequestBuilder(ticket).Elicit(key, mcp.ElicitationParams{
+				Mode:    mcp.ElicitationModeForm,
+				Message: "Escalate " + ticket + " to a tier-2 lead?",
+				RequestedSchema: map[string]any{
+					"type":       "object",
+					"properties": map[string]any{"approve": map[string]any{"type": "boolean"}},
+					"required":   []string{"approve"},
+				},
+			}).ToolResult(), nil
+		}}
+	default:
+		tool.Description = "Draft a reply to a ticket's customer with the client's own model (sampling)."
+		return server.ServerTool{Tool: tool, Handler: func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ticket := req.GetString("ticket_id", "")
+			if !ticketIDPattern.MatchString(ticket) {
+				return mcp.NewToolResultError("ticket_id must be a ticket id (T-1234)"), nil
+			}
+			if answer := server.SamplingResponse(req.Params.InputResponses, key); answer != nil {
+				text, ok := samplingText(answer.Content)
+				if !ok {
+					return mcp.NewToolResultError("the client's model answered no text"), nil
+				}
+				return mcp.NewToolResultText("draft for " + ticket + ": " + text), nil
+			}
+			return server.NewInputRequestBuilder(ticket).Sample(key, mcp.CreateMessageParams{
+				Messages:  []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("Draft a short reply to the customer of " + ticket + ".")}},
+				MaxTokens: 200,
+			}).ToolResult(), nil
+		}}
+	}
+}
+
+// samplingText is the text a sampling answer's content holds: a decoded answer's content is
+// JSON as it came (an object), a built one is mcp.TextContent.
+func samplingText(content any) (string, bool) {
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return "", false
+	}
+	var text struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &text) != nil || text.Type != "text" {
+		return "", false
+	}
+	return text.Text, true
 }

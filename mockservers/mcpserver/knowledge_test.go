@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,4 +104,37 @@ func TestKnowledgeJournalNamesResourceAndPrompt(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]string{"resources/read": mcpserver.SalaryTableURI, "prompts/get": mcpserver.TriageSummaryPrompt}, got)
+}
+
+type answeringClient struct{}
+
+func (answeringClient) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"approve": true}}}, nil
+}
+
+func (answeringClient) CreateMessage(context.Context, mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent("We are on it.")}, Model: "gpt-4o-mini"}, nil
+}
+
+// TestKnowledgeToolsAskTheClient: the tools ask the client mid-call with 2026-07-28's multi
+// round-trip requests. (mcp-go's older server-initiated requests over streamable HTTP are not
+// exercised here: its client does not answer them without a standalone event stream.)
+func TestKnowledgeToolsAskTheClient(t *testing.T) {
+	_, hs := startServer(t, mcpserver.Knowledge)
+	opts := []client.ClientOption{client.WithElicitationHandler(answeringClient{}), client.WithSamplingHandler(answeringClient{})}
+	tr, err := transport.NewStreamableHTTP(hs.URL + mcpserver.EndpointPath)
+	require.NoError(t, err)
+	c := client.NewClient(tr, opts...)
+	ctx := context.Background()
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() { _ = c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "hopguard-test", Version: "0"}
+	_, err = c.Initialize(ctx, init)
+	require.NoError(t, err)
+
+	confirmed := callTool(t, c, mcpserver.ConfirmEscalationTool, map[string]any{"ticket_id": "T-2001"})
+	assert.Equal(t, "escalation of T-2001 confirmed", resultText(t, confirmed))
+	drafted := callTool(t, c, mcpserver.DraftReplyTool, map[string]any{"ticket_id": "T-2001"})
+	assert.Equal(t, "draft for T-2001: We are on it.", resultText(t, drafted))
 }

@@ -91,11 +91,12 @@ func New(cfg Config) (*Server, error) {
 		server.WithLogger(logger),
 	}
 	if cfg.Name == Knowledge {
-		options = append(options, server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false))
+		options = append(options, server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false), server.WithElicitation())
 	}
 	mcpServer := server.NewMCPServer("hopguard-mock-"+string(cfg.Name), Version, options...)
 	mcpServer.AddTools(toolsFor(cfg.Name, store)...)
 	if cfg.Name == Knowledge {
+		mcpServer.EnableSampling()
 		mcpServer.AddResources(knowledgeResources()...)
 		mcpServer.AddPrompts(knowledgePrompts()...)
 	}

@@ -80,7 +80,7 @@ func TestEachServerListsItsTools(t *testing.T) {
 		mcpserver.CRM:       {"get_customer", "list_orders"},
 		mcpserver.Payments:  {"get_charge", "refund_issue"},
 		mcpserver.Payroll:   {"get_payslip", "run_payroll"},
-		mcpserver.Knowledge: {"search_articles"},
+		mcpserver.Knowledge: {"confirm_escalation", "draft_reply", "search_articles"},
 	}
 	for _, name := range mcpserver.Names() {
 		for _, legacy := range []bool{false, true} {
