@@ -42,6 +42,10 @@ type Options struct {
 	ClientName    string
 	ClientVersion string
 	Logger        *slog.Logger
+	// Elicitation and Sampling answer what a server asks mid-call (nil: the client does not
+	// offer it). Their answers are decided at the gateway like any other message.
+	Elicitation client.ElicitationHandler
+	Sampling    client.SamplingHandler
 }
 
 // Session is an open connection to one MCP server.
@@ -88,7 +92,14 @@ func Open(ctx context.Context, cfg ServerConfig, opts Options) (*Session, error)
 	if err != nil {
 		return nil, fmt.Errorf("mcp %s: transport: %w", cfg.Name, err)
 	}
-	c := client.NewClient(tr)
+	var copts []client.ClientOption
+	if opts.Elicitation != nil {
+		copts = append(copts, client.WithElicitationHandler(opts.Elicitation))
+	}
+	if opts.Sampling != nil {
+		copts = append(copts, client.WithSamplingHandler(opts.Sampling))
+	}
+	c := client.NewClient(tr, copts...)
 	if err := c.Start(ctx); err != nil {
 		return nil, fmt.Errorf("mcp %s: start: %w", cfg.Name, err)
 	}

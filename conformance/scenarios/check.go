@@ -46,6 +46,14 @@ func (r *Run) hop(ctx context.Context, step Step) {
 	if denied {
 		d.Decision, d.Code = "deny", out.denial.Code
 	}
+	if behaviour, broken := step.Want.BrokenBehind[r.env.Gateway]; broken {
+		d.Decision, d.Code = "broken", ""
+		r.record(d)
+		c.logf("%s breaks this hop: %s (the agent saw: %s)", r.env.Gateway, behaviour, out.denialText())
+		c.isTrue(out.err != nil && !denied, "behind %s the hop fails at the client, neither allowed nor denied (responses: %s)", r.env.Gateway, describe(seen))
+		c.isTrue(!contacted, "nothing of the broken hop reaches %s: %+v", upstream, fresh)
+		return
+	}
 	r.record(d)
 
 	c.logf("the agent saw: %s (responses: %s)", out.denialText(), describe(seen))
@@ -202,7 +210,8 @@ func matches(h Hop) func(journal.Entry) bool {
 		case ListTools:
 			return e.MCPMethod == "tools/list"
 		case CallTool:
-			return e.MCPMethod == "tools/call" && e.Tool == h.Tool
+			_, answers := e.Fields["params.inputResponses"]
+			return e.MCPMethod == "tools/call" && e.Tool == h.Tool && (answers || !h.Answering)
 		case ListResources:
 			return e.MCPMethod == "resources/list"
 		case ReadResource:

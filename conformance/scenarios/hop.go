@@ -158,7 +158,8 @@ func (r *Run) session(ctx context.Context, step Step, handshake bool) (*tools.Se
 		Name:  step.Hop.Server,
 		URL:   strings.ReplaceAll(r.env.GatewayURL+loop.DefaultMCPTemplate, loop.ServerPlaceholder, step.Hop.Server),
 		Token: token,
-	}, tools.Options{HTTPClient: r.httpClient(step), ClientName: "hopguard-conformance", ClientVersion: "0.1.0"})
+	}, tools.Options{HTTPClient: r.httpClient(step), ClientName: "hopguard-conformance", ClientVersion: "0.1.0",
+		Elicitation: answers{}, Sampling: answers{}})
 	if err != nil {
 		return nil, fromError(err)
 	}
@@ -273,4 +274,18 @@ func (r *Run) until(ctx context.Context, step Step, timeout time.Duration, allow
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// answers is the suite's client answering what a server asks mid-call: it confirms, and drafts
+// with a fixed text.
+type answers struct{}
+
+func (answers) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{
+		Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"approve": true}}}, nil
+}
+
+func (answers) CreateMessage(context.Context, mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant,
+		Content: mcp.NewTextContent("We are on it.")}, Model: "gpt-4o-mini"}, nil
 }

@@ -112,9 +112,12 @@ type Hop struct {
 	Server        string
 	Tool          string
 	Args          json.RawMessage
-	URI           string            // ReadResource
-	Prompt        string            // GetPrompt
-	PromptArgs    map[string]string // GetPrompt
+	// Answering marks a CallTool whose tool asks the client mid-call: the hop judged is the
+	// retried call carrying the client's answers (params.inputResponses), not the first one.
+	Answering  bool
+	URI        string            // ReadResource
+	Prompt     string            // GetPrompt
+	PromptArgs map[string]string // GetPrompt
 	// AgentRun adjusts the agent's config (Agent hops); Check inspects what the run did.
 	AgentRun func(r *Run, cfg *loop.Config)
 	Check    func(r *Run, res loop.Result) error
@@ -168,6 +171,10 @@ type Want struct {
 	// matching routes (Envoy and Istio do, agentgateway v1.4.1 does not), and either way
 	// nothing reaches an upstream, which rawHop checks for every raw request.
 	OrUnrouted bool
+	// BrokenBehind names the gateways that break the hop, with what they do (their notes say
+	// it too): behind them the hop must fail at the client, with nothing of it reaching the
+	// upstream, and is recorded as "broken", never as the decision wanted.
+	BrokenBehind map[string]string
 	// CodeOptionalBehind names the gateways whose own reply may carry no code, their notes
 	// saying why (agentgateway's fail-closed reply is plain text): behind them a denial without
 	// any code passes too; one with a code must still have Code.
@@ -196,6 +203,11 @@ func callTool(server, tool, args string) Hop {
 	return Hop{Kind: CallTool, Server: server, Tool: tool, Args: json.RawMessage(args)}
 }
 
+func callToolAnswering(server, tool, args string) Hop {
+	h := callTool(server, tool, args)
+	h.Answering = true
+	return h
+}
 func listResources(server string) Hop { return Hop{Kind: ListResources, Server: server} }
 func readResource(server, uri string) Hop {
 	return Hop{Kind: ReadResource, Server: server, URI: uri}
