@@ -81,16 +81,21 @@ func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers,
 	checks := make([]Check, 0, len(msgs))
 	for i, m := range msgs {
 		c, err := mcpCheck(&in.Messages[i], m, in.Resource, server, batch)
-		if err != nil {
-			if batch {
-				err.Reason = fmt.Sprintf("batch message %d: %s", i, err.Reason)
+		if err == nil {
+			// A request may carry the client's answers to what the server asked of it (MCP's
+			// multi round-trip requests): each is decided as a reply of its own.
+			var replies []Check
+			if replies, err = inputResponses(c, m); err == nil {
+				checks = append(append(checks, c), replies...)
+				continue
 			}
-			if first == nil {
-				first = err
-			}
-			continue
 		}
-		checks = append(checks, c)
+		if batch {
+			err.Reason = fmt.Sprintf("batch message %d: %s", i, err.Reason)
+		}
+		if first == nil {
+			first = err
+		}
 	}
 	if first != nil {
 		return first

@@ -1,13 +1,18 @@
 package mapping
 
 import (
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/hopguard/hopguard/synapse/jsonrpc"
 )
 
 // A client's reply to a server's request (sampling, elicitation, roots, ping) is decided by what
-// it answers. synapse sees the reply alone, not the request it answers, and attributes it by its
+// it answers, whether it comes as a JSON-RPC response (protocol versions up to 2025-11-25) or in
+// the params.inputResponses of a retried request (2026-07-28's multi round-trip requests, which
+// replace server-initiated requests). synapse sees the reply alone, not the request it answers, and attributes it by its
 // shape: a result is taken as the answer to the one request type whose result it is, with every
 // member that type requires and none it does not know. This is sound without the request: the
 // server can use a reply only as what it is, so a reply allowed as an elicitation answer carries
@@ -21,6 +26,9 @@ const (
 	ReplyError = "error" // a JSON-RPC error in reply: the client declines or fails a request
 
 	CodeUnattributedReply = "unattributed_reply"
+
+	// MaxInputResponses bounds the answers one request carries: each is a check of its own.
+	MaxInputResponses = 16
 )
 
 // replyShape is the result of one request type a server sends a client (MCP's schema).
@@ -71,6 +79,42 @@ func replyShapes() []replyShape {
 	}
 }
 
+// inputResponses are the checks of the answers a request carries in params.inputResponses, one
+// reply check each, on the same server and message as the request's own check c.
+func inputResponses(c Check, m jsonrpc.Message) ([]Check, *Error) {
+	p, ok := m.Params.(map[string]any)
+	if !ok || m.Kind != jsonrpc.KindRequest {
+		return nil, nil
+	}
+	for k := range p {
+		if k != "inputResponses" && strings.EqualFold(k, "inputResponses") {
+			return nil, deny(CodeCaseVariantKey, "params has %q; only \"inputResponses\" is read", clip(k))
+		}
+	}
+	raw, present := p["inputResponses"]
+	if !present {
+		return nil, nil
+	}
+	answers, ok := raw.(map[string]any)
+	if !ok {
+		return nil, deny(CodeUnattributedReply, "params.inputResponses must be an object of answers")
+	}
+	if len(answers) > MaxInputResponses {
+		return nil, deny(CodeUnattributedReply, "params.inputResponses holds %d answers, at most %d", len(answers), MaxInputResponses)
+	}
+	server, _ := c.Attr["server"].(string)
+	checks := make([]Check, 0, len(answers))
+	for _, key := range slices.Sorted(maps.Keys(answers)) {
+		r := Check{Kind: c.Kind, ID: server, MCP: c.MCP}
+		if err := replyResult(&r, answers[key], server, false); err != nil {
+			err.Reason = fmt.Sprintf("params.inputResponses[%q]: %s", clip(key), err.Reason)
+			return nil, err
+		}
+		checks = append(checks, r)
+	}
+	return checks, nil
+}
+
 // reply completes the check of a client's reply: its action names what it answers, and its
 // result (or error) is there for a policy to read.
 func reply(c *Check, m jsonrpc.Message, server string) *Error {
@@ -80,13 +124,20 @@ func reply(c *Check, m jsonrpc.Message, server string) *Error {
 		c.Attr["answers"], c.Attr["error"] = ReplyError, m.Error
 		return nil
 	}
-	result, ok := m.Result.(map[string]any)
+	return replyResult(c, m.Result, server, true)
+}
+
+// replyResult attributes one result to what it answers; ping is a JSON-RPC reply's only (no
+// input request asks for one).
+func replyResult(c *Check, value any, server string, orPing bool) *Error {
+	c.Attr = map[string]any{"method": ActionResponse, "server": server}
+	result, ok := value.(map[string]any)
 	if !ok {
 		return deny(CodeUnattributedReply, "a reply's result must be an object: synapse decides a reply by what it answers")
 	}
 	var fits []string
 	for _, shape := range replyShapes() {
-		if shape.fits(result) {
+		if shape.fits(result) && (orPing || shape.answers != "ping") {
 			fits = append(fits, shape.answers)
 		}
 	}
@@ -100,8 +151,9 @@ func reply(c *Check, m jsonrpc.Message, server string) *Error {
 
 func (s replyShape) fits(result map[string]any) bool {
 	for k := range result {
-		// An unknown member fails, one spelt in another case too ("Action").
-		if k != "_meta" && !slices.Contains(s.required, k) && !slices.Contains(s.optional, k) {
+		// An unknown member fails, one spelt in another case too ("Action"). _meta and
+		// resultType are every result's.
+		if k != "_meta" && k != "resultType" && !slices.Contains(s.required, k) && !slices.Contains(s.optional, k) {
 			return false
 		}
 	}

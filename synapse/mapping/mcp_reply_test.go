@@ -65,3 +65,46 @@ func TestRepliesAreDecidedByWhatTheyAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestInputResponsesAreRepliesToo: 2026-07-28's multi round-trip requests carry the client's
+// answers in a retried request's params.inputResponses; each is a reply check of its own beside
+// the request's, so an answer cannot ride on an allowed tool call undecided.
+func TestInputResponsesAreRepliesToo(t *testing.T) {
+	call := func(inputResponses string) string {
+		return `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_charge","arguments":{"charge_id":"ch_1"},"inputResponses":` +
+			inputResponses + `,"requestState":"opaque"}}`
+	}
+	tests := []struct {
+		name, body  string
+		wantActions []string
+		wantCode    string
+	}{
+		{"an elicitation and a sampling answer", call(`{"b":{"action":"accept","content":{"ok":true}},"a":{"role":"assistant","content":{"type":"text","text":"x"},"model":"m","resultType":"complete"}}`),
+			[]string{"tools/call/get_charge", "rpc.response/sampling/createMessage", "rpc.response/elicitation/create"}, ""},
+		{"roots", call(`{"r":{"roots":[]}}`), []string{"tools/call/get_charge", "rpc.response/roots/list"}, ""},
+		{"no answers", call(`{}`), []string{"tools/call/get_charge"}, ""},
+		{"an answer of no known shape", call(`{"a":{"secret":"exfiltrated"}}`), nil, CodeUnattributedReply},
+		{"an empty answer (no input request asks for a ping)", call(`{"a":{}}`), nil, CodeUnattributedReply},
+		{"answers that are no object", call(`[{"action":"accept"}]`), nil, CodeUnattributedReply},
+		{"a case variant of the member", `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_charge","InputResponses":{"a":{"secret":1}}}}`, nil, CodeCaseVariantKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := Map(mcp("payments", tt.body).build(envoy), testRoutes)
+			if tt.wantCode != "" {
+				var merr *Error
+				require.ErrorAs(t, err, &merr)
+				assert.Equal(t, tt.wantCode, merr.Code)
+				return
+			}
+			require.NoError(t, err)
+			var actions []string
+			for _, c := range in.Checks {
+				actions = append(actions, c.Action)
+				assert.Equal(t, "payments", c.Attr["server"])
+				assert.Same(t, in.Checks[0].MCP, c.MCP, "a denied answer denies the request that carries it")
+			}
+			assert.Equal(t, tt.wantActions, actions)
+		})
+	}
+}
