@@ -24,6 +24,7 @@ func Corpus() []Case {
 		connectionCases(),
 		responseCases(),
 		uriCases(),
+		replyCases(),
 	)
 }
 
@@ -48,6 +49,10 @@ func Controls() []Case {
 			Hidden: hiddenFromTriage, Shown: []string{"add_comment", "get_ticket"},
 			Attack: "the triage agent lists the tickets server's tools in its own session: allowed, and shown only those it may call",
 			Build:  triageLists(listToolsBody, nil)},
+		{ID: "control-triage-lists-knowledge-documents", Category: "control", Allow: true,
+			Hidden: hiddenDocuments, Shown: []string{"kb://policies/refunds", "kb://policies/escalation"},
+			Attack: "the triage agent lists the knowledge server's documents in its own session: allowed, and shown only those it may read",
+			Build:  triagePosts("knowledge", `{"jsonrpc":"2.0","id":9,"method":"resources/list"}`, nil)},
 		{ID: "control-carol-opens-payroll", Category: "control", Allow: true,
 			Attack: "Carol (payroll-admin) opens payroll: allowed",
 			Build:  with(Carol, "mcp:payroll", func(tok string) rawhttp.Request { return mcpPost("payroll", tok, initializeBody) })},

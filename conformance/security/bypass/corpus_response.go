@@ -2,6 +2,7 @@ package bypass
 
 import (
 	"context"
+	"slices"
 
 	"github.com/hopguard/hopguard/conformance/rawhttp"
 )
@@ -10,18 +11,30 @@ import (
 // server: the policies let it read and comment, not change a ticket.
 var hiddenFromTriage = []string{"update_ticket"}
 
+// hiddenDocuments and hiddenPrompts are what the response path must never show the triage
+// agent of the knowledge server: HR's salary table and HR's prompt.
+var (
+	hiddenDocuments = []string{"kb://hr/salaries"}
+	hiddenPrompts   = []string{"compensation_letter"}
+)
+
 // triageLists is the triage agent posting body to tickets in its own session, changed by edit.
 func triageLists(body string, edit func(*rawhttp.Request)) builder {
+	return triagePosts("tickets", body, edit)
+}
+
+// triagePosts is the triage agent posting body to server in its own session, changed by edit.
+func triagePosts(server, body string, edit func(*rawhttp.Request)) builder {
 	return func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
-		session, err := k.Session(ctx, Triage, "tickets")
+		session, err := k.Session(ctx, Triage, server)
 		if err != nil {
 			return rawhttp.Request{}, err
 		}
-		tok, err := k.Token(ctx, Triage, "mcp:tickets")
+		tok, err := k.Token(ctx, Triage, "mcp:"+server)
 		if err != nil {
 			return rawhttp.Request{}, err
 		}
-		r := mcpPost("tickets", tok, body).With(rawhttp.Field{Name: "Mcp-Session-Id", Value: session}, rawhttp.Field{Name: "Mcp-Protocol-Version", Value: "2025-11-25"})
+		r := mcpPost(server, tok, body).With(rawhttp.Field{Name: "Mcp-Session-Id", Value: session}, rawhttp.Field{Name: "Mcp-Protocol-Version", Value: "2025-11-25"})
 		if edit != nil {
 			edit(&r)
 		}
@@ -38,11 +51,11 @@ func acceptEventStreamOnly(r *rawhttp.Request) {
 	}
 }
 
-// responseCases try to get a tool the triage agent may not call shown to it: however a
-// tools/list is asked or answered, its answer passes synapse's response path, which must take
-// the tool out, or withhold the answer.
+// responseCases try to get a tool, document or prompt the triage agent may not use shown to it:
+// however a list is asked or answered, its answer passes synapse's response path, which must
+// take the item out, or withhold the answer.
 func responseCases() []Case {
-	const cat = "response path (tool visibility)"
+	const cat = "response path (visibility)"
 	return []Case{
 		{ID: "tools-list-in-a-batch", Category: cat, Hidden: hiddenFromTriage, Expect: withheld,
 			Attack: "the triage agent's tools/list inside a JSON-RPC batch with a ping, in case only a lone tools/list is filtered",
@@ -59,6 +72,19 @@ func responseCases() []Case {
 		{ID: "tools-list-as-a-notification", Category: cat, Hidden: hiddenFromTriage, Expect: withheld,
 			Attack: "a tools/list without an id, in case a server answers it and the answer is taken for no list",
 			Build:  triageLists(`{"jsonrpc":"2.0","method":"tools/list"}`, nil)},
+		{ID: "resources-list-in-a-batch", Category: cat, Hidden: hiddenDocuments, Expect: withheld,
+			Attack: "the triage agent's resources/list on the knowledge server inside a batch with a ping, in case only a lone list is filtered",
+			Build:  triagePosts("knowledge", "["+pingBody+`,{"jsonrpc":"2.0","id":9,"method":"resources/list"}]`, nil)},
+		{ID: "resources-list-as-an-event-stream", Category: cat, Hidden: hiddenDocuments, Expect: withheld,
+			Attack: "a resources/list that accepts only an event stream, in case the salary table shows in events",
+			Build:  triagePosts("knowledge", `{"jsonrpc":"2.0","id":9,"method":"resources/list"}`, acceptEventStreamOnly)},
+		{ID: "prompts-list", Category: cat, Hidden: hiddenPrompts, Expect: withheld,
+			Attack: "the triage agent lists the knowledge server's prompts, in case HR's prompt is shown",
+			Build:  triagePosts("knowledge", `{"jsonrpc":"2.0","id":10,"method":"prompts/list"}`, nil)},
+		{ID: "lists-of-all-three-in-a-batch", Category: cat, Hidden: append(slices.Clone(hiddenDocuments), hiddenPrompts...), Expect: withheld,
+			Attack: "tools, documents and prompts listed in one batch, in case only the first list of an answer is filtered",
+			Build: triagePosts("knowledge", `[{"jsonrpc":"2.0","id":8,"method":"tools/list"},{"jsonrpc":"2.0","id":9,"method":"resources/list"},`+
+				`{"jsonrpc":"2.0","id":10,"method":"prompts/list"}]`, nil)},
 		{ID: "stream-resumed", Category: cat, Expect: []string{"stream_resumption_refused"},
 			Attack: "the triage agent resumes the tickets event stream (Last-Event-ID), which may replay a tools/list answer that was never filtered",
 			Build: func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
