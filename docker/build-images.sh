@@ -23,7 +23,7 @@ bin=${HOPGUARD_BIN:-$root/bin}
 go=${GO:-go}
 # hopguard's commands that run in containers; the image is named after the last path element.
 commands=(synapse/cmd/synapse agent/cmd/agent mockservers/cmd/mockllm mockservers/cmd/mockmcp
-	mockservers/cmd/mocksts conformance/cmd/istio-xds conformance/cmd/pause)
+	mockservers/cmd/mockmcpconformance mockservers/cmd/mocksts conformance/cmd/istio-xds conformance/cmd/pause)
 
 die() { printf 'build-images: %s\n' "$*" >&2; exit 1; }
 

@@ -44,10 +44,13 @@ func (a Actor) STS(sts, driverSTS string) string {
 
 // The demo's principals.
 var (
-	Alice  = Actor{Name: "alice", Creds: identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, AgentID: "support-agent"}
-	Bob    = Actor{Name: "bob", Creds: identity.ClientCredentials{ClientID: "bob", ClientSecret: "bob-secret"}, AgentID: "support-agent"}
-	Carol  = Actor{Name: "carol", Creds: identity.ClientCredentials{ClientID: "carol", ClientSecret: "carol-secret"}, AgentID: "support-agent"}
-	Triage = Actor{Name: "triage", Creds: identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage", ClientSecret: "triage-secret"}, AgentID: "triage-agent", Workload: true}
+	Alice = Actor{Name: "alice", Creds: identity.ClientCredentials{ClientID: "alice", ClientSecret: "alice-secret"}, AgentID: "support-agent"}
+	Bob   = Actor{Name: "bob", Creds: identity.ClientCredentials{ClientID: "bob", ClientSecret: "bob-secret"}, AgentID: "support-agent"}
+	Carol = Actor{Name: "carol", Creds: identity.ClientCredentials{ClientID: "carol", ClientSecret: "carol-secret"}, AgentID: "support-agent"}
+	// MCPConformance is the official MCP conformance framework's client, allowed everything on
+	// the fixture server alone (policies/bundle/resource_policies/mcp_conformance.yaml).
+	MCPConformance = Actor{Name: "mcp-conformance", Creds: identity.ClientCredentials{ClientID: "mcp-conformance", ClientSecret: "mcp-conformance-secret"}, AgentID: "mcp-conformance-client"}
+	Triage         = Actor{Name: "triage", Creds: identity.ClientCredentials{ClientID: "spiffe://hopguard.local/ns/agents/sa/triage", ClientSecret: "triage-secret"}, AgentID: "triage-agent", Workload: true}
 )
 
 // Step is one thing a scenario does. Exactly one of Hop and Do is set.

@@ -30,8 +30,16 @@ const (
 	ExpiredSTS = "sts-expired"
 )
 
-// MCPServers are the demo's MCP servers; each runs as the component MCPComponent(name).
-func MCPServers() []string { return []string{"tickets", "crm", "payments", "payroll", "knowledge"} }
+// MCPServers are the MCP servers of the environment, each run as the component
+// MCPComponent(name): the demo's, and ConformanceServer.
+func MCPServers() []string {
+	return []string{"tickets", "crm", "payments", "payroll", "knowledge", ConformanceServer}
+}
+
+// ConformanceServer is the fixture server of the official MCP conformance framework
+// (mockservers/mcpconformance), routed like the demo's servers, on which the MCP transparency
+// suite runs the framework directly and through each gateway.
+const ConformanceServer = "conformance"
 
 // MCPComponent is the component name of one MCP server.
 func MCPComponent(server string) string { return "mcp-" + server }
@@ -206,6 +214,18 @@ func llm() env.Component {
 
 func mcpServer(server string) env.Component {
 	name := MCPComponent(server)
+	if server == ConformanceServer {
+		return env.Component{
+			Name:    name,
+			Program: env.Program{Package: "./mockservers/cmd/mockmcpconformance"},
+			Ports:   []string{PortHTTP},
+			Args: func(l env.Layout) []string {
+				// Istio forwards the route's virtual host name; loopback names pass anyway.
+				return []string{"--addr=" + l.Addr(name, PortHTTP).String(), "--allow-host=" + server + ".mcp.hopguard.local"}
+			},
+			Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/_journal"},
+		}
+	}
 	return env.Component{
 		Name:    name,
 		Program: env.Program{Package: "./mockservers/cmd/mockmcp"},

@@ -34,6 +34,7 @@ func istioResources(t *testing.T) *istio.Resources {
 		MCPServers: []istio.MCPServer{
 			{Name: "tickets", Addr: at(28101)}, {Name: "crm", Addr: at(28102)},
 			{Name: "payments", Addr: at(28103)}, {Name: "payroll", Addr: at(28104)},
+			{Name: "knowledge", Addr: at(28105)}, {Name: "conformance", Addr: at(28110)},
 		},
 	})
 	require.NoError(t, err)

@@ -142,7 +142,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 		} `yaml:"routes"`
 	}
 	require.NoError(t, yaml.Unmarshal(config, &doc))
-	wantResources := []string{"llm", "llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll"}
+	wantResources := []string{"llm", "llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll", "mcp:knowledge"}
 	require.Len(t, doc.Routes, len(wantResources))
 	for i, r := range doc.Routes {
 		authz := r.Policies.ExtAuthz

@@ -42,6 +42,8 @@ func sampleParams() Params {
 			{Name: "crm", Addr: at(28102)},
 			{Name: "payments", Addr: at(28103)},
 			{Name: "payroll", Addr: at(28104)},
+			{Name: "knowledge", Addr: at(28105)},
+			{Name: "conformance", Addr: at(28110)},
 		},
 	}
 }
@@ -70,6 +72,10 @@ func TestBuildMakesOnlyTheListedChanges(t *testing.T) {
 		"cluster outbound|18103||payments.mcp.hopguard.local: " + tls,
 		"cluster outbound|18104||payroll.mcp.hopguard.local: " + mx,
 		"cluster outbound|18104||payroll.mcp.hopguard.local: " + tls,
+		"cluster outbound|18105||knowledge.mcp.hopguard.local: " + mx,
+		"cluster outbound|18105||knowledge.mcp.hopguard.local: " + tls,
+		"cluster outbound|18110||conformance.mcp.hopguard.local: " + mx,
+		"cluster outbound|18110||conformance.mcp.hopguard.local: " + tls,
 		"cluster outbound|19191||synapse.hopguard.local: " + mx,
 		"cluster outbound|19191||synapse.hopguard.local: " + tls,
 		"endpoints outbound|18001||llm.hopguard.local: endpoint 127.0.0.1:18001 -> 127.0.0.1:28001",
@@ -77,6 +83,8 @@ func TestBuildMakesOnlyTheListedChanges(t *testing.T) {
 		"endpoints outbound|18102||crm.mcp.hopguard.local: endpoint 127.0.0.1:18102 -> 127.0.0.1:28102",
 		"endpoints outbound|18103||payments.mcp.hopguard.local: endpoint 127.0.0.1:18103 -> 127.0.0.1:28103",
 		"endpoints outbound|18104||payroll.mcp.hopguard.local: endpoint 127.0.0.1:18104 -> 127.0.0.1:28104",
+		"endpoints outbound|18105||knowledge.mcp.hopguard.local: endpoint 127.0.0.1:18105 -> 127.0.0.1:28105",
+		"endpoints outbound|18110||conformance.mcp.hopguard.local: endpoint 127.0.0.1:18110 -> 127.0.0.1:28110",
 		"endpoints outbound|19191||synapse.hopguard.local: endpoint 127.0.0.1:19191 -> 127.0.0.1:28091",
 	}, got)
 

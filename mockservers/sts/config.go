@@ -38,6 +38,8 @@ func DemoPrincipals() []Principal {
 		{ID: "bob", Secret: "bob-secret", Roles: []string{"tier-2-lead"}},
 		{ID: "carol", Secret: "carol-secret", Roles: []string{"payroll-admin"}},
 		{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Secret: "triage-secret", Roles: []string{"triage-agent"}},
+		// The MCP conformance framework's client, allowed everything on the fixture server alone.
+		{ID: "mcp-conformance", Secret: "mcp-conformance-secret", Roles: []string{"mcp-conformance"}},
 	}
 }
 
@@ -55,7 +57,7 @@ func AttestedPrincipals(principals []Principal) []Principal {
 
 // DemoResources are the resources a token can be exchanged for.
 func DemoResources() []string {
-	return []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll", "mcp:knowledge"}
+	return []string{"llm", "mcp:tickets", "mcp:crm", "mcp:payments", "mcp:payroll", "mcp:knowledge", "mcp:conformance"}
 }
 
 // Config configures the STS. Zero fields take the defaults above.

@@ -22,7 +22,7 @@ var runArgs = []string{
 	"--gateway", "127.0.0.1:28080", "--synapse", "127.0.0.1:28091", "--llm", "127.0.0.1:28001",
 	"--mcp", "tickets=127.0.0.1:28101", "--mcp", "crm=127.0.0.1:28102",
 	"--mcp", "payments=127.0.0.1:28103", "--mcp", "payroll=127.0.0.1:28104",
-	"--mcp", "knowledge=127.0.0.1:28105",
+	"--mcp", "knowledge=127.0.0.1:28105", "--mcp", "conformance=127.0.0.1:28110",
 }
 
 // lineWriter hands the first line written to it to a channel.
@@ -83,7 +83,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 	}{
 		"not loopback":        {args: append(append([]string{}, runArgs...), "--addr", "0.0.0.0:0"), want: "loopback"},
 		"upstream elsewhere":  {args: append(append([]string{}, runArgs...), "--llm", "10.0.0.1:80"), want: "not a loopback address"},
-		"an MCP server short": {args: runArgs[:len(runArgs)-2], want: "knowledge"},
+		"an MCP server short": {args: runArgs[:len(runArgs)-2], want: "conformance"},
 		"mcp syntax":          {args: append(append([]string{}, runArgs...), "--mcp", "tickets"), want: "NAME=HOST:PORT"},
 		"stray argument":      {args: append(append([]string{}, runArgs...), "extra"), want: "unexpected arguments"},
 	} {

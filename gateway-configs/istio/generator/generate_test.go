@@ -205,7 +205,7 @@ func TestEnvoyFilterDisablesJSONToMetadataOnTheModelRoute(t *testing.T) {
 	}
 
 	with := perRoute(translateSet(t, set))
-	assert.ElementsMatch(t, []string{"llm", "mcp-tickets", "mcp-crm", "mcp-payments", "mcp-payroll", "mcp-knowledge"}, slices.Collect(maps.Keys(with)))
+	assert.ElementsMatch(t, []string{"llm", "mcp-tickets", "mcp-crm", "mcp-payments", "mcp-payroll", "mcp-knowledge", "mcp-conformance"}, slices.Collect(maps.Keys(with)))
 	for routeName, config := range with {
 		if routeName != "llm" {
 			assert.Nil(t, config, "%s: json_to_metadata runs on an MCP route", routeName)
