@@ -36,6 +36,7 @@ var suite struct {
 	env      *harness.Env
 	upErr    error
 	recorder *report.Recorder
+	outDir   string // where the report goes
 }
 
 func TestMain(m *testing.M) {
@@ -59,6 +60,7 @@ func run(m *testing.M) int {
 	}
 	runtimeName, outDir := started.RuntimeName, started.ReportDir
 	suite.network, suite.gateways, suite.env, suite.upErr = started.Network, started.Gateways, started.Env, started.UpErr
+	suite.outDir = outDir
 
 	suite.recorder = report.NewRecorder(runtimeName)
 	if suite.env != nil {

@@ -36,16 +36,25 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Tool returns the path of an installed third-party binary (e.g. "envoy"): from $HOPGUARD_BIN
-// when set, else from <module root>/bin. The error says how to install it.
+// Dir is where the third-party binaries are installed: $HOPGUARD_BIN when set, else
+// <module root>/bin.
+func Dir() (string, error) {
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		return dir, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "bin"), nil
+}
+
+// Tool returns the path of an installed third-party binary (e.g. "envoy") in Dir. The error
+// says how to install it.
 func Tool(name string) (string, error) {
-	dir := os.Getenv(BinDirEnv)
-	if dir == "" {
-		root, err := ModuleRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "bin")
+	dir, err := Dir()
+	if err != nil {
+		return "", err
 	}
 	path := filepath.Join(dir, name)
 	info, err := os.Stat(path)

@@ -62,12 +62,30 @@ var agentgatewayBehaviour = []string{
 	"what it still changes on the model route, headers only: on /v1/messages the Anthropic provider moves the provider key from Authorization: Bearer to x-api-key, sets anthropic-version: 2023-06-01 over the client's, and drops browser CORS headers (origin, access-control-request-*, sec-fetch-*); Envoy and Istio send the client's anthropic-version as it came",
 	"the response path (extProc): an answer synapse gives in the upstream's place (a list it withholds, JSON-RPC -32011 list_withheld) reaches the agent as synapse wrote it, but with extAuthz's response headers added after it, whatever their append action: x-hopguard-decision: allow and the request's decision id stand over synapse's deny and the withheld list's own id (seen with v1.4.1 on a resumed event stream before synapse refused those at the request path). The body still fails the request closed; Envoy and Istio keep synapse's marks",
 	"MCP session DELETE: agentgateway ends its own session and the upstream's and answers 202 itself whatever the upstream said (v1.4.1 has no option for it), where Envoy and Istio pass on the upstream's 200; the config sets the status back to 200 (route response transformation on :status), so the statuses of initialize, notifications/initialized, the GET stream and DELETE match the upstream's. With 202, the official MCP Python SDK logs \"Session termination failed: 202\" on every close; the official Go SDK (v1.8.0) does not look at the status",
+	"a client's answer to a server's request (sampling, elicitation; protocol 2025-11-25 and before) is not relayed: " + noRelayedReplies,
 	"MCP's multi round-trip requests (protocol 2026-07-28, which replace server-initiated sampling, elicitation and roots requests): a tool result asking for input (resultType input_required) reaches the client without its inputRequests, so the client has nothing to answer; the official Go SDK mcp-go v1.2.1 retries three times and fails the call. A server that asks the agent mid-call (scenario 11's confirm_escalation and draft_reply) therefore cannot behind v1.4.1; nothing of the answer reaches the upstream",
 	"MCP sessions are agentgateway's own: the Mcp-Session-Id the client holds is the gateway's, which keeps a session of its own with the upstream, and it answers requests as an event stream (text/event-stream) where the upstream answered application/json; both are MCP's streamable HTTP, and the SDKs read either",
 }
 
 // Profile implements Profiled.
-func (*AgentGateway) Profile() Profile { return Profile{Notes: agentgatewayBehaviour} }
+func (*AgentGateway) Profile() Profile {
+	return Profile{Notes: agentgatewayBehaviour, MCPBehaviours: agentgatewayMCPBehaviours()}
+}
+
+// noRelayedReplies is what agentgateway v1.4.1 does with a client's answer to a server's request
+// (seen in the MCP transparency suite's log of agentgateway, and synapse's audit log).
+const noRelayedReplies = "agentgateway forwards the server's request (elicitation/create on the tool call's event stream, sampling/createMessage on the GET stream) to the client, and synapse allows the client's answer (rpc.response/...), but agentgateway answers that POST 500 \"mcp: failed to send message: invalid request: unsupported message type\" and never relays it: the server waits for an answer that does not come, and the tool call hangs until the client gives up. Effect: an MCP server that uses sampling or elicitation (protocol 2025-11-25 and before) does not work behind agentgateway v1.4.1"
+
+// agentgatewayMCPBehaviours are the MCP conformance framework's scenarios that need a client's
+// answer relayed to the server.
+func agentgatewayMCPBehaviours() map[string]string {
+	return map[string]string{
+		"tools-call-sampling":          noRelayedReplies,
+		"tools-call-elicitation":       noRelayedReplies,
+		"elicitation-sep1034-defaults": noRelayedReplies,
+		"elicitation-sep1330-enums":    noRelayedReplies,
+	}
+}
 
 // Name implements Gateway.
 func (g *AgentGateway) Name() string {

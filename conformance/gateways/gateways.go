@@ -36,6 +36,10 @@ type Profile struct {
 	// Notes say, for the report, how what runs differs from the gateway's own configuration
 	// and where the gateway's behaviour differs from Envoy's in a way the suite allows for.
 	Notes []string
+	// MCPBehaviours are the official MCP conformance framework's scenarios that fail behind the
+	// gateway while they pass against the server directly, each with what the gateway does and
+	// what comes of it (the MCP transparency suite, conformance/transparency).
+	MCPBehaviours map[string]string
 }
 
 // Profiled is implemented by a gateway with a Profile; valid after Component.

@@ -85,6 +85,9 @@ type Report struct {
 	Parity       []ParityHop  `json:"parity,omitempty"`
 	// Lifecycle is the MCP session lifecycle, the upstream reached directly first.
 	Lifecycle []LifecycleRun `json:"session_lifecycle,omitempty"`
+	// Transparency is the official MCP conformance framework run directly and behind each
+	// gateway.
+	Transparency *Transparency `json:"mcp_transparency,omitempty"`
 }
 
 // Recorder collects results while tests run; it is safe for concurrent use.
@@ -100,6 +103,8 @@ type Recorder struct {
 	clientCells []ClientCell
 	parity      []ParityHop
 	lifecycle   []LifecycleRun
+
+	transparency *Transparency
 }
 
 // NewRecorder returns an empty recorder for a run on the named runtime.
@@ -157,6 +162,7 @@ func (r *Recorder) Report(now time.Time) Report {
 		ClientMatrix: slices.Clone(r.clientCells),
 		Parity:       slices.Clone(r.parity),
 		Lifecycle:    slices.Clone(r.lifecycle),
+		Transparency: r.transparency,
 	}
 	for _, s := range r.scenarios {
 		for _, g := range r.gateways {

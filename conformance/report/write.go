@@ -106,6 +106,9 @@ func Markdown(rep Report) string {
 	if len(rep.Lifecycle) > 0 {
 		lifecycleMarkdown(&b, rep)
 	}
+	if rep.Transparency != nil {
+		transparencyMarkdown(&b, rep)
+	}
 	return b.String()
 }
 

@@ -144,6 +144,8 @@ var principals = []struct {
 	{scenarios.Bob, "tier-2-lead", "T-1001"},
 	{scenarios.Carol, "payroll-admin", "T-2001"},
 	{scenarios.Triage, "triage-agent", "T-2001"},
+	// The MCP conformance framework's client: everything on the conformance fixture server.
+	{scenarios.MCPConformance, "mcp-conformance", "T-1001"},
 }
 
 func up(ctx context.Context, set setting, out io.Writer) error {
