@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		server.WithStreamableHTTPLogger(logger),
 	)
 
-	s.journal = journal.New(journal.Config{Describe: describeMCP})
+	s.journal = journal.New(journal.Config{Describe: journal.DescribeMCP})
 	mux := http.NewServeMux()
 	mux.Handle(EndpointPath, hostGuard(allowed, s.reconnectAware(s.trackGets(s.streamable))))
 	s.handler = s.journal.Wrap(mux)
@@ -251,31 +251,6 @@ func forbid(w http.ResponseWriter, message string) {
 		"id":      nil,
 		"error":   map[string]any{"code": -32000, "message": "Forbidden: " + message},
 	})
-}
-
-// describeMCP names the JSON-RPC method of an MCP POST, the tool of a tools/call, the resource
-// of a resources/read, subscribe or unsubscribe and the prompt of a prompts/get, for the journal.
-// Anything it cannot parse (including a client's response to a server request) is left unnamed.
-func describeMCP(_ *http.Request, body []byte, e *journal.Entry) {
-	var msg struct {
-		Method string `json:"method"`
-		Params struct {
-			Name string `json:"name"`
-			URI  string `json:"uri"`
-		} `json:"params"`
-	}
-	if len(body) == 0 || json.Unmarshal(body, &msg) != nil {
-		return
-	}
-	e.MCPMethod = msg.Method
-	switch msg.Method {
-	case "tools/call":
-		e.Tool = msg.Params.Name
-	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		e.Resource = msg.Params.URI
-	case "prompts/get":
-		e.Prompt = msg.Params.Name
-	}
 }
 
 // errNoSession is what a tool that needs the client returns when it has no session to reach it.

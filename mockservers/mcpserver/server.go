@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		server.WithStreamableHTTPLogger(logger),
 	)
 
-	j := journal.New(journal.Config{Describe: describeMCP, OnReset: store.Reset, Now: cfg.Now})
+	j := journal.New(journal.Config{Describe: journal.DescribeMCP, OnReset: store.Reset, Now: cfg.Now})
 	mux := http.NewServeMux()
 	mux.Handle(EndpointPath, streamable)
 	return &Server{

@@ -1,17 +1,15 @@
-package mcpserver
+package journal
 
 import (
 	"encoding/json"
 	"net/http"
-
-	"github.com/hopguard/hopguard/mockservers/journal"
 )
 
-// describeMCP names the JSON-RPC method of an MCP POST, the tool of a
-// tools/call, the resource of a resources/read, subscribe or unsubscribe and
-// the prompt of a prompts/get, for the journal. Anything it cannot parse is left unnamed:
-// mcp-go will answer it with the protocol error.
-func describeMCP(_ *http.Request, body []byte, e *journal.Entry) {
+// DescribeMCP is the Describer of every MCP server: it names the JSON-RPC method of an MCP
+// POST, the tool of a tools/call, the resource of a resources/read, subscribe or unsubscribe and
+// the prompt of a prompts/get. Anything it cannot parse (a batch, a client's reply to a server
+// request) is left unnamed: the server answers it as it will.
+func DescribeMCP(_ *http.Request, body []byte, e *Entry) {
 	var msg struct {
 		Method string `json:"method"`
 		Params struct {
