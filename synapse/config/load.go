@@ -98,7 +98,9 @@ func settings() []setting {
 				return nil
 			},
 		},
-		stringSetting("task-db", "task registry database file", func(c *Config) *string { return &c.Tasks.DBPath }),
+		stringSetting("task-backend", `task registry: "bbolt" (a file, one synapse) or "postgres" (shared by replicas)`, func(c *Config) *string { return &c.Tasks.Backend }),
+		stringSetting("task-db", "task registry database file (bbolt)", func(c *Config) *string { return &c.Tasks.DBPath }),
+		stringSetting("task-postgres-dsn-file", "file holding the PostgreSQL connection string of the task registry (postgres)", func(c *Config) *string { return &c.Tasks.PostgresDSNFile }),
 		stringSetting("audit", `decision log sink: "stdout" or a file path`, func(c *Config) *string { return &c.Audit.Sink }),
 		stringSetting("log-level", "operational log level: debug, info, warn, error", func(c *Config) *string { return &c.Log.Level }),
 		durationSetting("decision-cache-ttl", "how long a Cerbos decision is reused for an identical check, and so how long a policy change may take to apply; 0 turns the cache off", func(c *Config) *time.Duration { return &c.DecisionCache.TTL }),

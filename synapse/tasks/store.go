@@ -86,7 +86,7 @@ func (s *Store) Create(ctx context.Context, req NewTask) (Task, error) {
 	id := req.ID
 	if id == "" {
 		var err error
-		if id, err = randomID(); err != nil {
+		if id, err = NewID(); err != nil {
 			return Task{}, err
 		}
 	}
@@ -205,7 +205,8 @@ func put(b *bolt.Bucket, t Task) error {
 	return b.Put([]byte(t.ID), v)
 }
 
-func randomID() (string, error) {
+// NewID is a random task id, for a NewTask without one.
+func NewID() (string, error) {
 	var b [12]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("generate task id: %w", err)
