@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,10 +33,10 @@ type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 
-	// migrated is set once the schema is current; until then every call tries again, so a
-	// synapse started while PostgreSQL is down recovers without a restart.
+	// migrated is set once the schema is current; until then every call tries again (one at a
+	// time, under mu), so a synapse started while PostgreSQL is down recovers without a restart.
 	mu       sync.Mutex
-	migrated bool
+	migrated atomic.Bool
 }
 
 var _ tasks.Registry = (*Store)(nil)
@@ -95,15 +96,18 @@ func (s *Store) Close() error {
 
 // ready migrates the schema once.
 func (s *Store) ready(ctx context.Context) error {
+	if s.migrated.Load() {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.migrated {
+	if s.migrated.Load() {
 		return nil
 	}
 	if err := migrate(ctx, s.pool); err != nil {
 		return err
 	}
-	s.migrated = true
+	s.migrated.Store(true)
 	return nil
 }
 
