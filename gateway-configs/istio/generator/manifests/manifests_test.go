@@ -37,7 +37,7 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 	assert.Equal(t, map[string]int{
 		manifests.KindGateway:             1,
 		manifests.KindVirtualService:      1,
-		manifests.KindServiceEntry:        6, // llm, four MCP servers, synapse
+		manifests.KindServiceEntry:        8, // llm, six MCP servers, synapse
 		manifests.KindAuthorizationPolicy: 1,
 		manifests.KindEnvoyFilter:         1,
 	}, kinds)
