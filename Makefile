@@ -9,7 +9,7 @@ BIN := $(CURDIR)/bin
 GO ?= go
 export HOPGUARD_BIN := $(BIN)
 
-.PHONY: help tools demo up conformance test policy-test policy-stamp go-test vet bench fuzz istio-check
+.PHONY: help tools demo up conformance test policy-test policy-stamp go-test vet bench fuzz istio-check k8s-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ conformance: tools ## every scenario and the bypass corpus behind every gateway 
 bench: tools ## what a governed hop costs: the targets side by side, one run (out/bench/report.md)
 	@$(GO) run ./conformance/cmd/bench
 
-test: tools policy-test go-test fuzz istio-check container-test ## policy test suites, every Go test, each fuzz target briefly, Istio's translation, the suites on containers
+test: tools policy-test go-test fuzz istio-check k8s-check container-test ## policy test suites, every Go test, each fuzz target briefly, Istio's translation, the suites on containers
 
 policy-test: tools ## compile policies/ and run its Cerbos test suites; check its version is current
 	@echo "==> cerbos compile policies (policy test suites)"
@@ -77,6 +77,12 @@ go-test: tools ## run the Go tests (real Cerbos and Envoy from ./bin), the two s
 # Istio's pilot is a heavy build (6-13 minutes cold on 2 cores, seconds once cached), so it lives in
 # a nested module; this regenerates its translation of gateway-configs/istio and fails when the
 # committed generated/ differs.
+# deploy/kubernetes is checked offline (no cluster runs here) in a nested module, since the
+# Kubernetes API types and kustomize are a build the main module does not need.
+k8s-check: ## build deploy/kubernetes with kustomize and decode every object strictly against the Kubernetes API types
+	@echo "==> deploy/kubernetes (kustomize build, strict decoding, synapse's config loads)"
+	@cd deploy/kubernetes/validate && $(GO) test -count=1 ./...
+
 istio-check: ## check Istio's translation: the manifests parse strictly, generated/ is what pilot makes of them
 	@echo "==> gateway-configs/istio/check.sh (pilot's translation)"
 	@gateway-configs/istio/check.sh

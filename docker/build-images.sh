@@ -110,6 +110,13 @@ for spire in spire-server spire-agent; do
 	fi
 done
 
+# The policy set as an image (deploy/kubernetes mounts it beside Cerbos), tests left out.
+mkdir -p "$ctx/policies"
+cp -R "$root/policies/bundle" "$ctx/policies/bundle"
+rm -rf "$ctx/policies/bundle/tests"
+context="$ctx/policies" build policies policies.Dockerfile
+built+=,policies
+
 names=()
 for c in "${commands[@]}"; do names+=("$(basename "$c")"); done
 echo "==> built hopguard/{$(IFS=,; echo "${names[*]}"),$built}:$tag"

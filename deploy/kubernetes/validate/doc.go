@@ -1,0 +1,2 @@
+// Package validate holds the offline checks of deploy/kubernetes (validate_test.go).
+package validate
