@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/hopguard/hopguard/internal/version"
 	"github.com/hopguard/hopguard/synapse/admin"
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/authz"
@@ -30,6 +31,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/server"
 	"github.com/hopguard/hopguard/synapse/tasks"
 	"github.com/hopguard/hopguard/synapse/tasks/pgstore"
+	"github.com/hopguard/hopguard/synapse/tracing"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
@@ -119,7 +121,21 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	}
 	// Allowed tools/lists go from ext_authz to ext_proc, the response path, in this process.
 	grants := visibility.NewGrants(grantsSize, grantsTTL)
+	tracer, stopTracing, err := tracing.Setup(ctx, tracing.Config{
+		OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure, SampleRatio: cfg.Tracing.SampleRatio, Version: version.Line("synapse"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Flushes the last spans on the way out, bounded.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return stopTracing(ctx)
+	})
+
 	svc, err := authz.New(authz.Options{
+		Tracer:    tracer.Tracer("github.com/hopguard/hopguard/synapse"),
 		Routes:    routes,
 		Limits:    cfg.Limits.Mapping(),
 		Tokens:    identity.NewVerifier(keys, cfg.Identity.Issuer, cfg.Identity.ClockSkew),

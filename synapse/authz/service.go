@@ -14,6 +14,10 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hopguard/hopguard/synapse/audit"
 	"github.com/hopguard/hopguard/synapse/identity"
@@ -22,6 +26,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/synapse/tracing"
 	"github.com/hopguard/hopguard/synapse/visibility"
 )
 
@@ -76,6 +81,8 @@ type Options struct {
 	NewID func() string
 	// Now is the clock for audit times and latency; defaults to time.Now.
 	Now func() time.Time
+	// Tracer records a span per check and per stage (synapse/tracing); nil records none.
+	Tracer trace.Tracer
 }
 
 // Service implements envoy.service.auth.v3.Authorization.
@@ -106,6 +113,9 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Service{opts: opts}, nil
 }
 
@@ -120,9 +130,20 @@ func NewDecisionID() string {
 // failure is a denial the gateway forwards to the client.
 func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := s.opts.Now()
+	// The gateway's trace, when its request carries one: the check is a span of the hop.
+	ctx = tracing.Propagator().Extract(ctx, propagation.MapCarrier(req.GetAttributes().GetRequest().GetHttp().GetHeaders()))
+	ctx, span := s.opts.Tracer.Start(ctx, "synapse.check", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
 	d := s.decide(ctx, req)
 	s.record(ctx, d, start)
+	span.SetAttributes(attribute.String("hopguard.decision_id", d.id), attribute.Bool("hopguard.allowed", d.allowed),
+		attribute.String("hopguard.code", d.denial.Code), attribute.String("hopguard.failure", d.failure))
 	return d.response, nil
+}
+
+// stage starts the span of one stage of a check.
+func (s *Service) stage(ctx context.Context, name string) (context.Context, trace.Span) {
+	return s.opts.Tracer.Start(ctx, name)
 }
 
 // FailClosed answers a Check that panicked (see server.FailClosed): a 503
@@ -141,7 +162,9 @@ func (s *Service) FailClosed(ctx context.Context, recovered any) *authv3.CheckRe
 func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decision {
 	d := &decision{id: s.opts.NewID(), input: &mapping.Input{}}
 
+	_, mapSpan := s.stage(ctx, "synapse.map")
 	in, err := mapping.MapWithLimits(req, s.opts.Routes, s.opts.Limits)
+	mapSpan.End()
 	if in != nil {
 		d.input = in
 	}
@@ -161,10 +184,16 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 		return d
 	}
 
-	if !s.authenticate(ctx, d) {
+	verifyCtx, verifySpan := s.stage(ctx, "synapse.verify")
+	authenticated := s.authenticate(verifyCtx, d)
+	verifySpan.End()
+	if !authenticated {
 		return d
 	}
-	if !s.enrich(ctx, d) {
+	taskCtx, taskSpan := s.stage(ctx, "synapse.task_lookup")
+	enriched := s.enrich(taskCtx, d)
+	taskSpan.End()
+	if !enriched {
 		return d
 	}
 	ask := pdpRequest(d)
@@ -181,7 +210,9 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if !admitted {
 		return d
 	}
-	s.ask(ctx, d, ask)
+	askCtx, askSpan := s.stage(ctx, "synapse.cerbos")
+	s.ask(askCtx, d, ask)
+	askSpan.End()
 	release()
 	if cacheable && d.failure == "" {
 		s.opts.Cache.put(key, d, s.opts.Now())

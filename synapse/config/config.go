@@ -41,6 +41,8 @@ type Config struct {
 	// Limits bound the work one request may cause before Cerbos is asked, and what Cerbos is
 	// asked (synapse/mapping, limits.go).
 	Limits LimitsConf `yaml:"limits"`
+	// Tracing sends a span per check to an OpenTelemetry collector (synapse/tracing).
+	Tracing TracingConf `yaml:"tracing"`
 }
 
 // LimitsConf bounds what one request may cost. A request over a limit is denied as soon as the
@@ -212,6 +214,17 @@ type TasksConf struct {
 	PostgresDSNFile string `yaml:"postgresDSNFile"`
 }
 
+// TracingConf configures OpenTelemetry traces.
+type TracingConf struct {
+	// OTLPEndpoint is the collector's OTLP gRPC address (host:port); empty: no tracing.
+	OTLPEndpoint string `yaml:"otlpEndpoint"`
+	// Insecure sends spans without TLS (a collector on loopback or in the pod).
+	Insecure bool `yaml:"insecure"`
+	// SampleRatio is the share of the traces synapse starts itself that it records (0 to 1);
+	// a trace the gateway sampled is always recorded.
+	SampleRatio float64 `yaml:"sampleRatio"`
+}
+
 // AuditConf configures the decision log.
 type AuditConf struct {
 	// Sink is "stdout" or a file path (appended to).
@@ -309,6 +322,9 @@ func (c *Config) Validate() error {
 		if r.Resource == "" {
 			add("routes[%d].resource: required", i)
 		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		add("tracing.sampleRatio: between 0 and 1, got %v", c.Tracing.SampleRatio)
 	}
 	switch c.Tasks.Backend {
 	case TasksBBolt:

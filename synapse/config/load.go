@@ -102,6 +102,7 @@ func settings() []setting {
 		stringSetting("task-db", "task registry database file (bbolt)", func(c *Config) *string { return &c.Tasks.DBPath }),
 		stringSetting("task-postgres-dsn-file", "file holding the PostgreSQL connection string of the task registry (postgres)", func(c *Config) *string { return &c.Tasks.PostgresDSNFile }),
 		stringSetting("audit", `decision log sink: "stdout" or a file path`, func(c *Config) *string { return &c.Audit.Sink }),
+		stringSetting("tracing-otlp-endpoint", "OpenTelemetry collector (OTLP gRPC, host:port) to send a span per check to; empty: no tracing", func(c *Config) *string { return &c.Tracing.OTLPEndpoint }),
 		stringSetting("log-level", "operational log level: debug, info, warn, error", func(c *Config) *string { return &c.Log.Level }),
 		durationSetting("decision-cache-ttl", "how long a Cerbos decision is reused for an identical check, and so how long a policy change may take to apply; 0 turns the cache off", func(c *Config) *time.Duration { return &c.DecisionCache.TTL }),
 		intSetting("decision-cache-size", "most decisions the cache holds", func(c *Config) *int { return &c.DecisionCache.MaxEntries }),

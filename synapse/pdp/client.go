@@ -14,6 +14,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/hopguard/hopguard/synapse/tracing"
 )
 
 // DefaultTimeout bounds one CheckResources call when none is configured.
@@ -93,7 +95,7 @@ func (c *Client) Check(ctx context.Context, req Request) (*Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ctx = metadata.NewOutgoingContext(ctx, headers(req.Metadata))
+	ctx = metadata.NewOutgoingContext(ctx, traced(ctx, headers(req.Metadata)))
 
 	out, err := c.cerbos.CheckResources(ctx, in)
 	if status.Code(err) == codes.ResourceExhausted {
@@ -202,4 +204,31 @@ func ErrorReason(err error) string {
 		return "invalid_argument"
 	}
 	return "other"
+}
+
+// traced adds the trace the call belongs to (traceparent) to md, so that Cerbos's spans join the
+// check's (synapse/tracing).
+func traced(ctx context.Context, md metadata.MD) metadata.MD {
+	tracing.Propagator().Inject(ctx, metadataCarrier(md))
+	return md
+}
+
+// metadataCarrier is gRPC metadata as OpenTelemetry's carrier.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
 }

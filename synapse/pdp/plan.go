@@ -55,7 +55,7 @@ func (c *Client) Plan(ctx context.Context, req PlanRequest) (Plan, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ctx = metadata.NewOutgoingContext(ctx, headers(req.Metadata))
+	ctx = metadata.NewOutgoingContext(ctx, traced(ctx, headers(req.Metadata)))
 	out, err := c.cerbos.PlanResources(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("cerbos PlanResources: %w", err)

@@ -24,6 +24,8 @@ type Options struct {
 	Config string
 	// PolicyDir overrides storage.disk.directory; defaults to policies/bundle.
 	PolicyDir string
+	// Env is added to Cerbos's environment (its OpenTelemetry settings are OTEL_* variables).
+	Env []string
 }
 
 // Cerbos is a running PDP.
@@ -98,6 +100,9 @@ func Start(t testing.TB, opts Options) *Cerbos {
 		"--set=audit.file.path="+c.DecisionLog,
 	)
 	c.cmd.Dir = root
+	if len(opts.Env) > 0 {
+		c.cmd.Env = append(os.Environ(), opts.Env...)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
 	require.NoError(t, c.cmd.Start(), "start cerbos")
 	go func() {
