@@ -89,6 +89,11 @@ type Params struct {
 	// AuthzTimeout bounds each synapse call; zero means DefaultAuthzTimeout.
 	AuthzTimeout time.Duration
 
+	// OTLPCollector, when set, traces every request (OpenTelemetry, OTLP gRPC to that
+	// address): Envoy's span is the hop's root, its ext_authz call a child that synapse's check
+	// joins (synapse/tracing), and Cerbos's spans join synapse's. Unset: no tracing.
+	OTLPCollector netip.AddrPort
+
 	// WithoutAuthz renders the same gateway without the ext_authz filter and its per-route
 	// settings: nothing is authorized. It exists only as the benchmark's baseline
 	// (conformance/bench), so that what governing a hop costs is measured against an otherwise
@@ -244,6 +249,7 @@ type templateData struct {
 	AuthzTimeout                string
 	WithoutAuthz                bool
 	FailClosedReplies           []templateReply
+	OTLPCollector               *endpoint
 	JSONRPCIDNamespace          string
 	JSONRPCIDKey                string
 }
@@ -322,6 +328,10 @@ func Render(p Params) ([]byte, error) {
 		// Envoy reads durations as protobuf JSON: seconds with up to nine decimals.
 		AuthzTimeout: fmt.Sprintf("%.3fs", p.AuthzTimeout.Seconds()),
 		WithoutAuthz: p.WithoutAuthz,
+	}
+	if p.OTLPCollector.IsValid() {
+		collector := toEndpoint(p.OTLPCollector)
+		data.OTLPCollector = &collector
 	}
 	replies, err := templateReplies()
 	if err != nil {

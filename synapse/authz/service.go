@@ -15,7 +15,6 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -130,8 +129,8 @@ func NewDecisionID() string {
 // failure is a denial the gateway forwards to the client.
 func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := s.opts.Now()
-	// The gateway's trace, when its request carries one: the check is a span of the hop.
-	ctx = tracing.Propagator().Extract(ctx, propagation.MapCarrier(req.GetAttributes().GetRequest().GetHttp().GetHeaders()))
+	// The gateway's trace: the check is a span of the hop.
+	ctx = tracing.FromCheck(ctx, req.GetAttributes().GetRequest().GetHttp().GetHeaders())
 	ctx, span := s.opts.Tracer.Start(ctx, "synapse.check", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	d := s.decide(ctx, req)

@@ -209,26 +209,6 @@ func ErrorReason(err error) string {
 // traced adds the trace the call belongs to (traceparent) to md, so that Cerbos's spans join the
 // check's (synapse/tracing).
 func traced(ctx context.Context, md metadata.MD) metadata.MD {
-	tracing.Propagator().Inject(ctx, metadataCarrier(md))
+	tracing.Propagator().Inject(ctx, tracing.MetadataCarrier(md))
 	return md
-}
-
-// metadataCarrier is gRPC metadata as OpenTelemetry's carrier.
-type metadataCarrier metadata.MD
-
-func (c metadataCarrier) Get(key string) string {
-	if v := metadata.MD(c).Get(key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
-
-func (c metadataCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
 }

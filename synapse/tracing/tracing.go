@@ -20,6 +20,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc/metadata"
 )
 
 // Config says where spans go.
@@ -37,6 +38,40 @@ type Config struct {
 
 // Propagator reads and writes W3C trace context, the one gateways and Cerbos speak.
 func Propagator() propagation.TextMapPropagator { return propagation.TraceContext{} }
+
+// FromCheck is ctx in the gateway's trace: the one of its call to synapse (the trace context
+// in the gRPC metadata, where Envoy puts its ext_authz span's), else the one the checked
+// request's headers carry.
+func FromCheck(ctx context.Context, requestHeaders map[string]string) context.Context {
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("traceparent")) > 0 {
+		return Propagator().Extract(ctx, MetadataCarrier(md))
+	}
+	return Propagator().Extract(ctx, propagation.MapCarrier(requestHeaders))
+}
+
+// MetadataCarrier is gRPC metadata as OpenTelemetry's carrier, to read a trace context from or
+// write one to.
+type MetadataCarrier metadata.MD
+
+// Get is the first value of key.
+func (c MetadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Set replaces key's values with value.
+func (c MetadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+// Keys lists the keys.
+func (c MetadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
 
 // Setup returns the tracer provider cfg asks for and how to flush and stop it.
 func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.Context) error, error) {
