@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hopguard/hopguard/synapse/tasks"
+	"github.com/hopguard/hopguard/synapse/tasks/taskstest"
 )
 
 type fakeClock struct{ t time.Time }
@@ -72,54 +73,13 @@ func TestStoreLifecycleSurvivesRestart(t *testing.T) {
 	assert.Equal(t, generated.ID, all[1].ID)
 }
 
-func TestStoreNotFound(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t, filepath.Join(t.TempDir(), "tasks.db"))
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-
-	for _, id := range []string{"missing", ""} {
-		_, err := s.Get(ctx, id)
-		require.ErrorIs(t, err, tasks.ErrNotFound)
-		_, err = s.Revoke(ctx, id)
-		require.ErrorIs(t, err, tasks.ErrNotFound)
-	}
-	all, err := s.List(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, all)
-	assert.NotNil(t, all, "an empty list encodes as [] not null")
-}
-
-func TestStoreRejectsInvalidTasks(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "tasks.db"))
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-
-	tests := []struct {
-		name string
-		req  tasks.NewTask
-		want string
-	}{
-		{"no principal", tasks.NewTask{AgentID: "a"}, "principal is required"},
-		{"no agent", tasks.NewTask{Principal: "p"}, "agent_id is required"},
-		{"id with slash", tasks.NewTask{ID: "a/b", Principal: "p", AgentID: "a"}, "id may only hold"},
-		{"control character", tasks.NewTask{Principal: "p\n", AgentID: "a"}, "principal must be printable"},
-		{"too long", tasks.NewTask{Principal: string(make([]byte, 300)), AgentID: "a"}, "longer than"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.Create(context.Background(), tt.req)
-			require.ErrorIs(t, err, tasks.ErrInvalid)
-			assert.ErrorContains(t, err, tt.want)
-		})
-	}
-}
-
-func TestStoreHonoursCancelledContext(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "tasks.db"))
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := s.Get(ctx, "x")
-	require.ErrorIs(t, err, context.Canceled)
+func TestStoreKeepsTheContract(t *testing.T) {
+	taskstest.Contract(t, func(t *testing.T, now func() time.Time) tasks.Registry {
+		s, err := tasks.Open(filepath.Join(t.TempDir(), "tasks.db"), tasks.WithClock(now))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	})
 }
 
 func TestOpenFailsWhileAnotherHolderHasTheFile(t *testing.T) {

@@ -3,9 +3,13 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +17,7 @@ import (
 	"github.com/hopguard/hopguard/synapse/tasks"
 	"github.com/hopguard/hopguard/synapse/tasks/pgstore"
 	"github.com/hopguard/hopguard/synapse/tasks/pgstore/pgtest"
+	"github.com/hopguard/hopguard/synapse/tasks/taskstest"
 )
 
 func open(t *testing.T, dsn string, opts ...pgstore.Option) *pgstore.Store {
@@ -23,48 +28,36 @@ func open(t *testing.T, dsn string, opts ...pgstore.Option) *pgstore.Store {
 	return s
 }
 
-func TestRegistryContract(t *testing.T) {
+func TestStoreKeepsTheContract(t *testing.T) {
 	pg := pgtest.Start(t)
-	clock := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
-	s := open(t, pg.DSN(), pgstore.WithClock(func() time.Time { clock = clock.Add(time.Second); return clock }))
-	ctx := context.Background()
+	db := 0
+	taskstest.Contract(t, func(t *testing.T, now func() time.Time) tasks.Registry {
+		// A database of its own for each: the contract starts from an empty registry.
+		db++
+		return open(t, createDatabase(t, pg, fmt.Sprintf("contract_%d", db)), pgstore.WithClock(now))
+	})
+}
 
-	created, err := s.Create(ctx, tasks.NewTask{ID: "task-1", Principal: "alice", AgentID: "support-agent", TicketID: "T-1001"})
+// TestTimesAreKeptToTheMicrosecond: PostgreSQL keeps microseconds, so the store does too, and
+// what Create returns is what Get reads.
+func TestTimesAreKeptToTheMicrosecond(t *testing.T) {
+	pg := pgtest.Start(t)
+	at := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
+	s := open(t, pg.DSN(), pgstore.WithClock(func() time.Time { return at }))
+	created, err := s.Create(context.Background(), tasks.NewTask{ID: "task-1", Principal: "alice", AgentID: "support-agent"})
 	require.NoError(t, err)
-	assert.Equal(t, tasks.StatusActive, created.Status)
-	assert.Equal(t, time.Date(2026, 12, 5, 10, 0, 1, 123456000, time.UTC), created.CreatedAt, "kept to the microsecond, as PostgreSQL keeps it")
+	assert.Equal(t, time.Date(2026, 12, 5, 10, 0, 0, 123456000, time.UTC), created.CreatedAt)
+}
 
-	got, err := s.Get(ctx, "task-1")
+// createDatabase makes an empty database on pg and returns its DSN.
+func createDatabase(t *testing.T, pg *pgtest.Server, name string) string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pg.DSN())
 	require.NoError(t, err)
-	assert.Equal(t, created, got, "what Create returned is what Get reads")
-
-	_, err = s.Create(ctx, tasks.NewTask{ID: "task-1", Principal: "bob", AgentID: "support-agent"})
-	assert.ErrorIs(t, err, tasks.ErrExists)
-	_, err = s.Create(ctx, tasks.NewTask{ID: "bad id", Principal: "bob", AgentID: "a"})
-	assert.ErrorIs(t, err, tasks.ErrInvalid)
-	random, err := s.Create(ctx, tasks.NewTask{Principal: "bob", AgentID: "support-agent"})
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	require.NoError(t, err)
-	assert.NotEmpty(t, random.ID, "an id is chosen when none is asked for")
-
-	_, err = s.Get(ctx, "no-such-task")
-	assert.ErrorIs(t, err, tasks.ErrNotFound)
-	_, err = s.Get(ctx, "")
-	assert.ErrorIs(t, err, tasks.ErrNotFound)
-	_, err = s.Revoke(ctx, "no-such-task")
-	assert.ErrorIs(t, err, tasks.ErrNotFound)
-
-	revoked, err := s.Revoke(ctx, "task-1")
-	require.NoError(t, err)
-	assert.Equal(t, tasks.StatusRevoked, revoked.Status)
-	require.NotNil(t, revoked.RevokedAt)
-	again, err := s.Revoke(ctx, "task-1")
-	require.NoError(t, err)
-	assert.Equal(t, revoked.RevokedAt, again.RevokedAt, "revoking twice keeps the first revocation time")
-
-	list, err := s.List(ctx)
-	require.NoError(t, err)
-	require.Len(t, list, 2)
-	assert.Equal(t, "task-1", list[0].ID, "oldest first")
+	return strings.Replace(pg.DSN(), "/postgres?", "/"+name+"?", 1)
 }
 
 // TestRevocationIsSeenByEveryReplica: two synapses on one database; a task revoked through one
