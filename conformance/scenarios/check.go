@@ -84,19 +84,20 @@ func (r *Run) hop(ctx context.Context, step Step) {
 			c.isTrue(unretryable(seen), "a fail-closed reply carries one x-should-retry: false, or OpenAI-style clients retry it (responses: %s)", describe(seen))
 		}
 	}
-	if step.Want.Tools != nil && !step.Want.Deny {
-		var shown []string
-		if out.note != "" {
-			shown = strings.Split(out.note, ",")
+	if !step.Want.Deny {
+		for _, list := range []struct {
+			want []string
+			what string
+		}{{step.Want.Tools, "the tools shown"}, {step.Want.Resources, "the documents shown"}} {
+			if list.want == nil {
+				continue
+			}
+			var shown []string
+			if out.note != "" {
+				shown = strings.Split(out.note, ",")
+			}
+			c.equal(slices.Sorted(slices.Values(list.want)), slices.Sorted(slices.Values(shown)), "%s", list.what)
 		}
-		c.equal(slices.Sorted(slices.Values(step.Want.Tools)), slices.Sorted(slices.Values(shown)), "the tools shown")
-	}
-	if step.Want.Resources != nil && !step.Want.Deny {
-		var shown []string
-		if out.note != "" {
-			shown = strings.Split(out.note, ",")
-		}
-		c.equal(slices.Sorted(slices.Values(step.Want.Resources)), slices.Sorted(slices.Values(shown)), "the documents shown")
 	}
 	// Every response of an allowed hop says so, once: synapse's allow reaches the agent through
 	// every gateway (agentgateway's config relies on it to tell its own fail-closed reply apart).

@@ -40,10 +40,7 @@ func TestOneHopIsOneTraceThroughEnvoy(t *testing.T) {
 	}
 	col := tracingtest.Start(t)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100") // synapse's batches leave every 100 ms
-	cerbos := cerbostest.Start(t, cerbostest.Options{Env: []string{
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://" + col.Addr, "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
-		"OTEL_SERVICE_NAME=cerbos", "OTEL_TRACES_SAMPLER=parentbased_always_on", "OTEL_BSP_SCHEDULE_DELAY=100",
-	}})
+	cerbos := cerbostest.Start(t, cerbostest.Options{Env: col.CerbosEnv()})
 	iss := identitytest.NewIssuer(t)
 	syn := startSynapse(t, cerbos.GRPCAddr, iss.JWKSURL(), col.Addr)
 	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -25,10 +25,7 @@ func TestOneHopIsOneTrace(t *testing.T) {
 	addr := col.Addr
 	// Batches leave every 100 ms rather than 5 s, in both processes.
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
-	cerbos := cerbostest.Start(t, cerbostest.Options{Env: []string{
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://" + addr, "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
-		"OTEL_SERVICE_NAME=cerbos", "OTEL_TRACES_SAMPLER=parentbased_always_on", "OTEL_BSP_SCHEDULE_DELAY=100",
-	}})
+	cerbos := cerbostest.Start(t, cerbostest.Options{Env: col.CerbosEnv()})
 	iss := identitytest.NewIssuer(t)
 	cfg := testConfig(t, cerbos.GRPCAddr, iss.JWKSURL())
 	cfg.Tracing.OTLPEndpoint, cfg.Tracing.Insecure, cfg.Tracing.SampleRatio = addr, true, 0

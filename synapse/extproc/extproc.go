@@ -60,15 +60,17 @@ type AuditLog interface {
 type exchange struct {
 	decisionID string
 	method     string
-	// lists is set once the request body holds a list method (visibility.Listings), methods
-	// are those methods and ids their requests' ids.
-	lists       bool
+	// methods are the list methods (visibility.Listings) the request body holds, ids their
+	// requests' ids.
 	methods     []string
 	ids         []json.RawMessage
 	grant       visibility.Grant
 	granted     bool
 	contentType string
 }
+
+// lists says whether the request asked for a list, whose answer is filtered.
+func (ex *exchange) lists() bool { return len(ex.methods) > 0 }
 
 // Process handles one HTTP request's stream of processing messages.
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
@@ -146,12 +148,11 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 	}
 	for _, m := range msgs {
 		if _, ok := visibility.ListingFor(m.Method); ok && m.Kind == jsonrpc.KindRequest {
-			ex.lists = true
 			ex.methods = append(ex.methods, m.Method)
 			ex.ids = append(ex.ids, m.ID)
 		}
 	}
-	if ex.lists {
+	if ex.lists() {
 		ex.grant, ex.granted = s.Grants.Take(ex.decisionID)
 	}
 	return resp
@@ -161,7 +162,7 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 // loses its length, which filtering changes.
 func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-	if ex.lists {
+	if ex.lists() {
 		ex.contentType = headerValue(h, "content-type")
 		resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}}
 		resp.ModeOverride = &filterv3.ProcessingMode{ResponseBodyMode: filterv3.ProcessingMode_BUFFERED}
@@ -172,7 +173,7 @@ func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extpro
 // responseBody sends the list answer on with only what the principal may use.
 func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	pass := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
-	if !ex.lists {
+	if !ex.lists() {
 		return pass
 	}
 	if !ex.granted {

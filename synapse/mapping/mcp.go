@@ -85,7 +85,7 @@ func mapJSONRPC(in *Input, h *authv3.AttributeContext_HttpRequest, hdrs headers,
 			// A request may carry the client's answers to what the server asked of it (MCP's
 			// multi round-trip requests): each is decided as a reply of its own.
 			var replies []Check
-			if replies, err = inputResponses(c, m); err == nil {
+			if replies, err = inputResponses(c, m, server); err == nil {
 				checks = append(append(checks, c), replies...)
 				continue
 			}

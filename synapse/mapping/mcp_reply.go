@@ -81,7 +81,7 @@ func replyShapes() []replyShape {
 
 // inputResponses are the checks of the answers a request carries in params.inputResponses, one
 // reply check each, on the same server and message as the request's own check c.
-func inputResponses(c Check, m jsonrpc.Message) ([]Check, *Error) {
+func inputResponses(c Check, m jsonrpc.Message, server string) ([]Check, *Error) {
 	p, ok := m.Params.(map[string]any)
 	if !ok || m.Kind != jsonrpc.KindRequest {
 		return nil, nil
@@ -102,7 +102,6 @@ func inputResponses(c Check, m jsonrpc.Message) ([]Check, *Error) {
 	if len(answers) > MaxInputResponses {
 		return nil, deny(CodeUnattributedReply, "params.inputResponses holds %d answers, at most %d", len(answers), MaxInputResponses)
 	}
-	server, _ := c.Attr["server"].(string)
 	checks := make([]Check, 0, len(answers))
 	for _, key := range slices.Sorted(maps.Keys(answers)) {
 		r := Check{Kind: c.Kind, ID: server, MCP: c.MCP}
@@ -118,10 +117,9 @@ func inputResponses(c Check, m jsonrpc.Message) ([]Check, *Error) {
 // reply completes the check of a client's reply: its action names what it answers, and its
 // result (or error) is there for a policy to read.
 func reply(c *Check, m jsonrpc.Message, server string) *Error {
-	c.Attr = map[string]any{"method": ActionResponse, "server": server}
 	if m.Error != nil {
 		c.Action = ActionReplyPrefix + ReplyError
-		c.Attr["answers"], c.Attr["error"] = ReplyError, m.Error
+		c.Attr = map[string]any{"method": ActionResponse, "server": server, "answers": ReplyError, "error": m.Error}
 		return nil
 	}
 	return replyResult(c, m.Result, server, true)

@@ -45,6 +45,15 @@ func Start(t testing.TB) *Collector {
 	return c
 }
 
+// CerbosEnv is the environment that makes Cerbos send its spans here at once (OTLP without
+// TLS, batches every 100 ms), as the service "cerbos", recording what its caller sampled.
+func (c *Collector) CerbosEnv() []string {
+	return []string{
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://" + c.Addr, "OTEL_EXPORTER_OTLP_TRACES_INSECURE=true",
+		"OTEL_SERVICE_NAME=cerbos", "OTEL_TRACES_SAMPLER=parentbased_always_on", "OTEL_BSP_SCHEDULE_DELAY=100",
+	}
+}
+
 // Export implements the OTLP trace service.
 func (c *Collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.mu.Lock()
