@@ -27,6 +27,14 @@ func (f *fakeLayout) Addr(component, port string) netip.AddrPort {
 	}
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), f.ports[key])
 }
+
+// Lookup declares one synapse, as the benchmark's stack runs.
+func (f *fakeLayout) Lookup(component, port string) (netip.AddrPort, bool) {
+	if strings.HasPrefix(component, stack.Synapse+"-") {
+		return netip.AddrPort{}, false
+	}
+	return f.Addr(component, port), true
+}
 func (f *fakeLayout) Dir(component string) string { return filepath.Join("/run", component) }
 func (f *fakeLayout) ModuleRoot() string          { return "/src" }
 

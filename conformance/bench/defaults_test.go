@@ -20,6 +20,14 @@ func (portsLayout) Addr(component, port string) netip.AddrPort {
 	n := uint16(1000 + len(component)*10 + len(port))
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), n)
 }
+
+// Lookup declares one synapse, as the benchmark's stack runs.
+func (portsLayout) Lookup(component, port string) (netip.AddrPort, bool) {
+	if strings.HasPrefix(component, stack.Synapse+"-") {
+		return netip.AddrPort{}, false
+	}
+	return portsLayout{}.Addr(component, port), true
+}
 func (portsLayout) Dir(component string) string { return filepath.Join("/run", component) }
 func (portsLayout) ModuleRoot() string          { return "/src" }
 

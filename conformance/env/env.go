@@ -43,6 +43,10 @@ func (p Program) String() string {
 type Layout interface {
 	// Addr is where a component's named port listens, as other components reach it.
 	Addr(component, port string) netip.AddrPort
+	// Lookup is Addr, and whether the environment declares that component's port at all: for
+	// a component that adapts to what runs beside it (a gateway balancing across however many
+	// synapse replicas there are).
+	Lookup(component, port string) (netip.AddrPort, bool)
 	// Dir is a component's own directory: its working directory, config files and data.
 	Dir(component string) string
 	// ModuleRoot is the hopguard source tree (policies/, gateway-configs/), as the component sees it.

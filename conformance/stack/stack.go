@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"runtime"
 
@@ -28,7 +30,40 @@ const (
 	// ExpiredSTS signs with the same key as STS but with its clock an hour behind, so every
 	// token it issues is genuine and already expired.
 	ExpiredSTS = "sts-expired"
+	// Postgres holds the task registry the synapse replicas share (Options.SynapseReplicas).
+	Postgres = "postgres"
 )
+
+// SynapseReplica is the component name of the i-th synapse replica, counted from 1: the first
+// is Synapse itself, so that everything addressing "synapse" (its task API, its audit) keeps
+// meaning one replica.
+func SynapseReplica(i int) string {
+	if i <= 1 {
+		return Synapse
+	}
+	return fmt.Sprintf("%s-%d", Synapse, i)
+}
+
+// SynapseReplicas are the synapse replicas l declares, in order, the first being Synapse.
+func SynapseReplicas(l env.Layout) []string {
+	names := []string{Synapse}
+	for i := 2; ; i++ {
+		if _, ok := l.Lookup(SynapseReplica(i), PortGRPC); !ok {
+			return names
+		}
+		names = append(names, SynapseReplica(i))
+	}
+}
+
+// SynapseAddrs are the ext_authz addresses of every synapse replica in l: what a gateway
+// balances its checks across.
+func SynapseAddrs(l env.Layout) []netip.AddrPort {
+	var addrs []netip.AddrPort
+	for _, name := range SynapseReplicas(l) {
+		addrs = append(addrs, l.Addr(name, PortGRPC))
+	}
+	return addrs
+}
 
 // MCPServers are the MCP servers of the environment, each run as the component
 // MCPComponent(name): the demo's, and ConformanceServer.
@@ -50,6 +85,7 @@ const (
 	PortGRPC  = "grpc"  // Cerbos's API; synapse's ext_authz service
 	PortAdmin = "admin" // synapse's task API; a gateway's admin interface
 	PortDebug = "debug" // Cerbos's debug listener, which would otherwise bind :6666 everywhere
+	PortSQL   = "sql"   // PostgreSQL
 )
 
 // Issuer is the `iss` of the STS's tokens, and the only issuer synapse trusts.
@@ -57,9 +93,15 @@ const Issuer = "https://sts.hopguard.local"
 
 // File names inside component directories.
 const (
-	SigningKeyFile      = "signing-key.pem"
-	SynapseConfigFile   = "synapse.yaml"
-	SynapseAuditFile    = "audit.ndjson"
+	SigningKeyFile    = "signing-key.pem"
+	SynapseConfigFile = "synapse.yaml"
+	SynapseAuditFile  = "audit.ndjson"
+	// PostgresPasswordFile is the registry role's password, in Postgres's directory.
+	PostgresPasswordFile = "password"
+	// PostgresDSNFile is the registry's connection string, in each replica's directory.
+	PostgresDSNFile = "postgres.dsn"
+	// PostgresUser is the role synapse connects to the registry as.
+	PostgresUser        = "hopguard"
 	CerbosDecisionsFile = "decisions.log"
 )
 
@@ -69,6 +111,8 @@ type Secrets struct {
 	AdminToken string
 	// SigningKeyPEM is the STS's P-256 key (PKCS#8), shared by STS and ExpiredSTS.
 	SigningKeyPEM []byte
+	// PostgresPassword is the task registry's role's password, when PostgreSQL runs.
+	PostgresPassword string
 }
 
 // NewSecrets generates fresh secrets.
@@ -76,6 +120,10 @@ func NewSecrets() (Secrets, error) {
 	token := make([]byte, 24)
 	if _, err := rand.Read(token); err != nil {
 		return Secrets{}, fmt.Errorf("generate admin token: %w", err)
+	}
+	password := make([]byte, 24)
+	if _, err := rand.Read(password); err != nil {
+		return Secrets{}, fmt.Errorf("generate registry password: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -86,8 +134,9 @@ func NewSecrets() (Secrets, error) {
 		return Secrets{}, fmt.Errorf("encode signing key: %w", err)
 	}
 	return Secrets{
-		AdminToken:    hex.EncodeToString(token),
-		SigningKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		AdminToken:       hex.EncodeToString(token),
+		SigningKeyPEM:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		PostgresPassword: hex.EncodeToString(password),
 	}, nil
 }
 
@@ -100,6 +149,11 @@ type Options struct {
 	// triage workload's identity from its JWT-SVID only (spire.go); nil leaves the workload a
 	// client secret.
 	SPIRE *SPIREOptions
+	// SynapseReplicas is how many synapse replicas run. Up to one runs synapse alone, its task
+	// registry a bbolt file. Two or more share one registry in PostgreSQL (component Postgres,
+	// started before them), and every gateway balances its checks across them: the shape of a
+	// deployment that survives losing a replica.
+	SynapseReplicas int
 }
 
 // New returns the environment description.
@@ -119,7 +173,14 @@ func New(opts Options) (env.Environment, error) {
 	for _, server := range MCPServers() {
 		components = append(components, mcpServer(server))
 	}
-	components = append(components, synapse(opts.Secrets))
+	if opts.SynapseReplicas < 2 {
+		components = append(components, synapse(Synapse, opts.Secrets, false))
+	} else {
+		components = append(components, postgres(opts.Secrets))
+		for i := 1; i <= opts.SynapseReplicas; i++ {
+			components = append(components, synapse(SynapseReplica(i), opts.Secrets, true))
+		}
+	}
 	components = append(components, opts.Gateways...)
 	return env.Environment{Components: components}, nil
 }
@@ -237,19 +298,66 @@ func mcpServer(server string) env.Component {
 	}
 }
 
-func synapse(secrets Secrets) env.Component {
+// synapse is the synapse replica called name; shared puts its task registry in Postgres.
+func synapse(name string, secrets Secrets, shared bool) env.Component {
+	files := []env.File{{Name: SynapseConfigFile, Render: func(l env.Layout) ([]byte, error) {
+		return synapseConfig(l, name, secrets.AdminToken, shared)
+	}}}
+	if shared {
+		files = append(files, env.File{Name: PostgresDSNFile, Render: func(l env.Layout) ([]byte, error) {
+			return []byte(PostgresDSN(l, secrets.PostgresPassword)), nil
+		}})
+	}
 	return env.Component{
-		Name:    Synapse,
+		Name:    name,
 		Program: env.Program{Package: "./synapse/cmd/synapse"},
 		Ports:   []string{PortGRPC, PortHTTP, PortAdmin},
-		Files: []env.File{{Name: SynapseConfigFile, Render: func(l env.Layout) ([]byte, error) {
-			return synapseConfig(l, secrets.AdminToken)
-		}}},
+		Files:   files,
 		Args: func(l env.Layout) []string {
-			return []string{"--config=" + filepath.Join(l.Dir(Synapse), SynapseConfigFile)}
+			return []string{"--config=" + filepath.Join(l.Dir(name), SynapseConfigFile)}
 		},
 		Env: synapseEnv(runtime.NumCPU()),
 		// Ready only once Cerbos answers it.
 		Ready: env.Probe{Kind: env.ProbeHTTP, Port: PortHTTP, Path: "/readyz"},
 	}
+}
+
+// postgres is PostgreSQL holding the replicas' task registry: hopguard's pgserver initialises
+// its cluster in its directory on the first start (the role PostgresUser with the run's
+// password, password authentication only) and keeps it across restarts, as a database server's
+// data outlives the server.
+func postgres(secrets Secrets) env.Component {
+	return env.Component{
+		Name:    Postgres,
+		Program: env.Program{Package: "./conformance/cmd/pgserver"},
+		Ports:   []string{PortSQL},
+		Files: []env.File{{Name: PostgresPasswordFile, Render: func(env.Layout) ([]byte, error) {
+			return []byte(secrets.PostgresPassword), nil
+		}}},
+		Args: func(l env.Layout) []string {
+			dir := l.Dir(Postgres)
+			return []string{
+				"--addr=" + l.Addr(Postgres, PortSQL).String(),
+				"--data-dir=" + filepath.Join(dir, "data"),
+				"--user=" + PostgresUser,
+				"--password-file=" + filepath.Join(dir, PostgresPasswordFile),
+				// make tools' install on the host; the image has Debian's own path.
+				"--bin-path=" + filepath.Join(l.ModuleRoot(), "bin", "postgresql", "bin") + ":/usr/lib/postgresql/15/bin",
+			}
+		},
+		Ready: env.Probe{Kind: env.ProbeTCP, Port: PortSQL},
+	}
+}
+
+// PostgresDSN is the connection string of the replicas' task registry in l. TLS is off: the
+// connection never leaves the loopback interface, and the password is the run's own.
+func PostgresDSN(l env.Layout, password string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(PostgresUser, password),
+		Host:     l.Addr(Postgres, PortSQL).String(),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
 }

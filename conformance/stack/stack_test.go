@@ -35,6 +35,11 @@ func (l fakeLayout) Addr(component, port string) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+func (l fakeLayout) Lookup(component, port string) (netip.AddrPort, bool) {
+	ap := l.Addr(component, port)
+	return ap, ap.IsValid()
+}
+
 func (l fakeLayout) Dir(component string) string { return filepath.Join(l.dir, component) }
 func (l fakeLayout) ModuleRoot() string          { return "/src/hopguard" }
 

@@ -10,8 +10,9 @@ import (
 	"github.com/hopguard/hopguard/gateway-configs/istio"
 )
 
-// synapseConfig is synapse's YAML config (see synapse/config/example.yaml) for one run.
-func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
+// synapseConfig is the YAML config (see synapse/config/example.yaml) of the synapse replica
+// called name for one run; shared keeps its task registry in Postgres.
+func synapseConfig(l env.Layout, name, adminToken string, shared bool) ([]byte, error) {
 	type listen struct {
 		ListenAddr string `yaml:"listenAddr"`
 	}
@@ -19,7 +20,7 @@ func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
 		PathPrefix string `yaml:"pathPrefix"`
 		Resource   string `yaml:"resource"`
 	}
-	dir := l.Dir(Synapse)
+	dir := l.Dir(name)
 	// One synapse serves every gateway, always with Istio's route table: Istio sends no context
 	// extensions, and the resource Envoy or agentgateway sends must agree with the table.
 	table, err := istio.SynapseRoutes()
@@ -31,10 +32,10 @@ func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
 		routes = append(routes, route{PathPrefix: r.PathPrefix, Resource: r.Resource})
 	}
 	config := map[string]any{
-		"grpc": listen{ListenAddr: l.Addr(Synapse, PortGRPC).String()},
-		"http": listen{ListenAddr: l.Addr(Synapse, PortHTTP).String()},
+		"grpc": listen{ListenAddr: l.Addr(name, PortGRPC).String()},
+		"http": listen{ListenAddr: l.Addr(name, PortHTTP).String()},
 		"admin": map[string]string{
-			"listenAddr": l.Addr(Synapse, PortAdmin).String(),
+			"listenAddr": l.Addr(name, PortAdmin).String(),
 			"token":      adminToken,
 		},
 		"cerbos": map[string]string{
@@ -49,6 +50,11 @@ func synapseConfig(l env.Layout, adminToken string) ([]byte, error) {
 		"tasks":  map[string]string{"dbPath": filepath.Join(dir, "tasks.db")},
 		"audit":  map[string]string{"sink": filepath.Join(dir, SynapseAuditFile)},
 		"log":    map[string]string{"level": "info"},
+	}
+	if shared {
+		// Read per check, so a revocation through any replica holds at the next hop through
+		// every other (synapse/tasks/pgstore).
+		config["tasks"] = map[string]string{"backend": "postgres", "postgresDSNFile": filepath.Join(dir, PostgresDSNFile)}
 	}
 	out, err := yaml.Marshal(config)
 	if err != nil {
