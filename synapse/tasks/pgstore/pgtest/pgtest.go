@@ -8,17 +8,19 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hopguard/hopguard/internal/pgserver"
+	"github.com/hopguard/hopguard/internal/syncbuf"
 )
 
 // Binaries is the directory of PostgreSQL's server programs (initdb, postgres): the one `make
@@ -35,53 +37,59 @@ func Binaries(t testing.TB) string {
 	}
 	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.SortFunc(debian, func(a, b string) int { return version(b) - version(a) })
-	for _, dir := range append(candidates, debian...) {
-		if isFile(filepath.Join(dir, "postgres")) && isFile(filepath.Join(dir, "initdb")) {
-			return dir
-		}
+	dir, err := pgserver.FindBinaries(append(candidates, debian...))
+	if err != nil {
+		t.Skip("PostgreSQL is not installed (bin/postgresql/bin or /usr/lib/postgresql/<version>/bin): run `make tools`")
 	}
-	t.Skip("PostgreSQL is not installed (bin/postgresql/bin or /usr/lib/postgresql/<version>/bin): run `make tools`")
-	return ""
+	return dir
 }
 
 // Server is one PostgreSQL server.
 type Server struct {
 	t    testing.TB
-	bin  string
-	dir  string
+	pg   *pgserver.Server
 	port int
-	cred *syscall.Credential
 
 	mu     sync.Mutex
-	cmd    *exec.Cmd
-	output *bytes.Buffer
+	stop   context.CancelFunc
+	output *syncbuf.Buffer
 	done   chan struct{}
 }
 
 // Start initialises a database cluster and starts PostgreSQL on it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	// Not t.TempDir: its parent is root's alone, and PostgreSQL may run as nobody.
+	// Not t.TempDir: its parent is root's alone, and PostgreSQL may run as nobody, who must reach
+	// the data directory through this one.
 	dir, err := os.MkdirTemp("", "hopguard-pgtest-")
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	s := &Server{t: t, bin: Binaries(t), dir: dir, port: freePort(t)}
-	// PostgreSQL refuses to run as root: as root, it runs as nobody.
-	if os.Geteuid() == 0 {
-		s.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
-		if err := os.Chown(s.dir, 65534, 65534); err != nil {
-			t.Fatalf("pgtest: %v", err)
-		}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
-	initdb := exec.Command(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", "hopguard", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	port := freePort(t)
+	pg, err := pgserver.New(pgserver.Options{
+		Bin:  Binaries(t),
+		Data: filepath.Join(dir, "data"),
+		Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		User: "hopguard",
+		// Trust and fsync off: authentication and durability are PostgreSQL's own, tested by
+		// others; these tests need speed.
+		Trust:    true,
+		Settings: []string{"fsync=off", "max_connections=50"},
+	})
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
-	s.Start()
+	var initOutput bytes.Buffer
+	if _, err := pg.Init(context.Background(), &initOutput); err != nil {
+		t.Fatalf("pgtest: %v\n%s", err, initOutput.String())
+	}
+	s := &Server{t: t, pg: pg, port: port}
 	t.Cleanup(s.Stop)
+	s.Start()
 	return s
 }
 
@@ -95,21 +103,20 @@ func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.stop != nil {
 		return
 	}
-	s.output = &bytes.Buffer{}
-	// fsync off: durability is PostgreSQL's own, tested by others; these tests need speed.
-	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-k", s.dir, "-c", "fsync=off", "-c", "max_connections=50")
-	cmd.Stdout, cmd.Stderr = s.output, s.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
+	ctx, stop := context.WithCancel(context.Background())
+	output := &syncbuf.Buffer{}
+	cmd := s.pg.Command(ctx)
+	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
+		stop()
 		s.t.Fatalf("pgtest: start postgres: %v", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
+	s.stop, s.output, s.done = stop, output, done
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -121,11 +128,11 @@ func (s *Server) Start() {
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("pgtest: postgres exited during start:\n%s", s.output)
+			s.t.Fatalf("pgtest: postgres exited during start:\n%s", output.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("pgtest: postgres did not accept connections within 15s: %v\n%s", err, s.output)
+			s.t.Fatalf("pgtest: postgres did not accept connections within 15s: %v\n%s", err, output.String())
 		}
 	}
 }
@@ -134,20 +141,14 @@ func (s *Server) Start() {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.stop == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	// Cancelling its context sends SIGINT, and SIGKILL if it has not exited 30s later.
+	s.stop()
+	<-s.done
+	s.stop = nil
 }
-
-func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
 func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -163,18 +164,13 @@ func version(dir string) int {
 	return v
 }
 
-func isFile(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && !info.IsDir()
-}
-
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if isFile(filepath.Join(dir, "go.mod")) {
+		if info, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !info.IsDir() {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
