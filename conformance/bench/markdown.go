@@ -62,6 +62,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	p("")
 	writeAnswer(p, r)
 	writeHopCPU(p, r)
+	writeRegistry(p, r)
 	p("## Targets")
 	p("")
 	for _, t := range r.Targets {
@@ -160,6 +161,47 @@ func writeHopCPU(p func(string, ...any), r *Report) {
 	p("")
 	p("Each process's CPU time over the requests b answered while it ran; Envoy's ext_authz share is what the governed Envoy spends beyond the baseline Envoy at the same load (0 when noise puts it below). Decisions from the cache: the share of synapse's audit log lines written during b's rounds marked cached (no call to Cerbos).")
 	p("")
+}
+
+// writeRegistry is the task registry's lookup per check, bbolt beside PostgreSQL.
+func writeRegistry(p func(string, ...any), r *Report) {
+	c := r.Registry
+	p("## The task registry per check: bbolt beside PostgreSQL")
+	p("")
+	if c.Status != "measured" {
+		p("Task registry: %s. %s", c.Status, c.Meaning)
+		p("")
+		return
+	}
+	p("synapse reads the token's task on every task-bound check (authz.TaskStore.Get, never cached, so that a revocation holds from the next hop): the same lookup on each backend, %d tasks in each, read in turn, in %d rounds with the backends in turn; per backend %.1f s of lookups back to back (one at a time, after a warm-up), then %.1f s at %.0f/s (open loop, latency from each lookup's due time, as for the targets above). Latency in µs.",
+		c.Tasks, c.Rounds, c.StepSeconds, c.StepSeconds, c.Rate)
+	p("")
+	p("| registry | lookups | p50 | p90 | p99 | max | mean | CPU per lookup | at %.0f/s: p50 | p99 | failed or unsent |", c.Rate)
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, b := range c.Backends {
+		if b.NotRun != "" {
+			p("| **%s** | not run: %s | – | – | – | – | – | – | – | – | – |", b.Name, b.NotRun)
+			continue
+		}
+		q, l := b.Sequential, b.AtRate
+		p("| **%s**: %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %d |",
+			b.Name, b.Detail, q.Count, q.P50, q.P90, q.P99, q.Max, q.Mean, microseconds(b.CPUPerLookup), l.Latency.P50, l.Latency.P99, l.Failed+l.Unsent)
+	}
+	p("")
+	p("CPU per lookup: this process's CPU time (getrusage) plus, for PostgreSQL, its server backends' (/proc/<pid>/schedstat), over the lookups made back to back.")
+	p("")
+	p("%s", c.Meaning)
+	p("")
+	errors := false
+	for _, b := range c.Backends {
+		for _, e := range b.AtRate.Errors {
+			p("- %s at %.0f/s: %s", b.Name, b.AtRate.Rate, e)
+			errors = true
+		}
+	}
+	if errors {
+		p("")
+	}
 }
 
 // writeGroup renders the figures of one mix under one cache setting.

@@ -23,6 +23,9 @@ type Report struct {
 	// and load.
 	HopCPU []HopCPU `json:"cpu_per_governed_hop"`
 	Goals  []Goal   `json:"goals"`
+	// Registry is what the task registry's lookup costs per task-bound check, on bbolt and on
+	// PostgreSQL.
+	Registry RegistryCost `json:"task_registry"`
 }
 
 // Machine says where the figures come from.

@@ -8,8 +8,9 @@
 // saturation, in rounds with the targets taking turns; CPU and memory come from /proc
 // (Monitor). Each request mix (FixedMix, the issue's three requests; AgentMix, the demo's story
 // as synapse decided it) is measured under each setting of synapse's decision cache, the
-// environment brought up once per setting. Run returns a Report; Write renders report.md and
-// report.json.
+// environment brought up once per setting. Beside them, the task registry's lookup that every
+// task-bound check makes is measured on bbolt and on PostgreSQL (RegistryCost). Run returns a
+// Report; Write renders report.md and report.json.
 package bench
 
 import (
@@ -71,6 +72,10 @@ type Options struct {
 	// Caches are the settings of synapse's decision cache measured: the environment is
 	// brought up once per setting, and every mix is measured in each.
 	Caches []CacheSetting
+	// RegistryStep is how long the task registry's lookup is measured on each backend (bbolt,
+	// PostgreSQL), back to back and again at GoalRate, in Rounds slices with the backends in
+	// turn; 0 leaves the registry out (the report says not run).
+	RegistryStep time.Duration
 	// Progress receives a line per phase and step.
 	Progress io.Writer
 }
@@ -78,12 +83,13 @@ type Options struct {
 // DefaultOptions are what `make bench` runs: 2 cache settings x 2 mixes x 4 loads x 6 targets
 // (4 without agentgateway) x 4 rounds x (1 s + 0.25 s warmup), about eight minutes of load.
 // The step is half what it was with one mix and one setting, to keep the run near ten minutes.
+// The task registry adds about six seconds (PostgreSQL's start and 2 x 2 x 1 s of lookups).
 func DefaultOptions(outDir string) Options {
 	return Options{
 		OutDir: outDir, Rates: []float64{100, 500, 1000},
 		Step: 4 * time.Second, Warmup: 250 * time.Millisecond, Rounds: 4,
 		MaxInFlight: 512, SaturationWorkers: 16, Timeout: 2 * time.Second,
-		Mixes: MixNames(), Caches: CacheSettings(),
+		Mixes: MixNames(), Caches: CacheSettings(), RegistryStep: time.Second,
 		Progress: io.Discard,
 	}
 }
@@ -136,6 +142,9 @@ func (o Options) Validate() error {
 	}
 	if o.Step <= 0 || o.Warmup < 0 || o.Timeout <= 0 {
 		errs = append(errs, errors.New("step and timeout must be positive, warmup not negative"))
+	}
+	if o.RegistryStep < 0 {
+		errs = append(errs, fmt.Errorf("registry step %s must not be negative (0 leaves the registry out)", o.RegistryStep))
 	}
 	if o.Rounds < 1 || (o.Rounds > 0 && o.Step/time.Duration(o.Rounds) < 100*time.Millisecond) {
 		errs = append(errs, fmt.Errorf("rounds %d: need at least one, and at least 100ms of the step in each", o.Rounds))
@@ -193,6 +202,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	report.Overheads, report.HopCPU, report.Goals = Analyze(report.Steps)
+	// After the environment is down, so that its components' idle work does not fall on the
+	// lookups.
+	report.Registry = measureRegistry(ctx, opts)
+	report.Registry.compare(report.Overheads, report.HopCPU)
 	report.Machine.LoadAfter = loadAverage()
 	report.Duration = time.Since(began).Round(time.Second).String()
 	return report, nil

@@ -110,7 +110,7 @@ func agentTrace() []traceStep {
 		{traceTriage, "completion", "gpt-4o-mini", "", "", allow},
 		{traceTriage, "tools/call", "crm", "get_customer", `{"customer_id":"C-300"}`, allow},
 		{traceTriage, "completion", "gpt-4o-mini", "", "", allow},
-		{traceTriage, "tools/call", "tickets", "update_ticket", `{"ticket_id":"T-2001","comment":"Thanks for your question about \"Question about invoice INV-3001\". I have passed it to our billing team, who will reply here."}`, allow},
+		{traceTriage, "tools/call", "tickets", "add_comment", `{"ticket_id":"T-2001","body":"Thanks for your question about \"Question about invoice INV-3001\". I have passed it to our billing team, who will reply here."}`, allow},
 		{traceTriage, "completion", "gpt-4o-mini", "", "", allow},
 		// The triage agent works T-1002; its task is revoked after its first tool call.
 		{traceKill, "initialize", "tickets", "", "", allow},

@@ -50,9 +50,13 @@ each request's due time) and at saturation (closed loop). Each step is split int
 the targets taking turns, so that noise from other work on the machine falls on all of them
 alike. Reports, per mix and cache setting, p50/p90/p99/max latency, throughput, b − a and c − d
 at each rate, the CPU per governed hop by component (Cerbos, synapse, Envoy), and the CPU and
-resident memory of every process. All traffic stays on 127.0.0.1; every step is bounded in time
-and count. The defaults take about ten minutes (2 settings x 2 mixes x 4 loads x 6 targets x
-4 rounds x 1.25 s, plus start-up); --mix, --cache and --rates measure less. Needs
+resident memory of every process. Once the environment is down, the task registry's lookup
+that every task-bound check makes is measured on bbolt and on PostgreSQL (a server of its own on
+127.0.0.1, from bin/postgresql/bin or Debian's postgresql-15; "not run: <reason>" without one),
+back to back and at 1000/s, and set against the governed hop (--registry-step; 0 leaves it
+out). All traffic stays on 127.0.0.1; every step is bounded in time and count. The defaults
+take about ten minutes (2 settings x 2 mixes x 4 loads x 6 targets x 4 rounds x 1.25 s, plus
+start-up and some six seconds of registry); --mix, --cache and --rates measure less. Needs
 ./bin/cerbos and ./bin/envoy (make tools).
 
 a2 and b2 need agentgateway in ./bin/agentgateway (make tools installs it where it can), and a
@@ -96,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	mixes := fs.String("mix", strings.Join(defaults.Mixes, ","), "request `mixes` to measure, comma-separated: fixed (the issue's three requests), agent (the demo's story as synapse decided it)")
 	caches := fs.String("cache", cacheNames(defaults.Caches), "synapse decision cache `settings` to measure, comma-separated: on (its default TTL), off (SYNAPSE_DECISION_CACHE_TTL=0s); the environment is brought up once per setting")
 	envDir := fs.String("env", "", "keep the running environments (logs, decision logs) in this `directory`, one cache-<setting> subdirectory per cache setting (default: in /dev/shm, removed after the run)")
+	registryStep := fs.Duration("registry-step", defaults.RegistryStep, "how long the task registry's lookup is measured on each backend (bbolt, PostgreSQL), back to back and again at 1000/s; 0 leaves it out")
 	compare := fs.String("compare-synapse", "", "another synapse `binary` to measure beside the current one (target c2): a before/after from one run")
 	showVersion := version.Flag(fs)
 	if exit, done := version.ParseCommand(fs, showVersion, "bench", args, stdout, stderr); done {
@@ -123,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 		OutDir: *outDir, Rates: parsed, Step: *step, Warmup: *warmup, Rounds: *rounds,
 		MaxInFlight: *inFlight, SaturationWorkers: *workers, Timeout: *timeout, Progress: stdout,
 		CompareSynapse: *compare, EnvDir: *envDir,
-		Mixes: splitList(*mixes), Caches: cacheSettings,
+		Mixes: splitList(*mixes), Caches: cacheSettings, RegistryStep: *registryStep,
 	}
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)

@@ -41,6 +41,8 @@ func TestFlagsAreCheckedBeforeAnythingStarts(t *testing.T) {
 		{[]string{"--mix", "bursty"}, 2, `unknown mix "bursty"`},
 		{[]string{"--mix", ","}, 2, "at least one mix and one cache setting"},
 		{[]string{"--cache", "maybe"}, 2, `unknown cache setting "maybe"`},
+		{[]string{"--help"}, 0, "-registry-step duration"},
+		{[]string{"--registry-step", "-1s"}, 2, "registry step -1s must not be negative"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr, nil) // each stops before isolating
