@@ -66,7 +66,7 @@ func envoyParams() envoyconfig.Params {
 	p := envoyconfig.Params{
 		Listen:  envoyListen,
 		Admin:   envoyAdmin,
-		Synapse: netip.MustParseAddrPort(d.SynapseAddr),
+		Synapse: []netip.AddrPort{netip.MustParseAddrPort(d.SynapseAddr)},
 		LLM:     netip.MustParseAddrPort(d.LLMAddr),
 	}
 	for _, s := range d.MCPServers {

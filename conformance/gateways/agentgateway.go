@@ -64,6 +64,7 @@ var agentgatewayBehaviour = []string{
 	"MCP session DELETE: agentgateway ends its own session and the upstream's and answers 202 itself whatever the upstream said (v1.4.1 has no option for it), where Envoy and Istio pass on the upstream's 200; the config sets the status back to 200 (route response transformation on :status), so the statuses of initialize, notifications/initialized, the GET stream and DELETE match the upstream's. With 202, the official MCP Python SDK logs \"Session termination failed: 202\" on every close; the official Go SDK (v1.8.0) does not look at the status",
 	"a client's answer to a server's request (sampling, elicitation; protocol 2025-11-25 and before) is not relayed: " + noRelayedReplies,
 	"MCP's multi round-trip requests (protocol 2026-07-28, which replace server-initiated sampling, elicitation and roots requests): a tool result asking for input (resultType input_required) reaches the client without its inputRequests, so the client has nothing to answer; the official Go SDK mcp-go v1.2.1 retries three times and fails the call. A server that asks the agent mid-call (scenario 11's confirm_escalation and draft_reply) therefore cannot behind v1.4.1; nothing of the answer reaches the upstream",
+	oneSynapseReplica,
 	"MCP sessions are agentgateway's own: the Mcp-Session-Id the client holds is the gateway's, base64 of a JSON object naming the upstream's session ({\"t\":\"mcp\",\"s\":[{\"t\":\"<route target>\",\"s\":\"<the upstream's session id>\"}]}, seen in its log), and it keeps a session of its own with the upstream, and it answers requests as an event stream (text/event-stream) where the upstream answered application/json; both are MCP's streamable HTTP, and the SDKs read either",
 }
 
@@ -71,6 +72,12 @@ var agentgatewayBehaviour = []string{
 func (*AgentGateway) Profile() Profile {
 	return Profile{Notes: agentgatewayBehaviour, MCPBehaviours: agentgatewayMCPBehaviours()}
 }
+
+// oneSynapseReplica is why agentgateway's checks go to one synapse replica where Envoy and Istio
+// spread them over every replica (gateway-configs/agentgateway/replicas_test.go shows each part).
+const oneSynapseReplica = "several synapse replicas: every check goes to the first replica alone (component synapse); the others get none, and if it is down every check fails closed (503). " +
+	"agentgateway v1.4.1's extAuthz names one upstream: its schema (schema/config.schema.json, $defs.ExtAuthz.oneOf) allows `host` (one host:port), `backend` (a top-level backends entry, itself one host) or `service: {name, port}`, a top-level `services` entry whose `workloads` could list every replica, but the v1.4.1 binary refuses `service` in extAuthz (\"unknown field `service`\": its deserializer, SimpleBackendReferenceWithPolicies in crates/agentgateway/src/types/agent.rs, reads the service as `name` and `port` beside `host`, which the schema forbids, so that form fails the schema this config is held to). " +
+	"Even in that form the checks would not avoid a replica that is down: a service's endpoint is drawn at random (two picks, the better scored), and an extAuthz call reports no outcome (PolicyClient passes no request log, so no endpoint is ever scored or evicted); with one of two replicas stopped, about half the checks kept failing closed"
 
 // noRelayedReplies is what agentgateway v1.4.1 does with a client's answer to a server's request
 // (seen in the MCP transparency suite's log of agentgateway, and synapse's audit log).
@@ -164,7 +171,8 @@ func AgentGatewayParams(l env.Layout, name string) agwconfig.Params {
 	p.AdminPort = int(l.Addr(name, stack.PortAdmin).Port())
 	p.StatsPort = int(l.Addr(name, PortStats).Port())
 	p.ReadinessPort = int(l.Addr(name, PortReadiness).Port())
-	p.SynapseAddr = l.Addr(stack.Synapse, stack.PortGRPC).String()
+	// extAuthz takes one upstream (oneSynapseReplica): the first replica, whatever runs.
+	p.SynapseAddr = stack.SynapseAddrs(l)[0].String()
 	p.LLMAddr = l.Addr(stack.LLM, stack.PortHTTP).String()
 	p.MCPServers = nil
 	for _, server := range stack.MCPServers() {

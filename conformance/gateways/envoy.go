@@ -98,7 +98,7 @@ func EnvoyParams(l env.Layout, name string) envoyconfig.Params {
 	p := envoyconfig.Params{
 		Listen:  l.Addr(name, stack.PortHTTP),
 		Admin:   l.Addr(name, stack.PortAdmin),
-		Synapse: l.Addr(stack.Synapse, stack.PortGRPC),
+		Synapse: stack.SynapseAddrs(l),
 		LLM:     l.Addr(stack.LLM, stack.PortHTTP),
 	}
 	for _, server := range stack.MCPServers() {

@@ -85,8 +85,10 @@ func (g *Istio) Companions(context.Context) ([]env.Component, error) {
 				"--addr=" + l.Addr(IstioXDS, stack.PortGRPC).String(),
 				"--node-id=" + IstioNodeID,
 				"--gateway=" + p.Listen.String(),
-				"--synapse=" + p.Synapse.String(),
 				"--llm=" + p.LLM.String(),
+			}
+			for _, a := range p.Synapse {
+				args = append(args, "--synapse="+a.String())
 			}
 			for _, s := range p.MCPServers {
 				args = append(args, "--mcp="+s.Name+"="+s.Addr.String())
@@ -119,7 +121,7 @@ func (g *Istio) Component(ctx context.Context) (env.Component, error) {
 func IstioParams(l env.Layout, name string) istio.Params {
 	p := istio.Params{
 		Listen:  l.Addr(name, stack.PortHTTP),
-		Synapse: l.Addr(stack.Synapse, stack.PortGRPC),
+		Synapse: stack.SynapseAddrs(l),
 		LLM:     l.Addr(stack.LLM, stack.PortHTTP),
 	}
 	for _, server := range stack.MCPServers() {

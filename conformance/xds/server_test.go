@@ -30,7 +30,7 @@ func at(port uint16) netip.AddrPort {
 func istioResources(t *testing.T) *istio.Resources {
 	t.Helper()
 	res, _, err := istio.Build(istio.Params{
-		Listen: at(28080), Synapse: at(28091), LLM: at(28001),
+		Listen: at(28080), Synapse: []netip.AddrPort{at(28091)}, LLM: at(28001),
 		MCPServers: []istio.MCPServer{
 			{Name: "tickets", Addr: at(28101)}, {Name: "crm", Addr: at(28102)},
 			{Name: "payments", Addr: at(28103)}, {Name: "payroll", Addr: at(28104)},

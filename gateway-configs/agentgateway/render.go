@@ -29,7 +29,7 @@ type Params struct {
 	AdminPort       int
 	StatsPort       int
 	ReadinessPort   int
-	SynapseAddr     string // host:port of synapse's gRPC ext_authz listener
+	SynapseAddr     string // host:port of synapse's gRPC ext_authz listener: one replica (README.md, "Several synapse replicas")
 	LLMAddr         string // host:port of the model provider (the mock LLM, over plaintext)
 	ProviderKey     string // the key agentgateway adds after ext_authz allowed the call
 	MaxRequestBytes int

@@ -16,7 +16,7 @@ func Examples() map[string]Params {
 		return Params{
 			Listen:  at(8080),
 			Admin:   at(9901),
-			Synapse: at(9191),
+			Synapse: []netip.AddrPort{at(9191)},
 			MCPServers: []MCPServer{
 				{Name: "tickets", Addr: at(9001)},
 				{Name: "crm", Addr: at(9002)},

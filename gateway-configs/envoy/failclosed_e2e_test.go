@@ -38,7 +38,7 @@ func TestFailClosedRepliesEndToEnd(t *testing.T) {
 		return envoy.Params{
 			Listen:     providertest.FreeAddr(t),
 			Admin:      providertest.FreeAddr(t),
-			Synapse:    synapse,
+			Synapse:    []netip.AddrPort{synapse},
 			LLM:        providertest.FreeAddr(t),
 			MCPServers: []envoy.MCPServer{{Name: "tickets", Addr: providertest.FreeAddr(t)}},
 		}

@@ -2,6 +2,7 @@ package envoy_test
 
 import (
 	"net/http"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,7 +37,7 @@ func TestProviderOverTLSEndToEnd(t *testing.T) {
 		return envoy.Params{
 			Listen:   providertest.FreeAddr(t),
 			Admin:    providertest.FreeAddr(t),
-			Synapse:  provider.Authz.Addr,
+			Synapse:  []netip.AddrPort{provider.Authz.Addr},
 			Provider: &envoy.Provider{Host: "localhost", Port: port, CAFile: caFile, KeyEnv: providertest.KeyEnv},
 		}
 	}

@@ -70,9 +70,12 @@ type MCPServer struct {
 
 // Params are what changes from one run to the next.
 type Params struct {
-	Listen  netip.AddrPort // where agents connect
-	Admin   netip.AddrPort // Envoy's admin interface; must be a loopback address
-	Synapse netip.AddrPort // synapse's ext_authz gRPC port
+	Listen netip.AddrPort // where agents connect
+	Admin  netip.AddrPort // Envoy's admin interface; must be a loopback address
+	// Synapse are the ext_authz gRPC ports of synapse's replicas, at least one: Envoy balances
+	// the checks across them round robin and leaves out a replica that is down (see the
+	// synapse cluster in envoy.yaml.tmpl).
+	Synapse []netip.AddrPort
 	LLM     netip.AddrPort // the model upstream (the mock LLM, over plaintext); unset with Provider
 
 	MCPServers []MCPServer
@@ -140,7 +143,7 @@ func (p Params) withDefaults() Params {
 // Validate reports every problem with p at once.
 func (p Params) Validate() error {
 	var errs []error
-	addrs := map[string]netip.AddrPort{"listen": p.Listen, "admin": p.Admin, "synapse": p.Synapse}
+	addrs := map[string]netip.AddrPort{"listen": p.Listen, "admin": p.Admin}
 	if p.Provider == nil {
 		addrs["llm"] = p.LLM
 	} else {
@@ -157,6 +160,7 @@ func (p Params) Validate() error {
 			errs = append(errs, fmt.Errorf("%s address %q is not a host:port", name, ap))
 		}
 	}
+	errs = append(errs, validateSynapse(p.Synapse)...)
 	if p.Admin.IsValid() && !p.Admin.Addr().IsLoopback() {
 		errs = append(errs, fmt.Errorf("admin address %s is not a loopback address: Envoy's admin interface must not be reachable from elsewhere", p.Admin))
 	}
@@ -183,6 +187,27 @@ func (p Params) Validate() error {
 		errs = append(errs, fmt.Errorf("authz timeout %s is negative", p.AuthzTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// validateSynapse reports every problem with the replicas' addresses. A replica listed twice
+// would take two turns of the round robin, and its health check would run twice.
+func validateSynapse(replicas []netip.AddrPort) []error {
+	if len(replicas) == 0 {
+		return []error{errors.New("no synapse address: list the ext_authz port of at least one replica")}
+	}
+	var errs []error
+	seen := map[netip.AddrPort]bool{}
+	for _, ap := range replicas {
+		if !ap.IsValid() || ap.Port() == 0 {
+			errs = append(errs, fmt.Errorf("synapse address %q is not a host:port", ap))
+			continue
+		}
+		if seen[ap] {
+			errs = append(errs, fmt.Errorf("synapse address %s is listed twice", ap))
+		}
+		seen[ap] = true
+	}
+	return errs
 }
 
 // validate reports every problem with a provider whose defaults are filled in.
@@ -241,17 +266,18 @@ const jsonrpcIDCommand = "%DYNAMIC_METADATA(" + JSONRPCIDNamespace + ":" + JSONR
 
 // templateData is Params in the shape the template reads.
 type templateData struct {
-	Listen, Admin, Synapse, LLM endpoint
-	MCPServers                  []templateServer
-	Provider                    *templateProvider
-	ProviderKey                 string
-	MaxRequestBytes             int
-	AuthzTimeout                string
-	WithoutAuthz                bool
-	FailClosedReplies           []templateReply
-	OTLPCollector               *endpoint
-	JSONRPCIDNamespace          string
-	JSONRPCIDKey                string
+	Listen, Admin, LLM endpoint
+	Synapse            []endpoint
+	MCPServers         []templateServer
+	Provider           *templateProvider
+	ProviderKey        string
+	MaxRequestBytes    int
+	AuthzTimeout       string
+	WithoutAuthz       bool
+	FailClosedReplies  []templateReply
+	OTLPCollector      *endpoint
+	JSONRPCIDNamespace string
+	JSONRPCIDKey       string
 }
 
 // templateReply is one local reply mapper of the fail-closed 503.
@@ -322,7 +348,6 @@ func Render(p Params) ([]byte, error) {
 	data := templateData{
 		Listen:          toEndpoint(p.Listen),
 		Admin:           toEndpoint(p.Admin),
-		Synapse:         toEndpoint(p.Synapse),
 		ProviderKey:     p.ProviderKey,
 		MaxRequestBytes: p.MaxRequestBytes,
 		// Envoy reads durations as protobuf JSON: seconds with up to nine decimals.
@@ -346,6 +371,9 @@ func Render(p Params) ([]byte, error) {
 		}
 	} else {
 		data.LLM = toEndpoint(p.LLM)
+	}
+	for _, ap := range p.Synapse {
+		data.Synapse = append(data.Synapse, toEndpoint(ap))
 	}
 	for _, s := range p.MCPServers {
 		data.MCPServers = append(data.MCPServers, templateServer{Name: s.Name, Addr: toEndpoint(s.Addr)})

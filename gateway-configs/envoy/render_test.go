@@ -25,7 +25,7 @@ func sampleParams() envoy.Params {
 	return envoy.Params{
 		Listen:  at(18080),
 		Admin:   at(18081),
-		Synapse: at(18082),
+		Synapse: []netip.AddrPort{at(18082)},
 		LLM:     at(18083),
 		MCPServers: []envoy.MCPServer{
 			{Name: "tickets", Addr: at(18084)},
@@ -44,10 +44,18 @@ func TestRenderedConfigIsValidForEnvoy(t *testing.T) {
 	if err != nil {
 		t.Skipf("real Envoy not available: %v", err)
 	}
-	for _, withoutAuthz := range []bool{false, true} {
-		t.Run(fmt.Sprintf("WithoutAuthz=%t", withoutAuthz), func(t *testing.T) {
-			p := sampleParams()
-			p.WithoutAuthz = withoutAuthz
+	for _, tc := range []struct {
+		name         string
+		withoutAuthz bool
+		replicas     int
+	}{
+		{name: "governed", replicas: 1},
+		{name: "governed, two synapse replicas", replicas: 2},
+		{name: "WithoutAuthz", withoutAuthz: true, replicas: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := withReplicas(sampleParams(), tc.replicas)
+			p.WithoutAuthz = tc.withoutAuthz
 			config, err := envoy.Render(p)
 			require.NoError(t, err)
 			path := filepath.Join(t.TempDir(), "envoy.yaml")
@@ -58,6 +66,104 @@ func TestRenderedConfigIsValidForEnvoy(t *testing.T) {
 			out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
 			require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
 			assert.Contains(t, string(out), "OK")
+		})
+	}
+}
+
+// withReplicas is p with n synapse replicas, the first p's own, the others on the next ports.
+func withReplicas(p envoy.Params, n int) envoy.Params {
+	first := p.Synapse[0]
+	p.Synapse = nil
+	for i := range n {
+		p.Synapse = append(p.Synapse, netip.AddrPortFrom(first.Addr(), first.Port()+uint16(100*i)))
+	}
+	return p
+}
+
+// synapseCluster is the part of the rendered synapse cluster the assertions read.
+type synapseCluster struct {
+	Name         string `yaml:"name"`
+	LbPolicy     string `yaml:"lb_policy"`
+	HealthChecks []struct {
+		Timeout            string `yaml:"timeout"`
+		Interval           string `yaml:"interval"`
+		NoTrafficInterval  string `yaml:"no_traffic_interval"`
+		UnhealthyThreshold int    `yaml:"unhealthy_threshold"`
+		HealthyThreshold   int    `yaml:"healthy_threshold"`
+		GRPCHealthCheck    *struct {
+			ServiceName string `yaml:"service_name"`
+		} `yaml:"grpc_health_check"`
+	} `yaml:"health_checks"`
+	OutlierDetection map[string]int `yaml:"outlier_detection"`
+	CommonLbConfig   map[string]any `yaml:"common_lb_config"`
+	LoadAssignment   struct {
+		Endpoints []struct {
+			LbEndpoints []struct {
+				Endpoint struct {
+					Address struct {
+						SocketAddress struct {
+							Address   string `yaml:"address"`
+							PortValue uint16 `yaml:"port_value"`
+						} `yaml:"socket_address"`
+					} `yaml:"address"`
+				} `yaml:"endpoint"`
+			} `yaml:"lb_endpoints"`
+		} `yaml:"endpoints"`
+	} `yaml:"load_assignment"`
+}
+
+// TestRenderBalancesChecksAcrossEverySynapseReplica: the synapse cluster, which ext_authz and
+// ext_proc call, has one endpoint per replica in order, picks them round robin, asks each for
+// its gRPC health every second (one failure takes it out, one success puts it back) and ejects
+// a replica at the first check that fails there; Envoy's panic threshold is left at its default,
+// so that below half of the replicas healthy every replica is asked again. One replica renders
+// the same cluster with one endpoint.
+func TestRenderBalancesChecksAcrossEverySynapseReplica(t *testing.T) {
+	for _, replicas := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d replicas", replicas), func(t *testing.T) {
+			p := withReplicas(sampleParams(), replicas)
+			config, err := envoy.Render(p)
+			require.NoError(t, err)
+			var doc struct {
+				StaticResources struct {
+					Clusters []synapseCluster `yaml:"clusters"`
+				} `yaml:"static_resources"`
+			}
+			require.NoError(t, yaml.Unmarshal(config, &doc))
+			var c *synapseCluster
+			for i := range doc.StaticResources.Clusters {
+				if doc.StaticResources.Clusters[i].Name == "synapse" {
+					c = &doc.StaticResources.Clusters[i]
+				}
+			}
+			require.NotNil(t, c, "no synapse cluster")
+
+			require.Len(t, c.LoadAssignment.Endpoints, 1, "one locality")
+			var got []netip.AddrPort
+			for _, lb := range c.LoadAssignment.Endpoints[0].LbEndpoints {
+				sock := lb.Endpoint.Address.SocketAddress
+				got = append(got, netip.AddrPortFrom(netip.MustParseAddr(sock.Address), sock.PortValue))
+			}
+			assert.Equal(t, p.Synapse, got)
+			assert.Equal(t, "ROUND_ROBIN", c.LbPolicy)
+
+			require.Len(t, c.HealthChecks, 1)
+			hc := c.HealthChecks[0]
+			require.NotNil(t, hc.GRPCHealthCheck, "grpc.health.v1")
+			assert.Equal(t, "envoy.service.auth.v3.Authorization", hc.GRPCHealthCheck.ServiceName, "what synapse reports with its readiness")
+			assert.Equal(t, "1s", hc.Interval)
+			assert.Equal(t, "1s", hc.NoTrafficInterval, "not Envoy's 60s before the first request")
+			assert.Equal(t, "1s", hc.Timeout)
+			assert.Equal(t, 1, hc.UnhealthyThreshold)
+			assert.Equal(t, 1, hc.HealthyThreshold)
+
+			assert.Equal(t, map[string]int{
+				"consecutive_gateway_failure":           1,
+				"enforcing_consecutive_gateway_failure": 100,
+				"max_ejection_percent":                  100,
+			}, c.OutlierDetection)
+			assert.Nil(t, c.CommonLbConfig, "Envoy's panic threshold, 50%, stays")
+			assert.Contains(t, string(config), "failure_mode_allow: false", "fail closed whatever the replicas")
 		})
 	}
 }
@@ -168,7 +274,11 @@ func TestRenderRejectsBadParams(t *testing.T) {
 		{name: "admin off loopback", mutate: func(p *envoy.Params) {
 			p.Admin = netip.MustParseAddrPort("0.0.0.0:9901")
 		}, want: "not a loopback address"},
-		{name: "missing synapse", mutate: func(p *envoy.Params) { p.Synapse = netip.AddrPort{} }, want: "synapse address"},
+		{name: "missing synapse", mutate: func(p *envoy.Params) { p.Synapse = nil }, want: "no synapse address"},
+		{name: "synapse port zero", mutate: func(p *envoy.Params) {
+			p.Synapse = append(p.Synapse, netip.MustParseAddrPort("127.0.0.1:0"))
+		}, want: "synapse address"},
+		{name: "synapse replica twice", mutate: func(p *envoy.Params) { p.Synapse = append(p.Synapse, p.Synapse[0]) }, want: "listed twice"},
 		{name: "port zero", mutate: func(p *envoy.Params) { p.LLM = netip.MustParseAddrPort("127.0.0.1:0") }, want: "llm address"},
 		{name: "server name with a path", mutate: func(p *envoy.Params) { p.MCPServers[0].Name = "tickets/../payroll" }, want: "must match"},
 		{name: "server name with YAML", mutate: func(p *envoy.Params) { p.MCPServers[0].Name = "x\"}" }, want: "must match"},

@@ -50,7 +50,7 @@ func TestOneHopIsOneTraceThroughEnvoy(t *testing.T) {
 	t.Cleanup(llm.Close)
 
 	p := envoy.Params{
-		Listen: providertest.FreeAddr(t), Admin: providertest.FreeAddr(t), Synapse: netip.MustParseAddrPort(syn.Addrs().GRPC),
+		Listen: providertest.FreeAddr(t), Admin: providertest.FreeAddr(t), Synapse: []netip.AddrPort{netip.MustParseAddrPort(syn.Addrs().GRPC)},
 		LLM: netip.MustParseAddrPort(strings.TrimPrefix(llm.URL, "http://")), OTLPCollector: netip.MustParseAddrPort(col.Addr),
 	}
 	rendered, err := envoy.Render(p)

@@ -11,6 +11,9 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The hosts the manifests register (serviceentries.yaml) and what each one stands for.
@@ -97,10 +100,10 @@ func moveEndpoints(cla []*endpoint.ClusterLoadAssignment, p Params) ([]Change, e
 			errs = append(errs, err)
 			continue
 		}
-		var to netip.AddrPort
+		var to []netip.AddrPort
 		switch server, isMCP := strings.CutSuffix(host, mcpHostSuffix); {
 		case host == llmHost:
-			to = p.LLM
+			to = []netip.AddrPort{p.LLM}
 		case host == synapseHost:
 			to = p.Synapse
 		case isMCP:
@@ -110,7 +113,7 @@ func moveEndpoints(cla []*endpoint.ClusterLoadAssignment, p Params) ([]Change, e
 				continue
 			}
 			used[server] = true
-			to = addr
+			to = []netip.AddrPort{addr}
 		default:
 			errs = append(errs, fmt.Errorf("cluster %s: upstream %s is not one hopguard runs", a.GetClusterName(), host))
 			continue
@@ -139,24 +142,75 @@ func clusterHost(name string) (string, error) {
 	return parts[3], nil
 }
 
-func moveEndpoint(a *endpoint.ClusterLoadAssignment, to netip.AddrPort) (Change, error) {
-	var lbs []*endpoint.LbEndpoint
+// moveEndpoint points a load assignment at the run's addresses for its upstream: one for every
+// upstream but synapse, one per replica for synapse. The ServiceEntry lists one endpoint, so
+// pilot wrote one; each address gets a copy of it, made as pilot makes the endpoints of a
+// ServiceEntry that lists several (the generator's TestServiceEntryEndpointsAreCopiesOfTheFirst
+// holds pilot to it): the i-th (from 0) is workload <entry>-<i> in the endpoint's Istio
+// metadata, and the locality's weight is the sum of its endpoints'.
+func moveEndpoint(a *endpoint.ClusterLoadAssignment, to []netip.AddrPort) (Change, error) {
+	var count int
 	for _, l := range a.GetEndpoints() {
-		lbs = append(lbs, l.GetLbEndpoints()...)
+		count += len(l.GetLbEndpoints())
 	}
-	if len(lbs) != 1 {
-		return Change{}, fmt.Errorf("cluster %s: %d endpoints, want the ServiceEntry's one", a.GetClusterName(), len(lbs))
+	if count != 1 || len(a.GetEndpoints()) != 1 {
+		return Change{}, fmt.Errorf("cluster %s: %d endpoints in %d localities, want the ServiceEntry's one", a.GetClusterName(), count, len(a.GetEndpoints()))
 	}
-	sock := lbs[0].GetEndpoint().GetAddress().GetSocketAddress()
+	locality := a.GetEndpoints()[0]
+	first := locality.GetLbEndpoints()[0]
+	sock := first.GetEndpoint().GetAddress().GetSocketAddress()
 	if sock == nil {
 		return Change{}, fmt.Errorf("cluster %s: endpoint has no socket address", a.GetClusterName())
 	}
 	from := fmt.Sprintf("%s:%d", sock.GetAddress(), sock.GetPortValue())
-	sock.Address = to.Addr().String()
-	sock.PortSpecifier = &core.SocketAddress_PortValue{PortValue: uint32(to.Port())}
-	return Change{
+	lbs := make([]*endpoint.LbEndpoint, 0, len(to))
+	var weight uint32
+	for i, addr := range to {
+		lb := proto.Clone(first).(*endpoint.LbEndpoint)
+		sock := lb.GetEndpoint().GetAddress().GetSocketAddress()
+		sock.Address = addr.Addr().String()
+		sock.PortSpecifier = &core.SocketAddress_PortValue{PortValue: uint32(addr.Port())}
+		if i > 0 {
+			if err := nameWorkload(lb, i); err != nil {
+				return Change{}, fmt.Errorf("cluster %s: %w", a.GetClusterName(), err)
+			}
+		}
+		weight += lb.GetLoadBalancingWeight().GetValue()
+		lbs = append(lbs, lb)
+	}
+	locality.LbEndpoints = lbs
+	if locality.GetLoadBalancingWeight() != nil && weight > 0 {
+		locality.LoadBalancingWeight = wrapperspb.UInt32(weight)
+	}
+	moved := make([]string, len(to))
+	for i, addr := range to {
+		moved[i] = addr.String()
+	}
+	change := Change{
 		Resource: "endpoints " + a.GetClusterName(),
-		What:     fmt.Sprintf("endpoint %s -> %s", from, to),
+		What:     fmt.Sprintf("endpoint %s -> %s", from, strings.Join(moved, ", ")),
 		Why:      "the ServiceEntry's port is a placeholder; the run picks the port",
-	}, nil
+	}
+	if len(to) > 1 {
+		change.What = fmt.Sprintf("endpoint %s -> one per replica: %s", from, strings.Join(moved, ", "))
+		change.Why += "; its one endpoint stands for every replica, each copied as pilot writes the endpoints of a ServiceEntry that lists them"
+	}
+	return change, nil
+}
+
+// nameWorkload names the i-th endpoint of a ServiceEntry as pilot does: its Istio metadata's
+// workload is "<entry>-<i>;<namespace>;<entry>-<i>;;<cluster>", where pilot wrote "<entry>-0"
+// for the first.
+func nameWorkload(lb *endpoint.LbEndpoint, i int) error {
+	fields := lb.GetMetadata().GetFilterMetadata()["istio"].GetFields()
+	workload := fields["workload"].GetStringValue()
+	parts := strings.Split(workload, ";")
+	entry, ok := strings.CutSuffix(parts[0], "-0")
+	if len(parts) < 3 || !ok || parts[2] != parts[0] {
+		return fmt.Errorf("endpoint's Istio workload %q is not pilot's <entry>-0;<namespace>;<entry>-0;...", workload)
+	}
+	parts[0] = fmt.Sprintf("%s-%d", entry, i)
+	parts[2] = parts[0]
+	fields["workload"] = structpb.NewStringValue(strings.Join(parts, ";"))
+	return nil
 }

@@ -34,7 +34,7 @@ func TestServedFailClosedReplyIsMarkedAsUnderEnvoy(t *testing.T) {
 func envoyLocalReplyConfig(t *testing.T) *hcm.LocalReplyConfig {
 	t.Helper()
 	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port) }
-	rendered, err := envoy.Render(envoy.Params{Listen: at(1), Admin: at(2), Synapse: at(3), LLM: at(4)})
+	rendered, err := envoy.Render(envoy.Params{Listen: at(1), Admin: at(2), Synapse: []netip.AddrPort{at(3)}, LLM: at(4)})
 	require.NoError(t, err)
 
 	var doc struct {

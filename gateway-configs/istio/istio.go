@@ -33,8 +33,10 @@ type MCPServer struct {
 
 // Params are the addresses of one run. Every address must be a loopback address.
 type Params struct {
-	Listen     netip.AddrPort // where agents connect to the gateway
-	Synapse    netip.AddrPort // synapse's ext_authz gRPC port
+	Listen netip.AddrPort // where agents connect to the gateway
+	// Synapse are the ext_authz gRPC ports of synapse's replicas, at least one: the gateway
+	// balances its checks across them (destinationrule.yaml).
+	Synapse    []netip.AddrPort
 	LLM        netip.AddrPort // the model upstream
 	MCPServers []MCPServer    // exactly the MCP servers the Istio manifests route to
 }
@@ -87,7 +89,17 @@ func (p Params) validate() error {
 		}
 	}
 	check("listen", p.Listen)
-	check("synapse", p.Synapse)
+	if len(p.Synapse) == 0 {
+		errs = append(errs, errors.New("synapse: no address: list the ext_authz port of at least one replica"))
+	}
+	replicas := map[netip.AddrPort]bool{}
+	for _, a := range p.Synapse {
+		check("synapse", a)
+		if replicas[a] {
+			errs = append(errs, fmt.Errorf("synapse: %s is listed twice", a))
+		}
+		replicas[a] = true
+	}
 	check("llm", p.LLM)
 	seen := map[string]bool{}
 	for _, s := range p.MCPServers {

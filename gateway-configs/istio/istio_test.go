@@ -2,6 +2,7 @@ package istio
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 )
@@ -35,7 +37,7 @@ func at(port uint16) netip.AddrPort {
 func sampleParams() Params {
 	return Params{
 		Listen:  at(28080),
-		Synapse: at(28091),
+		Synapse: []netip.AddrPort{at(28091)},
 		LLM:     at(28001),
 		MCPServers: []MCPServer{
 			{Name: "tickets", Addr: at(28101)},
@@ -157,7 +159,10 @@ func TestBuildRejectsParams(t *testing.T) {
 	}{
 		{name: "public listen address", modify: func(p *Params) { p.Listen = netip.MustParseAddrPort("0.0.0.0:8080") }, want: "not a loopback"},
 		{name: "private upstream", modify: func(p *Params) { p.LLM = netip.MustParseAddrPort("10.0.0.1:80") }, want: "not a loopback"},
-		{name: "no synapse", modify: func(p *Params) { p.Synapse = netip.AddrPort{} }, want: "synapse"},
+		{name: "no synapse", modify: func(p *Params) { p.Synapse = nil }, want: "synapse: no address"},
+		{name: "synapse unset", modify: func(p *Params) { p.Synapse = []netip.AddrPort{{}} }, want: "synapse: address"},
+		{name: "synapse elsewhere", modify: func(p *Params) { p.Synapse = append(p.Synapse, netip.MustParseAddrPort("10.0.0.2:9191")) }, want: "not a loopback"},
+		{name: "synapse twice", modify: func(p *Params) { p.Synapse = append(p.Synapse, p.Synapse[0]) }, want: "listed twice"},
 		{name: "port zero", modify: func(p *Params) { p.Listen = at(0) }, want: "listen"},
 		{name: "MCP server missing", modify: func(p *Params) { p.MCPServers = p.MCPServers[:3] }, want: `"payroll"`},
 		{name: "MCP server without a route", modify: func(p *Params) { p.MCPServers = append(p.MCPServers, MCPServer{Name: "hr", Addr: at(28105)}) }, want: `"hr" has no route`},
@@ -172,6 +177,77 @@ func TestBuildRejectsParams(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// With several synapse replicas, synapse's load assignment has one endpoint per replica, in
+// order, each pilot's one endpoint with the replica's address, named as pilot names the
+// endpoints of a ServiceEntry that lists several (synapse-<i>, from 0), in pilot's one
+// locality weighted by their number. Nothing else differs from the build with one replica.
+func TestBuildGivesSynapseOneEndpointPerReplica(t *testing.T) {
+	one, oneChanges, err := Build(sampleParams())
+	require.NoError(t, err)
+	p := sampleParams()
+	p.Synapse = []netip.AddrPort{at(28091), at(28092), at(28093)}
+	three, threeChanges, err := Build(p)
+	require.NoError(t, err)
+
+	const synapseCluster = "outbound|19191||synapse.hopguard.local"
+	require.Len(t, three.Endpoints, len(one.Endpoints))
+	for i, cla := range three.Endpoints {
+		if cla.GetClusterName() != synapseCluster {
+			assert.True(t, proto.Equal(one.Endpoints[i], cla), "%s changed with the replicas", cla.GetClusterName())
+			continue
+		}
+		require.Len(t, cla.GetEndpoints(), 1, "pilot's one locality")
+		locality := cla.GetEndpoints()[0]
+		assert.EqualValues(t, 3, locality.GetLoadBalancingWeight().GetValue())
+		require.Len(t, locality.GetLbEndpoints(), 3)
+		template := one.Endpoints[i].GetEndpoints()[0].GetLbEndpoints()[0]
+		assert.Equal(t, "synapse-0;hopguard;synapse-0;;Kubernetes", template.GetMetadata().GetFilterMetadata()["istio"].GetFields()["workload"].GetStringValue(),
+			"pilot's name for the ServiceEntry's first endpoint")
+		for r, lb := range locality.GetLbEndpoints() {
+			want := proto.Clone(template).(*endpoint.LbEndpoint)
+			sock := want.GetEndpoint().GetAddress().GetSocketAddress()
+			sock.Address = p.Synapse[r].Addr().String()
+			sock.PortSpecifier = &core.SocketAddress_PortValue{PortValue: uint32(p.Synapse[r].Port())}
+			want.GetMetadata().GetFilterMetadata()["istio"].GetFields()["workload"] = structpb.NewStringValue(
+				fmt.Sprintf("synapse-%d;hopguard;synapse-%d;;Kubernetes", r, r))
+			assert.True(t, proto.Equal(want, lb), "replica %d: %v", r, lb)
+		}
+	}
+	for i, c := range three.Clusters {
+		assert.True(t, proto.Equal(one.Clusters[i], c), "cluster %s changed with the replicas", c.GetName())
+	}
+	for i, l := range three.Listeners {
+		assert.True(t, proto.Equal(one.Listeners[i], l), "listener %s changed with the replicas", l.GetName())
+	}
+
+	require.Len(t, threeChanges, len(oneChanges))
+	last := threeChanges[len(threeChanges)-1]
+	assert.Equal(t, "endpoints "+synapseCluster, last.Resource)
+	assert.Equal(t, "endpoint 127.0.0.1:19191 -> one per replica: 127.0.0.1:28091, 127.0.0.1:28092, 127.0.0.1:28093", last.What)
+	assert.Contains(t, last.Why, "pilot")
+}
+
+// Pilot's synapse cluster, as destinationrule.yaml shapes it: round robin, a replica ejected
+// after one failed check, and every replica asked again below half of them healthy.
+func TestBuildBalancesSynapseAndEjectsAFailingReplica(t *testing.T) {
+	res, _, err := Build(sampleParams())
+	require.NoError(t, err)
+	var synapse *cluster.Cluster
+	for _, c := range res.Clusters {
+		if c.GetName() == "outbound|19191||synapse.hopguard.local" {
+			synapse = c
+		}
+	}
+	require.NotNil(t, synapse)
+	assert.Equal(t, cluster.Cluster_ROUND_ROBIN, synapse.GetLbPolicy())
+	outlier := synapse.GetOutlierDetection()
+	require.NotNil(t, outlier)
+	assert.EqualValues(t, 1, outlier.GetConsecutiveGatewayFailure().GetValue())
+	assert.EqualValues(t, 100, outlier.GetEnforcingConsecutiveGatewayFailure().GetValue())
+	assert.EqualValues(t, 100, outlier.GetMaxEjectionPercent().GetValue())
+	assert.InDelta(t, 50, synapse.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), 0)
 }
 
 func TestClusterHost(t *testing.T) {
@@ -192,18 +268,30 @@ func TestBuiltConfigIsValidForEnvoy(t *testing.T) {
 	if err != nil {
 		t.Skipf("real Envoy not available: %v", err)
 	}
-	res, _, err := Build(sampleParams())
-	require.NoError(t, err)
-	js, err := protojson.Marshal(staticBootstrap(t, res))
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "envoy.json")
-	require.NoError(t, os.WriteFile(path, js, 0o600))
+	for _, tc := range []struct {
+		name     string
+		replicas []netip.AddrPort
+	}{
+		{name: "one synapse", replicas: []netip.AddrPort{at(28091)}},
+		{name: "two synapse replicas", replicas: []netip.AddrPort{at(28091), at(28092)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := sampleParams()
+			p.Synapse = tc.replicas
+			res, _, err := Build(p)
+			require.NoError(t, err)
+			js, err := protojson.Marshal(staticBootstrap(t, res))
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "envoy.json")
+			require.NoError(t, os.WriteFile(path, js, 0o600))
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
-	require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
-	assert.True(t, strings.Contains(string(out), "OK"), string(out))
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, envoyBin, "--mode", "validate", "-c", path, "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn").CombinedOutput()
+			require.NoError(t, err, "envoy --mode validate rejected the config:\n%s", out)
+			assert.True(t, strings.Contains(string(out), "OK"), string(out))
+		})
+	}
 }
 
 func connectionManager(t *testing.T, l *listener.Listener) *hcm.HttpConnectionManager {

@@ -32,7 +32,7 @@ SERVING once the snapshot is in place. Every address must be loopback.
 
 Once bound it prints "listening on HOST:PORT" on stdout. SIGINT or SIGTERM stops it.
 
-Usage: istio-xds --gateway ADDR --synapse ADDR --llm ADDR --mcp NAME=ADDR... [flags]
+Usage: istio-xds --gateway ADDR --synapse ADDR... --llm ADDR --mcp NAME=ADDR... [flags]
        istio-xds --version
 
 Flags:
@@ -65,7 +65,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nodeID := fs.String("node-id", DefaultNodeID, "the Envoy node `id` served")
 	var p istio.Params
 	fs.Func("gateway", "loopback `host:port` the gateway's listener binds (the agents' front door)", addrFlag(&p.Listen))
-	fs.Func("synapse", "loopback `host:port` of synapse's ext_authz gRPC service", addrFlag(&p.Synapse))
+	fs.Func("synapse", "loopback `host:port` of synapse's ext_authz gRPC service, repeatable: one per replica, which the gateway balances its checks across", func(v string) error {
+		a, err := netip.ParseAddrPort(v)
+		if err != nil {
+			return err
+		}
+		p.Synapse = append(p.Synapse, a)
+		return nil
+	})
 	fs.Func("llm", "loopback `host:port` of the model upstream", addrFlag(&p.LLM))
 	fs.Func("mcp", "MCP server `name=host:port`, repeatable; exactly the servers the Istio config routes to", func(v string) error {
 		name, a, ok := strings.Cut(v, "=")

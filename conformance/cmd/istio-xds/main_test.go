@@ -76,6 +76,25 @@ func TestRunServesAndStops(t *testing.T) {
 	assert.Contains(t, stderr.String(), "removed HTTP filter istio.alpn", "every change from pilot's output is logged")
 }
 
+// Every --synapse is a replica: synapse's load assignment gets one endpoint each, in order, and
+// the change says so.
+func TestRunTakesEverySynapseReplica(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	lines := make(chan string, 1)
+	var stderr bytes.Buffer // read only once run has returned
+	done := make(chan error, 1)
+	args := append(append([]string{}, runArgs...), "--synapse", "127.0.0.1:28092")
+	go func() { done <- run(ctx, args, &lineWriter{lines: lines}, &stderr) }()
+	select {
+	case <-lines:
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v (%s)", err, stderr.String())
+	}
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, stderr.String(), "endpoint 127.0.0.1:19191 -> one per replica: 127.0.0.1:28091, 127.0.0.1:28092")
+}
+
 func TestRunRefusesBadInput(t *testing.T) {
 	for name, tc := range map[string]struct {
 		args []string
@@ -85,6 +104,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		"upstream elsewhere":  {args: append(append([]string{}, runArgs...), "--llm", "10.0.0.1:80"), want: "not a loopback address"},
 		"an MCP server short": {args: runArgs[:len(runArgs)-2], want: "conformance"},
 		"mcp syntax":          {args: append(append([]string{}, runArgs...), "--mcp", "tickets"), want: "NAME=HOST:PORT"},
+		"a synapse twice":     {args: append(append([]string{}, runArgs...), "--synapse", "127.0.0.1:28091"), want: "listed twice"},
 		"stray argument":      {args: append(append([]string{}, runArgs...), "extra"), want: "unexpected arguments"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -23,6 +23,19 @@ type Example struct {
 	Run   string
 }
 
+// synapseAddrs are the ext_authz addresses of every synapse replica p publishes, in order, the
+// first being stack.Synapse (stack.SynapseAddrs, for a running environment).
+func synapseAddrs(p harness.Published) []netip.AddrPort {
+	var addrs []netip.AddrPort
+	for i := 1; ; i++ {
+		ap, err := netip.ParseAddrPort(p.Endpoints[stack.SynapseReplica(i)][stack.PortGRPC])
+		if err != nil {
+			return addrs
+		}
+		addrs = append(addrs, ap)
+	}
+}
+
 // writeExamples renders Envoy's and agentgateway's configs for p into dir, each on a free
 // loopback port of its own.
 func writeExamples(p harness.Published, dir string) ([]Example, error) {
@@ -41,11 +54,13 @@ func writeExamples(p harness.Published, dir string) ([]Example, error) {
 	envoy := envoyconfig.Params{
 		Listen:  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[0]),
 		Admin:   netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[1]),
-		Synapse: addr(stack.Synapse, stack.PortGRPC),
+		Synapse: synapseAddrs(p),
 		LLM:     addr(stack.LLM, stack.PortHTTP),
 	}
 	agw := agwconfig.DefaultParams()
 	agw.GatewayPort, agw.AdminPort, agw.StatsPort, agw.ReadinessPort = int(ports[0]), int(ports[2]), int(ports[3]), int(ports[4])
+	// agentgateway's extAuthz takes one upstream: the first replica (conformance/gateways, the
+	// agentgateway profile's note on synapse replicas).
 	agw.SynapseAddr = addr(stack.Synapse, stack.PortGRPC).String()
 	agw.LLMAddr = addr(stack.LLM, stack.PortHTTP).String()
 	agw.MCPServers = nil

@@ -2,15 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	celfilter "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
@@ -18,7 +22,10 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hopguard/hopguard/gateway-configs/istio/generator/manifests"
 	"github.com/hopguard/hopguard/gateway-configs/istio/generator/translate"
@@ -228,6 +235,119 @@ func TestEnvoyFilterDisablesJSONToMetadataOnTheModelRoute(t *testing.T) {
 	for routeName, config := range perRoute(translateSet(t, set.Without(manifests.KindEnvoyFilter))) {
 		assert.Nil(t, config, "%s: pilot itself writes no json_to_metadata config", routeName)
 	}
+}
+
+const synapseCluster = "outbound|19191||synapse.hopguard.local"
+
+// The synapse ServiceEntry has one endpoint, which the main module's istio.Build turns into one
+// per replica of a run (adapt.go, moveEndpoint): a copy of pilot's endpoint for each replica's
+// address, the i-th named workload synapse-<i>, in the one locality weighted by their number.
+// That is what pilot itself writes for the entry listing every replica, here three on their own
+// ports, and nothing else it writes (clusters, listeners, routes) depends on how many there are.
+func TestServiceEntryEndpointsAreCopiesOfTheFirst(t *testing.T) {
+	set, err := manifests.Load(manifestDir)
+	require.NoError(t, err)
+	ports := []uint32{19191, 28092, 28093}
+	listed := withSynapseEndpoints(t, set, "    - address: 127.0.0.1\n    - address: 127.0.0.1\n      ports: {grpc: 28092}\n    - address: 127.0.0.1\n      ports: {grpc: 28093}\n")
+
+	one, three := translateSet(t, set), translateSet(t, listed)
+	template := synapseEndpoints(t, one)
+	require.Len(t, template.GetEndpoints(), 1)
+	require.Len(t, template.GetEndpoints()[0].GetLbEndpoints(), 1)
+	first := template.GetEndpoints()[0].GetLbEndpoints()[0]
+	assert.Equal(t, "synapse-0;hopguard;synapse-0;;Kubernetes", first.GetMetadata().GetFilterMetadata()["istio"].GetFields()["workload"].GetStringValue())
+
+	got := synapseEndpoints(t, three)
+	require.Len(t, got.GetEndpoints(), 1, "one locality")
+	locality := got.GetEndpoints()[0]
+	assert.EqualValues(t, len(ports), locality.GetLoadBalancingWeight().GetValue())
+	require.Len(t, locality.GetLbEndpoints(), len(ports))
+	for i, lb := range locality.GetLbEndpoints() {
+		want := proto.Clone(first).(*endpoint.LbEndpoint)
+		want.GetEndpoint().GetAddress().GetSocketAddress().PortSpecifier = &core.SocketAddress_PortValue{PortValue: ports[i]}
+		want.GetMetadata().GetFilterMetadata()["istio"].GetFields()["workload"] = structpb.NewStringValue(fmt.Sprintf("synapse-%d;hopguard;synapse-%d;;Kubernetes", i, i))
+		assert.True(t, proto.Equal(want, lb), "endpoint %d: %v", i, lb)
+	}
+
+	// Only the endpoints depend on how many replicas the entry lists.
+	assert.Equal(t, mustJSON(t, one.Clusters), mustJSON(t, three.Clusters))
+	assert.Equal(t, mustJSON(t, one.Listeners), mustJSON(t, three.Listeners))
+	assert.Equal(t, mustJSON(t, one.Routes), mustJSON(t, three.Routes))
+}
+
+// The DestinationRule is what makes synapse's cluster round robin with outlier detection; without
+// it, pilot's cluster is Istio's default (least request, no ejection, panic threshold 0), and no
+// other cluster changes either way.
+func TestDestinationRuleShapesSynapsesClusterAlone(t *testing.T) {
+	set, err := manifests.Load(manifestDir)
+	require.NoError(t, err)
+	with, without := translateSet(t, set), translateSet(t, set.Without(manifests.KindDestinationRule))
+
+	require.Len(t, with.Clusters, len(without.Clusters))
+	for i, c := range with.Clusters {
+		if c.GetName() != synapseCluster {
+			assert.True(t, proto.Equal(without.Clusters[i], c), "%s depends on the DestinationRule", c.GetName())
+			continue
+		}
+		assert.Equal(t, cluster.Cluster_ROUND_ROBIN, c.GetLbPolicy())
+		outlier := c.GetOutlierDetection()
+		require.NotNil(t, outlier)
+		assert.EqualValues(t, 1, outlier.GetConsecutiveGatewayFailure().GetValue())
+		assert.EqualValues(t, 100, outlier.GetEnforcingConsecutiveGatewayFailure().GetValue(), "Envoy enforces no gateway-failure ejection by default")
+		assert.EqualValues(t, 0, outlier.GetEnforcingSuccessRate().GetValue())
+		assert.EqualValues(t, 100, outlier.GetMaxEjectionPercent().GetValue())
+		assert.Equal(t, time.Second, outlier.GetInterval().AsDuration())
+		assert.Equal(t, time.Second, outlier.GetBaseEjectionTime().AsDuration())
+		assert.InDelta(t, 50, c.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), 0)
+
+		plain := without.Clusters[i]
+		assert.Equal(t, cluster.Cluster_LEAST_REQUEST, plain.GetLbPolicy())
+		assert.Nil(t, plain.GetOutlierDetection())
+		assert.InDelta(t, 0, plain.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), 0, "Istio disables the panic threshold by default")
+	}
+	assert.Equal(t, mustJSON(t, without.Endpoints), mustJSON(t, with.Endpoints))
+}
+
+// withSynapseEndpoints is set with the synapse ServiceEntry's endpoints replaced by endpoints,
+// YAML list items under "endpoints:".
+func withSynapseEndpoints(t *testing.T, set *manifests.Set, endpoints string) *manifests.Set {
+	t.Helper()
+	const one = "  endpoints:\n    - address: 127.0.0.1\n"
+	out := *set
+	out.Objects = slices.Clone(set.Objects)
+	for i, o := range out.Objects {
+		if o.Kind == manifests.KindServiceEntry && o.Name == "synapse" {
+			require.True(t, strings.HasSuffix(o.YAML, one), "the synapse ServiceEntry ends with its one endpoint:\n%s", o.YAML)
+			out.Objects[i].YAML = strings.TrimSuffix(o.YAML, one) + "  endpoints:\n" + endpoints
+			return &out
+		}
+	}
+	t.Fatal("no synapse ServiceEntry")
+	return nil
+}
+
+func synapseEndpoints(t *testing.T, res *translate.Resources) *endpoint.ClusterLoadAssignment {
+	t.Helper()
+	for _, cla := range res.Endpoints {
+		if cla.GetClusterName() == synapseCluster {
+			return cla
+		}
+	}
+	t.Fatalf("no load assignment for %s", synapseCluster)
+	return nil
+}
+
+// mustJSON is a list of resources as protojson, one a line: a difference reads as a diff.
+func mustJSON[M proto.Message](t *testing.T, list []M) string {
+	t.Helper()
+	var b strings.Builder
+	for _, m := range list {
+		js, err := protojson.Marshal(m)
+		require.NoError(t, err)
+		b.Write(js)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func translateSet(t *testing.T, set *manifests.Set) *translate.Resources {

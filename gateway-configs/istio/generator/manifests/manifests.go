@@ -26,6 +26,7 @@ var ConfigFiles = []string{
 	"gateway.yaml",
 	"virtualservice.yaml",
 	"serviceentries.yaml",
+	"destinationrule.yaml",
 	"authorizationpolicy.yaml",
 	"envoyfilter.yaml",
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,6 +39,7 @@ func TestLoadParsesEveryManifestStrictly(t *testing.T) {
 		manifests.KindGateway:             1,
 		manifests.KindVirtualService:      1,
 		manifests.KindServiceEntry:        8, // llm, six MCP servers, synapse
+		manifests.KindDestinationRule:     1, // synapse's replicas
 		manifests.KindAuthorizationPolicy: 1,
 		manifests.KindEnvoyFilter:         1,
 	}, kinds)
@@ -159,6 +161,37 @@ func TestEveryDestinationIsRegistered(t *testing.T) {
 			assert.True(t, registered[dest.GetHost()][dest.GetPort().GetNumber()], "route %s: %s:%d has no ServiceEntry", r.GetName(), dest.GetHost(), dest.GetPort().GetNumber())
 		}
 	}
+}
+
+// The one DestinationRule is synapse's, the ext_authz provider's host: checks go round robin over
+// the replicas, and a replica is ejected after one failed check, every replica may be ejected,
+// and below half of them healthy every replica is asked again (Envoy's panic threshold), so that
+// one replica is never left out with nothing else to ask. It sets nothing else (no TLS, no
+// connection pool, no subsets), so the cluster stays pilot's but for these.
+func TestDestinationRuleBalancesSynapsesReplicas(t *testing.T) {
+	set := loadSet(t)
+
+	rules := set.Find(manifests.KindDestinationRule)
+	require.Len(t, rules, 1)
+	dr, ok := rules[0].Spec.(*networking.DestinationRule)
+	require.True(t, ok)
+	assert.Equal(t, set.Mesh.GetExtensionProviders()[0].GetEnvoyExtAuthzGrpc().GetService(), dr.GetHost())
+	assert.Empty(t, dr.GetSubsets())
+	assert.Empty(t, dr.GetExportTo(), "visible to the gateway's namespace")
+	policy := dr.GetTrafficPolicy()
+	assert.Nil(t, policy.GetTls())
+	assert.Nil(t, policy.GetConnectionPool())
+	assert.Empty(t, policy.GetPortLevelSettings())
+	assert.Equal(t, networking.LoadBalancerSettings_ROUND_ROBIN, policy.GetLoadBalancer().GetSimple())
+	outlier := policy.GetOutlierDetection()
+	require.NotNil(t, outlier)
+	assert.EqualValues(t, 1, outlier.GetConsecutiveGatewayErrors().GetValue())
+	assert.Nil(t, outlier.GetConsecutive_5XxErrors(), "Envoy's default (5 in a row)")
+	assert.Equal(t, time.Second, outlier.GetInterval().AsDuration())
+	assert.Equal(t, time.Second, outlier.GetBaseEjectionTime().AsDuration())
+	assert.EqualValues(t, 100, outlier.GetMaxEjectionPercent())
+	assert.EqualValues(t, 50, outlier.GetMinHealthPercent())
+	assert.False(t, outlier.GetSplitExternalLocalOriginErrors(), "a refused connection counts as a gateway error")
 }
 
 // synapse must resolve every path the VirtualService routes to the resource behind that route:

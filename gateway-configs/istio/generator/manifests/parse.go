@@ -38,6 +38,7 @@ var specTypes = map[string]func() proto.Message{
 	"networking.istio.io/v1/Gateway":           func() proto.Message { return &networking.Gateway{} },
 	"networking.istio.io/v1/VirtualService":    func() proto.Message { return &networking.VirtualService{} },
 	"networking.istio.io/v1/ServiceEntry":      func() proto.Message { return &networking.ServiceEntry{} },
+	"networking.istio.io/v1/DestinationRule":   func() proto.Message { return &networking.DestinationRule{} },
 	"security.istio.io/v1/AuthorizationPolicy": func() proto.Message { return &security.AuthorizationPolicy{} },
 	// EnvoyFilter exists only as v1alpha3.
 	"networking.istio.io/v1alpha3/EnvoyFilter": func() proto.Message { return &networkingalpha.EnvoyFilter{} },
@@ -48,6 +49,7 @@ const (
 	KindGateway             = "Gateway"
 	KindVirtualService      = "VirtualService"
 	KindServiceEntry        = "ServiceEntry"
+	KindDestinationRule     = "DestinationRule"
 	KindAuthorizationPolicy = "AuthorizationPolicy"
 	KindEnvoyFilter         = "EnvoyFilter"
 )
