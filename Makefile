@@ -35,9 +35,10 @@ demo: tools ## bring the environment up and play the story hop by hop behind age
 	@$(GO) run ./conformance/cmd/demo $(if $(GATEWAY),--gateway=$(GATEWAY))
 
 # `make up`: the environment kept up until Ctrl-C, every endpoint printed and written to
-# out/up/env.json; GATEWAY=envoy (its default), istio, agentgateway or none (your own gateway).
-up: tools ## bring the environment up and keep it until Ctrl-C, printing every endpoint and ready commands; GATEWAY=, RUNTIME=
-	@$(GO) run ./conformance/cmd/up $(if $(GATEWAY),--gateway=$(GATEWAY))
+# out/up/env.json; GATEWAY=envoy (its default), istio, agentgateway or none (your own gateway);
+# REPLICAS=2 runs synapse as two replicas on a shared PostgreSQL task registry.
+up: tools ## bring the environment up and keep it until Ctrl-C, printing every endpoint and ready commands; GATEWAY=, RUNTIME=, REPLICAS=
+	@$(GO) run ./conformance/cmd/up $(if $(GATEWAY),--gateway=$(GATEWAY)) $(if $(REPLICAS),--synapse-replicas=$(REPLICAS))
 
 # `make conformance EXTERNAL=mygateway=http://127.0.0.1:8080`: with `make up GATEWAY=none`
 # running and your gateway in front of its endpoints, the scenarios and the bypass corpus run

@@ -45,12 +45,26 @@ func (h *Env) CerbosAddr() (netip.AddrPort, error) {
 }
 
 // Admin is a client of synapse's task API.
-func (h *Env) Admin() (*admin.Client, error) {
-	u, err := h.url(stack.Synapse, stack.PortAdmin)
+func (h *Env) Admin() (*admin.Client, error) { return h.AdminOf(stack.Synapse) }
+
+// AdminOf is a client of the task API of one synapse replica (stack.SynapseReplica).
+func (h *Env) AdminOf(replica string) (*admin.Client, error) {
+	u, err := h.url(replica, stack.PortAdmin)
 	if err != nil {
 		return nil, err
 	}
 	return &admin.Client{BaseURL: u, Token: h.Secrets.AdminToken}, nil
+}
+
+// SynapseReplicas are the synapse replicas that run, the first being stack.Synapse.
+func (h *Env) SynapseReplicas() []string {
+	var names []string
+	for i := 1; ; i++ {
+		if _, ok := h.Description.Component(stack.SynapseReplica(i)); !ok {
+			return names
+		}
+		names = append(names, stack.SynapseReplica(i))
+	}
 }
 
 // Journal is the journal of a mock upstream: stack.LLM or stack.MCPComponent(server).
@@ -91,8 +105,11 @@ func Upstreams() []string {
 }
 
 // AuditLogPath is synapse's decision log (NDJSON).
-func (h *Env) AuditLogPath() string {
-	return filepath.Join(h.Runtime.Dir(), stack.Synapse, stack.SynapseAuditFile)
+func (h *Env) AuditLogPath() string { return h.AuditLogPathOf(stack.Synapse) }
+
+// AuditLogPathOf is the decision log of one synapse replica: each replica writes its own.
+func (h *Env) AuditLogPathOf(replica string) string {
+	return filepath.Join(h.Runtime.Dir(), replica, stack.SynapseAuditFile)
 }
 
 // CerbosDecisionLogPath is Cerbos's decision log (NDJSON).

@@ -45,6 +45,9 @@ type Options struct {
 	// its JWT-SVID. Where that cannot be, Env.Unattested says why and the workload keeps a
 	// client secret.
 	SPIRE bool
+	// SynapseReplicas runs that many synapse replicas on a task registry in PostgreSQL when 2
+	// or more (stack.Options.SynapseReplicas); the gateways balance across them.
+	SynapseReplicas int
 }
 
 // RuntimeConfig is what every runtime is given.
@@ -168,11 +171,13 @@ func Up(ctx context.Context, opts Options) (*Env, error) {
 			componentsOf[g.Name()] = append(componentsOf[g.Name()], c.Name)
 		}
 	}
-	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents, SPIRE: spire})
+	description, err := stack.New(stack.Options{Secrets: secrets, Gateways: gatewayComponents, SPIRE: spire, SynapseReplicas: opts.SynapseReplicas})
 	if err != nil {
 		return nil, err
 	}
-	description = withEnv(description, stack.Synapse, opts.SynapseEnv)
+	for i := 1; i <= max(opts.SynapseReplicas, 1); i++ {
+		description = withEnv(description, stack.SynapseReplica(i), opts.SynapseEnv)
+	}
 
 	binDir := opts.BinDir
 	if binDir == "" {

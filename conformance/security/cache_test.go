@@ -9,6 +9,7 @@ import (
 
 	"github.com/hopguard/hopguard/agent/identity"
 	"github.com/hopguard/hopguard/conformance/rawhttp"
+	"github.com/hopguard/hopguard/conformance/harness"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
@@ -163,7 +164,11 @@ func newTask(ctx context.Context, gateway, label, ticket string) (string, tokenS
 
 // newTaskOf makes a task of owner's on ticket, as newTask does for Alice.
 func newTaskOf(ctx context.Context, owner scenarios.Actor, gateway, label, ticket string) (string, tokenSource, error) {
-	h := suite.env
+	return newTaskIn(ctx, suite.env, owner, gateway, label, ticket)
+}
+
+// newTaskIn makes a task of owner's on ticket in the environment h, through its first synapse.
+func newTaskIn(ctx context.Context, h *harness.Env, owner scenarios.Actor, gateway, label, ticket string) (string, tokenSource, error) {
 	admin, err := h.Admin()
 	if err != nil {
 		return "", nil, err

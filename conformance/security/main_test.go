@@ -24,6 +24,9 @@ var suite struct {
 	creds    *bypass.Credentials
 	recorder *summary.Recorder
 	runID    string
+	// started is how the suite started: its runtime, network and report directory, for a test
+	// that brings up an environment of its own (the HA drills).
+	started harness.Suite
 }
 
 func TestMain(m *testing.M) {
@@ -47,6 +50,7 @@ func run(m *testing.M) int {
 		return code
 	}
 	runtimeName, reportDir, all := started.RuntimeName, started.ReportDir, started.Gateways
+	suite.started = started
 	suite.env, suite.upErr = started.Env, started.UpErr
 	suite.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 	if suite.upErr == nil {

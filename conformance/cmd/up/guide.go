@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -61,6 +62,13 @@ func writeGuide(out io.Writer, p harness.Published, jsonPath string, network net
 	}
 	say("    synapse ext_authz (gRPC)  %s", p.Endpoints[stack.Synapse][stack.PortGRPC])
 	say("    synapse admin API         %s   (bearer: the admin token)", admin)
+	for i := 2; len(p.Endpoints[stack.SynapseReplica(i)]) > 0; i++ {
+		r := p.Endpoints[stack.SynapseReplica(i)]
+		say("    %-25s ext_authz %s, admin API http://%s", stack.SynapseReplica(i), r[stack.PortGRPC], r[stack.PortAdmin])
+	}
+	if pg := p.Endpoints[stack.Postgres][stack.PortSQL]; pg != "" {
+		say("    PostgreSQL (task registry) %s   (role %s; password in %s)", pg, stack.PostgresUser, filepath.Join(p.Dir, stack.Postgres, stack.PostgresPasswordFile))
+	}
 	say("    admin token               %s", p.AdminTokenFile)
 	say("    STS                       %s   (token endpoint %s/oauth2/token)", sts, sts)
 	say("    Cerbos                    gRPC %s, HTTP %s", p.Endpoints[stack.Cerbos][stack.PortGRPC], p.Endpoints[stack.Cerbos][stack.PortHTTP])

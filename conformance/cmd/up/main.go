@@ -52,6 +52,10 @@ STS, the admin token's file and commands to create and revoke a task, and writes
 JSON to <out>/env.json (removed when it stops). A task is created for each principal. Ctrl-C
 stops everything it started.
 
+With --synapse-replicas=2 (or more), synapse runs as that many replicas sharing one task
+registry in PostgreSQL, the gateway balancing its checks across them: revoke a task through one
+replica's admin API and the next hop through any other is denied.
+
 Flags:
 `
 
@@ -76,12 +80,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 	gatewayName := fs.String("gateway", "envoy", "the `gateway` in front: "+strings.Join(append(gateways.Names(), noGateway), ", "))
 	runtimeName := fs.String("runtime", harness.RuntimeNameFromEnv(), "the `runtime` the environment runs on: process or container")
 	startTimeout := fs.Duration("start-timeout", 5*time.Minute, "bound on bringing the environment up")
+	replicas := fs.Int("synapse-replicas", 1, "how many synapse `replicas` run; 2 or more share one task registry in PostgreSQL (make tools installs it) and the gateway balances across them")
 	showVersion := version.Flag(fs)
 	if exit, done := version.ParseCommand(fs, showVersion, "up", args, stdout, stderr); done {
 		return exit
 	}
 	if err := harness.CheckRuntimeName(*runtimeName); err != nil {
 		fmt.Fprintf(stderr, "up: --runtime: %v\n", err)
+		return 2
+	}
+	if *replicas < 1 || *replicas > maxReplicas {
+		fmt.Fprintf(stderr, "up: --synapse-replicas: want 1 to %d, got %d\n", maxReplicas, *replicas)
 		return 2
 	}
 	if *gatewayName != noGateway {
@@ -118,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isolate i
 		}
 		gws = append(gws, g)
 	}
-	if err := up(ctx, setting{out: *outDir, runtime: *runtimeName, gateways: gws, network: network, startTimeout: *startTimeout}, stdout); err != nil {
+	if err := up(ctx, setting{out: *outDir, runtime: *runtimeName, gateways: gws, network: network, startTimeout: *startTimeout, replicas: *replicas}, stdout); err != nil {
 		fmt.Fprintf(stderr, "up: %v\n", err)
 		return 1
 	}
@@ -132,7 +141,11 @@ type setting struct {
 	gateways     []gateways.Gateway
 	network      netns.Where
 	startTimeout time.Duration
+	replicas     int
 }
+
+// maxReplicas bounds --synapse-replicas: each replica is a process on this machine.
+const maxReplicas = 8
 
 // The principals of the environment, each with the ticket of the task up creates for it.
 var principals = []struct {
@@ -154,6 +167,7 @@ func up(ctx context.Context, set setting, out io.Writer) error {
 	h, err := harness.Up(startCtx, harness.Options{
 		OutDir: set.out, BinDir: filepath.Join(set.out, "bin"), Gateways: set.gateways,
 		Observe: progress(out), NewRuntime: harness.RuntimeByName(set.runtime),
+		SynapseReplicas: set.replicas,
 	})
 	cancel()
 	if err != nil {
