@@ -2,8 +2,10 @@ package security_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"
 	"github.com/hopguard/hopguard/conformance/security/summary"
 	"github.com/hopguard/hopguard/conformance/stack"
+	"github.com/hopguard/hopguard/synapse/admin"
 	"github.com/hopguard/hopguard/synapse/tasks"
 )
 
@@ -283,11 +286,11 @@ func runPostgresRestarted(t *testing.T, h *harness.Env, tg bypass.Target, probes
 	hop := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on revoked task " + revoked},
 		req: modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))}
 	replicas := h.SynapseReplicas()
-	admin, err := h.AdminOf(replicas[len(replicas)-1])
+	taskAPI, err := h.AdminOf(replicas[len(replicas)-1])
 	if err != nil {
 		return fail("%v", err)
 	}
-	if _, err := admin.Revoke(ctx, revoked); err != nil {
+	if _, err := taskAPI.Revoke(ctx, revoked); err != nil {
 		return fail("revoke %s: %v", revoked, err)
 	}
 	var refusedRevoke error
@@ -300,7 +303,7 @@ func runPostgresRestarted(t *testing.T, h *harness.Env, tg bypass.Target, probes
 			}
 			// A revocation while the registry is away must fail loudly: acknowledged, it would
 			// be a kill switch that did nothing.
-			_, refusedRevoke = admin.Revoke(ctx, revoked)
+			_, refusedRevoke = taskAPI.Revoke(ctx, revoked)
 			return nil
 		},
 		heal:    func(ctx context.Context) error { return h.Runtime.Restart(ctx, stack.Postgres) },
@@ -322,8 +325,12 @@ func runPostgresRestarted(t *testing.T, h *harness.Env, tg bypass.Target, probes
 	}
 	f := runDrill(t, tg, probes, d)
 	var problems []string
-	if refusedRevoke == nil {
+	var apiErr *admin.APIError
+	switch {
+	case refusedRevoke == nil:
 		problems = append(problems, "a revocation was acknowledged while PostgreSQL was down")
+	case !errors.As(refusedRevoke, &apiErr) || apiErr.Status != http.StatusServiceUnavailable:
+		problems = append(problems, fmt.Sprintf("a revocation while PostgreSQL was down: want the task API's 503, got %v", refusedRevoke))
 	}
 	for range hopsPerCheck {
 		f.Probes++
@@ -331,7 +338,7 @@ func runPostgresRestarted(t *testing.T, h *harness.Env, tg bypass.Target, probes
 			problems = append(problems, "REVOCATION LOST: after the restart, want task_not_active: "+o.String())
 		}
 	}
-	task, err := admin.Get(ctx, revoked)
+	task, err := taskAPI.Get(ctx, revoked)
 	if err != nil || task.Status != tasks.StatusRevoked {
 		problems = append(problems, fmt.Sprintf("the registry has task %s as %q after the restart (%v)", revoked, task.Status, err))
 	}

@@ -132,3 +132,22 @@ func TestNewHandlerRefusesEmptyToken(t *testing.T) {
 	_, err := admin.NewHandler(nil, "", slog.New(slog.DiscardHandler))
 	require.Error(t, err)
 }
+
+// A registry that fails (PostgreSQL away, a closed file) is an outage, not a bug of the caller:
+// 503 with Retry-After, so a revocation the caller believes made is never one that was not.
+func TestRegistryFailureIsUnavailable(t *testing.T) {
+	store, err := tasks.Open(filepath.Join(t.TempDir(), "tasks.db"))
+	require.NoError(t, err)
+	h, err := admin.NewHandler(store, token, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	require.NoError(t, store.Close())
+
+	c := &admin.Client{BaseURL: srv.URL, Token: token}
+	_, err = c.Revoke(t.Context(), "task-1")
+	var apiErr *admin.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusServiceUnavailable, apiErr.Status)
+	assert.Contains(t, apiErr.Error(), "not done, retry")
+}

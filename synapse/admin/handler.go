@@ -117,9 +117,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, tasks.ErrExists):
 		writeJSON(w, http.StatusConflict, ErrorBody{Error: "a task with this id already exists"})
 	default:
-		// Details stay in the log; the caller learns only that it failed.
+		// The registry failed (PostgreSQL away, the file unwritable). A revocation is acknowledged
+		// only once stored, so this one was not: the caller must retry, and learns nothing more
+		// than that; the details stay in the log.
 		h.log.ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error"})
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "the task registry is unavailable: not done, retry"})
 	}
 }
 
