@@ -60,6 +60,7 @@ func TestHighAvailability(t *testing.T) {
 			}
 			probes := prepare(t.Context(), t, tg)
 			record(revokedThroughOneReplica(t, h, tg))
+			record(responsePathAcrossReplicas(t, tg))
 			record(runReplicaKilled(t, h, tg, probes))
 			record(runPostgresRestarted(t, h, tg, probes))
 		})
@@ -124,7 +125,11 @@ func haTarget(h *harness.Env, creds *bypass.Credentials, gateway string) (bypass
 	if err != nil {
 		return bypass.Target{}, err
 	}
-	return bypass.Target{Gateway: gateway, Addr: strings.TrimPrefix(u, "http://"), Journals: journals, AuditLog: h.AuditLogPath(),
+	var logs []string
+	for _, r := range h.SynapseReplicas() {
+		logs = append(logs, h.AuditLogPathOf(r))
+	}
+	return bypass.Target{Gateway: gateway, Addr: strings.TrimPrefix(u, "http://"), Journals: journals, AuditLogs: logs,
 		Creds: creds, MarksOwnRefusals: marksOwnRefusals[gateway]}, nil
 }
 
@@ -191,6 +196,46 @@ func revokedThroughOneReplica(t *testing.T, h *harness.Env, tg bypass.Target) su
 	f.Pass = true
 	f.Detail = fmt.Sprintf("%d hops allowed (decided by %s); revoked through %s; the next %d hops denied task_not_active (decided by %s)",
 		hopsPerCheck, describeDeciders(before), through, hopsPerCheck, describeDeciders(after))
+	return f
+}
+
+// responsePathCategory is the corpus's category of attacks on the response path.
+const responsePathCategory = "response path (visibility)"
+
+// responsePathAcrossReplicas runs the corpus's controls and its response-path cases twice
+// through the gateway: a gateway balances a list's check and the processing of its answer
+// independently, so with two replicas one often decides and the other filters. Each list must
+// still be filtered to what the caller may use, neither withheld nor shown whole.
+func responsePathAcrossReplicas(t *testing.T, tg bypass.Target) summary.Fault {
+	f := summary.Fault{Name: "lists filtered across replicas (the corpus's controls and response-path cases, twice)", Gateway: tg.Gateway}
+	cases := bypass.Controls()
+	for _, c := range bypass.Corpus() {
+		if c.Category == responsePathCategory {
+			cases = append(cases, c)
+		}
+	}
+	var problems []string
+	passed, skipped := 0, 0
+	for range 2 {
+		for _, c := range cases {
+			f.Probes++
+			res := bypass.Run(t.Context(), tg, c)
+			switch {
+			case res.Skipped != "":
+				skipped++
+			case !res.Pass:
+				problems = append(problems, c.ID+": "+res.Problem)
+			default:
+				passed++
+			}
+		}
+	}
+	if len(problems) > 0 {
+		f.Detail = summarize(problems)
+		return f
+	}
+	f.Pass = passed > 0
+	f.Detail = fmt.Sprintf("%d cases passed, %d not applicable behind this gateway", passed, skipped)
 	return f
 }
 

@@ -147,6 +147,6 @@ func target(t *testing.T, gateway string) bypass.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bypass.Target{Gateway: gateway, Addr: strings.TrimPrefix(u, "http://"), Journals: journals, AuditLog: h.AuditLogPath(), Creds: suite.creds,
+	return bypass.Target{Gateway: gateway, Addr: strings.TrimPrefix(u, "http://"), Journals: journals, AuditLogs: []string{h.AuditLogPath()}, Creds: suite.creds,
 		MarksOwnRefusals: marksOwnRefusals[gateway]}
 }

@@ -34,8 +34,8 @@ type Target struct {
 	Addr string
 	// Journals of the upstreams, by resource ("llm", "mcp:payments").
 	Journals map[string]*journal.Client
-	// AuditLog is synapse's decision log.
-	AuditLog string
+	// AuditLogs are synapse's decision logs: one per replica, each writing its own.
+	AuditLogs []string
 	Creds    *Credentials
 	// MarksOwnRefusals says the gateway marks the replies it makes itself for a request it
 	// refuses (x-hopguard-decision: deny), so an unmarked refusal is a problem.
@@ -102,9 +102,11 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 	if err != nil {
 		return err
 	}
-	auditFrom, err := decisionlog.Size(tg.AuditLog)
-	if err != nil {
-		return err
+	auditFrom := make([]int64, len(tg.AuditLogs))
+	for i, path := range tg.AuditLogs {
+		if auditFrom[i], err = decisionlog.Size(path); err != nil {
+			return err
+		}
 	}
 
 	resp, err := send(ctx, tg, kit, c, req)
@@ -121,7 +123,7 @@ func run(ctx context.Context, tg Target, c Case, res *Result) error {
 		return err
 	}
 	if res.DecisionID != "" {
-		rec, err := auditRecord(ctx, tg.AuditLog, auditFrom, res.DecisionID)
+		rec, err := auditRecord(ctx, tg.AuditLogs, auditFrom, res.DecisionID)
 		if err != nil {
 			return err
 		}
@@ -332,16 +334,18 @@ func journalSince(ctx context.Context, journals map[string]*journal.Client, befo
 
 // auditRecord waits until synapse's log holds the decision id, and returns its record; nil when
 // it never appears.
-func auditRecord(ctx context.Context, path string, from int64, id string) (*audit.Record, error) {
+func auditRecord(ctx context.Context, paths []string, from []int64, id string) (*audit.Record, error) {
 	deadline := time.Now().Add(auditWait)
 	for {
-		recs, _, err := decisionlog.Synapse(path, from)
-		if err != nil {
-			return nil, err
-		}
-		for i := range recs {
-			if recs[i].DecisionID == id {
-				return &recs[i], nil
+		for p, path := range paths {
+			recs, _, err := decisionlog.Synapse(path, from[p])
+			if err != nil {
+				return nil, err
+			}
+			for i := range recs {
+				if recs[i].DecisionID == id {
+					return &recs[i], nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
