@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hopguard/hopguard/agent/identity"
-	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/harness"
+	"github.com/hopguard/hopguard/conformance/rawhttp"
 	"github.com/hopguard/hopguard/conformance/scenarios"
 	"github.com/hopguard/hopguard/conformance/security/bypass"
 	"github.com/hopguard/hopguard/conformance/security/decisionlog"

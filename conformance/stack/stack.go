@@ -100,6 +100,8 @@ const (
 	PostgresPasswordFile = "password"
 	// PostgresDSNFile is the registry's connection string, in each replica's directory.
 	PostgresDSNFile = "postgres.dsn"
+	// GrantKeyFile is the key the replicas seal list grants with, in each replica's directory.
+	GrantKeyFile = "grant.key"
 	// PostgresUser is the role synapse connects to the registry as.
 	PostgresUser        = "hopguard"
 	CerbosDecisionsFile = "decisions.log"
@@ -113,6 +115,8 @@ type Secrets struct {
 	SigningKeyPEM []byte
 	// PostgresPassword is the task registry's role's password, when PostgreSQL runs.
 	PostgresPassword string
+	// GrantKey is the key, in hex, every replica seals and opens list grants with.
+	GrantKey string
 }
 
 // NewSecrets generates fresh secrets.
@@ -124,6 +128,10 @@ func NewSecrets() (Secrets, error) {
 	password := make([]byte, 24)
 	if _, err := rand.Read(password); err != nil {
 		return Secrets{}, fmt.Errorf("generate registry password: %w", err)
+	}
+	grantKey := make([]byte, 32)
+	if _, err := rand.Read(grantKey); err != nil {
+		return Secrets{}, fmt.Errorf("generate grant key: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -137,6 +145,7 @@ func NewSecrets() (Secrets, error) {
 		AdminToken:       hex.EncodeToString(token),
 		SigningKeyPEM:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		PostgresPassword: hex.EncodeToString(password),
+		GrantKey:         hex.EncodeToString(grantKey),
 	}, nil
 }
 
@@ -306,6 +315,8 @@ func synapse(name string, secrets Secrets, shared bool) env.Component {
 	if shared {
 		files = append(files, env.File{Name: PostgresDSNFile, Render: func(l env.Layout) ([]byte, error) {
 			return []byte(PostgresDSN(l, secrets.PostgresPassword)), nil
+		}}, env.File{Name: GrantKeyFile, Render: func(env.Layout) ([]byte, error) {
+			return []byte(secrets.GrantKey), nil
 		}})
 	}
 	return env.Component{

@@ -55,6 +55,8 @@ func synapseConfig(l env.Layout, name, adminToken string, shared bool) ([]byte, 
 		// Read per check, so a revocation through any replica holds at the next hop through
 		// every other (synapse/tasks/pgstore).
 		config["tasks"] = map[string]string{"backend": "postgres", "postgresDSNFile": filepath.Join(dir, PostgresDSNFile)}
+		// One key for every replica: a list's check and its answer may reach different ones.
+		config["responsePath"] = map[string]string{"grantKeyFile": filepath.Join(dir, GrantKeyFile)}
 	}
 	out, err := yaml.Marshal(config)
 	if err != nil {

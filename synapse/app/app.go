@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -119,8 +120,12 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	// Allowed tools/lists go from ext_authz to ext_proc, the response path, in this process.
-	grants := visibility.NewGrants(grantsSize, grantsTTL)
+	// Allowed lists' grants go from ext_authz to ext_proc, the response path, sealed into the
+	// request: whichever replica the gateway sends the answer to opens them with the shared key.
+	sealer, err := grantSealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	tracer, stopTracing, err := tracing.Setup(ctx, tracing.Config{
 		OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure, SampleRatio: cfg.Tracing.SampleRatio, Version: version.Line("synapse"),
 	})
@@ -147,7 +152,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		Cache:     cache,
 		Admission: admission(cfg.Admission),
 		Budget:    budget,
-		Grants:    grants,
+		Sealer:    sealer,
 		PDPReady: func() error {
 			return readiness.Err()
 		},
@@ -162,7 +167,7 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 
 	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
 	extprocv3.RegisterExternalProcessorServer(a.grpc, &extproc.Server{
-		Grants: grants, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
+		Sealer: sealer, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
 	})
 	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
@@ -334,12 +339,26 @@ func routeTable(routes []config.Route) mapping.RouteTable {
 	return t
 }
 
-// A tools/list's grant waits for its answer (synapse/visibility.Grants): grantsTTL outlasts any
-// upstream the gateways wait for, and grantsSize bounds the lists answered at once.
-const (
-	grantsSize = 10000
-	grantsTTL  = 2 * time.Minute
-)
+// grantsTTL is how long a list's sealed grant opens (synapse/visibility.Sealer): it outlasts any
+// upstream the gateways wait for, and bounds how long a grant would serve should it ever be
+// replayed.
+const grantsTTL = 2 * time.Minute
+
+// grantSealer seals with the key cfg names, or, with none, with a key of this process's own: the
+// grants it seals open here alone, which serves one replica, and not several.
+func grantSealer(cfg *config.Config, log *slog.Logger) (*visibility.Sealer, error) {
+	key, err := cfg.GrantKey()
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		key = make([]byte, config.MinGrantKeyBytes)
+		_, _ = rand.Read(key) // never fails (crypto/rand, Go 1.24+)
+		log.Info("response path: no responsePath.grantKeyFile, so this synapse seals list grants with a key of its own; " +
+			"with several replicas, give every one the same key file, or a list whose answer reaches another replica than its check is withheld")
+	}
+	return visibility.NewSealer(key, grantsTTL)
+}
 
 // taskRegistry is a task registry synapse closes on shutdown.
 type taskRegistry interface {

@@ -15,6 +15,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -32,6 +33,7 @@ const adminToken = "integration-admin-token-0123456789"
 type synapse struct {
 	app       *app.App
 	authz     authv3.AuthorizationClient
+	extproc   extprocv3.ExternalProcessorClient
 	admin     *admin.Client
 	httpBase  string
 	auditPath string
@@ -83,6 +85,7 @@ func startSynapse(t *testing.T, cfg *config.Config) *synapse {
 	return &synapse{
 		app:       a,
 		authz:     authv3.NewAuthorizationClient(conn),
+		extproc:   extprocv3.NewExternalProcessorClient(conn),
 		admin:     adminClient(a),
 		httpBase:  "http://" + a.Addrs().HTTP,
 		auditPath: cfg.Audit.Sink,

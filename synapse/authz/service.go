@@ -70,9 +70,11 @@ type Options struct {
 	// Budget, when set, holds each principal to a rate of bytes of checks asked of Cerbos
 	// (budget.go); nil sets no such bound.
 	Budget *Budget
-	// Grants, when set, keeps each allowed tools/list for the response path, which shows the
-	// agent only the tools it may call (synapse/visibility, synapse/extproc); nil keeps none.
-	Grants *visibility.Grants
+	// Sealer, when set, seals each allowed tools/list, resources/list or prompts/list's grant
+	// into the request for the response path, which shows the agent only what it may use
+	// (synapse/visibility, synapse/extproc); nil sends none, and the response path withholds
+	// every list. Whether set or not, a grant the client sent is never forwarded as synapse's.
+	Sealer *visibility.Sealer
 	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
 	// decision is reused and the cache is emptied. Nil means no probe runs.
 	PDPReady func() error
@@ -201,7 +203,7 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if s.opts.Cache != nil {
 		key, cacheable = keyOf(ask)
 		if cacheable && s.reuse(d, key) {
-			s.grant(d, ask)
+			s.grant(ctx, d, ask)
 			return d
 		}
 	}
@@ -216,19 +218,26 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if cacheable && d.failure == "" {
 		s.opts.Cache.put(key, d, s.opts.Now())
 	}
-	s.grant(d, ask)
+	s.grant(ctx, d, ask)
 	return d
 }
 
-// grant keeps an allowed tools/list, resources/list or prompts/list for the response path, under
-// the decision's id (each list's action is its method: CONTRACTS.md, "Cerbos request").
-func (s *Service) grant(d *decision, ask pdp.Request) {
-	if s.opts.Grants == nil || !d.allowed {
+// grant sends an allowed tools/list, resources/list or prompts/list's grant to the response path
+// on the request itself, sealed for the decision's id (each list's action is its method:
+// CONTRACTS.md, "Cerbos request"). A grant that cannot be sealed is not sent: the list is then
+// withheld, closed.
+func (s *Service) grant(ctx context.Context, d *decision, ask pdp.Request) {
+	if s.opts.Sealer == nil || !d.allowed {
 		return
 	}
 	for _, c := range d.input.Checks {
 		if _, ok := visibility.ListingFor(c.Action); ok {
-			s.opts.Grants.Put(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata})
+			sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata}, s.opts.Now())
+			if err != nil {
+				s.opts.Log.WarnContext(ctx, "the list's grant could not be sealed; its answer will be withheld", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
+				return
+			}
+			respond.WithGrant(d.response, sealed)
 			return
 		}
 	}

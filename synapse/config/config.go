@@ -4,6 +4,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +45,20 @@ type Config struct {
 	Limits LimitsConf `yaml:"limits"`
 	// Tracing sends a span per check to an OpenTelemetry collector (synapse/tracing).
 	Tracing TracingConf `yaml:"tracing"`
+	// ResponsePath configures the filtering of list answers (synapse/extproc).
+	ResponsePath ResponsePathConf `yaml:"responsePath"`
+}
+
+// ResponsePathConf configures the response path, which shows an agent only the tools, documents
+// and prompts it may use.
+type ResponsePathConf struct {
+	// GrantKeyFile is a file holding the key, in hex, that seals an allowed list's grant into the
+	// request for the response path: at least MinGrantKeyBytes random bytes
+	// (`openssl rand -hex 32`). A gateway may send a request's check to one replica and its
+	// answer to another, so every replica must read the same key; a grant sealed under another
+	// key withholds the list. Empty: synapse makes a key of its own at start, which serves one
+	// replica only. Read at start, like tasks.postgresDSNFile.
+	GrantKeyFile string `yaml:"grantKeyFile"`
 }
 
 // LimitsConf bounds what one request may cost. A request over a limit is denied as soon as the
@@ -410,6 +426,35 @@ func (c *Config) AdminToken() (string, error) {
 		return "", fmt.Errorf("%s: the example's public token is accepted only on a loopback admin.listenAddr, not %q: make a token of your own", field, c.Admin.ListenAddr)
 	}
 	return token, nil
+}
+
+// MinGrantKeyBytes is the least key ResponsePath.GrantKeyFile may hold (AES-256's size;
+// synapse/visibility.MinGrantKeyBytes).
+const MinGrantKeyBytes = 32
+
+// GrantKey returns the key ResponsePath.GrantKeyFile holds, nil when it names no file. It fails
+// when the file cannot be read or holds anything but at least MinGrantKeyBytes in hex.
+func (c *Config) GrantKey() ([]byte, error) {
+	const field = "responsePath.grantKeyFile"
+	if c.ResponsePath.GrantKeyFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.ResponsePath.GrantKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s must hold the key in hex (e.g. `openssl rand -hex 32`): %w", field, c.ResponsePath.GrantKeyFile, err)
+	}
+	if len(key) < MinGrantKeyBytes {
+		return nil, fmt.Errorf("%s: %s holds %d bytes, at least %d needed (e.g. `openssl rand -hex 32`)", field, c.ResponsePath.GrantKeyFile, len(key), MinGrantKeyBytes)
+	}
+	// Randomness cannot be checked, but a placeholder left in place can: one byte repeated.
+	if bytes.Count(key, key[:1]) == len(key) {
+		return nil, fmt.Errorf("%s: %s holds one byte repeated, not a random key (e.g. `openssl rand -hex 32`)", field, c.ResponsePath.GrantKeyFile)
+	}
+	return key, nil
 }
 
 // PostgresDSN returns the task registry's PostgreSQL connection string, read from

@@ -246,3 +246,70 @@ func TestLimitsValidate(t *testing.T) {
 	_, err := config.Load(append(append([]string{}, required...), "--limits-max-check-bytes", "3145728"), env(nil), &bytes.Buffer{})
 	require.NoError(t, err, "the ceiling itself is allowed")
 }
+
+func TestGrantKey(t *testing.T) {
+	const hexKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	tests := []struct {
+		name    string
+		file    string // "" names no file; "-" a file that does not exist
+		want    []byte
+		wantErr string
+	}{
+		{name: "unset: synapse makes its own", file: ""},
+		{name: "hex", file: hexKey, want: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
+		{name: "hex with a newline, as openssl writes it", file: " " + hexKey + "\n"},
+		{name: "longer", file: hexKey + hexKey},
+		{name: "missing file", file: "-", wantErr: "responsePath.grantKeyFile"},
+		{name: "too short", file: hexKey[:62], wantErr: "holds 31 bytes, at least 32"},
+		{name: "not hex", file: "this is a passphrase, not a key of thirty-two bytes", wantErr: "must hold the key in hex"},
+		{name: "raw bytes", file: string([]byte{0x8f, 0x01, 0xfe, 0x33}) + hexKey[8:], wantErr: "must hold the key in hex"},
+		{name: "empty", file: "\n", wantErr: "holds 0 bytes"},
+		{name: "a placeholder", file: "0000000000000000000000000000000000000000000000000000000000000000", wantErr: "one byte repeated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			switch tt.file {
+			case "":
+			case "-":
+				cfg.ResponsePath.GrantKeyFile = filepath.Join(t.TempDir(), "missing")
+			default:
+				cfg.ResponsePath.GrantKeyFile = writeFile(t, "grant-key", tt.file)
+			}
+			got, err := cfg.GrantKey()
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				assert.Nil(t, got)
+				return
+			}
+			require.NoError(t, err)
+			switch {
+			case tt.file == "":
+				assert.Nil(t, got)
+			case tt.want != nil:
+				assert.Equal(t, tt.want, got)
+			default:
+				assert.GreaterOrEqual(t, len(got), config.MinGrantKeyBytes)
+			}
+		})
+	}
+}
+
+// TestGrantKeyFileFromEveryLayer: the key file is a setting like any other, and Load does not
+// read it (synapse reads it at start, as the PostgreSQL DSN's): a config naming a file that only
+// the pod has still loads.
+func TestGrantKeyFileFromEveryLayer(t *testing.T) {
+	path := writeFile(t, "synapse.yaml", "responsePath: {grantKeyFile: /var/run/secrets/hopguard/grant-key}\n")
+	cfg, err := config.Load(append([]string{"--config", path}, required...), env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "/var/run/secrets/hopguard/grant-key", cfg.ResponsePath.GrantKeyFile)
+
+	cfg, err = config.Load(required, env(map[string]string{"SYNAPSE_RESPONSE_PATH_GRANT_KEY_FILE": "/from/env"}), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "/from/env", cfg.ResponsePath.GrantKeyFile)
+
+	cfg, err = config.Load(append([]string{"--response-path-grant-key-file", "/from/flag"}, required...),
+		env(map[string]string{"SYNAPSE_RESPONSE_PATH_GRANT_KEY_FILE": "/from/env"}), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "/from/flag", cfg.ResponsePath.GrantKeyFile)
+}

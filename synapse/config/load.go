@@ -101,6 +101,7 @@ func settings() []setting {
 		stringSetting("task-backend", `task registry: "bbolt" (a file, one synapse) or "postgres" (shared by replicas)`, func(c *Config) *string { return &c.Tasks.Backend }),
 		stringSetting("task-db", "task registry database file (bbolt)", func(c *Config) *string { return &c.Tasks.DBPath }),
 		stringSetting("task-postgres-dsn-file", "file holding the PostgreSQL connection string of the task registry (postgres)", func(c *Config) *string { return &c.Tasks.PostgresDSNFile }),
+		stringSetting("response-path-grant-key-file", "file holding the key (hex, at least 32 bytes) that seals list grants for the response path; every replica must read the same one; empty: a key of this process's own, for one replica", func(c *Config) *string { return &c.ResponsePath.GrantKeyFile }),
 		stringSetting("audit", `decision log sink: "stdout" or a file path`, func(c *Config) *string { return &c.Audit.Sink }),
 		stringSetting("tracing-otlp-endpoint", "OpenTelemetry collector (OTLP gRPC, host:port) to send a span per check to; empty: no tracing", func(c *Config) *string { return &c.Tracing.OTLPEndpoint }),
 		stringSetting("log-level", "operational log level: debug, info, warn, error", func(c *Config) *string { return &c.Log.Level }),

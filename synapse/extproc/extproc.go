@@ -1,14 +1,17 @@
 // Package extproc is synapse's response path: an Envoy external processor (ext_proc) that shows
 // an agent only the tools it may call, the documents it may read and the prompts it may get.
 // ext_authz has already allowed the request and, for a tools/list, resources/list or
-// prompts/list, left a grant under its decision id (synapse/visibility.Grants); this processor
-// reads the request body to know such a list when it sees one, buffers that request's answer,
-// and sends it on with what the principal may not use taken out (synapse/visibility).
+// prompts/list, sealed its grant into the request under its decision id (respond.HeaderGrant,
+// synapse/visibility.Sealer), so that whichever replica the gateway sends this stream to can
+// open it; this processor takes the grant off the request before the upstream sees it, reads
+// the request body to know such a list when it sees one, buffers that request's answer, and
+// sends it on with what the principal may not use taken out (synapse/visibility).
 //
-// It fails closed: a list whose grant is gone (synapse restarted, or the grant expired), an
-// answer it cannot read, or a plan Cerbos did not make withholds the list, answering the agent
-// with a JSON-RPC error instead. Every other request passes untouched: the processor asks for no
-// body but a POST's, and for no answer's but a list's.
+// It fails closed: a list whose grant is missing, does not open with this replica's key, belongs
+// to another request or has expired, an answer it cannot read, or a plan Cerbos did not make
+// withholds the list, answering the agent with a JSON-RPC error instead. Every other request
+// passes untouched but for the grant header: the processor asks for no body but a POST's, and
+// for no answer's but a list's.
 package extproc
 
 import (
@@ -37,9 +40,16 @@ import (
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 
+	// Sealer opens the grant ext_authz sealed into the request (respond.HeaderGrant): with the
+	// key every replica shares, whichever replica made the check.
+	Sealer *visibility.Sealer
+	// Grants, used when Sealer is nil, takes grants left in this very process by its ext_authz
+	// server (a stand-in's); with neither, every list is withheld.
 	Grants  *visibility.Grants
 	Planner visibility.Planner
 	Log     *slog.Logger
+	// Now is the clock grants expire by; nil is time.Now.
+	Now func() time.Time
 	// Audit records every list withheld, a decision of its own (nil records none).
 	Audit AuditLog
 	// NewID names that decision; nil keeps the request's decision id.
@@ -62,11 +72,21 @@ type exchange struct {
 	method     string
 	// methods are the list methods (visibility.Listings) the request body holds, ids their
 	// requests' ids.
-	methods     []string
-	ids         []json.RawMessage
+	methods []string
+	ids     []json.RawMessage
+	// sealed are the values of the request's grant header: synapse's, one, or none.
+	sealed      []string
 	grant       visibility.Grant
 	granted     bool
+	refusal     grantRefusal
 	contentType string
+}
+
+// grantRefusal is why a list has no grant it can use: a metrics.Grant* reason, and the error
+// behind it.
+type grantRefusal struct {
+	reason string
+	err    error
 }
 
 // lists says whether the request asked for a list, whose answer is filtered.
@@ -127,7 +147,11 @@ func (s *Server) requestHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extproc
 		// should a gateway ask ext_proc all the same.
 		return s.withhold(ex, "resuming an event stream could replay a list that is not filtered")
 	}
-	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}}
+	ex.sealed = headerValues(h, respond.HeaderGrant)
+	// The grant is for synapse alone: the upstream never sees it, whatever the request.
+	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{
+		Response: &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{respond.HeaderGrant}}},
+	}}}
 	if ex.method == "POST" {
 		// The gateway sends no answer's headers unless asked here: a reply it made itself,
 		// before this processor saw the request, must pass without it.
@@ -153,9 +177,53 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 		}
 	}
 	if ex.lists() {
-		ex.grant, ex.granted = s.Grants.Take(ex.decisionID)
+		ex.grant, ex.refusal = s.grantOf(ex)
+		ex.granted = ex.refusal.reason == ""
 	}
 	return resp
+}
+
+// grantOf is the grant of ex's request, or why it has none it may use.
+func (s *Server) grantOf(ex *exchange) (visibility.Grant, grantRefusal) {
+	if s.Sealer == nil {
+		if s.Grants != nil {
+			if g, ok := s.Grants.Take(ex.decisionID); ok {
+				return g, grantRefusal{}
+			}
+		}
+		return visibility.Grant{}, grantRefusal{reason: metrics.GrantMissing}
+	}
+	switch len(ex.sealed) {
+	case 0:
+		return visibility.Grant{}, grantRefusal{reason: metrics.GrantMissing}
+	case 1:
+	default:
+		// ext_authz sets one over whatever the client sent: two are not synapse's doing.
+		return visibility.Grant{}, grantRefusal{reason: metrics.GrantMalformed, err: fmt.Errorf("the grant header appears %d times", len(ex.sealed))}
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	g, err := s.Sealer.Open(ex.decisionID, ex.sealed[0], now())
+	if err == nil {
+		return g, grantRefusal{}
+	}
+	reason := metrics.GrantMalformed
+	for _, r := range []struct {
+		err    error
+		reason string
+	}{
+		{visibility.ErrGrantTooLarge, metrics.GrantTooLarge},
+		{visibility.ErrGrantForged, metrics.GrantForged},
+		{visibility.ErrGrantMismatch, metrics.GrantMismatched},
+		{visibility.ErrGrantExpired, metrics.GrantExpired},
+	} {
+		if errors.Is(err, r.err) {
+			reason = r.reason
+		}
+	}
+	return visibility.Grant{}, grantRefusal{reason: reason, err: err}
 }
 
 // responseHeaders asks for a list's whole answer, and notes its content type; the answer
@@ -177,8 +245,7 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 		return pass
 	}
 	if !ex.granted {
-		s.Log.WarnContext(ctx, "a list answer without its grant; withheld", "decision_id", ex.decisionID, "methods", ex.methods)
-		return s.withhold(ex, "synapse holds no decision for this list")
+		return s.withholdUngranted(ctx, ex)
 	}
 	answer, err := visibility.Read(ex.contentType, b.GetBody())
 	if err != nil {
@@ -217,6 +284,25 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 	}
 	pass.GetResponseBody().Response = &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: body}}}
 	return pass
+}
+
+// withholdUngranted withholds a list whose request carries no grant this replica can use, and
+// says why: a grant that is missing or forged on every list behind a gateway with several
+// replicas is their keys differing (responsePath.grantKeyFile unset, or not the same file).
+func (s *Server) withholdUngranted(ctx context.Context, ex *exchange) *extprocv3.ProcessingResponse {
+	r := ex.refusal
+	if s.Metrics != nil {
+		s.Metrics.GrantRefused(r.reason)
+	}
+	attrs := []any{"decision_id", ex.decisionID, "methods", ex.methods, "reason", r.reason}
+	if r.err != nil {
+		attrs = append(attrs, "err", r.err)
+	}
+	s.Log.WarnContext(ctx, "a list answer without a grant synapse can use; withheld", attrs...)
+	if r.reason == metrics.GrantMissing {
+		return s.withhold(ex, "synapse holds no decision for this list")
+	}
+	return s.withhold(ex, "synapse holds no decision for this list (grant refused: "+r.reason+")")
 }
 
 // withhold answers the list in the gateway's place, closed: a JSON-RPC error for each of
@@ -289,13 +375,23 @@ func header(key, value string) *corev3.HeaderValueOption {
 // headerValue is the value of the header called name (lower case), which Envoy sends in
 // raw_value and older gateways in value.
 func headerValue(h *extprocv3.HttpHeaders, name string) string {
+	if vs := headerValues(h, name); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// headerValues are the values of every header called name, in order.
+func headerValues(h *extprocv3.HttpHeaders, name string) []string {
+	var vs []string
 	for _, hv := range h.GetHeaders().GetHeaders() {
 		if strings.EqualFold(hv.GetKey(), name) {
 			if raw := hv.GetRawValue(); len(raw) > 0 {
-				return string(raw)
+				vs = append(vs, string(raw))
+			} else {
+				vs = append(vs, hv.GetValue())
 			}
-			return hv.GetValue()
 		}
 	}
-	return ""
+	return vs
 }

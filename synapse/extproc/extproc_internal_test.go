@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,10 +57,42 @@ func responseBody(body string) *extprocv3.ProcessingRequest {
 	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: true}}}
 }
 
-func newServer(planner visibility.Planner) *Server {
-	grants := visibility.NewGrants(10, time.Minute)
-	grants.Put("dec-1", visibility.Grant{Principal: pdp.Principal{ID: "triage", Roles: []string{"triage-agent"}}, Kind: "mcp:tickets"})
-	return &Server{Grants: grants, Planner: planner, Log: slog.New(slog.DiscardHandler)}
+var (
+	grantKey   = []byte("0123456789abcdef0123456789abcdef")
+	otherKey   = []byte("fedcba9876543210fedcba9876543210")
+	checkedAt  = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	triageList = visibility.Grant{Principal: pdp.Principal{ID: "triage", Roles: []string{"triage-agent"}}, Kind: "mcp:tickets",
+		Metadata: pdp.Metadata{DecisionID: "dec-1", AgentID: "triage"}}
+)
+
+const grantTTL = 2 * time.Minute
+
+func newSealer(t *testing.T, key []byte) *visibility.Sealer {
+	t.Helper()
+	s, err := visibility.NewSealer(key, grantTTL)
+	require.NoError(t, err)
+	return s
+}
+
+// sealed is triageList's grant as ext_authz seals it for the request of decisionID, under key.
+func sealed(t *testing.T, key []byte, decisionID string) string {
+	t.Helper()
+	v, err := newSealer(t, key).Seal(decisionID, triageList, checkedAt)
+	require.NoError(t, err)
+	return v
+}
+
+// newServer opens grants sealed with grantKey, a second after the check.
+func newServer(t *testing.T, planner visibility.Planner) *Server {
+	t.Helper()
+	return &Server{Sealer: newSealer(t, grantKey), Planner: planner, Log: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return checkedAt.Add(time.Second) }}
+}
+
+// listHeaders are the headers of a list request ext_authz allowed as decisionID, with its grant.
+func listHeaders(t *testing.T, decisionID string) *extprocv3.ProcessingRequest {
+	t.Helper()
+	return requestHeaders(":method", "POST", ":path", "/mcp/tickets", "x-hopguard-decision-id", decisionID, "x-hopguard-grant", sealed(t, grantKey, decisionID))
 }
 
 // play sends each request through one exchange and returns the answers.
@@ -93,8 +126,18 @@ func withheldIDs(t *testing.T, resp *extprocv3.ProcessingResponse) string {
 }
 
 func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
-	out := play(newServer(visibility.PlannerFunc(triagePlans)),
-		requestHeaders(":method", "POST", ":path", "/mcp/tickets", "x-hopguard-decision-id", "dec-1"),
+	var (
+		mu    sync.Mutex // the tools are planned concurrently
+		asked []pdp.PlanRequest
+	)
+	planner := visibility.PlannerFunc(func(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+		mu.Lock()
+		asked = append(asked, req)
+		mu.Unlock()
+		return triagePlans(ctx, req)
+	})
+	out := play(newServer(t, planner),
+		listHeaders(t, "dec-1"),
 		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`),
 		responseHeaders("application/json"),
 		responseBody(toolsAnswer),
@@ -106,10 +149,26 @@ func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
 	assert.Equal(t, []string{"content-length"}, out[2].GetResponseHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders())
 	body := out[3].GetResponseBody().GetResponse().GetBodyMutation().GetBody()
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_ticket"}]}}`, string(body))
+	require.Len(t, asked, 2, "one plan per tool")
+	for _, req := range asked {
+		assert.Equal(t, triageList.Principal, req.Principal, "planned for the principal of the sealed grant")
+		assert.Equal(t, triageList.Kind, req.Kind)
+		assert.Equal(t, triageList.Metadata, req.Metadata)
+	}
+}
+
+// TestTheGrantNeverReachesTheUpstream: whatever the request, its grant header is taken off it
+// at its headers, before the gateway forwards it.
+func TestTheGrantNeverReachesTheUpstream(t *testing.T) {
+	s := newServer(t, visibility.PlannerFunc(triagePlans))
+	for _, method := range []string{"POST", "GET", "DELETE"} {
+		out := play(s, requestHeaders(":method", method, "x-hopguard-decision-id", "dec-1", "x-hopguard-grant", "whatever"))
+		assert.Equal(t, []string{"x-hopguard-grant"}, out[0].GetRequestHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders(), method)
+	}
 }
 
 func TestOtherRequestsPassUntouched(t *testing.T) {
-	s := newServer(visibility.PlannerFunc(triagePlans))
+	s := newServer(t, visibility.PlannerFunc(triagePlans))
 	out := play(s,
 		requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-2"),
 		requestBody(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_ticket","arguments":{}}}`),
@@ -138,15 +197,15 @@ func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
 		}, wantID: "3"},
 		{name: "Cerbos does not plan", planner: failing, reqs: []*extprocv3.ProcessingRequest{
-			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+			listHeaders(t, "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer),
 		}, wantID: "3"},
 		{name: "an answer that cannot be read", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
-			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+			listHeaders(t, "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":"a","method":"tools/list"}`), responseHeaders("text/html"), responseBody("<html>"),
 		}, wantID: `"a"`},
 		{name: "a request that cannot be read", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
-			requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"), requestBody(`{"jsonrpc":`),
+			listHeaders(t, "dec-1"), requestBody(`{"jsonrpc":`),
 		}, wantID: "null"},
 		{name: "a resumed event stream", planner: visibility.PlannerFunc(triagePlans), reqs: []*extprocv3.ProcessingRequest{
 			requestHeaders(":method", "GET", "x-hopguard-decision-id", "dec-1", "last-event-id", "7"),
@@ -154,14 +213,84 @@ func TestToolsListIsWithheldWhenItCannotBeFiltered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := play(newServer(tt.planner), tt.reqs...)
+			out := play(newServer(t, tt.planner), tt.reqs...)
 			assert.Equal(t, tt.wantID, withheldIDs(t, out[len(out)-1]))
 		})
 	}
 }
 
-func TestAGrantIsTakenOnce(t *testing.T) {
-	s := newServer(visibility.PlannerFunc(triagePlans))
+// TestAGrantThatDoesNotOpenWithholds: a list whose request carries no grant this replica can
+// use is withheld, and counted by why.
+func TestAGrantThatDoesNotOpenWithholds(t *testing.T) {
+	good := sealed(t, grantKey, "dec-1")
+	tests := []struct {
+		name       string
+		headers    []string
+		at         time.Time
+		wantReason string
+	}{
+		{name: "missing", headers: []string{"x-hopguard-decision-id", "dec-1"}, wantReason: "missing"},
+		{name: "sealed with another replica's key", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", sealed(t, otherKey, "dec-1")}, wantReason: "forged"},
+		{name: "made up by the client", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", tampered(good)}, wantReason: "forged"},
+		{name: "another request's", headers: []string{"x-hopguard-decision-id", "dec-2", "x-hopguard-grant", good}, wantReason: "mismatched"},
+		{name: "no decision id", headers: []string{"x-hopguard-grant", good}, wantReason: "mismatched"},
+		{name: "expired", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", good}, at: checkedAt.Add(grantTTL), wantReason: "expired"},
+		{name: "truncated", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", good[:30]}, wantReason: "malformed"},
+		{name: "twice", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", good, "x-hopguard-grant", good}, wantReason: "malformed"},
+		{name: "oversized", headers: []string{"x-hopguard-decision-id", "dec-1", "x-hopguard-grant", good + strings.Repeat("A", visibility.MaxSealedGrantBytes)}, wantReason: "too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, visibility.PlannerFunc(triagePlans))
+			if !tt.at.IsZero() {
+				s.Now = func() time.Time { return tt.at }
+			}
+			m := metrics.New()
+			s.Metrics = m
+			logs := &strings.Builder{}
+			s.Log = slog.New(slog.NewTextHandler(logs, nil))
+			out := play(s, requestHeaders(append([]string{":method", "POST"}, tt.headers...)...),
+				requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
+			assert.Equal(t, "3", withheldIDs(t, out[3]))
+			assert.Equal(t, 1.0, grantsRefused(t, m, tt.wantReason), "counted as %s", tt.wantReason)
+			assert.Contains(t, logs.String(), "reason="+tt.wantReason)
+		})
+	}
+}
+
+// grantsRefused is synapse_list_grants_refused_total{reason}.
+func grantsRefused(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != "synapse_list_grants_refused_total" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			if metric.GetLabel()[0].GetValue() == reason {
+				return metric.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// tampered is v with one character changed.
+func tampered(v string) string {
+	c := byte('A')
+	if v[40] == c {
+		c = 'B'
+	}
+	return v[:40] + string(c) + v[41:]
+}
+
+// TestInProcessGrantsAreTakenOnce: without a sealer, grants left in this process by its
+// ext_authz server serve, each once.
+func TestInProcessGrantsAreTakenOnce(t *testing.T) {
+	grants := visibility.NewGrants(10, time.Minute)
+	grants.Put("dec-1", triageList)
+	s := &Server{Grants: grants, Planner: visibility.PlannerFunc(triagePlans), Log: slog.New(slog.DiscardHandler)}
 	list := func() []*extprocv3.ProcessingResponse {
 		return play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
 			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
@@ -176,11 +305,11 @@ func (a *auditRecorder) Write(r audit.Record) error { a.recs = append(a.recs, r)
 
 // TestAWithheldListIsADecisionOfItsOwn: the audit log has it, under the id the agent is told.
 func TestAWithheldListIsADecisionOfItsOwn(t *testing.T) {
-	s := newServer(visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") }))
+	s := newServer(t, visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") }))
 	rec := &auditRecorder{}
 	m := metrics.New()
 	s.Audit, s.NewID, s.Metrics = rec, func() string { return "dec-withheld" }, m
-	out := play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
+	out := play(s, listHeaders(t, "dec-1"),
 		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
 	withheldIDs(t, out[3])
 	require.Len(t, rec.recs, 1)

@@ -32,6 +32,7 @@ type Metrics struct {
 	cached    prometheus.Counter
 	lists     *prometheus.CounterVec
 	hidden    *prometheus.CounterVec
+	grants    *prometheus.CounterVec
 	policy    *prometheus.GaugeVec
 	// version is the policy set's version policy holds, compared before any lock: it changes
 	// only when the policies do.
@@ -76,6 +77,10 @@ func New() *Metrics {
 			Name: "synapse_list_items_hidden_total",
 			Help: "Tools, documents and prompts taken out of list answers because the principal may never use them, by list.",
 		}, []string{"list"}),
+		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "synapse_list_grants_refused_total",
+			Help: "List answers withheld on the response path because the request carried no grant synapse could use, by reason: missing, malformed, too_large, forged (not sealed with this replica's key: replicas with different keys, or altered), mismatched (another request's), expired.",
+		}, []string{"reason"}),
 		policy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "synapse_policy_version_info",
 			Help: "1 for the version of the policy set Cerbos last decided under (policies/provenance): it changes with every policy change that took effect.",
@@ -85,7 +90,7 @@ func New() *Metrics {
 		codes:   newBoundedLabel(maxLabelValues),
 	}
 	m.registry.MustRegister(
-		m.checks, m.latency, m.denials, m.pdpErrors, m.cached, m.lists, m.hidden, m.policy,
+		m.checks, m.latency, m.denials, m.pdpErrors, m.cached, m.lists, m.hidden, m.grants, m.policy,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -150,6 +155,22 @@ func (m *Metrics) List(list, outcome string, hidden int) {
 	if hidden > 0 {
 		m.hidden.WithLabelValues(list).Add(float64(hidden))
 	}
+}
+
+// Why a list's grant was refused on the response path (GrantRefused).
+const (
+	GrantMissing    = "missing"
+	GrantMalformed  = "malformed"
+	GrantTooLarge   = "too_large"
+	GrantForged     = "forged"
+	GrantMismatched = "mismatched"
+	GrantExpired    = "expired"
+)
+
+// GrantRefused records a list withheld for want of a grant it could use, and why (a Grant
+// constant: the label's values are synapse's, never a client's).
+func (m *Metrics) GrantRefused(reason string) {
+	m.grants.WithLabelValues(reason).Inc()
 }
 
 // PolicyVersion records the version of the policy set a decision was made under; "" (no policy

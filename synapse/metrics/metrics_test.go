@@ -120,3 +120,17 @@ synapse_lists_total{list="tools/list",outcome="filtered"} 2
 `
 	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_lists_total", "synapse_list_items_hidden_total"))
 }
+
+func TestGrantRefused(t *testing.T) {
+	m := metrics.New()
+	m.GrantRefused(metrics.GrantForged)
+	m.GrantRefused(metrics.GrantForged)
+	m.GrantRefused(metrics.GrantMissing)
+	expected := `
+# HELP synapse_list_grants_refused_total List answers withheld on the response path because the request carried no grant synapse could use, by reason: missing, malformed, too_large, forged (not sealed with this replica's key: replicas with different keys, or altered), mismatched (another request's), expired.
+# TYPE synapse_list_grants_refused_total counter
+synapse_list_grants_refused_total{reason="forged"} 2
+synapse_list_grants_refused_total{reason="missing"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "synapse_list_grants_refused_total"))
+}

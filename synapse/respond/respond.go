@@ -9,7 +9,8 @@
 //   - Allowed: gRPC OK (always set: agentgateway takes a missing status as OK, Envoy does not),
 //     the Authorization header removed from the upstream request (the gateway adds the provider
 //     key after ext_authz), x-hopguard-decision-id added to the upstream request and to the
-//     client's response.
+//     client's response. x-hopguard-grant is removed from the request, or, on an allowed list,
+//     set to the list's sealed grant for the response path (WithGrant).
 //   - Model plane denied: 403 with an OpenAI-style body {"error": {"type": "permission_denied",
 //     "code", "message", "hopguard": <Denial>}}. openai-go does not retry a 403 and exposes
 //     Message, Code and the "hopguard" extra field. A route synapse could not place gets it too.
@@ -71,6 +72,11 @@ const (
 	// body of a 5xx or a gateway that cannot write one; synapse's own denials carry the code
 	// in their body.
 	HeaderCode = "x-hopguard-code"
+	// HeaderGrant carries an allowed list's grant, sealed (synapse/visibility.Sealer), on the
+	// request the gateway forwards, from ext_authz to the response path (synapse/extproc), which
+	// removes it before the upstream. Every allowed request has the client's copy removed or
+	// overwritten: only synapse puts one there.
+	HeaderGrant = "x-hopguard-grant"
 )
 
 // agentCredentialHeaders are removed from every allowed request: the agent's token must never
@@ -138,11 +144,24 @@ func Allowed(decisionID string, p Provenance) *authv3.CheckResponse {
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			HeadersToRemove:      slices.Clone(agentCredentialHeaders),
+			// A grant the client sent goes too: the response path must find none but synapse's.
+			HeadersToRemove:      append(slices.Clone(agentCredentialHeaders), HeaderGrant),
 			Headers:              []*corev3.HeaderValueOption{header(HeaderDecisionID, decisionID)},
 			ResponseHeadersToAdd: toClient,
 		}},
 	}
+}
+
+// WithGrant makes an allowed response carry an allowed list's sealed grant to the response path:
+// set over whatever the client sent under HeaderGrant, rather than removed. Never both, since a
+// gateway's order between its sets and its removals is its own. A denial is left as it is.
+func WithGrant(resp *authv3.CheckResponse, sealed string) {
+	ok := resp.GetOkResponse()
+	if ok == nil {
+		return
+	}
+	ok.HeadersToRemove = slices.DeleteFunc(ok.HeadersToRemove, func(h string) bool { return h == HeaderGrant })
+	ok.Headers = append(ok.Headers, header(HeaderGrant, sealed))
 }
 
 // Denied refuses the request for a policy or input reason. in may be nil or partly filled (a

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,7 +45,8 @@ func TestAllowed(t *testing.T) {
 	assert.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
 	ok := resp.GetOkResponse()
 	require.NotNil(t, ok)
-	assert.Equal(t, []string{"authorization", "proxy-authorization", "x-api-key"}, ok.GetHeadersToRemove())
+	assert.Equal(t, []string{"authorization", "proxy-authorization", "x-api-key", "x-hopguard-grant"}, ok.GetHeadersToRemove(),
+		"the agent's credentials, and any grant the client sent")
 	require.Len(t, ok.GetHeaders(), 1)
 	assert.Equal(t, HeaderDecisionID, ok.GetHeaders()[0].GetHeader().GetKey())
 	assert.Equal(t, "dec-1", ok.GetHeaders()[0].GetHeader().GetValue())
@@ -53,6 +55,26 @@ func TestAllowed(t *testing.T) {
 		got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 	}
 	assert.Equal(t, map[string]string{HeaderDecision: "allow", HeaderDecisionID: "dec-1"}, got)
+}
+
+func TestWithGrant(t *testing.T) {
+	resp := Allowed("dec-1", Provenance{})
+	WithGrant(resp, "sealed")
+	ok := resp.GetOkResponse()
+	assert.Equal(t, []string{"authorization", "proxy-authorization", "x-api-key"}, ok.GetHeadersToRemove(),
+		"the grant is set, not also removed: a gateway may apply its removals after its sets")
+	require.Len(t, ok.GetHeaders(), 2)
+	grant := ok.GetHeaders()[1]
+	assert.Equal(t, HeaderGrant, grant.GetHeader().GetKey())
+	assert.Equal(t, "sealed", grant.GetHeader().GetValue())
+	assert.Equal(t, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, grant.GetAppendAction(), "over the client's copy")
+
+	denied := Denied(nil, overCap, "dec-2", Provenance{})
+	WithGrant(denied, "sealed")
+	assert.Nil(t, denied.GetOkResponse(), "a denial carries no grant")
+	for _, h := range denied.GetDeniedResponse().GetHeaders() {
+		assert.NotEqual(t, HeaderGrant, h.GetHeader().GetKey())
+	}
 }
 
 func TestDeniedModel(t *testing.T) {

@@ -16,9 +16,13 @@ type Grant struct {
 	Metadata  pdp.Metadata
 }
 
-// Grants hands an allowed tools/list from the request path (ext_authz, synapse/authz) to the
-// response path (ext_proc, synapse/extproc) of the same request, by its decision id, which
-// synapse alone sets on the request the gateway forwards. A grant is taken once, and expires.
+// Grants hands an allowed tools/list from the request path (ext_authz) to the response path
+// (ext_proc) of the same request in one process, by its decision id, which the ext_authz server
+// alone sets on the request the gateway forwards. A grant is taken once, and expires.
+//
+// synapse itself does not use it: with replicas, a request's check and its answer's processing
+// reach different processes, so synapse seals the grant into the request instead (Sealer). It
+// serves a stand-in whose response path runs in the process of its checks.
 type Grants struct {
 	entries *expirable.LRU[string, Grant]
 }

@@ -36,7 +36,7 @@ type Target struct {
 	Journals map[string]*journal.Client
 	// AuditLogs are synapse's decision logs: one per replica, each writing its own.
 	AuditLogs []string
-	Creds    *Credentials
+	Creds     *Credentials
 	// MarksOwnRefusals says the gateway marks the replies it makes itself for a request it
 	// refuses (x-hopguard-decision: deny), so an unmarked refusal is a problem.
 	MarksOwnRefusals bool
