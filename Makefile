@@ -81,7 +81,7 @@ go-test: tools ## run the Go tests (real Cerbos and Envoy from ./bin), the two s
 # deploy/kubernetes is checked offline (no cluster runs here) in a nested module, since the
 # Kubernetes API types and kustomize are a build the main module does not need.
 k8s-check: ## build deploy/kubernetes with kustomize and decode every object strictly against the Kubernetes API types
-	@echo "==> deploy/kubernetes (kustomize build, strict decoding, synapse's config loads)"
+	@echo "==> deploy/kubernetes (kustomize build of base and agentgateway, strict decoding, synapse's and agentgateway's configs checked)"
 	@cd deploy/kubernetes/validate && $(GO) test -count=1 ./...
 
 istio-check: ## check Istio's translation: the manifests parse strictly, generated/ is what pilot makes of them

@@ -1,2 +1,3 @@
-// Package validate holds the offline checks of deploy/kubernetes (validate_test.go).
+// Package validate holds the offline checks of deploy/kubernetes (validate_test.go,
+// agentgateway_test.go).
 package validate

@@ -2,12 +2,14 @@
 // it as `kubectl kustomize` would, every object decodes strictly into its Kubernetes API type (a
 // misspelt or misplaced field fails), and the parts agree with each other and with synapse (the
 // selectors match the pods, the probes name synapse's endpoints, the config loads in synapse's
-// own loader). A nested module: the Kubernetes API types are a large build the main one does not
-// need.
+// own loader); agentgateway_test.go does as much for the agentgateway kustomization, whose
+// config is gateway-configs/agentgateway's own rendering and asks the base's synapse. A nested
+// module: the Kubernetes API types are a large build the main one does not need.
 package validate
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -62,11 +64,18 @@ func build(t *testing.T, dir string) built {
 	return b
 }
 
-// decode reads doc strictly: a field the type does not have is an error.
+// decode reads doc strictly, as the API server does under kubectl's default field validation:
+// a field the type does not have, or one given twice, is an error. Field names match case
+// sensitively (sigs.k8s.io/json), where encoding/json would take readOnlyRootFileSystem for
+// readOnlyRootFilesystem, which the API server refuses.
 func decode[T any](t *testing.T, doc []byte) T {
 	t.Helper()
+	asJSON, err := yaml.YAMLToJSONStrict(doc)
+	require.NoError(t, err, "%s", doc)
 	var v T
-	require.NoError(t, yaml.UnmarshalStrict(doc, &v), "%s", doc)
+	strictErrs, err := kjson.UnmarshalStrict(asJSON, &v)
+	require.NoError(t, err, "%s", doc)
+	require.NoError(t, errors.Join(strictErrs...), "%s", doc)
 	return v
 }
 
@@ -81,21 +90,9 @@ func TestBaseBuildsAndDecodesStrictly(t *testing.T) {
 	require.NotNil(t, d.Spec.Replicas)
 	assert.GreaterOrEqual(t, *d.Spec.Replicas, int32(2), "replicas: losing one synapse must not stop every agent")
 
-	pod := labels.Set(d.Spec.Template.Labels)
-	selector, err := metaSelector(d.Spec.Selector.MatchLabels)
-	require.NoError(t, err)
-	assert.True(t, selector.Matches(pod), "the Deployment selects its own pods")
-	pdbSelector, err := metaSelector(b.pdbs[0].Spec.Selector.MatchLabels)
-	require.NoError(t, err)
-	assert.True(t, pdbSelector.Matches(pod), "the PodDisruptionBudget covers synapse's pods")
-	for _, s := range b.services {
-		assert.True(t, labels.SelectorFromSet(s.Spec.Selector).Matches(pod), "Service %s selects synapse's pods", s.Name)
-	}
+	assertWired(t, b)
 
-	containers := map[string]corev1.Container{}
-	for _, c := range d.Spec.Template.Spec.Containers {
-		containers[c.Name] = c
-	}
+	containers := containersByName(d)
 	syn, ok := containers["synapse"]
 	require.True(t, ok)
 	require.NotNil(t, syn.ReadinessProbe)
@@ -126,7 +123,17 @@ func TestBaseBuildsAndDecodesStrictly(t *testing.T) {
 // TestSynapseConfigLoads: the config the base ships is one synapse's own loader accepts, with
 // the PostgreSQL task registry, and listening where the pod's ports are.
 func TestSynapseConfigLoads(t *testing.T) {
-	b := build(t, "../base")
+	cfg := loadSynapseConfig(t, build(t, "../base"))
+	assert.Equal(t, config.TasksPostgres, cfg.Tasks.Backend, "replicas share the task registry")
+	assert.Equal(t, "127.0.0.1:3593", cfg.Cerbos.Addr, "the sidecar")
+	assert.Equal(t, "0.0.0.0:9191", cfg.GRPC.ListenAddr)
+	assert.Equal(t, "0.0.0.0:9192", cfg.HTTP.ListenAddr)
+}
+
+// loadSynapseConfig loads the base's synapse config as synapse itself would.
+func loadSynapseConfig(t *testing.T, b built) *config.Config {
+	t.Helper()
+	require.Len(t, b.configMaps, 1)
 	data, ok := b.configMaps[0].Data["synapse.yaml"]
 	require.True(t, ok)
 	dir := t.TempDir()
@@ -137,8 +144,5 @@ func TestSynapseConfigLoads(t *testing.T) {
 	require.NoError(t, os.WriteFile(token, []byte("a-token-of-thirty-two-characters"), 0o600))
 	cfg, err := config.Load([]string{"--config", path, "--admin-token-file", token}, func(string) string { return "" }, &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, config.TasksPostgres, cfg.Tasks.Backend, "replicas share the task registry")
-	assert.Equal(t, "127.0.0.1:3593", cfg.Cerbos.Addr, "the sidecar")
-	assert.Equal(t, "0.0.0.0:9191", cfg.GRPC.ListenAddr)
-	assert.Equal(t, "0.0.0.0:9192", cfg.HTTP.ListenAddr)
+	return cfg
 }
