@@ -71,14 +71,21 @@ func TestChecksAreBalancedAcrossSynapseReplicas(t *testing.T) {
 		}
 	}
 	alternates(t)
+	// alternatesSoon waits for the rotation to take both replicas again (a health check round
+	// away), then requires it to alternate.
+	alternatesSoon := func(t *testing.T) {
+		t.Helper()
+		gw.waitUntilOn(t, &order, "one")
+		gw.waitUntilOn(t, &order, "two")
+		alternates(t)
+	}
 
 	// NOT_SERVING: synapse from the start of a graceful stop, or a replica that cannot reach
 	// Cerbos. It still answers, so no check fails on the way out.
 	two.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	gw.waitUntilOnlyOn(t, &order, "one", 0)
 	two.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	gw.waitUntilOn(t, &order, "two")
-	alternates(t)
+	alternatesSoon(t)
 
 	// Every replica NOT_SERVING, as when Cerbos is unreachable: fewer than half are healthy, so
 	// Envoy asks every replica again (its panic threshold) and each answers for itself.
@@ -86,7 +93,7 @@ func TestChecksAreBalancedAcrossSynapseReplicas(t *testing.T) {
 		r.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 	time.Sleep(healthRounds)
-	alternates(t)
+	alternatesSoon(t)
 	for _, r := range []*replica{one, two} {
 		r.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -98,16 +105,16 @@ func TestChecksAreBalancedAcrossSynapseReplicas(t *testing.T) {
 	two.stop()
 	gw.waitUntilOnlyOn(t, &order, "one", 2)
 	two.start(t)
-	gw.waitUntilOn(t, &order, "two")
-	alternates(t)
+	alternatesSoon(t)
 }
 
 // healthRounds is long enough for two rounds of health checks, one a second.
 const healthRounds = 2500 * time.Millisecond
 
-// rotationDeadline bounds how long a replica may take to leave or rejoin the rotation: a health
-// check every second, answered within one.
-const rotationDeadline = 3 * time.Second
+// rotationDeadline bounds the wait for a replica to leave or rejoin the rotation. A health
+// check runs every second; the bound is generous because these machines are shared, and it is
+// a wait for an event, not a measure of speed.
+const rotationDeadline = 15 * time.Second
 
 // gatewayClient sends the agent's requests over one kept-alive connection, so that one Envoy
 // worker, whose round robin is its own, picks every replica.
