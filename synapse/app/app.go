@@ -166,8 +166,12 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	}
 
 	a.grpc, a.health = server.NewGRPC(svc, svc.FailClosed, log)
+	planner, err := listPlanner(cerbos, cfg.DecisionCache)
+	if err != nil {
+		return nil, err
+	}
 	extprocv3.RegisterExternalProcessorServer(a.grpc, &extproc.Server{
-		Sealer: sealer, Planner: cerbos, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
+		Sealer: sealer, Planner: planner, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
 	})
 	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
@@ -204,6 +208,16 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 		"cerbos", cfg.Cerbos.Addr, "decision_cache_ttl", cfg.DecisionCache.TTL, "gomaxprocs", runtime.GOMAXPROCS(0), "audit", cfg.Audit.Sink, "tasks", cfg.Tasks.DBPath, "routes", len(routes))
 	fmt.Fprintf(stdout, "synapse listening grpc=%s http=%s admin=%s\n", a.addrs.GRPC, a.addrs.HTTP, a.addrs.Admin)
 	return a, nil
+}
+
+// listPlanner plans the items of a list for the response path: through a cache of plans that
+// follows the decision cache's settings (on with it, the same TTL and size), since a plan is
+// reused on exactly the grounds a decision is.
+func listPlanner(cerbos visibility.Planner, conf config.DecisionCacheConf) (visibility.Planner, error) {
+	if conf.TTL <= 0 {
+		return cerbos, nil
+	}
+	return visibility.NewCachedPlanner(cerbos, conf.TTL, conf.MaxEntries)
 }
 
 // decisionCache is the cache conf asks for, nil when it is off.
