@@ -43,9 +43,7 @@ type Server struct {
 	// Sealer opens the grant ext_authz sealed into the request (respond.HeaderGrant): with the
 	// key every replica shares, whichever replica made the check.
 	Sealer *visibility.Sealer
-	// Grants, used when Sealer is nil, takes grants left in this very process by its ext_authz
-	// server (a stand-in's); with neither, every list is withheld.
-	Grants  *visibility.Grants
+	// Without one, every list is withheld.
 	Planner visibility.Planner
 	Log     *slog.Logger
 	// Now is the clock grants expire by; nil is time.Now.
@@ -186,11 +184,6 @@ func (s *Server) requestBody(ex *exchange, b *extprocv3.HttpBody) *extprocv3.Pro
 // grantOf is the grant of ex's request, or why it has none it may use.
 func (s *Server) grantOf(ex *exchange) (visibility.Grant, grantRefusal) {
 	if s.Sealer == nil {
-		if s.Grants != nil {
-			if g, ok := s.Grants.Take(ex.decisionID); ok {
-				return g, grantRefusal{}
-			}
-		}
 		return visibility.Grant{}, grantRefusal{reason: metrics.GrantMissing}
 	}
 	switch len(ex.sealed) {

@@ -285,20 +285,6 @@ func tampered(v string) string {
 	return v[:40] + string(c) + v[41:]
 }
 
-// TestInProcessGrantsAreTakenOnce: without a sealer, grants left in this process by its
-// ext_authz server serve, each once.
-func TestInProcessGrantsAreTakenOnce(t *testing.T) {
-	grants := visibility.NewGrants(10, time.Minute)
-	grants.Put("dec-1", triageList)
-	s := &Server{Grants: grants, Planner: visibility.PlannerFunc(triagePlans), Log: slog.New(slog.DiscardHandler)}
-	list := func() []*extprocv3.ProcessingResponse {
-		return play(s, requestHeaders(":method", "POST", "x-hopguard-decision-id", "dec-1"),
-			requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
-	}
-	require.NotNil(t, list()[3].GetResponseBody(), "the first answer is filtered")
-	withheldIDs(t, list()[3])
-}
-
 type auditRecorder struct{ recs []audit.Record }
 
 func (a *auditRecorder) Write(r audit.Record) error { a.recs = append(a.recs, r); return nil }

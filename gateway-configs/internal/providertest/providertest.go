@@ -315,7 +315,7 @@ type AllowingAuthz struct {
 	authv3.UnimplementedAuthorizationServer
 	Addr netip.AddrPort
 
-	grants *visibility.Grants
+	sealer *visibility.Sealer
 	mu     sync.Mutex
 	seen   []Check
 }
@@ -343,9 +343,16 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 		AllHeaders:    all.String(),
 	})
 	a.mu.Unlock()
-	// Like synapse, it leaves the response path a grant for the request it allowed.
-	a.grants.Put(allowingDecision, visibility.Grant{Kind: req.GetAttributes().GetContextExtensions()["resource"]})
-	return respond.Allowed(allowingDecision, respond.Provenance{}), nil
+	resp := respond.Allowed(allowingDecision, respond.Provenance{})
+	// Like synapse, it seals the response path a grant into an allowed MCP request.
+	if resource := req.GetAttributes().GetContextExtensions()["resource"]; strings.HasPrefix(resource, "mcp:") {
+		sealed, err := a.sealer.Seal(allowingDecision, visibility.Grant{Kind: resource}, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("seal the grant: %w", err)
+		}
+		respond.WithGrant(resp, sealed)
+	}
+	return resp, nil
 }
 
 // everyTool plans every tool as always allowed.
@@ -365,10 +372,15 @@ func StartAllowingAuthz(t *testing.T) *AllowingAuthz {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String()), grants: visibility.NewGrants(16, time.Minute)}
+	key := make([]byte, 32)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	sealer, err := visibility.NewSealer(key, time.Minute)
+	require.NoError(t, err)
+	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String()), sealer: sealer}
 	srv := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(srv, a)
-	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Grants: a.grants, Planner: everyTool, Log: slog.New(slog.DiscardHandler)})
+	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Sealer: sealer, Planner: everyTool, Log: slog.New(slog.DiscardHandler)})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return a
