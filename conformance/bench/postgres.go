@@ -11,11 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/internal/pgserver"
@@ -32,14 +29,7 @@ func postgresSearchPath() []string {
 	if dir, err := binaries.Dir(); err == nil {
 		dirs = append(dirs, filepath.Join(dir, "postgresql", "bin"))
 	}
-	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(debian, func(a, b string) int { return debianMajor(b) - debianMajor(a) })
-	return append(dirs, debian...)
-}
-
-func debianMajor(bin string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(bin)))
-	return v
+	return append(dirs, pgserver.DebianBinaries()...)
 }
 
 // postgresServer is a PostgreSQL of the registry measurement's own: a cluster in a directory of
@@ -98,32 +88,13 @@ func startPostgres(ctx context.Context, bin, data string) (*postgresServer, erro
 		version: "PostgreSQL " + postgresVersion.FindString(string(version)),
 		stop:    func() { cancel(); <-done },
 	}
-	if err := waitReady(ctx, s.dsn, done, &output); err != nil {
+	wait, cancelWait := context.WithTimeout(ctx, 15*time.Second)
+	defer cancelWait()
+	if err := pgserver.WaitAccepting(wait, s.dsn, done); err != nil {
 		s.stop()
-		return nil, err
+		return nil, fmt.Errorf("%w\n%s", err, output.String())
 	}
 	return s, nil
-}
-
-// waitReady waits until the server at dsn accepts connections, exits (done), or 15 s pass.
-func waitReady(ctx context.Context, dsn string, done <-chan struct{}, output *syncbuf.Buffer) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, time.Second)
-		conn, err := pgx.Connect(attempt, dsn)
-		cancelAttempt()
-		if err == nil {
-			return conn.Close(ctx)
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("postgres exited during start:\n%s", output.String())
-		case <-ctx.Done():
-			return fmt.Errorf("postgres did not accept connections: %w (last: %v)\n%s", ctx.Err(), err, output.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // postgresVersion finds the version in `postgres --version`'s "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)".

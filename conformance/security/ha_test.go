@@ -154,7 +154,7 @@ func revokedThroughOneReplica(t *testing.T, h *harness.Env, tg bypass.Target) su
 		return fail("%v", err)
 	}
 	hop := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on task " + id, Allowed: true},
-		req: modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))}
+		req: aliceChat(tok)}
 	for range hopsPerCheck {
 		f.Probes++
 		if o := send(ctx, tg.Addr, hop); !o.allowed() {
@@ -329,7 +329,7 @@ func runPostgresRestarted(t *testing.T, h *harness.Env, tg bypass.Target, probes
 		return fail("%v", err)
 	}
 	hop := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on revoked task " + revoked},
-		req: modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))}
+		req: aliceChat(tok)}
 	replicas := h.SynapseReplicas()
 	taskAPI, err := h.AdminOf(replicas[len(replicas)-1])
 	if err != nil {

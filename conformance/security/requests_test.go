@@ -9,6 +9,11 @@ func modelPost(path, token string, body []byte) rawhttp.Request {
 	}}
 }
 
+// aliceChat is the model call the task drills send on a task of Alice's, with its token.
+func aliceChat(token string) rawhttp.Request {
+	return modelPost("/v1/chat/completions", token, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+}
+
 // mcpPost is a stateless MCP request to server with the caller's bearer token.
 func mcpPost(server, token string, body []byte) rawhttp.Request {
 	return rawhttp.Request{Method: "POST", Target: "/mcp/" + server, Body: body, Header: []rawhttp.Field{

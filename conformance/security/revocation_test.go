@@ -37,7 +37,7 @@ func revocationAcrossRestart(t *testing.T, tg bypass.Target, probes []prepared) 
 		return fail("token for task %s: %v", id, err)
 	}
 	revoked := prepared{Probe: bypass.Probe{Name: "alice asks gpt-4o-mini on task " + id, Allowed: true},
-		req: modelPost("/v1/chat/completions", tok, []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))}
+		req: aliceChat(tok)}
 	control := probes[0] // Alice's gpt-4o-mini on her corpus task, never revoked
 	if !strings.Contains(control.Name, "gpt-4o-mini") || !control.Allowed {
 		return fail("the first probe is %q, not the allowed model call this drill uses as its control", control.Name)

@@ -11,13 +11,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hopguard/hopguard/internal/pgserver"
 	"github.com/hopguard/hopguard/internal/syncbuf"
@@ -35,9 +31,7 @@ func Binaries(t testing.TB) string {
 	if root, err := repoRoot(); err == nil {
 		candidates = append(candidates, filepath.Join(root, "bin", "postgresql", "bin"))
 	}
-	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(debian, func(a, b string) int { return version(b) - version(a) })
-	dir, err := pgserver.FindBinaries(append(candidates, debian...))
+	dir, err := pgserver.FindBinaries(append(candidates, pgserver.DebianBinaries()...))
 	if err != nil {
 		t.Skip("PostgreSQL is not installed (bin/postgresql/bin or /usr/lib/postgresql/<version>/bin): run `make tools`")
 	}
@@ -117,23 +111,10 @@ func (s *Server) Start() {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	s.stop, s.output, s.done = stop, output, done
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		conn, err := pgx.Connect(ctx, s.DSN())
-		cancel()
-		if err == nil {
-			_ = conn.Close(context.Background())
-			return
-		}
-		select {
-		case <-done:
-			s.t.Fatalf("pgtest: postgres exited during start:\n%s", output.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("pgtest: postgres did not accept connections within 15s: %v\n%s", err, output.String())
-		}
+	wait, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := pgserver.WaitAccepting(wait, s.DSN(), done); err != nil {
+		s.t.Fatalf("pgtest: %v\n%s", err, output.String())
 	}
 }
 
@@ -157,11 +138,6 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func version(dir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-	return v
 }
 
 func repoRoot() (string, error) {
