@@ -2,6 +2,7 @@ package envoy_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,10 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
 	"github.com/hopguard/hopguard/gateway-configs/envoy"
 	"github.com/hopguard/hopguard/gateway-configs/internal/providertest"
+	"github.com/hopguard/hopguard/gateway-configs/internal/responsepathtest"
 )
 
 func sampleParams() envoy.Params {
@@ -625,5 +629,48 @@ func TestRenderReadsJSONRPCIDsOnTheMCPRoutesOnly(t *testing.T) {
 			_, enabled := r.PerFilter["envoy.filters.http.json_to_metadata"]
 			assert.Equal(t, strings.HasPrefix(r.Name, "mcp_"), enabled, "%s: route %s", name, r.Name)
 		}
+	}
+}
+
+// TestRenderRunsTheResponsePathOnGrantedRequestsOnly: the response path is the ext_proc filter
+// behind a matcher that skips it for every request without synapse's grant, so that a tool call
+// or a handshake costs no stream to synapse; only an allowed list, which carries a grant, opens
+// one. Envoy decodes the same YAML (TestRenderedConfigIsValidForEnvoy).
+func TestRenderRunsTheResponsePathOnGrantedRequestsOnly(t *testing.T) {
+	for name, p := range map[string]envoy.Params{"mock LLM": sampleParams(), "provider": providerParams()} {
+		config, err := envoy.Render(p)
+		require.NoError(t, err)
+		var doc struct {
+			StaticResources struct {
+				Listeners []struct {
+					FilterChains []struct {
+						Filters []struct {
+							TypedConfig struct {
+								HTTPFilters []struct {
+									Name        string         `yaml:"name"`
+									TypedConfig map[string]any `yaml:"typed_config"`
+								} `yaml:"http_filters"`
+							} `yaml:"typed_config"`
+						}
+					} `yaml:"filter_chains"`
+				}
+			} `yaml:"static_resources"`
+		}
+		require.NoError(t, yaml.Unmarshal(config, &doc), name)
+		found := false
+		for _, f := range doc.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig.HTTPFilters {
+			if f.Name != "envoy.filters.http.ext_proc" {
+				continue
+			}
+			found = true
+			raw, err := json.Marshal(f.TypedConfig)
+			require.NoError(t, err, name)
+			typed := &anypb.Any{}
+			require.NoError(t, protojson.Unmarshal(raw, typed), name)
+			proc := responsepathtest.GrantedOnly(t, typed)
+			assert.False(t, proc.GetFailureModeAllow(), name)
+			assert.Equal(t, "synapse", proc.GetGrpcService().GetEnvoyGrpc().GetClusterName(), name)
+		}
+		assert.True(t, found, "%s: the response path filter", name)
 	}
 }

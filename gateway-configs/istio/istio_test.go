@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hopguard/hopguard/conformance/binaries"
+	"github.com/hopguard/hopguard/gateway-configs/internal/responsepathtest"
 )
 
 func at(port uint16) netip.AddrPort {
@@ -127,8 +128,7 @@ func TestBuildKeepsIstiosExtAuthz(t *testing.T) {
 			authz = &extauthz.ExtAuthz{}
 			require.NoError(t, f.GetTypedConfig().UnmarshalTo(authz))
 		case "envoy.filters.http.ext_proc":
-			proc = &extprocfilter.ExternalProcessor{}
-			require.NoError(t, f.GetTypedConfig().UnmarshalTo(proc))
+			proc = responsepathtest.GrantedOnly(t, f.GetTypedConfig())
 		}
 	}
 	assert.Equal(t, []string{

@@ -24,11 +24,15 @@ const (
 	codeInternal                = "internal_error"
 	codeClientCancelled         = "client_cancelled"
 	codePrincipalBusy           = "principal_busy"
+	// codeListWithheld: a list allowed by policy that synapse could not seal a grant for, so
+	// the response path could not filter its answer (synapse/extproc answers the same code).
+	codeListWithheld = "list_withheld"
 )
 
 const (
 	reasonPDPUnavailable = "the policy decision point is unavailable: denied (fail closed)"
 	reasonInternal       = "synapse failed internally: denied (fail closed)"
+	reasonNoGrant        = "synapse could not seal this list's grant for the response path: the list is withheld (fail closed)"
 )
 
 // What failed, when something did rather than a policy deciding: kept apart

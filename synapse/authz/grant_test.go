@@ -58,7 +58,9 @@ func grantHeader(t *testing.T, ok *authv3.OkHttpResponse) (string, bool) {
 
 // TestAllowedRequestsCarryNoGrantButSynapses: every allowed request has the client's grant
 // header removed, or, on an allowed list alone, overwritten by synapse's sealed grant, whatever
-// the gateway and the plane, and whether or not a sealer is set.
+// the gateway and the plane. Without a sealer, a list is not allowed at all: the gateway runs the
+// response path only on a request that carries a grant, so a list without one would pass
+// unfiltered.
 func TestAllowedRequestsCarryNoGrantButSynapses(t *testing.T) {
 	tests := []struct {
 		name, resource, path, body string
@@ -93,10 +95,14 @@ func TestAllowedRequestsCarryNoGrantButSynapses(t *testing.T) {
 
 					resp, err := f.svc.Check(context.Background(), withClientGrant(gw.Build(tt.resource, "POST", tt.path, f.alice(t, tt.resource), tt.body)))
 					require.NoError(t, err)
+					if !sealed && tt.list {
+						assertListWithheld(t, resp)
+						return
+					}
 					require.Equal(t, int32(codes.OK), resp.GetStatus().GetCode())
 					ok := resp.GetOkResponse()
 					value, set := grantHeader(t, ok)
-					if !sealed || !tt.list {
+					if !tt.list {
 						assert.False(t, set, "no grant is set")
 						assert.Contains(t, ok.GetHeadersToRemove(), respond.HeaderGrant, "the client's grant is removed")
 						return
@@ -128,10 +134,11 @@ func TestADeniedListCarriesNoGrant(t *testing.T) {
 	}
 }
 
-// TestAGrantTooLargeIsNotSent: a principal whose grant would not fit the header bound is allowed
-// its list, but no grant goes with it (the response path withholds the list), and it is logged.
-// The token fits synapse's bound on tokens (16 KiB); the grant repeats some of its claims.
-func TestAGrantTooLargeIsNotSent(t *testing.T) {
+// TestAListWhoseGrantIsTooLargeIsWithheld: a principal whose grant would not fit the header
+// bound is not allowed its list, which no response path could filter; it is answered as the
+// response path withholds a list, and logged. The token fits synapse's bound on tokens (16 KiB);
+// the grant repeats some of its claims.
+func TestAListWhoseGrantIsTooLargeIsWithheld(t *testing.T) {
 	f := newFixture(t, func(o *authz.Options) { o.Sealer = newSealer(t) })
 	long := strings.Repeat("x", 3<<10)
 	token := f.iss.Mint(t, identitytest.Token{Subject: "alice", Audience: "mcp:tickets", Roles: []string{"tier-1-support"},
@@ -140,11 +147,19 @@ func TestAGrantTooLargeIsNotSent(t *testing.T) {
 	f.pdp.EXPECT().Check(mock.Anything, mock.Anything).RunAndReturn(answer(pdp.EffectAllow, nil, nil)).Once()
 	resp, err := f.svc.Check(context.Background(), withClientGrant(checktest.Envoy("mcp:tickets", "POST", "/mcp/tickets", token, `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`)))
 	require.NoError(t, err)
-	ok := resp.GetOkResponse()
-	require.NotNil(t, ok, "the list itself is allowed")
-	_, set := grantHeader(t, ok)
-	assert.False(t, set)
-	assert.Contains(t, ok.GetHeadersToRemove(), respond.HeaderGrant, "the client's grant is removed all the same")
+	assertListWithheld(t, resp)
 	assert.Contains(t, f.logs.String(), "the list's grant could not be sealed")
 	assert.Contains(t, f.logs.String(), "too large")
+}
+
+// assertListWithheld checks that a list was answered unavailable, list_withheld, with no grant.
+func assertListWithheld(t *testing.T, resp *authv3.CheckResponse) {
+	t.Helper()
+	assert.Equal(t, int32(codes.Unavailable), resp.GetStatus().GetCode())
+	assert.Equal(t, "list_withheld", resp.GetStatus().GetMessage())
+	require.NotNil(t, resp.GetDeniedResponse(), "the list is not forwarded")
+	assert.Contains(t, string(resp.GetDeniedResponse().GetBody()), "list_withheld")
+	for _, h := range resp.GetDeniedResponse().GetHeaders() {
+		assert.NotEqual(t, respond.HeaderGrant, h.GetHeader().GetKey())
+	}
 }

@@ -72,8 +72,9 @@ type Options struct {
 	Budget *Budget
 	// Sealer, when set, seals each allowed tools/list, resources/list or prompts/list's grant
 	// into the request for the response path, which shows the agent only what it may use
-	// (synapse/visibility, synapse/extproc); nil sends none, and the response path withholds
-	// every list. Whether set or not, a grant the client sent is never forwarded as synapse's.
+	// (synapse/visibility, synapse/extproc); with nil, every allowed list is answered
+	// unavailable instead, since a gateway runs the response path only on a request that carries
+	// a grant. Whether set or not, a grant the client sent is never forwarded as synapse's.
 	Sealer *visibility.Sealer
 	// PDPReady says whether Cerbos answers (synapse's readiness probe); while it does not, no
 	// decision is reused and the cache is emptied. Nil means no probe runs.
@@ -224,22 +225,30 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 
 // grant sends an allowed tools/list, resources/list or prompts/list's grant to the response path
 // on the request itself, sealed for the decision's id (each list's action is its method:
-// CONTRACTS.md, "Cerbos request"). A grant that cannot be sealed is not sent: the list is then
-// withheld, closed.
+// CONTRACTS.md, "Cerbos request"). The gateway opens a response-path stream only for a request
+// that carries a grant (gateway-configs/envoy), so a list whose grant cannot be sealed, or a
+// synapse with no Sealer, must not be allowed at all: it is answered unavailable, closed.
 func (s *Service) grant(ctx context.Context, d *decision, ask pdp.Request) {
-	if s.opts.Sealer == nil || !d.allowed {
+	if !d.allowed {
 		return
 	}
 	for _, c := range d.input.Checks {
-		if _, ok := visibility.ListingFor(c.Action); ok {
-			sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata}, s.opts.Now())
-			if err != nil {
-				s.opts.Log.WarnContext(ctx, "the list's grant could not be sealed; its answer will be withheld", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
-				return
-			}
-			respond.WithGrant(d.response, sealed)
+		if _, ok := visibility.ListingFor(c.Action); !ok {
+			continue
+		}
+		if s.opts.Sealer == nil {
+			s.opts.Log.ErrorContext(ctx, "a list was allowed but synapse has no grant sealer; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID)
+			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
 			return
 		}
+		sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata}, s.opts.Now())
+		if err != nil {
+			s.opts.Log.ErrorContext(ctx, "the list's grant could not be sealed; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
+			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
+			return
+		}
+		respond.WithGrant(d.response, sealed)
+		return
 	}
 }
 

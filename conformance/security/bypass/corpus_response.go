@@ -85,6 +85,11 @@ func responseCases() []Case {
 			Attack: "tools, documents and prompts listed in one batch, in case only the first list of an answer is filtered",
 			Build: triagePosts("knowledge", `[{"jsonrpc":"2.0","id":8,"method":"tools/list"},{"jsonrpc":"2.0","id":9,"method":"resources/list"},`+
 				`{"jsonrpc":"2.0","id":10,"method":"prompts/list"}]`, nil)},
+		{ID: "tools-list-with-a-grant-of-its-own", Category: cat, Hidden: hiddenFromTriage, Expect: withheld,
+			Attack: "a tools/list carrying a grant the client made (x-hopguard-grant), in case the response path takes the client's grant for synapse's, or skips a list whose grant it did not set",
+			Build: triageLists(listToolsBody, func(r *rawhttp.Request) {
+				*r = r.With(rawhttp.Field{Name: "X-Hopguard-Grant", Value: "v1.forged-by-the-client"})
+			})},
 		{ID: "stream-resumed", Category: cat, Expect: []string{"stream_resumption_refused"},
 			Attack: "the triage agent resumes the tickets event stream (Last-Event-ID), which may replay a tools/list answer that was never filtered",
 			Build: func(ctx context.Context, k *Kit) (rawhttp.Request, error) {
