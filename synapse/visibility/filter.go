@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"mime"
+	"slices"
 	"strings"
 )
 
@@ -232,21 +233,50 @@ func (m *message) keep(keep func(method, item string) bool) (json.RawMessage, er
 	if m.lists == nil {
 		return m.raw, nil
 	}
-	var err error
 	result, fields := maps.Clone(m.result), maps.Clone(m.fields)
+	hidden := false
 	for _, l := range m.lists {
-		kept := make([]json.RawMessage, 0, len(l.items))
+		var kept bytes.Buffer
+		kept.WriteByte('[')
+		n := 0
 		for i, it := range l.items {
-			if keep(l.listing.Method, l.names[i]) {
-				kept = append(kept, it)
+			if !keep(l.listing.Method, l.names[i]) {
+				hidden = true
+				continue
 			}
+			if n > 0 {
+				kept.WriteByte(',')
+			}
+			kept.Write(it)
+			n++
 		}
-		if result[l.listing.Field], err = json.Marshal(kept); err != nil {
-			return nil, err
+		kept.WriteByte(']')
+		result[l.listing.Field] = kept.Bytes()
+	}
+	if !hidden {
+		// Nothing to take out: the message goes on as it came.
+		return m.raw, nil
+	}
+	fields["result"] = object(result)
+	return object(fields), nil
+}
+
+// object writes a JSON object of fields, its keys sorted as encoding/json sorts a map's. The
+// values are written as they are: each was read by encoding/json, which validated it, so they
+// are not validated and compacted again as json.Marshal would (a third of the response path's
+// CPU per list before).
+func object(fields map[string]json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(fields)) {
+		if i > 0 {
+			b.WriteByte(',')
 		}
+		key, _ := json.Marshal(k) // a string always encodes
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(fields[k])
 	}
-	if fields["result"], err = json.Marshal(result); err != nil {
-		return nil, err
-	}
-	return json.Marshal(fields)
+	b.WriteByte('}')
+	return b.Bytes()
 }

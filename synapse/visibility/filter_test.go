@@ -2,6 +2,7 @@ package visibility_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -151,5 +152,28 @@ func TestReadRefusesWhatItCannotRead(t *testing.T) {
 			_, err := visibility.Read(tt.contentType, []byte(tt.body))
 			assert.ErrorIs(t, err, visibility.ErrUnreadable)
 		})
+	}
+}
+
+// BenchmarkFilterList reads a tools/list answer of the size the demo's servers send (six tools
+// with their input schemas) and keeps all but one, as the response path does for every list.
+func BenchmarkFilterList(b *testing.B) {
+	var tools []string
+	for i := range 6 {
+		tools = append(tools, fmt.Sprintf(`{"name":"tool_%d","description":"Does the %d-th thing to a ticket","inputSchema":{"type":"object",`+
+			`"properties":{"ticket_id":{"type":"string","pattern":"^T-[0-9]+$"},"note":{"type":"string","maxLength":2000}},"required":["ticket_id"]}}`, i, i))
+	}
+	body := []byte(`{"jsonrpc":"2.0","id":7,"result":{"tools":[` + strings.Join(tools, ",") + `]}}`)
+	keep := func(_, item string) bool { return item != "tool_3" }
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := visibility.Read("application/json", body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Keep(keep); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
