@@ -66,9 +66,13 @@ func gatewayProcess(target string) (string, bool) {
 
 // The issue's targets.
 const (
-	GoalRate              = 1000
-	goalSynapseP99us      = 300
-	goalGovernedP99us     = 3000
+	GoalRate          = 1000
+	goalSynapseP99us  = 300
+	goalGovernedP99us = 3000
+	// goalFixedOffP99us is the issue's "at most half of today's" for the fixed mix with the
+	// cache off: half of the 20.0 ms b − a p99 at 1000/s of the run of 2026-11-25, the one the
+	// issue was written from (BENCHMARKS.md).
+	goalFixedOffP99us     = 10000
 	goalHopCPUus          = 600
 	cerbosComponent       = "cerbos"
 	goalSynapseRSSMiB     = 64
@@ -211,7 +215,7 @@ func goals(idx stepIndex, overheads []Overhead, cpu []HopCPU) []Goal {
 	out := []Goal{
 		overheadGoal(fmt.Sprintf("agent trace, cache on: a governed hop (b − a), p99 at %d/s", GoalRate), overheads, agentOn, overheadGoverned, goalGovernedP99us),
 		cpuGoal(fmt.Sprintf("agent trace, cache on: CPU per governed hop (Cerbos + synapse + Envoy's ext_authz) at %d/s", GoalRate), cpu, agentOn, goalHopCPUus),
-		overheadGoal(fmt.Sprintf("fixed mix, cache off: a governed hop (b − a), p99 at %d/s", GoalRate), overheads, fixedOff, overheadGoverned, goalGovernedP99us),
+		overheadGoal(fmt.Sprintf("fixed mix, cache off: a governed hop (b − a), p99 at %d/s", GoalRate), overheads, fixedOff, overheadGoverned, goalFixedOffP99us),
 		overheadGoal(fmt.Sprintf("fixed mix, cache off: synapse's own share (c − d), p99 at %d/s", GoalRate), overheads, fixedOff, overheadSynapseItself, goalSynapseP99us),
 	}
 	return append(out, rssGoal(idx))
