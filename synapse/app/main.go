@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -40,6 +41,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	log := newLogger(stderr, cfg.Log.Level)
 	if n := cfg.Runtime.GOMAXPROCS; n > 0 {
 		runtime.GOMAXPROCS(n)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set && cfg.Runtime.GCPercent > 0 {
+		debug.SetGCPercent(cfg.Runtime.GCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

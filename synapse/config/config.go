@@ -166,7 +166,18 @@ type RuntimeConf struct {
 	// which since Go 1.25 is the CPUs the process may use, cgroup quota included; set it lower
 	// to leave cores to Cerbos and the gateway on a shared machine.
 	GOMAXPROCS int `yaml:"gomaxprocs"`
+	// GCPercent is the garbage collector's target (GOGC): how much the heap grows past the live
+	// heap before the next collection. Every check allocates afresh and keeps nothing, so the
+	// live heap stays small and a higher target trades a few MiB for less collection: at 200,
+	// synapse answered 10 % more cached checks per second at saturation and spent a little less
+	// CPU per check at 1000/s than at Go's 100, for 3 MiB more (BENCHMARKS.md). 0 leaves Go's
+	// own (the GOGC environment variable, else 100); the GOGC environment variable, when set,
+	// wins over this setting.
+	GCPercent int `yaml:"gcPercent"`
 }
+
+// DefaultGCPercent is synapse's default garbage collector target (RuntimeConf.GCPercent).
+const DefaultGCPercent = 200
 
 // ListenConf is a listener address.
 type ListenConf struct {
@@ -268,6 +279,7 @@ func Default() *Config {
 		DecisionCache: DecisionCacheConf{TTL: DefaultDecisionCacheTTL, MaxEntries: 10000},
 		Admission:     AdmissionConf{Slots: 16, MaxWaiting: 256, MaxWait: 250 * time.Millisecond, BytesPerSecond: 1 << 20, BurstBytes: 128 << 10},
 		Limits:        defaultLimits(),
+		Runtime:       RuntimeConf{GCPercent: DefaultGCPercent},
 	}
 }
 
@@ -378,6 +390,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Limits.validate()...)
 	if c.Runtime.GOMAXPROCS < 0 {
 		add("runtime.gomaxprocs: must be 0 (Go's choice) or positive, got %d", c.Runtime.GOMAXPROCS)
+	}
+	if c.Runtime.GCPercent < 0 {
+		add("runtime.gcPercent: must be 0 (Go's choice) or positive, got %d", c.Runtime.GCPercent)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

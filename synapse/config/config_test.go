@@ -42,6 +42,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.Identity.ClockSkew)
 	assert.Equal(t, "./synapse-tasks.db", cfg.Tasks.DBPath)
 	assert.Equal(t, "stdout", cfg.Audit.Sink)
+	assert.Equal(t, 200, cfg.Runtime.GCPercent)
 	assert.Empty(t, cfg.Routes)
 }
 
@@ -166,6 +167,7 @@ func TestLoadErrors(t *testing.T) {
 		{"route syntax", append(append([]string{}, required...), "--route", "/a"), "", []string{"want PATH_PREFIX=RESOURCE"}},
 		{"bad duration", append(append([]string{}, required...), "--clock-skew", "soon"), "", []string{"--clock-skew"}},
 		{"positional", append(append([]string{}, required...), "serve"), "", []string{"unexpected arguments"}},
+		{"negative gc percent", append(append([]string{}, required...), "--gc-percent", "-1"), "", []string{"runtime.gcPercent: must be 0"}},
 		{"negative budget", append(append([]string{}, required...), "--admission-bytes-per-second", "-1"), "", []string{"admission.bytesPerSecond: must be 0"}},
 		{"budget without a burst", append(append([]string{}, required...), "--admission-burst-bytes", "0"), "", []string{"burstBytes must be positive while a budget is set"}},
 	}

@@ -121,6 +121,7 @@ func settings() []setting {
 		intSetting("limits-max-string-bytes", "longest JSON string (key or value, unescaped) in an MCP body; longer is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxStringBytes }),
 		intSetting("limits-max-check-bytes", "most bytes of checks one request sends Cerbos (an upper bound on their encoding); more is denied request_too_complex", func(c *Config) *int { return &c.Limits.MaxCheckBytes }),
 		intSetting("gomaxprocs", "CPUs synapse runs Go code on at once; 0 is Go's choice (the CPUs it may use, cgroup quota included)", func(c *Config) *int { return &c.Runtime.GOMAXPROCS }),
+		intSetting("gc-percent", "the garbage collector's target (GOGC); 0 is Go's choice; the GOGC environment variable, when set, wins", func(c *Config) *int { return &c.Runtime.GCPercent }),
 	}
 }
 
