@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"io"
 	"mime"
 	"slices"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrUnreadable is returned for an answer Read cannot read: it is withheld, never passed on.
@@ -17,9 +19,16 @@ var ErrUnreadable = errors.New("the list answer cannot be read")
 // message is a JSON-RPC message of an answer, its result kept as it came but for the lists.
 type message struct {
 	raw    json.RawMessage
-	fields map[string]json.RawMessage
-	result map[string]json.RawMessage
+	fields []member
+	// result is the members of the result, nil when it is not an object.
+	result []member
 	lists  []list
+}
+
+// member is one member of a JSON object: its name, and its value as it came.
+type member struct {
+	name  string
+	value json.RawMessage
 }
 
 // list is the items a result holds under one listing's field, and their names.
@@ -36,6 +45,7 @@ type Answer struct {
 	// events is the body's event stream, for text/event-stream; nil for JSON.
 	events []event
 	batch  bool
+	split  splitter
 }
 
 // event is one server-sent event: its lines as they came, and which of them carry data.
@@ -112,7 +122,8 @@ func (a *Answer) readEvents(body string) error {
 // add reads one JSON-RPC message and returns its index.
 func (a *Answer) add(raw json.RawMessage) (int, error) {
 	m := &message{raw: raw}
-	if err := json.Unmarshal(raw, &m.fields); err != nil {
+	var err error
+	if m.fields, err = a.split.objectMembers(raw); err != nil {
 		return 0, fmt.Errorf("%w: a message is not a JSON object: %w", ErrUnreadable, err)
 	}
 	result, ok, err := exactKey(m.fields, "result")
@@ -120,14 +131,17 @@ func (a *Answer) add(raw json.RawMessage) (int, error) {
 		a.messages = append(a.messages, m)
 		return len(a.messages) - 1, err
 	}
-	if json.Unmarshal(result, &m.result) == nil {
+	if isObject(result) {
+		if m.result, err = a.split.objectMembers(result); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrUnreadable, err)
+		}
 		for _, l := range Listings() {
 			items, ok, err := exactKey(m.result, l.Field)
 			if err != nil {
 				return 0, err
 			}
 			if ok {
-				if err := m.readList(l, items); err != nil {
+				if err := m.readList(&a.split, l, items); err != nil {
 					return 0, err
 				}
 			}
@@ -137,22 +151,25 @@ func (a *Answer) add(raw json.RawMessage) (int, error) {
 	return len(a.messages) - 1, nil
 }
 
-func (m *message) readList(l Listing, raw json.RawMessage) error {
+func (m *message) readList(split *splitter, l Listing, raw json.RawMessage) error {
 	read := list{listing: l}
-	if err := json.Unmarshal(raw, &read.items); err != nil || read.items == nil {
+	items, err := split.arrayElements(raw)
+	if err != nil {
 		return fmt.Errorf("%w: result.%s is not a list", ErrUnreadable, l.Field)
 	}
-	for _, it := range read.items {
-		var item map[string]json.RawMessage
-		if err := json.Unmarshal(it, &item); err != nil {
+	read.items = items
+	for _, it := range items {
+		members, err := split.objectMembers(it)
+		if err != nil {
 			return fmt.Errorf("%w: an item of result.%s is not an object", ErrUnreadable, l.Field)
 		}
-		rawName, ok, err := exactKey(item, l.Key)
+		rawName, ok, err := exactKey(members, l.Key)
 		if err != nil {
 			return err
 		}
 		var name string
-		if !ok || json.Unmarshal(rawName, &name) != nil {
+		// A string, not null: encoding/json would leave a name of null empty without an error.
+		if !ok || !bytes.HasPrefix(rawName, []byte(`"`)) || json.Unmarshal(rawName, &name) != nil {
 			return fmt.Errorf("%w: an item of result.%s without a %s", ErrUnreadable, l.Field, l.Key)
 		}
 		read.names = append(read.names, name)
@@ -161,17 +178,104 @@ func (m *message) readList(l Listing, raw json.RawMessage) error {
 	return nil
 }
 
-// exactKey is obj[key]. A key that differs from it in case only ("Tools") is refused: Go's
-// encoding/json, which MCP clients decode with, matches keys without regard to case, so a
-// variant would reach a client unfiltered.
-func exactKey(obj map[string]json.RawMessage, key string) (json.RawMessage, bool, error) {
-	for k := range obj {
-		if k != key && strings.EqualFold(k, key) {
-			return nil, false, fmt.Errorf("%w: the key %q differs from %q in case only", ErrUnreadable, k, key)
+// splitter splits JSON objects and arrays into their parts, in one pass over each, reusing one
+// decoder for every part of an answer. The parts are slices of the input: nothing is copied.
+type splitter struct {
+	in  *bytes.Buffer
+	dec jsontext.Decoder
+}
+
+func (s *splitter) start(raw []byte) *jsontext.Decoder {
+	// jsontext decodes a bytes.Buffer in place, where it would copy any other reader's input.
+	s.in = bytes.NewBuffer(raw)
+	s.dec.Reset(s.in)
+	return &s.dec
+}
+
+// value is the value dec has just read, as a slice of raw.
+func value(raw []byte, dec *jsontext.Decoder, v jsontext.Value) json.RawMessage {
+	end := int(dec.InputOffset())
+	return json.RawMessage(raw[end-len(v) : end : end])
+}
+
+// objectMembers splits a JSON object into its members. It refuses what jsontext refuses by
+// default and encoding/json, which MCP clients decode with, would read in a way of its own: a
+// member named twice, here or in any value (encoding/json keeps the last), invalid UTF-8 (it
+// replaces it), and trailing data.
+func (s *splitter) objectMembers(raw []byte) ([]member, error) {
+	dec := s.start(raw)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	var members []member
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String() // before the next read, which voids tok
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, member{name: name, value: value(raw, dec, v)})
+	}
+	return members, end(dec, '}')
+}
+
+// arrayElements splits a JSON array into its elements, with the same refusals.
+func (s *splitter) arrayElements(raw []byte) ([]json.RawMessage, error) {
+	dec := s.start(raw)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	elements := []json.RawMessage{}
+	for dec.PeekKind() != ']' && dec.PeekKind() != 0 {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		elements = append(elements, value(raw, dec, v))
+	}
+	return elements, end(dec, ']')
+}
+
+// end reads the closing delimiter of what dec has read, and then nothing but the input's end.
+func end(dec *jsontext.Decoder, closing jsontext.Kind) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != closing {
+		return fmt.Errorf("want %v, got %v", closing, tok.Kind())
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the value")
+	}
+	return nil
+}
+
+// isObject says whether raw, a JSON value, is an object.
+func isObject(raw []byte) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// exactKey is the value of the member named key. A name that differs from it in case only
+// ("Tools") is refused: Go's encoding/json, which MCP clients decode with, matches names without
+// regard to case, so a variant would reach a client unfiltered.
+func exactKey(members []member, key string) (json.RawMessage, bool, error) {
+	var value json.RawMessage
+	found := false
+	for _, m := range members {
+		switch {
+		case m.name == key:
+			value, found = m.value, true
+		case strings.EqualFold(m.name, key):
+			return nil, false, fmt.Errorf("%w: the key %q differs from %q in case only", ErrUnreadable, m.name, key)
 		}
 	}
-	v, ok := obj[key]
-	return v, ok, nil
+	return value, found, nil
 }
 
 // Items are the names of every item the answer lists under listing, in order.
@@ -233,7 +337,7 @@ func (m *message) keep(keep func(method, item string) bool) (json.RawMessage, er
 	if m.lists == nil {
 		return m.raw, nil
 	}
-	result, fields := maps.Clone(m.result), maps.Clone(m.fields)
+	result := slices.Clone(m.result)
 	hidden := false
 	for _, l := range m.lists {
 		var kept bytes.Buffer
@@ -251,31 +355,40 @@ func (m *message) keep(keep func(method, item string) bool) (json.RawMessage, er
 			n++
 		}
 		kept.WriteByte(']')
-		result[l.listing.Field] = kept.Bytes()
+		replace(result, l.listing.Field, kept.Bytes())
 	}
 	if !hidden {
 		// Nothing to take out: the message goes on as it came.
 		return m.raw, nil
 	}
-	fields["result"] = object(result)
+	fields := slices.Clone(m.fields)
+	replace(fields, "result", object(result))
 	return object(fields), nil
 }
 
-// object writes a JSON object of fields, its keys sorted as encoding/json sorts a map's. The
-// values are written as they are: each was read by encoding/json, which validated it, so they
-// are not validated and compacted again as json.Marshal would (a third of the response path's
-// CPU per list before).
-func object(fields map[string]json.RawMessage) json.RawMessage {
+// replace sets the value of every member named name (there is one: objectMembers refuses two).
+func replace(members []member, name string, value json.RawMessage) {
+	for i := range members {
+		if members[i].name == name {
+			members[i].value = value
+		}
+	}
+}
+
+// object writes a JSON object of members, in their order. The values are written as they are:
+// each was read and validated by objectMembers, so they are not validated and compacted again
+// as json.Marshal would (a third of the response path's CPU per list before).
+func object(members []member) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, k := range slices.Sorted(maps.Keys(fields)) {
+	for i, m := range members {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		key, _ := json.Marshal(k) // a string always encodes
-		b.Write(key)
+		name, _ := json.Marshal(m.name) // a string always encodes
+		b.Write(name)
 		b.WriteByte(':')
-		b.Write(fields[k])
+		b.Write(m.value)
 	}
 	b.WriteByte('}')
 	return b.Bytes()

@@ -140,12 +140,22 @@ func TestReadRefusesWhatItCannotRead(t *testing.T) {
 		{"tools that are not a list", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"x"}}}`},
 		{"a tool without a name", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"description":"x"}]}}`},
 		{"a tool whose name is not a string", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":7}]}}`},
+		{"a tool whose name is null", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":null}]}}`},
 		{"an event whose data is not JSON", "text/event-stream", "data: {\n\n"},
 		{"a batch with garbage", "application/json", `[` + toolsResult + `,7]`},
 		{"tools in another case, which Go clients read as tools", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"Tools":[{"name":"refund_issue"}]}}`},
 		{"a result in another case", "application/json", `{"jsonrpc":"2.0","id":1,"Result":{"tools":[{"name":"refund_issue"}]}}`},
 		{"a name in another case", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_charge","NAME":"refund_issue"}]}}`},
 		{"tools null", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":null}}`},
+		// encoding/json, which Go clients decode with, keeps the last of a name given twice.
+		{"a tool named twice", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_charge","name":"refund_issue"}]}}`},
+		{"tools twice", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"tools":[{"name":"refund_issue"}]}}`},
+		{"a result twice", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[{"name":"refund_issue"}]}}`},
+		{"a name twice deep in a schema", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_charge","inputSchema":{"type":"object","type":"string"}}]}}`},
+		// ... and replaces invalid UTF-8, so a name synapse reads one way would reach it another.
+		{"invalid UTF-8", "application/json", "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"refund\xff\"}]}}"},
+		{"data after the message", "application/json", toolsResult + ` {"jsonrpc":"2.0","id":2}`},
+		{"a tool name escaped into another", "application/json", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_charge","n\u0061me":"refund_issue"}]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +163,24 @@ func TestReadRefusesWhatItCannotRead(t *testing.T) {
 			assert.ErrorIs(t, err, visibility.ErrUnreadable)
 		})
 	}
+}
+
+// TestKeepChangesNothingButTheList: what is kept goes on byte for byte, members in their order.
+func TestKeepChangesNothingButTheList(t *testing.T) {
+	const (
+		kept   = `{"name":"get_charge","description":"Look up a charge","inputSchema":{"type":"object"}}`
+		hidden = `{"name":"refund_issue","inputSchema":{"type":"object"}}`
+	)
+	body := `{"result":{"tools":[` + kept + `,` + hidden + `],"nextCursor":"page-2"},"jsonrpc":"2.0","id":7}`
+	a, err := visibility.Read("application/json", []byte(body))
+	require.NoError(t, err)
+	out, err := a.Keep(onlyGetCharge)
+	require.NoError(t, err)
+	assert.Equal(t, `{"result":{"tools":[`+kept+`],"nextCursor":"page-2"},"jsonrpc":"2.0","id":7}`, string(out))
+
+	all, err := a.Keep(func(string, string) bool { return true })
+	require.NoError(t, err)
+	assert.Equal(t, body, string(all), "a list with nothing to hide goes on as it came")
 }
 
 // BenchmarkFilterList reads a tools/list answer of the size the demo's servers send (six tools

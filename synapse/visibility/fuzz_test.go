@@ -1,6 +1,7 @@
 package visibility_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/hopguard/hopguard/synapse/visibility"
@@ -28,6 +29,20 @@ func FuzzKeep(f *testing.F) {
 		for _, tool := range again.Items(toolsListing(t)) {
 			if !onlyGetCharge("tools/list", tool) {
 				t.Fatalf("tool %q was to be dropped, and is there: %q", tool, out)
+			}
+		}
+		// What a Go client reads (encoding/json: names matched without regard to case, the last
+		// of a name given twice) lists no tool that was to be dropped either.
+		var client struct {
+			Result struct {
+				Tools []struct{ Name string }
+			}
+		}
+		if json.Unmarshal(out, &client) == nil {
+			for _, tool := range client.Result.Tools {
+				if !onlyGetCharge("tools/list", tool.Name) {
+					t.Fatalf("a Go client reads tool %q, which was to be dropped: %q", tool.Name, out)
+				}
 			}
 		}
 	})
