@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ import (
 	"github.com/hopguard/hopguard/mockservers/journal"
 	"github.com/hopguard/hopguard/mockservers/llm"
 	"github.com/hopguard/hopguard/synapse/extproc"
+	"github.com/hopguard/hopguard/synapse/jsonrpc"
 	"github.com/hopguard/hopguard/synapse/pdp"
 	"github.com/hopguard/hopguard/synapse/respond"
 	"github.com/hopguard/hopguard/synapse/visibility"
@@ -308,17 +310,22 @@ func Post(t *testing.T, url, body string) (int, string) {
 }
 
 // AllowingAuthz stands in for synapse: it allows every request with synapse's own allow
-// response (which removes the agent's credential headers) and records what it was shown. Its
-// response path is synapse's own (synapse/extproc), shown every tool: a tools/list's answer
-// passes through it, rewritten but whole.
+// response (which removes the agent's credential headers) and records what it was shown. Like
+// synapse, it seals a grant into an allowed list request (tools/list, resources/list,
+// prompts/list) alone, and its response path is synapse's own (synapse/extproc), shown every
+// tool but HiddenTool: a list's answer passes through it, rewritten.
 type AllowingAuthz struct {
 	authv3.UnimplementedAuthorizationServer
 	Addr netip.AddrPort
 
-	sealer *visibility.Sealer
-	mu     sync.Mutex
-	seen   []Check
+	sealer  *visibility.Sealer
+	streams atomic.Int64
+	mu      sync.Mutex
+	seen    []Check
 }
+
+// HiddenTool is the one tool AllowingAuthz's response path takes out of a tools/list.
+const HiddenTool = "hidden_tool"
 
 // allowingDecision is the decision id of every check AllowingAuthz allows.
 const allowingDecision = "test-decision"
@@ -330,7 +337,8 @@ type Check struct {
 }
 
 func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	headers := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
+	httpReq := req.GetAttributes().GetRequest().GetHttp()
+	headers := httpReq.GetHeaders()
 	var all strings.Builder
 	for k, v := range headers {
 		fmt.Fprintf(&all, "%s: %s\n", k, v)
@@ -338,14 +346,18 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 	a.mu.Lock()
 	a.seen = append(a.seen, Check{
 		Resource:      req.GetAttributes().GetContextExtensions()["resource"],
-		Path:          req.GetAttributes().GetRequest().GetHttp().GetPath(),
+		Path:          httpReq.GetPath(),
 		Authorization: headers["authorization"],
 		AllHeaders:    all.String(),
 	})
 	a.mu.Unlock()
 	resp := respond.Allowed(allowingDecision, respond.Provenance{})
-	// Like synapse, it seals the response path a grant into an allowed MCP request.
-	if resource := req.GetAttributes().GetContextExtensions()["resource"]; strings.HasPrefix(resource, "mcp:") {
+	resource := req.GetAttributes().GetContextExtensions()["resource"]
+	body := httpReq.GetRawBody()
+	if len(body) == 0 {
+		body = []byte(httpReq.GetBody()) // a gateway that does not pack the body as bytes
+	}
+	if strings.HasPrefix(resource, "mcp:") && asksForAList(body) {
 		sealed, err := a.sealer.Seal(allowingDecision, visibility.Grant{Kind: resource}, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("seal the grant: %w", err)
@@ -355,8 +367,39 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 	return resp, nil
 }
 
-// everyTool plans every tool as always allowed.
-var everyTool = visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) {
+// asksForAList says whether a JSON-RPC body holds a list request, as synapse's mapping reads it.
+func asksForAList(body []byte) bool {
+	msgs, _, err := jsonrpc.Decode(body, jsonrpc.Limits{})
+	if err != nil {
+		return false
+	}
+	for _, m := range msgs {
+		if _, ok := visibility.ListingFor(m.Method); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ResponsePathStreams is how many ext_proc streams the gateway has opened to the stand-in.
+func (a *AllowingAuthz) ResponsePathStreams() int64 { return a.streams.Load() }
+
+// countingProcessor is synapse's response path, counting the streams it serves.
+type countingProcessor struct {
+	*extproc.Server
+	streams *atomic.Int64
+}
+
+func (p countingProcessor) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	p.streams.Add(1)
+	return p.Server.Process(stream)
+}
+
+// allButHiddenTool plans every tool as always allowed but HiddenTool, always denied.
+var allButHiddenTool = visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	if req.Action == "tools/call/"+HiddenTool {
+		return pdp.PlanAlwaysDenied, nil
+	}
 	return pdp.PlanAlwaysAllowed, nil
 })
 
@@ -380,7 +423,10 @@ func StartAllowingAuthz(t *testing.T) *AllowingAuthz {
 	a := &AllowingAuthz{Addr: netip.MustParseAddrPort(ln.Addr().String()), sealer: sealer}
 	srv := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(srv, a)
-	extprocv3.RegisterExternalProcessorServer(srv, &extproc.Server{Sealer: sealer, Planner: everyTool, Log: slog.New(slog.DiscardHandler)})
+	extprocv3.RegisterExternalProcessorServer(srv, countingProcessor{
+		Server:  &extproc.Server{Sealer: sealer, Planner: allButHiddenTool, Log: slog.New(slog.DiscardHandler)},
+		streams: &a.streams,
+	})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return a
