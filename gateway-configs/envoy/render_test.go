@@ -315,15 +315,29 @@ func TestRenderAppliesDefaults(t *testing.T) {
 // hcmFilters are the HTTP filters of the rendered gateway, in order.
 func hcmFilters(t *testing.T, config []byte) []string {
 	t.Helper()
+	var names []string
+	for _, f := range httpFilters(t, config) {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// httpFilter is one HTTP filter of the rendered listener: its name and typed config.
+type httpFilter struct {
+	Name        string         `yaml:"name"`
+	TypedConfig map[string]any `yaml:"typed_config"`
+}
+
+// httpFilters are the HTTP filters of the rendered listener, in order.
+func httpFilters(t *testing.T, config []byte) []httpFilter {
+	t.Helper()
 	var doc struct {
 		StaticResources struct {
 			Listeners []struct {
 				FilterChains []struct {
 					Filters []struct {
 						TypedConfig struct {
-							HTTPFilters []struct {
-								Name string `yaml:"name"`
-							} `yaml:"http_filters"`
+							HTTPFilters []httpFilter `yaml:"http_filters"`
 						} `yaml:"typed_config"`
 					}
 				} `yaml:"filter_chains"`
@@ -331,11 +345,7 @@ func hcmFilters(t *testing.T, config []byte) []string {
 		} `yaml:"static_resources"`
 	}
 	require.NoError(t, yaml.Unmarshal(config, &doc))
-	var names []string
-	for _, f := range doc.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig.HTTPFilters {
-		names = append(names, f.Name)
-	}
-	return names
+	return doc.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig.HTTPFilters
 }
 
 func TestRenderWithoutAuthzIsTheSameGatewayUngoverned(t *testing.T) {
@@ -640,25 +650,8 @@ func TestRenderRunsTheResponsePathOnGrantedRequestsOnly(t *testing.T) {
 	for name, p := range map[string]envoy.Params{"mock LLM": sampleParams(), "provider": providerParams()} {
 		config, err := envoy.Render(p)
 		require.NoError(t, err)
-		var doc struct {
-			StaticResources struct {
-				Listeners []struct {
-					FilterChains []struct {
-						Filters []struct {
-							TypedConfig struct {
-								HTTPFilters []struct {
-									Name        string         `yaml:"name"`
-									TypedConfig map[string]any `yaml:"typed_config"`
-								} `yaml:"http_filters"`
-							} `yaml:"typed_config"`
-						}
-					} `yaml:"filter_chains"`
-				}
-			} `yaml:"static_resources"`
-		}
-		require.NoError(t, yaml.Unmarshal(config, &doc), name)
 		found := false
-		for _, f := range doc.StaticResources.Listeners[0].FilterChains[0].Filters[0].TypedConfig.HTTPFilters {
+		for _, f := range httpFilters(t, config) {
 			if f.Name != "envoy.filters.http.ext_proc" {
 				continue
 			}
