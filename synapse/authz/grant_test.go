@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -65,15 +66,19 @@ func TestAllowedRequestsCarryNoGrantButSynapses(t *testing.T) {
 	tests := []struct {
 		name, resource, path, body string
 		list                       bool
+		lists                      []visibility.ListRequest // what the grant names
 	}{
 		{name: "model call", resource: "llm", path: "/v1/chat/completions", body: checktest.ChatBody("gpt-4o-mini")},
 		{name: "tool call", resource: "mcp:tickets", path: "/mcp/tickets",
 			body: `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_ticket","arguments":{"ticket_id":"T-1001"}}}`},
 		{name: "initialize", resource: "mcp:tickets", path: "/mcp/tickets", body: checktest.InitializeBody},
-		{name: "tools/list", resource: "mcp:tickets", path: "/mcp/tickets", body: `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`, list: true},
-		{name: "resources/list", resource: "mcp:knowledge", path: "/mcp/knowledge", body: `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`, list: true},
+		{name: "tools/list", resource: "mcp:tickets", path: "/mcp/tickets", body: `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`, list: true,
+			lists: []visibility.ListRequest{{Method: "tools/list", ID: json.RawMessage(`3`)}}},
+		{name: "resources/list", resource: "mcp:knowledge", path: "/mcp/knowledge", body: `{"jsonrpc":"2.0","id":"r-4","method":"resources/list"}`, list: true,
+			lists: []visibility.ListRequest{{Method: "resources/list", ID: json.RawMessage(`"r-4"`)}}},
 		{name: "prompts/list in a batch", resource: "mcp:tickets", path: "/mcp/tickets",
-			body: `[{"jsonrpc":"2.0","id":5,"method":"prompts/list"},{"jsonrpc":"2.0","id":6,"method":"tools/list"}]`, list: true},
+			body: `[{"jsonrpc":"2.0","id":5,"method":"prompts/list"},{"jsonrpc":"2.0","id":6,"method":"ping"},{"jsonrpc":"2.0","id":7,"method":"tools/list"}]`, list: true,
+			lists: []visibility.ListRequest{{Method: "prompts/list", ID: json.RawMessage(`5`)}, {Method: "tools/list", ID: json.RawMessage(`7`)}}},
 	}
 	for _, sealed := range []bool{true, false} {
 		for _, gw := range checktest.Gateways {
@@ -116,6 +121,7 @@ func TestAllowedRequestsCarryNoGrantButSynapses(t *testing.T) {
 					assert.Equal(t, []string{"tier-1-support"}, grant.Principal.Roles)
 					assert.Equal(t, tt.resource, grant.Kind)
 					assert.Equal(t, pdp.Metadata{DecisionID: decisionID, AgentID: "triage", HarnessVersion: "1.0.0", TaskID: "task-1"}, grant.Metadata)
+					assert.Equal(t, tt.lists, grant.Lists, "the grant names the body's list requests")
 				})
 			}
 		}

@@ -232,6 +232,12 @@ func (s *Service) grant(ctx context.Context, d *decision, ask pdp.Request) {
 	if !d.allowed {
 		return
 	}
+	var lists []visibility.ListRequest
+	for _, c := range d.input.Checks {
+		if _, ok := visibility.ListingFor(c.Action); ok && c.MCP != nil && c.MCP.ID != nil {
+			lists = append(lists, visibility.ListRequest{Method: c.Action, ID: c.MCP.ID})
+		}
+	}
 	for _, c := range d.input.Checks {
 		if _, ok := visibility.ListingFor(c.Action); !ok {
 			continue
@@ -241,7 +247,7 @@ func (s *Service) grant(ctx context.Context, d *decision, ask pdp.Request) {
 			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
 			return
 		}
-		sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata}, s.opts.Now())
+		sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata, Lists: lists}, s.opts.Now())
 		if err != nil {
 			s.opts.Log.ErrorContext(ctx, "the list's grant could not be sealed; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
 			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))

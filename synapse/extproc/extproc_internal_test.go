@@ -157,6 +157,66 @@ func TestToolsListIsFilteredOnTheWayBack(t *testing.T) {
 	}
 }
 
+// namingLists is triageList's grant naming the body's list requests, as synapse's ext_authz
+// seals it, sealed for decisionID, with its headers.
+func namingLists(t *testing.T, decisionID string, lists ...visibility.ListRequest) *extprocv3.ProcessingRequest {
+	t.Helper()
+	g := triageList
+	g.Lists = lists
+	v, err := newSealer(t, grantKey).Seal(decisionID, g, checkedAt)
+	require.NoError(t, err)
+	return requestHeaders(":method", "POST", ":path", "/mcp/tickets", "x-hopguard-decision-id", decisionID, "x-hopguard-grant", v)
+}
+
+// TestAGrantNamingItsListsSparesTheBody: a grant that opens and names the body's lists is all
+// the response path needs of the request: it asks for the answer alone, filters it, and, when
+// it cannot, answers each list request named in the grant.
+func TestAGrantNamingItsListsSparesTheBody(t *testing.T) {
+	lists := []visibility.ListRequest{{Method: "tools/list", ID: json.RawMessage(`"list-7"`)}}
+	out := play(newServer(t, visibility.PlannerFunc(triagePlans)),
+		namingLists(t, "dec-1", lists...),
+		responseHeaders("application/json"),
+		responseBody(strings.Replace(toolsAnswer, `"id":3`, `"id":"list-7"`, 1)),
+	)
+	assert.Equal(t, filterv3.ProcessingMode_NONE, out[0].GetModeOverride().GetRequestBodyMode(), "the body is not read")
+	assert.Equal(t, filterv3.ProcessingMode_SEND, out[0].GetModeOverride().GetResponseHeaderMode(), "the answer's headers are")
+	assert.Equal(t, []string{"x-hopguard-grant"}, out[0].GetRequestHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders())
+	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[1].GetModeOverride().GetResponseBodyMode(), "the list's answer is buffered")
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":"list-7","result":{"tools":[{"name":"get_ticket"}]}}`,
+		string(out[2].GetResponseBody().GetResponse().GetBodyMutation().GetBody()))
+
+	failing := visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { return "", errors.New("cerbos is down") })
+	withheld := play(newServer(t, failing), namingLists(t, "dec-1", lists...), responseHeaders("application/json"), responseBody(toolsAnswer))
+	assert.Equal(t, `"list-7"`, withheldIDs(t, withheld[2]), "answered for the request the grant names")
+
+	// A gateway that sends the body all the same changes nothing.
+	again := play(newServer(t, visibility.PlannerFunc(triagePlans)),
+		namingLists(t, "dec-1", lists...),
+		requestBody(`{"jsonrpc":"2.0","id":"list-7","method":"tools/list"}`),
+		responseHeaders("application/json"),
+		responseBody(toolsAnswer),
+	)
+	assert.Nil(t, again[1].GetImmediateResponse())
+	assert.NotNil(t, again[3].GetResponseBody().GetResponse().GetBodyMutation(), "filtered")
+}
+
+// TestAGrantThatDoesNotOpenStillReadsTheBody: a grant that names lists but is not this request's
+// (or forged, or expired) spares nothing: the body is read, and the list withheld for its ids.
+func TestAGrantThatDoesNotOpenStillReadsTheBody(t *testing.T) {
+	lists := []visibility.ListRequest{{Method: "tools/list", ID: json.RawMessage(`9`)}}
+	h := namingLists(t, "dec-other", lists...)
+	// The same grant on a request with another decision id.
+	for _, hv := range h.GetRequestHeaders().GetHeaders().GetHeaders() {
+		if hv.GetKey() == "x-hopguard-decision-id" {
+			hv.RawValue = []byte("dec-1")
+		}
+	}
+	out := play(newServer(t, visibility.PlannerFunc(triagePlans)), h,
+		requestBody(`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`), responseHeaders("application/json"), responseBody(toolsAnswer))
+	assert.Equal(t, filterv3.ProcessingMode_BUFFERED, out[0].GetModeOverride().GetRequestBodyMode(), "the body is read")
+	assert.Equal(t, "3", withheldIDs(t, out[3]), "withheld for the ids the body holds, not the grant's")
+}
+
 // TestTheGrantNeverReachesTheUpstream: whatever the request, its grant header is taken off it
 // at its headers, before the gateway forwards it.
 func TestTheGrantNeverReachesTheUpstream(t *testing.T) {

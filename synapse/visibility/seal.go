@@ -94,6 +94,12 @@ type sealedGrant struct {
 	Roles      []string       `json:"r,omitempty"`
 	Attr       map[string]any `json:"a,omitempty"`
 	Metadata   sealedMetadata `json:"m"`
+	Lists      []sealedList   `json:"l,omitempty"`
+}
+
+type sealedList struct {
+	Method string          `json:"m"`
+	ID     json.RawMessage `json:"i"`
 }
 
 type sealedMetadata struct {
@@ -109,12 +115,16 @@ func (s *Sealer) Seal(decisionID string, grant Grant, now time.Time) (string, er
 	if decisionID == "" {
 		return "", errors.New("seal a grant: no decision id to bind it to")
 	}
-	plain, err := json.Marshal(sealedGrant{
+	sg := sealedGrant{
 		DecisionID: decisionID, Expires: now.Add(s.ttl).UnixMilli(), Kind: grant.Kind,
 		ID: grant.Principal.ID, Roles: grant.Principal.Roles, Attr: grant.Principal.Attr,
 		Metadata: sealedMetadata{DecisionID: grant.Metadata.DecisionID, AgentID: grant.Metadata.AgentID,
 			HarnessVersion: grant.Metadata.HarnessVersion, TaskID: grant.Metadata.TaskID},
-	})
+	}
+	for _, l := range grant.Lists {
+		sg.Lists = append(sg.Lists, sealedList{Method: l.Method, ID: l.ID})
+	}
+	plain, err := json.Marshal(sg)
 	if err != nil {
 		return "", fmt.Errorf("seal a grant: %w", err)
 	}
@@ -171,12 +181,16 @@ func (s *Sealer) Open(decisionID, value string, now time.Time) (Grant, error) {
 	if expires := time.UnixMilli(g.Expires); !now.Before(expires) {
 		return Grant{}, fmt.Errorf("%w: at %s", ErrGrantExpired, expires.UTC().Format(time.RFC3339Nano))
 	}
-	return Grant{
+	grant := Grant{
 		Principal: pdp.Principal{ID: g.ID, Roles: g.Roles, Attr: g.Attr},
 		Kind:      g.Kind,
 		Metadata: pdp.Metadata{DecisionID: g.Metadata.DecisionID, AgentID: g.Metadata.AgentID,
 			HarnessVersion: g.Metadata.HarnessVersion, TaskID: g.Metadata.TaskID},
-	}, nil
+	}
+	for _, l := range g.Lists {
+		grant.Lists = append(grant.Lists, ListRequest{Method: l.Method, ID: l.ID})
+	}
+	return grant, nil
 }
 
 // cipher is the AEAD and nonce of the grant whose salt is salt: a key of its own, used once.

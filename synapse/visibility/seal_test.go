@@ -2,6 +2,7 @@ package visibility_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,18 @@ func FuzzOpen(f *testing.F) {
 		}
 		assert.Equal(t, aliceGrant, g)
 	})
+}
+
+// TestAGrantCarriesItsListRequests: the list requests ext_authz read travel in the grant, ids as
+// they came; a grant of the first version, which names none, still opens (above), and the
+// response path then reads the body.
+func TestAGrantCarriesItsListRequests(t *testing.T) {
+	g := aliceGrant
+	g.Lists = []visibility.ListRequest{{Method: "tools/list", ID: json.RawMessage(`7`)}, {Method: "prompts/list", ID: json.RawMessage(`"p-1"`)}}
+	s := sealer(t, keyOne)
+	v, err := s.Seal("dec-1", g, sealedAt)
+	require.NoError(t, err)
+	got, err := s.Open("dec-1", v, sealedAt)
+	require.NoError(t, err)
+	assert.Equal(t, g, got)
 }

@@ -357,8 +357,8 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 	if len(body) == 0 {
 		body = []byte(httpReq.GetBody()) // a gateway that does not pack the body as bytes
 	}
-	if strings.HasPrefix(resource, "mcp:") && asksForAList(body) {
-		sealed, err := a.sealer.Seal(allowingDecision, visibility.Grant{Kind: resource}, time.Now())
+	if lists, ok := listRequests(body); strings.HasPrefix(resource, "mcp:") && ok {
+		sealed, err := a.sealer.Seal(allowingDecision, visibility.Grant{Kind: resource, Lists: lists}, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("seal the grant: %w", err)
 		}
@@ -367,18 +367,24 @@ func (a *AllowingAuthz) Check(_ context.Context, req *authv3.CheckRequest) (*aut
 	return resp, nil
 }
 
-// asksForAList says whether a JSON-RPC body holds a list request, as synapse's mapping reads it.
-func asksForAList(body []byte) bool {
+// listRequests are the list requests of a JSON-RPC body as synapse names them in a grant, and
+// whether it asks for a list at all, as synapse's mapping reads it.
+func listRequests(body []byte) ([]visibility.ListRequest, bool) {
 	msgs, _, err := jsonrpc.Decode(body, jsonrpc.Limits{})
 	if err != nil {
-		return false
+		return nil, false
 	}
+	var lists []visibility.ListRequest
+	asks := false
 	for _, m := range msgs {
 		if _, ok := visibility.ListingFor(m.Method); ok {
-			return true
+			asks = true
+			if m.Kind == jsonrpc.KindRequest {
+				lists = append(lists, visibility.ListRequest{Method: m.Method, ID: m.ID})
+			}
 		}
 	}
-	return false
+	return lists, asks
 }
 
 // ResponsePathStreams is how many ext_proc streams the gateway has opened to the stand-in.
