@@ -232,30 +232,37 @@ func (s *Service) grant(ctx context.Context, d *decision, ask pdp.Request) {
 	if !d.allowed {
 		return
 	}
-	var lists []visibility.ListRequest
-	for _, c := range d.input.Checks {
-		if _, ok := visibility.ListingFor(c.Action); ok && c.MCP != nil && c.MCP.ID != nil {
-			lists = append(lists, visibility.ListRequest{Method: c.Action, ID: c.MCP.ID})
-		}
-	}
+	var (
+		kind   string
+		lists  []visibility.ListRequest
+		listed bool
+	)
 	for _, c := range d.input.Checks {
 		if _, ok := visibility.ListingFor(c.Action); !ok {
 			continue
 		}
-		if s.opts.Sealer == nil {
-			s.opts.Log.ErrorContext(ctx, "a list was allowed but synapse has no grant sealer; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID)
-			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
-			return
+		if !listed {
+			kind, listed = c.Kind, true
 		}
-		sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: c.Kind, Metadata: ask.Metadata, Lists: lists}, s.opts.Now())
-		if err != nil {
-			s.opts.Log.ErrorContext(ctx, "the list's grant could not be sealed; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
-			d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
-			return
+		if c.MCP != nil && c.MCP.ID != nil {
+			lists = append(lists, visibility.ListRequest{Method: c.Action, ID: c.MCP.ID})
 		}
-		respond.WithGrant(d.response, sealed)
+	}
+	if !listed {
 		return
 	}
+	if s.opts.Sealer == nil {
+		s.opts.Log.ErrorContext(ctx, "a list was allowed but synapse has no grant sealer; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID)
+		d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
+		return
+	}
+	sealed, err := s.opts.Sealer.Seal(d.id, visibility.Grant{Principal: ask.Principal, Kind: kind, Metadata: ask.Metadata, Lists: lists}, s.opts.Now())
+	if err != nil {
+		s.opts.Log.ErrorContext(ctx, "the list's grant could not be sealed; denied (fail closed)", "decision_id", d.id, "principal", ask.Principal.ID, "err", err)
+		d.unavailable(failureInternal, denial(codeListWithheld, reasonNoGrant))
+		return
+	}
+	respond.WithGrant(d.response, sealed)
 }
 
 // admit waits until the principal's budget covers its check (Options.Budget), then for its

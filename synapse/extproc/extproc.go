@@ -42,9 +42,9 @@ type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 
 	// Sealer opens the grant ext_authz sealed into the request (respond.HeaderGrant): with the
-	// key every replica shares, whichever replica made the check.
-	Sealer *visibility.Sealer
-	// Without one, every list is withheld.
+	// key every replica shares, whichever replica made the check. Without one, every list is
+	// withheld.
+	Sealer  *visibility.Sealer
 	Planner visibility.Planner
 	Log     *slog.Logger
 	// Now is the clock grants expire by; nil is time.Now.
