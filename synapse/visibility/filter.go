@@ -76,8 +76,8 @@ func Read(contentType string, body []byte) (*Answer, error) {
 
 func (a *Answer) readJSON(body []byte) error {
 	if len(body) > 0 && body[0] == '[' {
-		var batch []json.RawMessage
-		if err := json.Unmarshal(body, &batch); err != nil {
+		batch, err := a.split.arrayElements(body)
+		if err != nil {
 			return fmt.Errorf("%w: %w", ErrUnreadable, err)
 		}
 		a.batch = true
