@@ -2,8 +2,10 @@ package pdp_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,30 +96,55 @@ func TestClientAgainstCerbos(t *testing.T) {
 }
 
 // TestPlanAgainstCerbos: Cerbos plans read as always allowed for a clerk, pay as allowed under a
-// condition (the cap), and delete, which no rule allows, as always denied.
+// condition (the cap), and delete, which no rule allows, as always denied; several actions
+// planned together as pdp.AllOf of their own plans.
 func TestPlanAgainstCerbos(t *testing.T) {
 	_, client := startCerbos(t)
 	ctx := context.Background()
+	plan := func(roles []string, actions ...string) (pdp.Plan, error) {
+		return client.Plan(ctx, pdp.PlanRequest{RequestID: "plan-1", Kind: "invoice", Actions: actions,
+			Principal: pdp.Principal{ID: "alice", Roles: roles, Attr: map[string]any{"agent_id": "triage"}},
+			Metadata:  pdp.Metadata{DecisionID: "plan-1"}})
+	}
+	clerk := []string{"clerk"}
 	tests := []struct {
-		action string
-		roles  []string
-		want   pdp.Plan
+		actions []string
+		roles   []string
+		want    pdp.Plan
 	}{
-		{action: "read", roles: []string{"clerk"}, want: pdp.PlanAlwaysAllowed},
-		{action: "pay", roles: []string{"clerk"}, want: pdp.PlanConditional},
-		{action: "delete", roles: []string{"clerk"}, want: pdp.PlanAlwaysDenied},
-		{action: "read", roles: []string{"visitor"}, want: pdp.PlanAlwaysDenied},
+		{actions: []string{"read"}, roles: clerk, want: pdp.PlanAlwaysAllowed},
+		{actions: []string{"pay"}, roles: clerk, want: pdp.PlanConditional},
+		{actions: []string{"delete"}, roles: clerk, want: pdp.PlanAlwaysDenied},
+		{actions: []string{"read"}, roles: []string{"visitor"}, want: pdp.PlanAlwaysDenied},
+		{actions: []string{"read", "pay"}, roles: clerk, want: pdp.PlanConditional},
+		{actions: []string{"read", "pay", "delete"}, roles: clerk, want: pdp.PlanAlwaysDenied},
+		{actions: []string{"delete", "read"}, roles: clerk, want: pdp.PlanAlwaysDenied},
 	}
 	for _, tt := range tests {
-		t.Run(tt.action+" as "+tt.roles[0], func(t *testing.T) {
-			got, err := client.Plan(ctx, pdp.PlanRequest{RequestID: "plan-1", Kind: "invoice", Action: tt.action,
-				Principal: pdp.Principal{ID: "alice", Roles: tt.roles, Attr: map[string]any{"agent_id": "triage"}},
-				Metadata:  pdp.Metadata{DecisionID: "plan-1"}})
+		t.Run(strings.Join(tt.actions, "+")+" as "+tt.roles[0], func(t *testing.T) {
+			got, err := plan(tt.roles, tt.actions...)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
+			own := make([]pdp.Plan, len(tt.actions))
+			for i, action := range tt.actions {
+				own[i], err = plan(tt.roles, action)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, pdp.AllOf(own...), got, "Cerbos plans several actions as AllOf of their own plans")
 		})
 	}
-	_, err := client.Plan(ctx, pdp.PlanRequest{Kind: "invoice", Action: "read", Principal: pdp.Principal{ID: "alice", Roles: []string{"clerk"},
+
+	_, err := client.Plan(ctx, pdp.PlanRequest{Kind: "invoice", Actions: []string{"read"}, Principal: pdp.Principal{ID: "alice", Roles: clerk,
 		Attr: map[string]any{"bad": func() {}}}})
 	assert.ErrorIs(t, err, pdp.ErrInvalidRequest, "attributes that are no JSON value never reach Cerbos")
+	for _, n := range []int{0, pdp.MaxPlanActions + 1} {
+		actions := make([]string, n)
+		for i := range actions {
+			actions[i] = fmt.Sprintf("action-%d", i)
+		}
+		_, err := plan(clerk, actions...)
+		assert.ErrorIs(t, err, pdp.ErrInvalidRequest, "%d actions are refused before Cerbos", n)
+	}
+	_, err = plan(clerk, "read", "read")
+	assert.Error(t, err, "Cerbos refuses an action asked twice")
 }

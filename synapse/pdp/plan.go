@@ -9,14 +9,17 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// PlanRequest asks what Principal may do: Action on resources of Kind whose attributes are not
+// PlanRequest asks what Principal may do: Actions on resources of Kind whose attributes are not
 // known yet (Cerbos's PlanResources). A tool's visibility is asked this way: whether some
 // arguments would let the principal call it.
 type PlanRequest struct {
 	RequestID string
 	Principal Principal
 	Kind      string
-	Action    string
+	// Actions are planned together: Cerbos plans the resources on which every one of them is
+	// allowed, so the plan is always denied as soon as one action's own plan is (AllOf). At
+	// least one, at most MaxPlanActions, no two alike: Cerbos refuses any other list.
+	Actions []string
 	// Attr is what is known of the resource ahead of its use (a document's URI); the plan of a
 	// rule that reads only known attributes is then exact.
 	Attr     map[string]any
@@ -25,6 +28,9 @@ type PlanRequest struct {
 
 // Plan is Cerbos's answer to a PlanRequest.
 type Plan string
+
+// MaxPlanActions is the most actions Cerbos plans in one request (its API's own bound).
+const MaxPlanActions = 20
 
 // The plans Cerbos gives.
 const (
@@ -36,9 +42,28 @@ const (
 	PlanConditional Plan = "conditional"
 )
 
+// AllOf is the plan Cerbos gives for several actions whose own plans are plans: always denied if
+// one is, always allowed if all are, conditional otherwise. Cerbos merges a request's actions
+// this way (its planner's MergeWithAnd); a stand-in for Cerbos in a test plans the same way.
+func AllOf(plans ...Plan) Plan {
+	all := PlanAlwaysAllowed
+	for _, p := range plans {
+		switch p {
+		case PlanAlwaysDenied:
+			return PlanAlwaysDenied
+		case PlanConditional:
+			all = PlanConditional
+		}
+	}
+	return all
+}
+
 // Plan sends one PlanResources call. Any error means nothing was decided: the caller must treat
-// Action as not allowed.
+// every one of Actions as not allowed.
 func (c *Client) Plan(ctx context.Context, req PlanRequest) (Plan, error) {
+	if n := len(req.Actions); n == 0 || n > MaxPlanActions {
+		return "", fmt.Errorf("%w: %d actions to plan, want 1 to %d", ErrInvalidRequest, n, MaxPlanActions)
+	}
 	pattr, err := attrs(req.Principal.Attr)
 	if err != nil {
 		return "", fmt.Errorf("%w: principal attributes: %w", ErrInvalidRequest, err)
@@ -49,7 +74,7 @@ func (c *Client) Plan(ctx context.Context, req PlanRequest) (Plan, error) {
 	}
 	in := &requestv1.PlanResourcesRequest{
 		RequestId: req.RequestID,
-		Actions:   []string{req.Action},
+		Actions:   req.Actions,
 		Principal: &enginev1.Principal{Id: req.Principal.ID, Roles: req.Principal.Roles, Attr: pattr},
 		Resource:  &enginev1.PlanResourcesInput_Resource{Kind: req.Kind, Attr: rattr},
 	}

@@ -14,6 +14,9 @@ type Listing struct {
 	// Attr is what is known of the resource before the item is used: a document's URI is,
 	// a tool's arguments are not. The plan is as exact as what is known.
 	Attr func(server, item string) map[string]any
+	// OneResource: the items are actions on one resource (Attr is the same for every item), so
+	// one plan can ask about several of them.
+	OneResource bool
 }
 
 // Listings are the lists synapse filters: tools by the call, documents by the read, prompts by
@@ -23,7 +26,7 @@ func Listings() []Listing {
 	return []Listing{
 		{Method: "tools/list", Field: "tools", Key: "name",
 			Action: func(tool string) string { return "tools/call/" + tool },
-			Attr:   func(string, string) map[string]any { return nil }},
+			Attr:   func(string, string) map[string]any { return nil }, OneResource: true},
 		{Method: "resources/list", Field: "resources", Key: "uri",
 			Action: func(string) string { return "resources/read" },
 			Attr: func(server, uri string) map[string]any {

@@ -15,7 +15,7 @@ import (
 // CachedPlanner reuses Cerbos's plans as synapse's decision cache reuses its decisions
 // (synapse/authz/cache.go), and for the same reason it is sound: a plan is a function of the
 // plan request and the policies, and the key is the whole request (the principal with its roles
-// and attributes, the kind, the action, the known attributes of the item) but the ids that name
+// and attributes, the kind, the actions, the known attributes of the item) but the ids that name
 // this one list. Every list an agent asks for plans the same items for the same principal, so
 // without it each tools/list cost Cerbos one PlanResources per tool: at a third of the bench's
 // requests, more than Cerbos's whole CPU on two cores. A policy change is served stale for at

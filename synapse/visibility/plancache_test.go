@@ -25,7 +25,7 @@ func (p *countingPlanner) Plan(context.Context, pdp.PlanRequest) (pdp.Plan, erro
 func planRequest() pdp.PlanRequest {
 	return pdp.PlanRequest{
 		RequestID: "dec-1", Principal: pdp.Principal{ID: "triage", Roles: []string{"triage-agent"}, Attr: map[string]any{"task_status": "active"}},
-		Kind: "mcp:tickets", Action: "tools/call/get_ticket", Attr: map[string]any{"uri": "kb://policies/refunds"},
+		Kind: "mcp:tickets", Actions: []string{"tools/call/get_ticket"}, Attr: map[string]any{"uri": "kb://policies/refunds"},
 		Metadata: pdp.Metadata{DecisionID: "dec-1", AgentID: "triage", TaskID: "task-1"},
 	}
 }
@@ -43,7 +43,8 @@ func TestCachedPlannerReusesOnlyTheSameRequest(t *testing.T) {
 		{"another role", func(r *pdp.PlanRequest) { r.Principal.Roles = []string{"tier-1-support"} }, false},
 		{"a principal attribute changed", func(r *pdp.PlanRequest) { r.Principal.Attr = map[string]any{"task_status": "revoked"} }, false},
 		{"another server", func(r *pdp.PlanRequest) { r.Kind = "mcp:payments" }, false},
-		{"another item", func(r *pdp.PlanRequest) { r.Action = "tools/call/update_ticket" }, false},
+		{"another item", func(r *pdp.PlanRequest) { r.Actions = []string{"tools/call/update_ticket"} }, false},
+		{"more items", func(r *pdp.PlanRequest) { r.Actions = append(r.Actions, "tools/call/update_ticket") }, false},
 		{"another item attribute", func(r *pdp.PlanRequest) { r.Attr = map[string]any{"uri": "kb://hr/salaries"} }, false},
 		{"another task", func(r *pdp.PlanRequest) { r.Metadata.TaskID = "task-2" }, false},
 	}

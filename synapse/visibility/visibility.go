@@ -12,7 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hopguard/hopguard/synapse/pdp"
 )
@@ -30,48 +33,104 @@ func (f PlannerFunc) Plan(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, e
 	return f(ctx, req)
 }
 
-// maxItems bounds how many items one answer may list: each is one plan asked of Cerbos.
+// maxItems bounds how many items one answer may list: each may be one plan asked of Cerbos.
 const maxItems = 256
 
 // ErrTooManyItems is returned for a list longer than maxItems.
 var ErrTooManyItems = errors.New("the list is longer than synapse plans for")
 
 // Visible returns which of items (of listing) principal may use on kind ("mcp:payments") in some
-// way: one plan per item, asked at once. Any plan that fails fails it all.
+// way. Where the listing's items are actions on one resource (tools), Cerbos is first asked one
+// plan for all of their actions (MaxPlanActions at a time): that plan is always denied as soon as
+// one action's is, so any other answer shows them all, and a list that hides nothing, the common
+// case, costs one plan rather than one per item. The items of a plan that was always denied, and
+// those of any other listing, are planned one by one, all at once. Any plan that fails fails it
+// all.
 func Visible(ctx context.Context, planner Planner, principal pdp.Principal, meta pdp.Metadata, kind string, listing Listing, items []string) (map[string]bool, error) {
 	if len(items) > maxItems {
 		return nil, fmt.Errorf("%w: %d in a %s answer, at most %d", ErrTooManyItems, len(items), listing.Method, maxItems)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu      sync.Mutex
-		visible = make(map[string]bool, len(items))
-		first   error
-		wg      sync.WaitGroup
-	)
-	for _, item := range items {
-		wg.Go(func() {
-			action := listing.Action(item)
-			plan, err := planner.Plan(ctx, pdp.PlanRequest{
-				RequestID: meta.DecisionID, Principal: principal, Kind: kind, Action: action,
-				Attr: listing.Attr(serverOf(kind), item), Metadata: meta,
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = fmt.Errorf("plan %s of %q on %s: %w", action, item, kind, err)
-					cancel()
-				}
-				return
+	items = unique(items) // Cerbos refuses an action asked twice in one plan
+	p := plans{planner: planner, principal: principal, meta: meta, kind: kind, listing: listing}
+	visible := make(map[string]bool, len(items))
+	alone := items
+	if listing.OneResource {
+		groups := slices.Collect(slices.Chunk(items, pdp.MaxPlanActions))
+		shown, err := p.ask(ctx, groups)
+		if err != nil {
+			return nil, err
+		}
+		alone = nil
+		for i, group := range groups {
+			if !shown[i] {
+				alone = append(alone, group...)
+				continue
 			}
-			visible[item] = plan != pdp.PlanAlwaysDenied
-		})
+			for _, item := range group {
+				visible[item] = true
+			}
+		}
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	singles := make([][]string, len(alone))
+	for i, item := range alone {
+		singles[i] = []string{item}
+	}
+	shown, err := p.ask(ctx, singles)
+	if err != nil {
+		return nil, err
+	}
+	for i, item := range alone {
+		visible[item] = shown[i]
 	}
 	return visible, nil
+}
+
+// plans asks Cerbos about the items of one list.
+type plans struct {
+	planner   Planner
+	principal pdp.Principal
+	meta      pdp.Metadata
+	kind      string
+	listing   Listing
+}
+
+// ask plans each group of items at once, and returns for each whether its plan shows it (is not
+// always denied). A group of several shares its first item's attributes (listing.OneResource).
+func (p plans) ask(ctx context.Context, groups [][]string) ([]bool, error) {
+	shown := make([]bool, len(groups))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, group := range groups {
+		g.Go(func() error {
+			actions := make([]string, len(group))
+			for j, item := range group {
+				actions[j] = p.listing.Action(item)
+			}
+			plan, err := p.planner.Plan(ctx, pdp.PlanRequest{
+				RequestID: p.meta.DecisionID, Principal: p.principal, Kind: p.kind, Actions: actions,
+				Attr: p.listing.Attr(serverOf(p.kind), group[0]), Metadata: p.meta,
+			})
+			if err != nil {
+				return fmt.Errorf("plan %s of %q on %s: %w", strings.Join(actions, ", "), group, p.kind, err)
+			}
+			shown[i] = plan != pdp.PlanAlwaysDenied
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return shown, nil
+}
+
+// unique returns items without repeats, in the order they first came.
+func unique(items []string) []string {
+	seen := make(map[string]bool, len(items))
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		if !seen[item] {
+			seen[item] = true
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -1,9 +1,12 @@
 package visibility_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,33 +18,155 @@ import (
 
 var triage = pdp.Principal{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Roles: []string{"triage-agent"}}
 
+// planner plans each action as plans says (always denied if it says nothing), several together
+// as Cerbos does (pdp.AllOf), and records what it was asked.
+type planner struct {
+	plans map[string]pdp.Plan
+	fail  string // an action whose plan fails
+	mu    sync.Mutex
+	asked [][]string
+}
+
+func (p *planner) Plan(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	p.mu.Lock()
+	p.asked = append(p.asked, req.Actions)
+	p.mu.Unlock()
+	own := make([]pdp.Plan, len(req.Actions))
+	for i, action := range req.Actions {
+		if action == p.fail {
+			return "", errors.New("cerbos is unavailable")
+		}
+		own[i] = p.plans[action]
+		if own[i] == "" {
+			own[i] = pdp.PlanAlwaysDenied
+		}
+	}
+	return pdp.AllOf(own...), nil
+}
+
+// askedSorted is what was asked, each request's actions and the requests in order.
+func (p *planner) askedSorted() [][]string {
+	out := slices.Clone(p.asked)
+	slices.SortFunc(out, func(a, b []string) int {
+		if c := cmp.Compare(len(b), len(a)); c != 0 {
+			return c
+		}
+		return slices.Compare(a, b)
+	})
+	return out
+}
+
 func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
-	plans := map[string]pdp.Plan{
+	p := &planner{plans: map[string]pdp.Plan{
 		"tools/call/get_ticket":    pdp.PlanAlwaysAllowed,
 		"tools/call/update_ticket": pdp.PlanConditional, // only on the task's own ticket
 		"tools/call/delete_ticket": pdp.PlanAlwaysDenied,
-	}
-	planner := visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
+	}}
+	check := visibility.PlannerFunc(func(ctx context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
 		assert.Equal(t, "mcp:tickets", req.Kind)
 		assert.Equal(t, triage, req.Principal)
 		assert.Equal(t, "dec-1", req.Metadata.DecisionID)
-		return plans[req.Action], nil
+		return p.Plan(ctx, req)
 	})
-	got, err := visibility.Visible(context.Background(), planner, triage, pdp.Metadata{DecisionID: "dec-1"}, "mcp:tickets", toolsListing(t),
+	got, err := visibility.Visible(context.Background(), check, triage, pdp.Metadata{DecisionID: "dec-1"}, "mcp:tickets", toolsListing(t),
 		[]string{"get_ticket", "update_ticket", "delete_ticket"})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{"get_ticket": true, "update_ticket": true, "delete_ticket": false}, got)
 }
 
-func TestVisibleFailsWhenAnyPlanFails(t *testing.T) {
-	planner := visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
-		if req.Action == "tools/call/refund_issue" {
-			return "", errors.New("cerbos is unavailable")
+// TestVisiblePlansToolsTogether: the tools of a list are planned in one request, and one by one
+// only when that request's plan is always denied; a plan holds at most pdp.MaxPlanActions tools.
+func TestVisiblePlansToolsTogether(t *testing.T) {
+	tools := func(names ...string) []string { return names }
+	calls := func(names ...string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = "tools/call/" + n
 		}
-		return pdp.PlanAlwaysAllowed, nil
-	})
-	_, err := visibility.Visible(context.Background(), planner, triage, pdp.Metadata{}, "mcp:payments", toolsListing(t), []string{"get_charge", "refund_issue"})
-	require.ErrorContains(t, err, "cerbos is unavailable", "no list is shown half-planned")
+		return out
+	}
+	many := make([]string, 45)
+	for i := range many {
+		many[i] = fmt.Sprintf("tool_%02d", i)
+	}
+	allowed := map[string]pdp.Plan{}
+	for _, a := range calls(many...) {
+		allowed[a] = pdp.PlanConditional
+	}
+	allowed["tools/call/tool_44"] = pdp.PlanAlwaysDenied
+
+	tests := []struct {
+		name      string
+		plans     map[string]pdp.Plan
+		items     []string
+		want      map[string]bool
+		wantAsked [][]string
+	}{
+		{
+			name:      "nothing hidden: one plan",
+			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed, "tools/call/b": pdp.PlanConditional},
+			items:     tools("a", "b"),
+			want:      map[string]bool{"a": true, "b": true},
+			wantAsked: [][]string{calls("a", "b")},
+		},
+		{
+			name:      "one hidden: together, then each",
+			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed, "tools/call/c": pdp.PlanConditional},
+			items:     tools("a", "b", "c"),
+			want:      map[string]bool{"a": true, "b": false, "c": true},
+			wantAsked: [][]string{calls("a", "b", "c"), calls("a"), calls("b"), calls("c")},
+		},
+		{
+			name:      "a tool listed twice is asked once",
+			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed},
+			items:     tools("a", "a"),
+			want:      map[string]bool{"a": true},
+			wantAsked: [][]string{calls("a")},
+		},
+		{
+			name:  "more than a plan holds: in groups, each alone only in the group that hides one",
+			plans: allowed,
+			items: many,
+			want: func() map[string]bool {
+				m := map[string]bool{}
+				for _, n := range many {
+					m[n] = n != "tool_44"
+				}
+				return m
+			}(),
+			wantAsked: append([][]string{calls(many[:20]...), calls(many[20:40]...), calls(many[40:]...)},
+				calls("tool_40"), calls("tool_41"), calls("tool_42"), calls("tool_43"), calls("tool_44")),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &planner{plans: tt.plans}
+			got, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:tickets", toolsListing(t), tt.items)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.wantAsked, p.askedSorted())
+		})
+	}
+}
+
+func TestVisibleFailsWhenAnyPlanFails(t *testing.T) {
+	tests := []struct {
+		name string
+		fail string
+	}{
+		{"the plan of all the tools", "tools/call/get_charge"},
+		{"one tool's own plan", "tools/call/refund_issue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &planner{fail: tt.fail, plans: map[string]pdp.Plan{"tools/call/get_charge": pdp.PlanAlwaysAllowed}}
+			if tt.fail == "tools/call/refund_issue" {
+				p.plans["tools/call/get_charge"] = pdp.PlanAlwaysDenied // so that each is asked alone
+			}
+			_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:payments", toolsListing(t), []string{"get_charge", "refund_issue"})
+			require.ErrorContains(t, err, "cerbos is unavailable", "no list is shown half-planned")
+		})
+	}
 }
 
 func TestVisiblePlansAtMostSoManyTools(t *testing.T) {
@@ -49,11 +174,10 @@ func TestVisiblePlansAtMostSoManyTools(t *testing.T) {
 	for i := range tools {
 		tools[i] = fmt.Sprintf("tool_%d", i)
 	}
-	calls := 0
-	planner := visibility.PlannerFunc(func(context.Context, pdp.PlanRequest) (pdp.Plan, error) { calls++; return pdp.PlanAlwaysAllowed, nil })
-	_, err := visibility.Visible(context.Background(), planner, triage, pdp.Metadata{}, "mcp:crm", toolsListing(t), tools)
+	p := &planner{}
+	_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:crm", toolsListing(t), tools)
 	require.ErrorIs(t, err, visibility.ErrTooManyItems)
-	assert.Zero(t, calls, "nothing is asked of Cerbos for a list that long")
+	assert.Empty(t, p.asked, "nothing is asked of Cerbos for a list that long")
 }
 
 func TestVisiblePlansDocumentsAndPromptsWithWhatIsKnown(t *testing.T) {
@@ -72,7 +196,7 @@ func TestVisiblePlansDocumentsAndPromptsWithWhatIsKnown(t *testing.T) {
 			listing, ok := visibility.ListingFor(tt.method)
 			require.True(t, ok)
 			planner := visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
-				assert.Equal(t, tt.wantAction, req.Action)
+				assert.Equal(t, []string{tt.wantAction}, req.Actions)
 				assert.Equal(t, tt.wantAttr, req.Attr)
 				return pdp.PlanAlwaysDenied, nil
 			})
@@ -83,4 +207,22 @@ func TestVisiblePlansDocumentsAndPromptsWithWhatIsKnown(t *testing.T) {
 	}
 	_, ok := visibility.ListingFor("resources/templates/list")
 	assert.False(t, ok, "a template names no document: its reads are decided one by one")
+}
+
+// TestVisiblePlansEachDocumentAlone: documents and prompts are resources of their own (a URI, a
+// prompt's name), so no plan asks about two of them.
+func TestVisiblePlansEachDocumentAlone(t *testing.T) {
+	for _, method := range []string{"resources/list", "prompts/list"} {
+		t.Run(method, func(t *testing.T) {
+			listing, ok := visibility.ListingFor(method)
+			require.True(t, ok)
+			p := &planner{}
+			_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:knowledge", listing, []string{"one", "two"})
+			require.NoError(t, err)
+			require.Len(t, p.asked, 2)
+			for _, actions := range p.asked {
+				assert.Len(t, actions, 1)
+			}
+		})
+	}
 }

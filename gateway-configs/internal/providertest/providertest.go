@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -403,8 +404,8 @@ func (p countingProcessor) Process(stream extprocv3.ExternalProcessor_ProcessSer
 
 // allButHiddenTool plans every tool as always allowed but HiddenTool, always denied.
 var allButHiddenTool = visibility.PlannerFunc(func(_ context.Context, req pdp.PlanRequest) (pdp.Plan, error) {
-	if req.Action == "tools/call/"+HiddenTool {
-		return pdp.PlanAlwaysDenied, nil
+	if slices.Contains(req.Actions, "tools/call/"+HiddenTool) {
+		return pdp.PlanAlwaysDenied, nil // as Cerbos plans several actions: pdp.AllOf
 	}
 	return pdp.PlanAlwaysAllowed, nil
 })
