@@ -33,6 +33,8 @@ type DecisionCache struct {
 	// version is the policy set's version the cached decisions were made under: a decision
 	// under another means the policies changed, and nothing cached before is reused.
 	version string
+	// asking holds, for each key a check is asking Cerbos about, a channel closed when it has.
+	asking map[cacheKey]chan struct{}
 }
 
 // cacheKey is the SHA-256 of a request's canonical JSON: arguments can be large, and a key of
@@ -57,7 +59,7 @@ func NewDecisionCache(ttl time.Duration, size int) (*DecisionCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decision cache: %w", err)
 	}
-	return &DecisionCache{ttl: ttl, entries: entries}, nil
+	return &DecisionCache{ttl: ttl, entries: entries, asking: map[cacheKey]chan struct{}{}}, nil
 }
 
 // keyOf is the key of a request: everything in it but the ids that name this one decision. A
@@ -99,3 +101,25 @@ func (c *DecisionCache) put(key cacheKey, d *decision, now time.Time) {
 
 // purge forgets every decision: Cerbos stopped answering, and may come back with other policies.
 func (c *DecisionCache) purge() { c.entries.Purge() }
+
+// claim makes the caller the check that asks Cerbos about key, and release must be called once
+// it has (its answer put or not). While another check is asking, claim returns instead a
+// channel closed when that one has: identical checks that arrive together (an agent's burst, a
+// cold cache) ask Cerbos once, and the others reuse its answer as any cached one, rather than
+// each paying Cerbos for the same decision. The key is the cache's, so this is as sound as the
+// cache; a check whose wait ends without an answer to reuse (Cerbos failed) asks itself.
+func (c *DecisionCache) claim(key cacheKey) (release func(), asked <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.asking[key]; ok {
+		return nil, ch
+	}
+	ch := make(chan struct{})
+	c.asking[key] = ch
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.asking, key)
+		close(ch)
+	}, nil
+}

@@ -33,12 +33,14 @@ type cached struct {
 	metrics *metrics.Metrics
 	svc     *authz.Service
 
-	mu      sync.Mutex
-	now     time.Time
-	ids     int
-	calls   int // to Cerbos
-	effect  pdp.Effect
-	pdpErr  error
+	mu     sync.Mutex
+	now    time.Time
+	ids    int
+	calls  int // to Cerbos
+	effect pdp.Effect
+	pdpErr error
+	// gate, when set, holds every call to Cerbos until it is closed.
+	gate    chan struct{}
 	status  tasks.Status
 	unready error
 	// version is the policy set's version Cerbos answers under ("" answers without one).
@@ -85,8 +87,11 @@ func (c *cached) task(_ context.Context, id string) (tasks.Task, error) {
 func (c *cached) check(ctx context.Context, req pdp.Request) (*pdp.Response, error) {
 	c.mu.Lock()
 	c.calls++
-	effect, err, version := c.effect, c.pdpErr, c.version
+	effect, err, version, gate := c.effect, c.pdpErr, c.version, c.gate
 	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +133,29 @@ func (c *cached) set(f func(*cached)) {
 // hop sends alice's chat completion for model and returns its audit record.
 func (c *cached) hop(t *testing.T, model string) audit.Record {
 	t.Helper()
-	_, err := c.svc.Check(context.Background(), checktest.Envoy("llm", "POST", "/v1/chat/completions", c.iss.Mint(t, identitytest.Token{
+	return c.hopIn(t, context.Background(), model)
+}
+
+// hopIn is hop under ctx.
+func (c *cached) hopIn(t *testing.T, ctx context.Context, model string) audit.Record {
+	t.Helper()
+	resp, err := c.svc.Check(ctx, checktest.Envoy("llm", "POST", "/v1/chat/completions", c.iss.Mint(t, identitytest.Token{
 		Subject: "alice", Audience: "llm", Roles: []string{"tier-1-support"}, AgentID: "triage", HarnessVersion: "1.0.0", TaskID: "task-1",
 	}), checktest.ChatBody(model)))
 	require.NoError(t, err)
+	id, _ := header(resp.GetOkResponse().GetResponseHeadersToAdd(), "x-hopguard-decision-id")
+	if denied := resp.GetDeniedResponse(); denied != nil {
+		id, _ = header(denied.GetHeaders(), "x-hopguard-decision-id")
+	}
 	c.audit.mu.Lock()
 	defer c.audit.mu.Unlock()
-	return c.audit.recs[len(c.audit.recs)-1]
+	for i := len(c.audit.recs) - 1; i >= 0; i-- {
+		if c.audit.recs[i].DecisionID == id {
+			return c.audit.recs[i]
+		}
+	}
+	t.Fatalf("no audit record of decision %s", id)
+	return audit.Record{}
 }
 
 func TestDecisionCache(t *testing.T) {
@@ -229,6 +250,78 @@ func TestDecisionCacheForgetsWhenCerbosFails(t *testing.T) {
 		assert.Equal(t, "deny", rec.Effect, model)
 	}
 	assert.Equal(t, 4, c.calls)
+}
+
+// TestIdenticalChecksAskCerbosOnce: checks identical to one that is asking Cerbos wait for its
+// answer and reuse it, marked as cached from it; when it gets none (Cerbos failed), each asks
+// Cerbos itself, and a check whose client goes while it waits is not decided.
+func TestIdenticalChecksAskCerbosOnce(t *testing.T) {
+	const followers = 3
+	tests := []struct {
+		name       string
+		pdpErr     error
+		cancelled  bool // the followers' clients are gone
+		wantCalls  int
+		wantCode   string
+		wantCached bool
+	}{
+		{name: "they reuse its answer", wantCalls: 1, wantCached: true},
+		{name: "it got no answer: each asks itself", pdpErr: errors.New("unavailable"), wantCalls: 1 + followers, wantCode: "pdp_unavailable"},
+		{name: "a client gone while waiting", cancelled: true, wantCalls: 1, wantCode: "client_cancelled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCached(t)
+			gate := make(chan struct{})
+			c.set(func(c *cached) { c.gate, c.pdpErr = gate, tt.pdpErr })
+			leader := make(chan audit.Record, 1)
+			go func() { leader <- c.hop(t, "gpt-4o-mini") }()
+			require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.calls == 1 }, 5*time.Second, time.Millisecond,
+				"the first check asks Cerbos")
+
+			ctx := context.Background()
+			if tt.cancelled {
+				cancelledCtx, cancel := context.WithCancel(ctx)
+				cancel()
+				ctx = cancelledCtx
+			}
+			recs := make(chan audit.Record, followers)
+			for range followers {
+				go func() { recs <- c.hopIn(t, ctx, "gpt-4o-mini") }()
+			}
+			// Let the followers reach Cerbos, or the wait for the first check's answer.
+			require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.ids == 1+followers }, 5*time.Second, time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
+			if tt.cancelled {
+				for range followers {
+					select {
+					case rec := <-recs:
+						assert.Equal(t, tt.wantCode, rec.Code)
+					case <-time.After(5 * time.Second):
+						t.Fatal("not decided while the first check still waits for Cerbos")
+					}
+				}
+			}
+			close(gate)
+
+			first := <-leader
+			assert.False(t, first.Cached)
+			if !tt.cancelled {
+				for range followers {
+					rec := <-recs
+					assert.Equal(t, tt.wantCached, rec.Cached)
+					assert.Equal(t, tt.wantCode, rec.Code)
+					if tt.wantCached {
+						assert.Equal(t, first.DecisionID, rec.CachedFrom)
+						assert.Equal(t, "allow", rec.Effect)
+					}
+				}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			assert.Equal(t, tt.wantCalls, c.calls)
+		})
+	}
 }
 
 func TestNewDecisionCacheRefusesNonsense(t *testing.T) {

@@ -203,8 +203,24 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	cacheable := false
 	if s.opts.Cache != nil {
 		key, cacheable = keyOf(ask)
-		if cacheable && s.reuse(d, key) {
+	}
+	for cacheable {
+		if s.reuse(d, key) {
 			s.grant(ctx, d, ask)
+			return d
+		}
+		done, asked := s.opts.Cache.claim(key)
+		if done != nil {
+			defer done()
+			break
+		}
+		select {
+		case <-asked: // reuse its answer, or ask if it got none
+		case <-ctx.Done():
+			if !s.clientGone(ctx, d) {
+				s.opts.Log.WarnContext(ctx, "no decision before the deadline while an identical check asked cerbos; denied", "decision_id", d.id)
+				d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
+			}
 			return d
 		}
 	}
