@@ -23,7 +23,8 @@ var errPrincipalBusy = errors.New("too many checks of this principal are waiting
 type Admission struct {
 	// Slots is how many checks may ask Cerbos at once.
 	Slots int
-	// MaxWaiting is how many checks of one principal may wait for a slot; one more is refused.
+	// MaxWaiting is how many checks of one principal may wait for a slot, or follow an identical
+	// check (follow); one more is refused.
 	MaxWaiting int
 	// MaxWait bounds a check's wait for a slot; past it the check is refused.
 	MaxWait time.Duration
@@ -32,6 +33,9 @@ type Admission struct {
 	inUse   int
 	turns   []string                   // principals with waiting checks, in turn order
 	waiting map[string][]chan struct{} // per principal, in arrival order; closed when granted
+	// following counts, per principal, the checks waiting for an identical check's answer
+	// (follow): they need no slot, but count against MaxWaiting as any waiting check.
+	following map[string]int
 }
 
 // acquire waits for a slot for a check of principal. It returns the slot's release, or
@@ -47,7 +51,7 @@ func (a *Admission) acquire(ctx context.Context, principal string) (func(), erro
 		a.waiting = map[string][]chan struct{}{}
 	}
 	queue := a.waiting[principal]
-	if len(queue) >= a.MaxWaiting {
+	if len(queue)+a.following[principal] >= a.MaxWaiting {
 		a.mu.Unlock()
 		return nil, errPrincipalBusy
 	}
@@ -75,6 +79,42 @@ func (a *Admission) acquire(ctx context.Context, principal string) (func(), erro
 	// Granted while giving up: the slot is ours to hand on.
 	a.release()
 	return nil, err
+}
+
+// follow waits until asked is closed, as one of principal's waiting checks: a check identical
+// to one asking Cerbos (DecisionCache.claim) takes no slot, but a flood of identical checks is
+// bounded as a flood of any others is. It returns errPrincipalBusy when the principal already
+// has MaxWaiting checks waiting or the wait outlasts MaxWait, or ctx's error when the caller
+// left first.
+func (a *Admission) follow(ctx context.Context, principal string, asked <-chan struct{}) error {
+	a.mu.Lock()
+	if len(a.waiting[principal])+a.following[principal] >= a.MaxWaiting {
+		a.mu.Unlock()
+		return errPrincipalBusy
+	}
+	if a.following == nil {
+		a.following = map[string]int{}
+	}
+	a.following[principal]++
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.following[principal]--; a.following[principal] == 0 {
+			delete(a.following, principal)
+		}
+	}()
+
+	timer := time.NewTimer(a.MaxWait)
+	defer timer.Stop()
+	select {
+	case <-asked:
+		return nil
+	case <-timer.C:
+		return errPrincipalBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // release frees a slot, or hands it to the principal whose turn it is.

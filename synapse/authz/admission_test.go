@@ -118,3 +118,51 @@ func TestAdmissionRefusesAFlood(t *testing.T) {
 		assert.Zero(t, a.inUse)
 	})
 }
+
+// TestAdmissionBoundsChecksFollowingAnother: checks waiting for an identical check's answer
+// take no slot but count against MaxWaiting, with the principal's checks waiting for a slot.
+func TestAdmissionBoundsChecksFollowingAnother(t *testing.T) {
+	following := func(a *Admission, p string) int {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.following[p]
+	}
+	a := &Admission{Slots: 1, MaxWaiting: 2, MaxWait: time.Minute}
+	hold, err := a.acquire(context.Background(), "holder")
+	require.NoError(t, err)
+	asked := make(chan struct{})
+	followed := make(chan error, 1)
+	go func() { followed <- a.follow(context.Background(), "a", asked) }()
+	require.Eventually(t, func() bool { return following(a, "a") == 1 }, 5*time.Second, time.Millisecond)
+	grants := queueUp(t, a, context.Background(), []string{"a"})
+
+	require.ErrorIs(t, a.follow(context.Background(), "a", asked), errPrincipalBusy, "a third check of a waits: one too many")
+	_, err = a.acquire(context.Background(), "a")
+	require.ErrorIs(t, err, errPrincipalBusy)
+	other := make(chan error, 1)
+	go func() { other <- a.follow(context.Background(), "b", asked) }()
+	require.Eventually(t, func() bool { return following(a, "b") == 1 }, 5*time.Second, time.Millisecond, "another principal still follows")
+
+	close(asked)
+	require.NoError(t, <-followed)
+	require.NoError(t, <-other)
+	assert.Zero(t, following(a, "a")+following(a, "b"), "a check that got its answer waits no more")
+	hold()
+	g := <-grants
+	require.NoError(t, g.err)
+	g.release()
+	assert.Zero(t, a.inUse)
+
+	t.Run("past MaxWait", func(t *testing.T) {
+		a := &Admission{Slots: 1, MaxWaiting: 2, MaxWait: 10 * time.Millisecond}
+		require.ErrorIs(t, a.follow(context.Background(), "a", make(chan struct{})), errPrincipalBusy)
+		assert.Zero(t, following(a, "a"))
+	})
+	t.Run("the caller leaves", func(t *testing.T) {
+		a := &Admission{Slots: 1, MaxWaiting: 2, MaxWait: time.Minute}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.ErrorIs(t, a.follow(ctx, "a", make(chan struct{})), context.Canceled)
+		assert.Zero(t, following(a, "a"))
+	})
+}

@@ -214,15 +214,10 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 			defer done()
 			break
 		}
-		select {
-		case <-asked: // reuse its answer, or ask if it got none
-		case <-ctx.Done():
-			if !s.clientGone(ctx, d) {
-				s.opts.Log.WarnContext(ctx, "no decision before the deadline while an identical check asked cerbos; denied", "decision_id", d.id)
-				d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
-			}
+		if !s.follow(ctx, d, asked) {
 			return d
 		}
+		// Reuse its answer, or ask if it got none.
 	}
 	release, admitted := s.admit(ctx, d)
 	if !admitted {
@@ -307,11 +302,43 @@ func (s *Service) admit(ctx context.Context, d *decision) (release func(), ok bo
 		return release, true
 	case s.clientGone(ctx, d):
 	default:
-		s.opts.Log.WarnContext(ctx, "principal has too many checks in line; denied", "decision_id", d.id, "principal", d.claims.Subject)
-		d.deny(failureAdmission, denial(codePrincipalBusy,
-			"too many of this principal's checks are waiting for the policy decision point: denied; send fewer at once"))
+		s.tooManyWaiting(ctx, d)
 	}
 	return nil, false
+}
+
+// tooManyWaiting denies d: its principal has as many checks waiting as it may, or d waited
+// longer than admission allows.
+func (s *Service) tooManyWaiting(ctx context.Context, d *decision) {
+	s.opts.Log.WarnContext(ctx, "principal has too many checks in line; denied", "decision_id", d.id, "principal", d.claims.Subject)
+	d.deny(failureAdmission, denial(codePrincipalBusy,
+		"too many of this principal's checks are waiting for the policy decision point: denied; send fewer at once"))
+}
+
+// follow waits until an identical check has asked Cerbos (asked is closed), as one of the
+// principal's waiting checks when admission is on; false means d was denied instead.
+func (s *Service) follow(ctx context.Context, d *decision, asked <-chan struct{}) bool {
+	var err error
+	if s.opts.Admission != nil {
+		err = s.opts.Admission.follow(ctx, d.claims.Subject, asked)
+	} else {
+		select {
+		case <-asked:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	switch {
+	case err == nil:
+		return true
+	case s.clientGone(ctx, d):
+	case errors.Is(err, errPrincipalBusy):
+		s.tooManyWaiting(ctx, d)
+	default:
+		s.opts.Log.WarnContext(ctx, "no decision before the deadline while an identical check asked cerbos; denied", "decision_id", d.id, "err", err)
+		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
+	}
+	return false
 }
 
 // reuse answers d from the cache when Cerbos made this very decision less than the TTL ago and

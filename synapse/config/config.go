@@ -138,8 +138,8 @@ type AdmissionConf struct {
 	// Slots is how many checks may ask Cerbos at once; when all are taken, the freed ones go to
 	// the waiting principals in turn. 0 turns admission off.
 	Slots int `yaml:"slots"`
-	// MaxWaiting is how many checks of one principal may wait for a slot; more are denied
-	// principal_busy.
+	// MaxWaiting is how many checks of one principal may wait for a slot, or for the answer of
+	// an identical check asking Cerbos; more are denied principal_busy.
 	MaxWaiting int `yaml:"maxWaiting"`
 	// MaxWait bounds a check's wait for a slot, and for its principal's budget; past it the
 	// check is denied principal_busy.
