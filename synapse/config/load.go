@@ -108,7 +108,7 @@ func settings() []setting {
 		durationSetting("decision-cache-ttl", "how long a Cerbos decision is reused for an identical check, and so how long a policy change may take to apply; 0 turns the cache off", func(c *Config) *time.Duration { return &c.DecisionCache.TTL }),
 		intSetting("decision-cache-size", "most decisions the cache holds", func(c *Config) *int { return &c.DecisionCache.MaxEntries }),
 		intSetting("admission-slots", "checks asking Cerbos at once, served to principals in turn when all are taken; 0 turns admission off", func(c *Config) *int { return &c.Admission.Slots }),
-		intSetting("admission-max-waiting", "checks of one principal that may wait for a slot; more are denied principal_busy", func(c *Config) *int { return &c.Admission.MaxWaiting }),
+		intSetting("admission-max-waiting", "checks of one principal that may wait for a slot or for an identical check's answer; more are denied principal_busy", func(c *Config) *int { return &c.Admission.MaxWaiting }),
 		durationSetting("admission-max-wait", "longest wait of a check for a slot or for its principal's budget; past it the check is denied principal_busy", func(c *Config) *time.Duration { return &c.Admission.MaxWait }),
 		intSetting("admission-bytes-per-second", "each principal's budget of work asked of Cerbos, in bytes of checks per second; a check over it waits or is denied principal_busy; 0 sets none", func(c *Config) *int { return &c.Admission.BytesPerSecond }),
 		intSetting("admission-burst-bytes", "how much of its budget a principal may spend at once; a larger check is charged this much", func(c *Config) *int { return &c.Admission.BurstBytes }),
