@@ -147,6 +147,9 @@ func (c *Cerbos) Stop() {
 	})
 }
 
+// PID is the Cerbos process's id: a benchmark reads its CPU time from /proc.
+func (c *Cerbos) PID() int { return c.cmd.Process.Pid }
+
 // Output is what Cerbos printed so far, for failure messages.
 func (c *Cerbos) Output() string { return c.output.String() }
 
