@@ -170,8 +170,12 @@ func Start(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	hints, err := visibility.NewHints(listHints)
+	if err != nil {
+		return nil, err
+	}
 	extprocv3.RegisterExternalProcessorServer(a.grpc, &extproc.Server{
-		Sealer: sealer, Planner: planner, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
+		Sealer: sealer, Planner: planner, Hints: hints, Log: log, Limits: cfg.Limits.Mapping().JSONRPC(), Audit: auditLog, NewID: authz.NewDecisionID, Metrics: m,
 	})
 	readiness = server.NewReadiness(cerbos, a.health, readinessInterval, log)
 	a.http = newHTTPServer(server.NewHTTPHandler(readiness.Err, m.Handler()))
@@ -219,6 +223,10 @@ func listPlanner(cerbos visibility.Planner, conf config.DecisionCacheConf) (visi
 	}
 	return visibility.NewCachedPlanner(cerbos, conf.TTL, conf.MaxEntries)
 }
+
+// listHints is how many lists' hints the response path keeps (visibility.Hints): one per
+// principal, server and list method, a few hundred bytes each.
+const listHints = 4096
 
 // decisionCache is the cache conf asks for, nil when it is off.
 func decisionCache(conf config.DecisionCacheConf) (*authz.DecisionCache, error) {

@@ -46,7 +46,10 @@ type Server struct {
 	// withheld.
 	Sealer  *visibility.Sealer
 	Planner visibility.Planner
-	Log     *slog.Logger
+	// Hints remember which tools a principal's last list of a server hid, so that the next is
+	// planned in the cheaper shape (nil plans every list as if none were hidden).
+	Hints *visibility.Hints
+	Log   *slog.Logger
 	// Now is the clock grants expire by; nil is time.Now.
 	Now func() time.Time
 	// Audit records every list withheld, a decision of its own (nil records none).
@@ -271,7 +274,7 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 		if len(items) == 0 {
 			continue
 		}
-		shown, err := visibility.Visible(ctx, s.Planner, ex.grant.Principal, ex.grant.Metadata, ex.grant.Kind, l, items)
+		shown, err := visibility.Visible(ctx, s.Planner, s.Hints, ex.grant.Principal, ex.grant.Metadata, ex.grant.Kind, l, items)
 		if err != nil {
 			s.Log.ErrorContext(ctx, "cerbos did not plan the list; withheld", "decision_id", ex.decisionID, "list", l.Method, "err", err)
 			return s.withhold(ex, "the policy decision point did not decide what to show")

@@ -40,46 +40,70 @@ const maxItems = 256
 var ErrTooManyItems = errors.New("the list is longer than synapse plans for")
 
 // Visible returns which of items (of listing) principal may use on kind ("mcp:payments") in some
-// way. Where the listing's items are actions on one resource (tools), Cerbos is first asked one
-// plan for all of their actions (MaxPlanActions at a time): that plan is always denied as soon as
-// one action's is, so any other answer shows them all, and a list that hides nothing, the common
-// case, costs one plan rather than one per item. The items of a plan that was always denied, and
-// those of any other listing, are planned one by one, all at once. Any plan that fails fails it
-// all.
-func Visible(ctx context.Context, planner Planner, principal pdp.Principal, meta pdp.Metadata, kind string, listing Listing, items []string) (map[string]bool, error) {
+// way. Where the listing's items are actions on one resource (tools), Cerbos is asked one plan
+// for all of their actions (MaxPlanActions at a time): that plan is always denied as soon as one
+// action's is, so any other answer shows them all, and a list that hides nothing, the common
+// case, costs one plan rather than one per item. The items of a plan that was always denied, the
+// tools hints say this principal's last such list hid (nil hints say none), and the items of
+// any other listing are planned one by one, all at once. Any plan that fails fails it all.
+func Visible(ctx context.Context, planner Planner, hints *Hints, principal pdp.Principal, meta pdp.Metadata, kind string, listing Listing, items []string) (map[string]bool, error) {
 	if len(items) > maxItems {
 		return nil, fmt.Errorf("%w: %d in a %s answer, at most %d", ErrTooManyItems, len(items), listing.Method, maxItems)
 	}
 	items = unique(items) // Cerbos refuses an action asked twice in one plan
 	p := plans{planner: planner, principal: principal, meta: meta, kind: kind, listing: listing}
-	visible := make(map[string]bool, len(items))
-	alone := items
-	if listing.OneResource {
-		groups := slices.Collect(slices.Chunk(items, pdp.MaxPlanActions))
-		shown, err := p.ask(ctx, groups)
-		if err != nil {
-			return nil, err
-		}
-		alone = nil
-		for i, group := range groups {
-			if !shown[i] {
-				alone = append(alone, group...)
-				continue
-			}
-			for _, item := range group {
-				visible[item] = true
-			}
+	if !listing.OneResource {
+		return p.each(ctx, items, map[string]bool{})
+	}
+	key := hintKey{principal: principal.ID, kind: kind, method: listing.Method}
+	hiddenBefore := hints.hiddenLastTime(key)
+	var alone, together []string
+	for _, item := range items {
+		if hiddenBefore(item) {
+			alone = append(alone, item)
+		} else {
+			together = append(together, item)
 		}
 	}
-	singles := make([][]string, len(alone))
-	for i, item := range alone {
+	groups := slices.Collect(slices.Chunk(together, pdp.MaxPlanActions))
+	shown, err := p.ask(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	visible := make(map[string]bool, len(items))
+	for i, group := range groups {
+		if !shown[i] {
+			alone = append(alone, group...)
+			continue
+		}
+		for _, item := range group {
+			visible[item] = true
+		}
+	}
+	if visible, err = p.each(ctx, alone, visible); err != nil {
+		return nil, err
+	}
+	var hidden []string
+	for _, item := range items {
+		if !visible[item] {
+			hidden = append(hidden, item)
+		}
+	}
+	hints.remember(key, hidden)
+	return visible, nil
+}
+
+// each plans every one of items on its own, all at once, and adds whether it is shown to visible.
+func (p plans) each(ctx context.Context, items []string, visible map[string]bool) (map[string]bool, error) {
+	singles := make([][]string, len(items))
+	for i, item := range items {
 		singles[i] = []string{item}
 	}
 	shown, err := p.ask(ctx, singles)
 	if err != nil {
 		return nil, err
 	}
-	for i, item := range alone {
+	for i, item := range items {
 		visible[item] = shown[i]
 	}
 	return visible, nil

@@ -68,7 +68,7 @@ func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
 		assert.Equal(t, "dec-1", req.Metadata.DecisionID)
 		return p.Plan(ctx, req)
 	})
-	got, err := visibility.Visible(context.Background(), check, triage, pdp.Metadata{DecisionID: "dec-1"}, "mcp:tickets", toolsListing(t),
+	got, err := visibility.Visible(context.Background(), check, nil, triage, pdp.Metadata{DecisionID: "dec-1"}, "mcp:tickets", toolsListing(t),
 		[]string{"get_ticket", "update_ticket", "delete_ticket"})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{"get_ticket": true, "update_ticket": true, "delete_ticket": false}, got)
@@ -141,7 +141,7 @@ func TestVisiblePlansToolsTogether(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &planner{plans: tt.plans}
-			got, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:tickets", toolsListing(t), tt.items)
+			got, err := visibility.Visible(context.Background(), p, nil, triage, pdp.Metadata{}, "mcp:tickets", toolsListing(t), tt.items)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.wantAsked, p.askedSorted())
@@ -163,7 +163,7 @@ func TestVisibleFailsWhenAnyPlanFails(t *testing.T) {
 			if tt.fail == "tools/call/refund_issue" {
 				p.plans["tools/call/get_charge"] = pdp.PlanAlwaysDenied // so that each is asked alone
 			}
-			_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:payments", toolsListing(t), []string{"get_charge", "refund_issue"})
+			_, err := visibility.Visible(context.Background(), p, nil, triage, pdp.Metadata{}, "mcp:payments", toolsListing(t), []string{"get_charge", "refund_issue"})
 			require.ErrorContains(t, err, "cerbos is unavailable", "no list is shown half-planned")
 		})
 	}
@@ -175,7 +175,7 @@ func TestVisiblePlansAtMostSoManyTools(t *testing.T) {
 		tools[i] = fmt.Sprintf("tool_%d", i)
 	}
 	p := &planner{}
-	_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:crm", toolsListing(t), tools)
+	_, err := visibility.Visible(context.Background(), p, nil, triage, pdp.Metadata{}, "mcp:crm", toolsListing(t), tools)
 	require.ErrorIs(t, err, visibility.ErrTooManyItems)
 	assert.Empty(t, p.asked, "nothing is asked of Cerbos for a list that long")
 }
@@ -200,7 +200,7 @@ func TestVisiblePlansDocumentsAndPromptsWithWhatIsKnown(t *testing.T) {
 				assert.Equal(t, tt.wantAttr, req.Attr)
 				return pdp.PlanAlwaysDenied, nil
 			})
-			got, err := visibility.Visible(context.Background(), planner, triage, pdp.Metadata{}, "mcp:knowledge", listing, []string{tt.item})
+			got, err := visibility.Visible(context.Background(), planner, nil, triage, pdp.Metadata{}, "mcp:knowledge", listing, []string{tt.item})
 			require.NoError(t, err)
 			assert.Equal(t, map[string]bool{tt.item: false}, got)
 		})
@@ -217,12 +217,95 @@ func TestVisiblePlansEachDocumentAlone(t *testing.T) {
 			listing, ok := visibility.ListingFor(method)
 			require.True(t, ok)
 			p := &planner{}
-			_, err := visibility.Visible(context.Background(), p, triage, pdp.Metadata{}, "mcp:knowledge", listing, []string{"one", "two"})
+			_, err := visibility.Visible(context.Background(), p, nil, triage, pdp.Metadata{}, "mcp:knowledge", listing, []string{"one", "two"})
 			require.NoError(t, err)
 			require.Len(t, p.asked, 2)
 			for _, actions := range p.asked {
 				assert.Len(t, actions, 1)
 			}
 		})
+	}
+}
+
+// TestVisibleTakesHintsFromTheLastList: the tools a principal's last list of a server hid are
+// planned alone the next time, the rest together; a hint that no longer holds costs plans, never
+// a wrong answer, and another principal's list takes none of it.
+func TestVisibleTakesHintsFromTheLastList(t *testing.T) {
+	calls := func(names ...string) [][]string {
+		out := make([][]string, len(names))
+		for i, n := range names {
+			out[i] = []string{"tools/call/" + n}
+		}
+		return out
+	}
+	together := func(names ...string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = "tools/call/" + n
+		}
+		return out
+	}
+	hideUpdate := map[string]pdp.Plan{"tools/call/get_ticket": pdp.PlanAlwaysAllowed, "tools/call/add_comment": pdp.PlanConditional}
+	hideNothing := map[string]pdp.Plan{"tools/call/get_ticket": pdp.PlanAlwaysAllowed, "tools/call/add_comment": pdp.PlanConditional, "tools/call/update_ticket": pdp.PlanConditional}
+	hideGet := map[string]pdp.Plan{"tools/call/add_comment": pdp.PlanConditional, "tools/call/update_ticket": pdp.PlanConditional}
+	tools := []string{"add_comment", "get_ticket", "update_ticket"}
+	alice := pdp.Principal{ID: "alice", Roles: []string{"tier-1-support"}}
+
+	hints, err := visibility.NewHints(16)
+	require.NoError(t, err)
+	steps := []struct {
+		name      string
+		principal pdp.Principal
+		plans     map[string]pdp.Plan
+		want      map[string]bool
+		wantAsked [][]string
+	}{
+		{"no hint yet: together, then each", triage, hideUpdate,
+			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": false},
+			append([][]string{together(tools...)}, calls(tools...)...)},
+		{"the hidden tool alone, the rest together", triage, hideUpdate,
+			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": false},
+			[][]string{together("add_comment", "get_ticket"), together("update_ticket")}},
+		{"another principal takes no hint", alice, hideNothing,
+			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
+			[][]string{together(tools...)}},
+		{"a hint that no longer holds: each of the rest alone", triage, hideGet,
+			map[string]bool{"add_comment": true, "get_ticket": false, "update_ticket": true},
+			append([][]string{together("add_comment", "get_ticket")}, calls("add_comment", "get_ticket", "update_ticket")...)},
+		{"and the new hint is taken", triage, hideGet,
+			map[string]bool{"add_comment": true, "get_ticket": false, "update_ticket": true},
+			[][]string{together("add_comment", "update_ticket"), together("get_ticket")}},
+		{"nothing hidden forgets the hint", triage, hideNothing,
+			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
+			[][]string{together("add_comment", "update_ticket"), together("get_ticket")}},
+		{"so the next list is planned together", triage, hideNothing,
+			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
+			[][]string{together(tools...)}},
+	}
+	for _, step := range steps {
+		p := &planner{plans: step.plans}
+		got, err := visibility.Visible(context.Background(), p, hints, step.principal, pdp.Metadata{}, "mcp:tickets", toolsListing(t), tools)
+		require.NoError(t, err, step.name)
+		assert.Equal(t, step.want, got, step.name)
+		assert.Equal(t, step.wantAsked, p.askedSorted(), step.name)
+	}
+}
+
+// TestHintsAreBounded: a list that hid more tools than a plan holds leaves no hint.
+func TestHintsAreBounded(t *testing.T) {
+	_, err := visibility.NewHints(0)
+	require.Error(t, err)
+
+	hints, err := visibility.NewHints(1)
+	require.NoError(t, err)
+	many := make([]string, pdp.MaxPlanActions+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("tool_%02d", i)
+	}
+	for range 2 {
+		p := &planner{} // every tool hidden
+		_, err := visibility.Visible(context.Background(), p, hints, triage, pdp.Metadata{}, "mcp:tickets", toolsListing(t), many)
+		require.NoError(t, err)
+		assert.Len(t, p.askedSorted()[0], pdp.MaxPlanActions, "each time planned together first: no hint kept")
 	}
 }
