@@ -18,6 +18,24 @@ import (
 
 var triage = pdp.Principal{ID: "spiffe://hopguard.local/ns/agents/sa/triage", Roles: []string{"triage-agent"}}
 
+// toolCalls are the actions that call the tools named.
+func toolCalls(names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "tools/call/" + n
+	}
+	return out
+}
+
+// alone is each of toolCalls(names...) in a request of its own.
+func alone(names ...string) [][]string {
+	out := make([][]string, len(names))
+	for i, action := range toolCalls(names...) {
+		out[i] = []string{action}
+	}
+	return out
+}
+
 // planner plans each action as plans says (always denied if it says nothing), several together
 // as Cerbos does (pdp.AllOf), and records what it was asked.
 type planner struct {
@@ -78,19 +96,12 @@ func TestVisibleShowsWhatSomeArgumentsAllow(t *testing.T) {
 // only when that request's plan is always denied; a plan holds at most pdp.MaxPlanActions tools.
 func TestVisiblePlansToolsTogether(t *testing.T) {
 	tools := func(names ...string) []string { return names }
-	calls := func(names ...string) []string {
-		out := make([]string, len(names))
-		for i, n := range names {
-			out[i] = "tools/call/" + n
-		}
-		return out
-	}
 	many := make([]string, 45)
 	for i := range many {
 		many[i] = fmt.Sprintf("tool_%02d", i)
 	}
 	allowed := map[string]pdp.Plan{}
-	for _, a := range calls(many...) {
+	for _, a := range toolCalls(many...) {
 		allowed[a] = pdp.PlanConditional
 	}
 	allowed["tools/call/tool_44"] = pdp.PlanAlwaysDenied
@@ -107,21 +118,21 @@ func TestVisiblePlansToolsTogether(t *testing.T) {
 			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed, "tools/call/b": pdp.PlanConditional},
 			items:     tools("a", "b"),
 			want:      map[string]bool{"a": true, "b": true},
-			wantAsked: [][]string{calls("a", "b")},
+			wantAsked: [][]string{toolCalls("a", "b")},
 		},
 		{
 			name:      "one hidden: together, then each",
 			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed, "tools/call/c": pdp.PlanConditional},
 			items:     tools("a", "b", "c"),
 			want:      map[string]bool{"a": true, "b": false, "c": true},
-			wantAsked: [][]string{calls("a", "b", "c"), calls("a"), calls("b"), calls("c")},
+			wantAsked: append([][]string{toolCalls("a", "b", "c")}, alone("a", "b", "c")...),
 		},
 		{
 			name:      "a tool listed twice is asked once",
 			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed},
 			items:     tools("a", "a"),
 			want:      map[string]bool{"a": true},
-			wantAsked: [][]string{calls("a")},
+			wantAsked: [][]string{toolCalls("a")},
 		},
 		{
 			name:  "more than a plan holds: in groups, each alone only in the group that hides one",
@@ -134,8 +145,8 @@ func TestVisiblePlansToolsTogether(t *testing.T) {
 				}
 				return m
 			}(),
-			wantAsked: append([][]string{calls(many[:20]...), calls(many[20:40]...), calls(many[40:]...)},
-				calls("tool_40"), calls("tool_41"), calls("tool_42"), calls("tool_43"), calls("tool_44")),
+			wantAsked: append([][]string{toolCalls(many[:20]...), toolCalls(many[20:40]...), toolCalls(many[40:]...)},
+				alone("tool_40", "tool_41", "tool_42", "tool_43", "tool_44")...),
 		},
 	}
 	for _, tt := range tests {
@@ -231,24 +242,17 @@ func TestVisiblePlansEachDocumentAlone(t *testing.T) {
 // planned alone the next time, the rest together; a hint that no longer holds costs plans, never
 // a wrong answer, and another principal's list takes none of it.
 func TestVisibleTakesHintsFromTheLastList(t *testing.T) {
-	calls := func(names ...string) [][]string {
-		out := make([][]string, len(names))
-		for i, n := range names {
-			out[i] = []string{"tools/call/" + n}
-		}
-		return out
-	}
-	together := func(names ...string) []string {
-		out := make([]string, len(names))
-		for i, n := range names {
-			out[i] = "tools/call/" + n
-		}
-		return out
-	}
 	hideUpdate := map[string]pdp.Plan{"tools/call/get_ticket": pdp.PlanAlwaysAllowed, "tools/call/add_comment": pdp.PlanConditional}
 	hideNothing := map[string]pdp.Plan{"tools/call/get_ticket": pdp.PlanAlwaysAllowed, "tools/call/add_comment": pdp.PlanConditional, "tools/call/update_ticket": pdp.PlanConditional}
 	hideGet := map[string]pdp.Plan{"tools/call/add_comment": pdp.PlanConditional, "tools/call/update_ticket": pdp.PlanConditional}
 	tools := []string{"add_comment", "get_ticket", "update_ticket"}
+	shownBut := func(hidden string) map[string]bool {
+		m := map[string]bool{}
+		for _, tool := range tools {
+			m[tool] = tool != hidden
+		}
+		return m
+	}
 	alice := pdp.Principal{ID: "alice", Roles: []string{"tier-1-support"}}
 
 	hints, err := visibility.NewHints(16)
@@ -261,26 +265,26 @@ func TestVisibleTakesHintsFromTheLastList(t *testing.T) {
 		wantAsked [][]string
 	}{
 		{"no hint yet: together, then each", triage, hideUpdate,
-			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": false},
-			append([][]string{together(tools...)}, calls(tools...)...)},
+			shownBut("update_ticket"),
+			append([][]string{toolCalls(tools...)}, alone(tools...)...)},
 		{"the hidden tool alone, the rest together", triage, hideUpdate,
-			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": false},
-			[][]string{together("add_comment", "get_ticket"), together("update_ticket")}},
+			shownBut("update_ticket"),
+			[][]string{toolCalls("add_comment", "get_ticket"), toolCalls("update_ticket")}},
 		{"another principal takes no hint", alice, hideNothing,
-			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
-			[][]string{together(tools...)}},
+			shownBut(""),
+			[][]string{toolCalls(tools...)}},
 		{"a hint that no longer holds: each of the rest alone", triage, hideGet,
-			map[string]bool{"add_comment": true, "get_ticket": false, "update_ticket": true},
-			append([][]string{together("add_comment", "get_ticket")}, calls("add_comment", "get_ticket", "update_ticket")...)},
+			shownBut("get_ticket"),
+			append([][]string{toolCalls("add_comment", "get_ticket")}, alone("add_comment", "get_ticket", "update_ticket")...)},
 		{"and the new hint is taken", triage, hideGet,
-			map[string]bool{"add_comment": true, "get_ticket": false, "update_ticket": true},
-			[][]string{together("add_comment", "update_ticket"), together("get_ticket")}},
+			shownBut("get_ticket"),
+			[][]string{toolCalls("add_comment", "update_ticket"), toolCalls("get_ticket")}},
 		{"nothing hidden forgets the hint", triage, hideNothing,
-			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
-			[][]string{together("add_comment", "update_ticket"), together("get_ticket")}},
+			shownBut(""),
+			[][]string{toolCalls("add_comment", "update_ticket"), toolCalls("get_ticket")}},
 		{"so the next list is planned together", triage, hideNothing,
-			map[string]bool{"add_comment": true, "get_ticket": true, "update_ticket": true},
-			[][]string{together(tools...)}},
+			shownBut(""),
+			[][]string{toolCalls(tools...)}},
 	}
 	for _, step := range steps {
 		p := &planner{plans: step.plans}
