@@ -43,9 +43,10 @@ var ErrTooManyItems = errors.New("the list is longer than synapse plans for")
 // way. Where the listing's items are actions on one resource (tools), Cerbos is asked one plan
 // for all of their actions (MaxPlanActions at a time): that plan is always denied as soon as one
 // action's is, so any other answer shows them all, and a list that hides nothing, the common
-// case, costs one plan rather than one per item. The items of a plan that was always denied, the
-// tools hints say this principal's last such list hid (nil hints say none), and the items of
-// any other listing are planned one by one, all at once. Any plan that fails fails it all.
+// case, costs one plan rather than one per item. The tools hints say this principal's last such
+// list hid (nil hints say none) are planned one by one beside them, and the items of a plan that
+// was always denied after them; the items of any other listing are planned one by one, all at
+// once. Any plan that fails fails it all.
 func Visible(ctx context.Context, planner Planner, hints *Hints, principal pdp.Principal, meta pdp.Metadata, kind string, listing Listing, items []string) (map[string]bool, error) {
 	if len(items) > maxItems {
 		return nil, fmt.Errorf("%w: %d in a %s answer, at most %d", ErrTooManyItems, len(items), listing.Method, maxItems)
@@ -65,22 +66,31 @@ func Visible(ctx context.Context, planner Planner, hints *Hints, principal pdp.P
 			together = append(together, item)
 		}
 	}
+	// The groups and the tools hidden last time, at once; then, alone, the tools of any group
+	// that was always denied.
 	groups := slices.Collect(slices.Chunk(together, pdp.MaxPlanActions))
+	for _, item := range alone {
+		groups = append(groups, []string{item})
+	}
 	shown, err := p.ask(ctx, groups)
 	if err != nil {
 		return nil, err
 	}
 	visible := make(map[string]bool, len(items))
+	var again []string
 	for i, group := range groups {
-		if !shown[i] {
-			alone = append(alone, group...)
-			continue
-		}
-		for _, item := range group {
-			visible[item] = true
+		switch {
+		case shown[i]:
+			for _, item := range group {
+				visible[item] = true
+			}
+		case len(group) == 1:
+			visible[group[0]] = false
+		default:
+			again = append(again, group...)
 		}
 	}
-	if visible, err = p.each(ctx, alone, visible); err != nil {
+	if visible, err = p.each(ctx, again, visible); err != nil {
 		return nil, err
 	}
 	var hidden []string
