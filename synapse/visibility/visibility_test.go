@@ -128,6 +128,12 @@ func TestVisiblePlansToolsTogether(t *testing.T) {
 			wantAsked: append([][]string{toolCalls("a", "b", "c")}, alone("a", "b", "c")...),
 		},
 		{
+			name:      "one tool, hidden: its plan is asked once",
+			items:     tools("a"),
+			want:      map[string]bool{"a": false},
+			wantAsked: [][]string{toolCalls("a")},
+		},
+		{
 			name:      "a tool listed twice is asked once",
 			plans:     map[string]pdp.Plan{"tools/call/a": pdp.PlanAlwaysAllowed},
 			items:     tools("a", "a"),
