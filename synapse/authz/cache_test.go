@@ -302,7 +302,17 @@ func TestIdenticalChecksAskCerbosOnce(t *testing.T) {
 					}
 				}
 			}
-			close(gate)
+			if tt.pdpErr != nil {
+				// The followers' own calls are held too: all of them must reach Cerbos at
+				// once, not one after another behind each other's failures.
+				again := make(chan struct{})
+				c.set(func(c *cached) { c.gate = again })
+				close(gate)
+				require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.calls == tt.wantCalls }, 5*time.Second, time.Millisecond)
+				close(again)
+			} else {
+				close(gate)
+			}
 
 			first := <-leader
 			assert.False(t, first.Cached)

@@ -204,7 +204,7 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 	if s.opts.Cache != nil {
 		key, cacheable = keyOf(ask)
 	}
-	for cacheable {
+	if cacheable {
 		if s.reuse(d, key) {
 			s.grant(ctx, d, ask)
 			return d
@@ -212,12 +212,17 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 		done, asked := s.opts.Cache.claim(key)
 		if done != nil {
 			defer done()
-			break
+		} else {
+			if !s.follow(ctx, d, asked) {
+				return d
+			}
+			if s.reuse(d, key) {
+				s.grant(ctx, d, ask)
+				return d
+			}
+			// It got no answer: ask Cerbos, as every other check that waited does, at once
+			// rather than one after another behind each other's failures.
 		}
-		if !s.follow(ctx, d, asked) {
-			return d
-		}
-		// Reuse its answer, or ask if it got none.
 	}
 	release, admitted := s.admit(ctx, d)
 	if !admitted {
