@@ -50,11 +50,11 @@ func (a *Admission) acquire(ctx context.Context, principal string) (func(), erro
 	if a.waiting == nil {
 		a.waiting = map[string][]chan struct{}{}
 	}
-	queue := a.waiting[principal]
-	if len(queue)+a.following[principal] >= a.MaxWaiting {
+	if a.full(principal) {
 		a.mu.Unlock()
 		return nil, errPrincipalBusy
 	}
+	queue := a.waiting[principal]
 	granted := make(chan struct{})
 	if len(queue) == 0 {
 		a.turns = append(a.turns, principal)
@@ -88,7 +88,7 @@ func (a *Admission) acquire(ctx context.Context, principal string) (func(), erro
 // left first.
 func (a *Admission) follow(ctx context.Context, principal string, asked <-chan struct{}) error {
 	a.mu.Lock()
-	if len(a.waiting[principal])+a.following[principal] >= a.MaxWaiting {
+	if a.full(principal) {
 		a.mu.Unlock()
 		return errPrincipalBusy
 	}
@@ -115,6 +115,12 @@ func (a *Admission) follow(ctx context.Context, principal string, asked <-chan s
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// full says whether principal has as many checks waiting, for a slot or following another, as
+// it may. The caller holds a.mu.
+func (a *Admission) full(principal string) bool {
+	return len(a.waiting[principal])+a.following[principal] >= a.MaxWaiting
 }
 
 // release frees a slot, or hands it to the principal whose turn it is.

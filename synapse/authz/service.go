@@ -205,19 +205,14 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 		key, cacheable = keyOf(ask)
 	}
 	if cacheable {
-		if s.reuse(d, key) {
-			s.grant(ctx, d, ask)
+		if s.fromCache(ctx, d, key, ask) {
 			return d
 		}
 		done, asked := s.opts.Cache.claim(key)
 		if done != nil {
 			defer done()
 		} else {
-			if !s.follow(ctx, d, asked) {
-				return d
-			}
-			if s.reuse(d, key) {
-				s.grant(ctx, d, ask)
+			if !s.follow(ctx, d, asked) || s.fromCache(ctx, d, key, ask) {
 				return d
 			}
 			// It got no answer: ask Cerbos, as every other check that waited does, at once
@@ -344,6 +339,15 @@ func (s *Service) follow(ctx context.Context, d *decision, asked <-chan struct{}
 		d.unavailable(failurePDP, denial(codePDPUnavailable, reasonPDPUnavailable))
 	}
 	return false
+}
+
+// fromCache answers d from the cache, with the grant of a list it allows, when reuse can.
+func (s *Service) fromCache(ctx context.Context, d *decision, key cacheKey, ask pdp.Request) bool {
+	if !s.reuse(d, key) {
+		return false
+	}
+	s.grant(ctx, d, ask)
+	return true
 }
 
 // reuse answers d from the cache when Cerbos made this very decision less than the TTL ago and

@@ -34,15 +34,15 @@ const MaxPlanActions = 20
 
 // The plans Cerbos gives.
 const (
-	// PlanAlwaysAllowed: Action is allowed on every resource of the kind.
+	// PlanAlwaysAllowed: the actions are allowed on every resource of the kind.
 	PlanAlwaysAllowed Plan = "always_allowed"
-	// PlanAlwaysDenied: no resource of the kind, whatever its attributes, allows Action.
+	// PlanAlwaysDenied: no resource of the kind, whatever its attributes, allows the actions.
 	PlanAlwaysDenied Plan = "always_denied"
-	// PlanConditional: Action is allowed on the resources that meet a condition.
+	// PlanConditional: the actions are allowed on the resources that meet a condition.
 	PlanConditional Plan = "conditional"
 )
 
-// AllOf is the plan Cerbos gives for several actions whose own plans are plans: always denied if
+// AllOf is the plan Cerbos gives for several actions, from each one's own plan: always denied if
 // one is, always allowed if all are, conditional otherwise. Cerbos merges a request's actions
 // this way (its planner's MergeWithAnd); a stand-in for Cerbos in a test plans the same way.
 func AllOf(plans ...Plan) Plan {
