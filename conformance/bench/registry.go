@@ -249,7 +249,7 @@ func measureRegistries(ctx context.Context, regs []*registry, ids []string, opts
 	atRate.Step = opts.RegistryStep
 	// The warm-up above opened the connections; each round's own only has to settle the rate.
 	atRate.Warmup = opts.Warmup / time.Duration(opts.Rounds)
-	steps, err := measureLoad(ctx, NewMonitor(nil), nil, targets, GoalRate, atRate)
+	steps, err := measureLoad(ctx, NewMonitor(nil), nil, nil, targets, GoalRate, atRate)
 	if err != nil {
 		return nil, err
 	}

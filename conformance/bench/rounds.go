@@ -74,9 +74,10 @@ func (t *tally) step(target string, rate float64) Step {
 	return s
 }
 
-// measureLoad runs every target at one load, in rounds, and returns a step per target. Each
+// measureLoad runs every target at one load, in rounds, and returns a step per target. Before
+// each round, reset (nil: none) puts the upstreams back in their seed state (upstreams.go); each
 // round's decisions are read from synapse's audit log (audit; nil reads none).
-func measureLoad(ctx context.Context, monitor *Monitor, audit *auditTail, targets []target, rate float64, opts Options) ([]Step, error) {
+func measureLoad(ctx context.Context, monitor *Monitor, audit *auditTail, reset func(context.Context) error, targets []target, rate float64, opts Options) ([]Step, error) {
 	slice := opts.Step / time.Duration(opts.Rounds)
 	load := Load{Rate: rate, Workers: opts.MaxInFlight, Duration: slice, Warmup: opts.Warmup, Timeout: opts.Timeout}
 	if rate == 0 {
@@ -89,6 +90,11 @@ func measureLoad(ctx context.Context, monitor *Monitor, audit *auditTail, target
 	}
 	for range opts.Rounds {
 		for i, t := range targets {
+			if reset != nil {
+				if err := reset(ctx); err != nil {
+					return nil, fmt.Errorf("before target %s at %v/s: %w", t.id, rate, err)
+				}
+			}
 			var out Outcome
 			var err error
 			began := time.Now()

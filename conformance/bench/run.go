@@ -326,11 +326,16 @@ func measureMix(ctx context.Context, h *harness.Env, names gatewayNames, compare
 		return nil, err
 	}
 	defer closeTargets()
+	upstreams, err := h.JournalsByResource()
+	if err != nil {
+		return nil, err
+	}
+	reset := resetUpstreams(upstreams)
 	say("==> measuring the %s mix (%d hops), cache %s: %d loads x %d targets, %s each in %d rounds (targets in turn), each round after a %s warmup",
 		mix.Name, len(mix.Hops), cache.Name, len(opts.Rates)+1, len(targets), opts.Step, opts.Rounds, opts.Warmup)
 	var out []Step
 	for _, rate := range append(slices.Clone(opts.Rates), 0) {
-		steps, err := measureLoad(ctx, monitor, audit, targets, rate, opts)
+		steps, err := measureLoad(ctx, monitor, audit, reset, targets, rate, opts)
 		if err != nil {
 			return nil, err
 		}
