@@ -48,9 +48,10 @@ under each setting of synapse's decision cache (--cache):
 the environment brought up afresh for each setting, at each fixed rate (open loop, latency from
 each request's due time) and at saturation (closed loop). Each step is split into rounds with
 the targets taking turns, so that noise from other work on the machine falls on all of them
-alike. Reports, per mix and cache setting, p50/p90/p99/max latency, throughput, b − a and c − d
-at each rate, the CPU per governed hop by component (Cerbos, synapse, Envoy), and the CPU and
-resident memory of every process. Once the environment is down, the task registry's lookup
+alike, and each round starts from the mock upstreams' seed state. Reports, per mix and cache
+setting, p50/p90/p99/max latency, throughput, b − a and c − d at each rate, the CPU per
+governed hop by component (Cerbos, synapse, Envoy), and the CPU and resident memory of every
+process. Once the environment is down, the task registry's lookup
 that every task-bound check makes is measured on bbolt and on PostgreSQL (a server of its own on
 127.0.0.1, from bin/postgresql/bin or Debian's postgresql-15; "not run: <reason>" without one),
 back to back and at 1000/s, and set against the governed hop (--registry-step; 0 leaves it
