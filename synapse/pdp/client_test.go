@@ -41,13 +41,19 @@ func (f *fakeCerbos) CheckResources(ctx context.Context, req *requestv1.CheckRes
 
 func serveFake(t *testing.T, f *fakeCerbos) *pdp.Client {
 	t.Helper()
+	return serveFakeWithin(t, f, 100*time.Millisecond)
+}
+
+// serveFakeWithin is serveFake with the client's timeout on each call.
+func serveFakeWithin(t *testing.T, f *fakeCerbos, timeout time.Duration) *pdp.Client {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := grpc.NewServer()
 	svcv1.RegisterCerbosServiceServer(srv, f)
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
-	client, err := pdp.Dial(l.Addr().String(), 100*time.Millisecond)
+	client, err := pdp.Dial(l.Addr().String(), timeout)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close() })
 	return client

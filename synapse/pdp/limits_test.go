@@ -57,7 +57,9 @@ func TestClientSendsUpToWhatCerbosAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeCerbos{answer: echoAllow}
-			client := serveFake(t, f)
+			// A request at the limit is megabytes, encoded, checked and decoded at both ends: the
+			// timeout only bounds a hang (under the race detector this takes well over 100 ms).
+			client := serveFakeWithin(t, f, 10*time.Second)
 			_, err := client.Check(context.Background(), sizedRequest(t, tt.size))
 			if !tt.refused {
 				require.NoError(t, err)
