@@ -380,7 +380,32 @@ func writeProcesses(p func(string, ...any), r *Report, steps []Step) {
 		}
 		p("%s", row)
 	}
+	if r.Machine.Cores > 0 {
+		p("%s", busyRow(r, steps))
+	}
 	p("")
+}
+
+// busyRow sums the processes' CPU while each target ran: how busy the machine's cores were with
+// the environment and the load generator (other work on the machine not counted). A queue in
+// front of cores that busy, not any one process, sets the p99.
+func busyRow(r *Report, steps []Step) string {
+	row := fmt.Sprintf("| all of them (share of the %d cores) |", r.Machine.Cores)
+	for _, id := range targetIDs(r) {
+		cell := " – |"
+		for _, s := range steps {
+			if s.Target != id || s.Rate != GoalRate {
+				continue
+			}
+			var sum float64
+			for _, pl := range s.Processes {
+				sum += pl.CPUPercent
+			}
+			cell = fmt.Sprintf(" %.0f%% (%.0f%%) |", sum, sum/float64(r.Machine.Cores))
+		}
+		row += cell
+	}
+	return row
 }
 
 func writeErrors(p func(string, ...any), r *Report) {

@@ -115,6 +115,8 @@ func TestWriteProducesBothReports(t *testing.T) {
 	assert.Contains(t, text, "| fixed mix, cache off: a governed hop (b − a), p99 at 1000/s | 10.000 ms | 7.000 ms | yes |")
 	assert.Contains(t, text, "- fixed mix, cache off, b at 1000/s: completion: status 503")
 	assert.Contains(t, text, "| synapse | – | 40% / 30 | 41% / 30 | – |")
+	assert.Contains(t, text, "| all of them (share of the 2 cores) | 50% (25%) | 90% (45%) | 91% (46%) | 50% (25%) |",
+		"the processes' CPU summed per target: cerbos 50 % each, synapse 40 and 41 on b and c")
 	assert.Equal(t, 1, strings.Count(text, "# What a governed hop costs"))
 
 	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
