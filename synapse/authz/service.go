@@ -211,13 +211,12 @@ func (s *Service) decide(ctx context.Context, req *authv3.CheckRequest) *decisio
 		done, asked := s.opts.Cache.claim(key)
 		if done != nil {
 			defer done()
-		} else {
-			if !s.follow(ctx, d, asked) || s.fromCache(ctx, d, key, ask) {
-				return d
-			}
-			// It got no answer: ask Cerbos, as every other check that waited does, at once
-			// rather than one after another behind each other's failures.
+		} else if !s.follow(ctx, d, asked) || s.fromCache(ctx, d, key, ask) {
+			return d
 		}
+		// A check that followed another and got no answer to reuse asks Cerbos here, as every
+		// other that waited does, at once rather than one after another behind each other's
+		// failures.
 	}
 	release, admitted := s.admit(ctx, d)
 	if !admitted {

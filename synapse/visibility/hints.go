@@ -3,6 +3,7 @@ package visibility
 import (
 	"fmt"
 	"hash/maphash"
+	"slices"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -40,21 +41,12 @@ func NewHints(size int) (*Hints, error) {
 
 // hiddenLastTime says which items the list of key hid last time; nil Hints know none.
 func (h *Hints) hiddenLastTime(key hintKey) func(item string) bool {
-	if h == nil {
-		return func(string) bool { return false }
-	}
-	sums, ok := h.last.Get(key)
-	if !ok {
-		return func(string) bool { return false }
+	var sums []uint64
+	if h != nil {
+		sums, _ = h.last.Get(key)
 	}
 	return func(item string) bool {
-		sum := maphash.String(h.seed, item)
-		for _, s := range sums {
-			if s == sum {
-				return true
-			}
-		}
-		return false
+		return len(sums) > 0 && slices.Contains(sums, maphash.String(h.seed, item))
 	}
 }
 
